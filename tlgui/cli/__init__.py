@@ -1,0 +1,65 @@
+"""``tlgui`` command line: no sub-command opens the window; sub-commands run the same
+core engine headless. Each sub-command lives in its own module with ``register()``.
+
+Exit codes: 0 success, 1 the job ran but failed, 2 bad input (one human line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+
+# module names under tlgui.cli; each defines register(subparsers) -> None and sets
+# the parser's default ``func(args) -> int``
+COMMAND_MODULES = (
+    "train",
+    "evaluate",
+    "layers",
+    "demo",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own usage errors also exit 2, one line
+        self.print_usage(sys.stderr)
+        self.exit(2, f"tlgui: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tlgui",
+        description="Transfer learning, point and click. Without a command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"tlgui {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window, train the demo briefly, print one JSON line, exit 0/1",
+    )
+    parser.add_argument("--screenshot", metavar="PNG", help="with --self-test: save a screenshot")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from ..app import run_gui
+
+        return run_gui(self_test=args.self_test, screenshot=args.screenshot)
+    from ..core.errors import TlguiError
+
+    try:
+        return int(args.func(args) or 0)
+    except TlguiError as exc:
+        print(f"tlgui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tlgui: interrupted", file=sys.stderr)
+        return 130

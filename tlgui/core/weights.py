@@ -1,0 +1,193 @@
+"""Finding and safely loading weight files; fitting them into a model.
+
+Every load goes through :func:`safe_load`, i.e. ``torch.load(weights_only=True)``:
+a pickle that carries code is refused before anything in it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import WeightsError
+
+# torchvision names files "<name>-<first 8 hex digits of sha256>.pth"
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,})\.(pth|pt)$")
+
+
+def safe_load(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise WeightsError(f"weight file not found: {path}")
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder, not a weight file")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path} is empty (0 bytes), not a weight file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "Weights only load failed" in text or "Unsupported global" in text or "GLOBAL" in text:
+            raise WeightsError(
+                f"refused to load {path}: it contains Python objects or code, not just weights "
+                "(only plain weight files are accepted; nothing in it was run)"
+            ) from None
+        raise WeightsError(f"{path} is not a PyTorch weight file ({_first_line(text)})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError) as exc:
+        raise WeightsError(f"{path} is not a PyTorch weight file ({_first_line(str(exc))})") from None
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unreadable"
+    return line[:160]
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_prefix_in_name(path: str | Path) -> str | None:
+    match = _HASH_IN_NAME.search(Path(path).name)
+    return match.group(1) if match else None
+
+
+def verify_hash_prefix(path: str | Path) -> bool | None:
+    """True/False when the file name carries a torchvision hash prefix, None when it has none."""
+    prefix = hash_prefix_in_name(path)
+    if prefix is None:
+        return None
+    return sha256_of(path).startswith(prefix)
+
+
+def hub_checkpoints_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def weight_search_dirs() -> list[Path]:
+    from ..paths import weights_dir
+
+    return [hub_checkpoints_dir(), weights_dir()]
+
+
+def weight_file_name(entry) -> str:
+    return entry.url.rsplit("/", 1)[-1]
+
+
+def find_local_weights(entry) -> Path | None:
+    name = weight_file_name(entry)
+    for folder in weight_search_dirs():
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_weights_path(architecture: str) -> tuple[Path, Any]:
+    """The local file of torchvision's default weights, or a clear error (no download)."""
+    from .models import SMALLCNN, default_weight_entry
+
+    if architecture == SMALLCNN:
+        raise WeightsError(
+            "smallcnn has no published pretrained weights; use --weights demo:source, "
+            "a model.pt from an earlier run, or --weights none"
+        )
+    entry = default_weight_entry(architecture)
+    if entry is None:
+        raise WeightsError(f"torchvision publishes no pretrained weights for {architecture}")
+    found = find_local_weights(entry)
+    if found is None:
+        folders = " or ".join(str(d) for d in weight_search_dirs())
+        raise WeightsError(
+            f"pretrained weights for {architecture} are not on this computer: expected "
+            f"{weight_file_name(entry)} in {folders} (import the file with "
+            "'tlgui weights import FILE', or use --weights none)"
+        )
+    return found, entry
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    source: str
+    kept_head: bool  # False: a fresh head was made for new classes
+    message: str
+
+
+def extract_state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
+    """A plain state dict from a weight file's content (tlgui model, torchvision file, wrapper)."""
+    from .checkpoint import is_tlgui_checkpoint
+
+    if is_tlgui_checkpoint(obj):
+        obj = obj["state_dict"]
+    elif isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    elif isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not obj or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    ):
+        raise WeightsError(f"{path} holds no state dict (a mapping of layer names to tensors)")
+    # models saved from DataParallel carry a "module." prefix on every key
+    if all(k.startswith("module.") for k in obj):
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
+    return obj
+
+
+def load_into_model(
+    model: nn.Module,
+    state: dict[str, torch.Tensor],
+    head_path: str,
+    keep_head: bool,
+    source: str,
+) -> LoadReport:
+    """Copy ``state`` into ``model``; the head is taken only when ``keep_head``.
+
+    Shape mismatches outside the head, and missing backbone keys, are errors that name
+    the keys; extra keys (e.g. auxiliary classifiers) are ignored.
+    """
+    own = model.state_dict()
+    head_prefix = head_path + "."
+    mismatched, missing = [], []
+    to_load = {}
+    for key, target in own.items():
+        in_head = key.startswith(head_prefix)
+        if in_head and not keep_head:
+            continue
+        if key not in state:
+            if key.endswith("num_batches_tracked"):
+                continue
+            missing.append(key)
+            continue
+        value = state[key]
+        if tuple(value.shape) != tuple(target.shape):
+            mismatched.append(f"{key} {tuple(value.shape)} vs model {tuple(target.shape)}")
+            continue
+        to_load[key] = value
+    if mismatched:
+        more = f" (and {len(mismatched) - 4} more)" if len(mismatched) > 4 else ""
+        raise WeightsError(
+            f"weights in {source} do not fit this model: " + "; ".join(mismatched[:4]) + more
+        )
+    if missing:
+        more = f" (and {len(missing) - 4} more)" if len(missing) > 4 else ""
+        raise WeightsError(
+            f"weights in {source} lack layers this model needs: {', '.join(missing[:4])}{more} "
+            "(is it a file for a different architecture?)"
+        )
+    model.load_state_dict(to_load, strict=False)
+    if keep_head:
+        message = f"loaded all weights from {source}, including its classifier head"
+    else:
+        message = f"loaded weights from {source}; made a fresh classifier head ({head_path}) for the new classes"
+    return LoadReport(str(source), keep_head, message)
