@@ -19,6 +19,11 @@ COMMAND_MODULES = (
     "evaluate",
     "layers",
     "demo",
+    "scan",
+    "weights",
+    "predict",
+    "export",
+    "compare",
 )
 
 

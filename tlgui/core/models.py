@@ -128,7 +128,7 @@ def default_weight_entry(name: str):
     return getattr(enum, "DEFAULT", None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def architecture_info(name: str) -> ArchitectureInfo:
     check_architecture(name)
     entries = weight_entries(name)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import pickletools
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,17 +34,50 @@ def safe_load(path: str | Path) -> Any:
     if path.stat().st_size == 0:
         raise WeightsError(f"{path} is empty (0 bytes), not a weight file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        text = str(exc)
-        if "Weights only load failed" in text or "Unsupported global" in text or "GLOBAL" in text:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's pickle-protocol chatter
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
+            OSError, AttributeError, KeyError, IndexError, TypeError) as exc:
+        globals_found = _pickle_globals(path)
+        if globals_found:
             raise WeightsError(
-                f"refused to load {path}: it contains Python objects or code, not just weights "
-                "(only plain weight files are accepted; nothing in it was run)"
+                f"refused to load {path}: it contains Python objects or code ({', '.join(globals_found[:3])}), "
+                "not just weights; only plain weight files are accepted and nothing in it was run"
             ) from None
-        raise WeightsError(f"{path} is not a PyTorch weight file ({_first_line(text)})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError) as exc:
-        raise WeightsError(f"{path} is not a PyTorch weight file ({_first_line(str(exc))})") from None
+        reason = "unreadable" if isinstance(exc, (KeyError, IndexError)) else _first_line(str(exc))
+        if "Weights only load failed" in reason or globals_found is None:
+            reason = "its content is not a saved PyTorch object"
+        raise WeightsError(f"{path} is not a PyTorch weight file ({reason})") from None
+
+
+def _pickle_globals(path: Path) -> list[str] | None:
+    """Names a pickle would import, read with pickletools (which never executes anything).
+
+    ``None`` when the file is not a parseable pickle at all.
+    """
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                if member is None:
+                    return None
+                payload = archive.read(member)
+        else:
+            payload = path.read_bytes()
+        names: list[str] = []
+        recent: list[str] = []
+        for opcode, arg, _ in pickletools.genops(payload):
+            if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+                recent = (recent + [str(arg)])[-2:]
+            elif opcode.name in ("GLOBAL", "INST"):
+                names.append(str(arg).replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL":
+                names.append(".".join(recent))
+        # torch's own rebuild helpers appear in every legitimate file
+        return [n for n in names if not n.startswith(("torch.", "collections.OrderedDict", "_codecs."))]
+    except Exception:  # noqa: BLE001 - any parse failure means "not a pickle"
+        return None
 
 
 def _first_line(text: str) -> str:

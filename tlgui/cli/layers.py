@@ -1,0 +1,37 @@
+"""``tlgui layers NAME|MODEL.pt``: the layer tree with parameter counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("layers", help="show a model's layer tree with parameter counts")
+    p.add_argument("model", nargs="?", metavar="NAME|MODEL.pt")
+    p.add_argument("--classes", type=int, default=10, help="head size for an architecture name (default 10)")
+    p.add_argument("--depth", type=int, default=None, help="show at most this many levels")
+    p.add_argument("--list", action="store_true", help="list every architecture name")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..core.errors import ConfigError
+    from ..core.layers import format_tree, layer_tree
+    from ..core.models import build_model, family_of, list_architectures
+
+    if args.list:
+        for name in list_architectures():
+            print(f"{name:<28} {family_of(name)}")
+        return 0
+    if not args.model:
+        raise ConfigError("give an architecture name or a model.pt (or --list)")
+    if args.model.endswith((".pt", ".pth")) or Path(args.model).is_file():
+        from ..core.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(args.model)
+        model = build_model(ckpt["architecture"], len(ckpt["classes"]), int(ckpt.get("in_channels", 3)), device="meta")
+        print(f"{ckpt['architecture']} trained on {len(ckpt['classes'])} classes: {', '.join(ckpt['classes'][:10])}")
+    else:
+        model = build_model(args.model, args.classes, 1 if args.model == "smallcnn" else 3, device="meta")
+    print(format_tree(layer_tree(model), args.depth))
+    return 0

@@ -1,0 +1,115 @@
+"""``tlgui train``: one training run, headless, same engine as the window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..core.errors import ConfigError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model (or rerun RUN_DIR/config.json)",
+        description="Train an image classifier by transfer learning. "
+        "'tlgui train RUN_DIR/config.json' reruns a saved configuration.",
+    )
+    p.add_argument("config_file", nargs="?", metavar="CONFIG.json", help="rerun a saved config.json")
+    p.add_argument("--data", help="image folder (one sub-folder per class), IDX folder, CSV manifest, torchvision:NAME:ROOT, or demo:source / demo:target")
+    p.add_argument("--val-data", help="separate validation data (otherwise a stratified split of --data)")
+    p.add_argument("--model", help="architecture: smallcnn or any torchvision name (see 'tlgui layers --list')")
+    p.add_argument("--weights", help="none (random), default (torchvision's, from the local cache), demo:source, or a file")
+    p.add_argument("--freeze", help="none | backbone | upto:PATH | PATH1,PATH2,...")
+    p.add_argument("--bn-update-frozen", action="store_true", default=None, help="let frozen BatchNorm layers update their running statistics")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"))
+    p.add_argument("--schedule", choices=("constant", "cosine", "onecycle"))
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--val-split", type=float)
+    p.add_argument("--split", choices=("train", "test"), help="split of --data for IDX/torchvision sources (default train)")
+    p.add_argument("--val-split-name", choices=("train", "test"), help="split of --val-data (default test)")
+    p.add_argument("--augment", choices=("none", "flip", "standard"))
+    p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--num-workers", type=int, help="DataLoader worker processes for data too big for memory")
+    p.add_argument("--out", help="run folder to write (config.json, metrics.csv, summary.json, model.pt)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--quiet", action="store_true", help="print only the final line")
+    p.set_defaults(func=run)
+
+
+_FIELDS = {
+    "data": "data", "val_data": "val_data", "model": "model", "weights": "weights", "freeze": "freeze",
+    "bn_update_frozen": "bn_update_frozen", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
+    "optimizer": "optimizer", "schedule": "schedule", "image_size": "image_size", "val_split": "val_split",
+    "split": "split", "val_split_name": "val_split_name", "augment": "augment",
+    "max_train_images": "max_train_images", "seed": "seed", "device": "device",
+    "num_workers": "num_workers", "out": "out",
+}
+
+
+def config_from_args(args: argparse.Namespace):
+    from ..core.config import TrainConfig
+
+    overrides = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}
+    if args.config_file:
+        base = TrainConfig.load(args.config_file).to_dict()
+        base.update(overrides)
+        return TrainConfig.from_dict(base)
+    missing = [flag for flag, key in (("--data", "data"), ("--model", "model"), ("--out", "out")) if key not in overrides]
+    if missing:
+        raise ConfigError(f"missing {', '.join(missing)} (or give a saved config.json)")
+    return TrainConfig.from_dict(overrides)
+
+
+class _Printer:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __call__(self, event) -> None:
+        from ..core.events import EpochStats, Message, RunStarted
+
+        if self.quiet:
+            return
+        if isinstance(event, RunStarted):
+            print(
+                f"training on {event.device}: {event.train_images} images, {event.val_images} for validation, "
+                f"{len(event.classes)} classes; trainable {event.trainable_params:,} of "
+                f"{event.trainable_params + event.frozen_params:,} parameters",
+                flush=True,
+            )
+        elif isinstance(event, EpochStats):
+            print(
+                f"epoch {event.epoch}/{event.epochs}  loss {event.train_loss:.4f}  acc {event.train_accuracy:.3f}  "
+                f"val_loss {event.val_loss:.4f}  val_acc {event.val_accuracy:.3f}  {event.seconds:.1f}s",
+                flush=True,
+            )
+        elif isinstance(event, Message):
+            print(f"{'warning' if event.level == 'warning' else 'note'}: {event.text}", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.training import TrainControl, train
+
+    config = config_from_args(args)
+    control = TrainControl()
+    try:
+        result = train(config, _Printer(args.quiet), control, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        control.stop()
+        raise
+    s = result.summary
+    best = s.get("best_val_accuracy")
+    print(
+        f"{result.status}: best val_acc {best:.4f}, {s['epochs_completed']} epoch(s) in {s['train_seconds']:.1f}s; "
+        f"model saved to {Path(result.run_dir) / 'model.pt'}"
+        if best is not None
+        else f"{result.status}: no complete epoch; run folder {result.run_dir}",
+        file=sys.stdout,
+    )
+    return 0 if result.ok else 1
