@@ -1,0 +1,105 @@
+"""``tlgui scan DIR [--val DIR] [--json]``: check an image folder before training on it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "scan",
+        help="check an image folder: unreadable files, duplicates, tiny images, imbalance",
+        description="Decode every image of a class-per-folder tree once and report problems. "
+        "Exits 0 when the scan ran, even if it found bad files.",
+    )
+    p.add_argument("folder", metavar="DIR", help="folder with one sub-folder per class")
+    p.add_argument(
+        "--val", metavar="DIR", help="validation folder: also report images found in both"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
+    p.add_argument("--no-cache", action="store_true", help="rescan even if the folder is unchanged")
+    p.add_argument("--limit", type=int, default=20, help="list at most this many files per problem")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..core.errors import DataError
+    from ..core.scan import scan_folder, scan_pair
+    from ..core.sources import check_folder, split_subfolder
+
+    root = check_folder(args.folder)
+    val = args.val
+    if val is None:  # a folder holding train/ and val/ (or test/) is scanned as a pair
+        try:
+            train_dir, val_dir = split_subfolder(root, "train"), split_subfolder(root, "test")
+        except DataError:  # split folders without a validation one: scan the folder itself
+            train_dir = val_dir = None
+        if train_dir is not None and val_dir is not None:
+            root, val = train_dir, str(val_dir)
+    use_cache = not args.no_cache
+    if val is not None:
+        check_folder(val)
+        pair = scan_pair(root, val, use_cache=use_cache)
+        if args.json:
+            print(json.dumps(pair.to_json(), indent=1))
+        else:
+            print("Training folder")
+            print(format_report(pair.train, args.limit))
+            print("\nValidation folder")
+            print(format_report(pair.val, args.limit))
+            if pair.cross_duplicates:
+                print()
+                for line in pair.warnings:
+                    print(f"! {line}")
+                rows = [f"{g['val'][0]}  =  {g['train'][0]}" for g in pair.cross_duplicates]
+                print(_listing(rows, args.limit))
+        return 0
+    report = scan_folder(root, use_cache=use_cache)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        print(format_report(report, args.limit))
+    sys.stdout.flush()
+    return 0
+
+
+def format_report(report, limit: int = 20) -> str:
+    """A short human report of a ScanReport."""
+    source = "cached result" if report.from_cache else f"{report.seconds:.1f} s"
+    lines = [
+        f"{report.folder}: {report.usable} usable image(s) in {len(report.classes)} class(es) "
+        f"out of {report.files} image file(s) ({source})"
+    ]
+    if report.counts:
+        width = max(len(name) for name in report.counts)
+        lines += [f"  {name:<{width}}  {n:>7}" for name, n in report.counts.items()]
+    if report.modes:
+        lines.append("  modes: " + ", ".join(f"{m} {n}" for m, n in report.modes.items()))
+    if report.bad:
+        lines.append(f"Unreadable files ({len(report.bad)}, skipped by training):")
+        lines.append(_listing([f"{b['path']}: {b['reason']}" for b in report.bad], limit))
+    if report.duplicates:
+        extra = sum(len(g) - 1 for g in report.duplicates)
+        lines.append(f"Duplicates ({len(report.duplicates)} group(s), {extra} extra cop(ies)):")
+        lines.append(_listing(["  =  ".join(g) for g in report.duplicates], limit))
+    if report.tiny:
+        lines.append(f"Tiny images ({len(report.tiny)}, under 16 px on a side; still used):")
+        lines.append(
+            _listing([f"{t['path']} ({t['width']}x{t['height']})" for t in report.tiny], limit)
+        )
+    if report.ignored:
+        lines.append(f"Ignored {report.ignored} hidden, system or non-image file(s)")
+    lines += [f"! {w}" for w in report.warnings]
+    if report.stopped:
+        lines.append("! the scan was stopped early; results are partial")
+    if not (report.bad or report.duplicates or report.tiny or report.warnings):
+        lines.append("No problems found.")
+    return "\n".join(lines)
+
+
+def _listing(rows: list[str], limit: int) -> str:
+    shown = [f"    {row}" for row in rows[: max(limit, 0)]]
+    if len(rows) > limit:
+        shown.append(f"    ... and {len(rows) - limit} more (use --json for all)")
+    return "\n".join(shown)
