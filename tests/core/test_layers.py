@@ -119,3 +119,16 @@ def test_bn_update_option_changes_running_stats(tmp_path):
     initial, final, _ = _train_and_compare(tmp_path, "backbone", bn_update=True)
     assert torch.equal(initial["features.0.0.weight"], final["features.0.0.weight"])
     assert not torch.equal(initial["features.0.1.running_mean"], final["features.0.1.running_mean"])
+
+
+def test_upto_nested_path_does_not_freeze_its_parent():
+    model = build_model("smallcnn", 3, in_channels=1)
+    apply_freeze(model, FreezePlan.parse("upto:features.0"), "fc")
+    f = flags(model)
+    assert not f["features.0.0.weight"] and not f["features.0.1.weight"]
+    assert f["features.1.0.weight"] and f["features.2.0.weight"] and f["fc.weight"]
+    resnet = build_model("resnet18", 3)
+    apply_freeze(resnet, FreezePlan.parse("upto:layer2.0"), "fc")
+    f = flags(resnet)
+    assert not f["conv1.weight"] and not f["layer1.1.conv2.weight"] and not f["layer2.0.conv1.weight"]
+    assert f["layer2.1.conv1.weight"] and f["layer3.0.conv1.weight"]

@@ -87,3 +87,11 @@ def test_meta_build_of_regnet_allocates_nothing():
     model = build_model("regnet_y_128gf", 10, device="meta")
     assert all(p.device.type == "meta" for p in model.parameters())
     assert isinstance(model.fc, nn.Linear)
+
+
+def test_regnet_real_build_matches_meta_structure():
+    real = build_model("regnet_y_400mf", 4)
+    meta = build_model("regnet_y_400mf", 4, device="meta")
+    assert [(n, p.shape) for n, p in real.named_parameters()] == [(n, p.shape) for n, p in meta.named_parameters()]
+    # real weights were initialised (not left as empty memory)
+    assert float(real.stem[0].weight.std()) > 0

@@ -145,10 +145,11 @@ def frozen_parameter_names(model: nn.Module, plan: FreezePlan, head_path: str) -
         order = forward_order(model)
         stop = plan.paths[0]
         index = order.index(stop)
-        # everything registered up to PATH, plus PATH's own descendants
-        prefixes = [p for p in order[: index + 1]]
-        frozen = {n for n in names if any(_under(n, p) for p in prefixes)}
-        return frozen
+        # every module registered before PATH, and PATH itself with its descendants; PATH's
+        # ancestors come earlier in the order but hold later layers too, so they are skipped
+        ancestors = {stop.rsplit(".", k)[0] for k in range(1, stop.count(".") + 1)}
+        prefixes = [p for p in order[: index + 1] if p not in ancestors]
+        return {n for n in names if any(_under(n, p) for p in prefixes)}
     return {n for n in names if any(_under(n, p) for p in plan.paths)}
 
 

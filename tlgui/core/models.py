@@ -6,7 +6,6 @@ preprocessing (see :mod:`tlgui.core.data`), so pretrained first layers stay inta
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import math
@@ -167,17 +166,10 @@ def build_model(
     if name == SMALLCNN:
         with device:
             return SmallCNN(num_classes=num_classes, in_channels=in_channels)
-    try:
-        with device:
-            model = _build_torchvision(name)
-    except NotImplementedError:
-        if device.type != "meta":
-            raise
-        # RegNet computes its widths with tensors, which meta tensors cannot do:
-        # build on the CPU with initialisers disabled (cheap), then drop the storage.
-        with _initialisers_disabled():
-            model = _build_torchvision(name)
-        model = model.to("meta")
+    if device.type == "meta":
+        _regnet_widths_on_cpu()
+    with device:
+        model = _build_torchvision(name)
     replace_head(model, num_classes)
     return model
 
@@ -192,17 +184,20 @@ def _build_torchvision(name: str) -> nn.Module:
     return torchvision.models.get_model(name, weights=None, **kwargs)
 
 
-@contextlib.contextmanager
-def _initialisers_disabled():
-    names = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")]
-    saved = {n: getattr(nn.init, n) for n in names}
-    try:
-        for n in names:
-            setattr(nn.init, n, lambda tensor, *args, **kwargs: tensor)
-        yield
-    finally:
-        for n, fn in saved.items():
-            setattr(nn.init, n, fn)
+@functools.lru_cache(maxsize=1)
+def _regnet_widths_on_cpu() -> None:
+    """RegNet computes its stage widths with tensors; under a meta device those hold no
+    values. Compute them on the CPU instead: same numbers, so models built any other way
+    are unaffected (installed once, never removed, so no other thread can race with it)."""
+    from torchvision.models import regnet
+
+    original = regnet.BlockParams.from_init_params.__func__
+
+    def on_cpu(cls, *args, **kwargs):
+        with torch.device("cpu"):
+            return original(cls, *args, **kwargs)
+
+    regnet.BlockParams.from_init_params = classmethod(on_cpu)
 
 
 def model_input_channels(name: str) -> int:

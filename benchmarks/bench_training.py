@@ -1,0 +1,116 @@
+"""Training throughput of tlgui's loop relative to a plain PyTorch loop, same model and data.
+
+    python benchmarks/bench_training.py [--model smallcnn] [--images 4096] [--epochs 3] [--repeats 3]
+
+Prints images/second for both and the ratio tlgui / plain (1.0 = no overhead). Both runs use
+the same in-memory uint8 data, batch size, optimizer, seed and thread count. The median of
+``--repeats`` alternating runs is reported, because machines here are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def make_folder(root: str, images: int, classes: int, size: int) -> None:
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        os.makedirs(os.path.join(root, f"c{c}"), exist_ok=True)
+    for i in range(images):
+        c = i % classes
+        arr = (rng.random((size, size)) * 60 + c * (180 / classes)).astype(np.uint8)
+        Image.fromarray(arr, "L").save(os.path.join(root, f"c{c}", f"{i}.png"))
+
+
+def plain_pytorch(x_uint8, y, vx, vy, model_name: str, classes: int, epochs: int, batch: int) -> float:
+    """The loop a user would write by hand (train, then validate each epoch); images/second."""
+    from tlgui.core.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(model_name, classes, in_channels=x_uint8.shape[1])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    lossf = torch.nn.CrossEntropyLoss()
+    model.train()
+    start = time.perf_counter()
+    seen = 0
+    for _ in range(epochs):
+        order = torch.randperm(len(y))
+        for s in range(0, len(y), batch):
+            idx = order[s : s + batch]
+            xb = (x_uint8[idx].float() / 255 - 0.5) / 0.5
+            loss = lossf(model(xb), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            seen += len(idx)
+        model.eval()
+        with torch.no_grad():
+            correct = 0
+            for s in range(0, len(vy), 256):
+                xb = (vx[s : s + 256].float() / 255 - 0.5) / 0.5
+                correct += int((model(xb).argmax(1) == vy[s : s + 256]).sum())
+        model.train()
+    return seen / (time.perf_counter() - start)
+
+
+def tlgui_loop(folder: str, model_name: str, epochs: int, batch: int, out: str) -> float:
+    from tlgui.core.config import TrainConfig
+    from tlgui.core.training import train
+
+    config = TrainConfig(data=folder, model=model_name, epochs=epochs, batch_size=batch, lr=1e-3,
+                         optimizer="adam", schedule="constant", out=out, val_split=0.2, device="cpu")
+    result = train(config, overwrite=True)
+    return result.summary["images_per_second"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smallcnn")
+    parser.add_argument("--images", type=int, default=4096)
+    parser.add_argument("--classes", type=int, default=4)
+    parser.add_argument("--size", type=int, default=28)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from tlgui.core import data as data_mod
+    from tlgui.core.preprocessing import default_preprocessing
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("TLGUI_HOME", os.path.join(tmp, "home"))
+        folder = os.path.join(tmp, "data")
+        make_folder(folder, args.images, args.classes, args.size)
+        images = data_mod.open_source(folder)
+        train_idx, val_idx = data_mod.stratified_split(images.labels, 0.2, 0)
+        prep = default_preprocessing(args.model, image_size=args.size)
+        x, y, _ = data_mod.decode_to_tensor(images, train_idx, prep)
+        vx, vy, _ = data_mod.decode_to_tensor(images, val_idx, prep)
+
+        plain, ours = [], []
+        for r in range(args.repeats):  # alternate so drifting machine load hits both alike
+            plain.append(plain_pytorch(x, y, vx, vy, args.model, args.classes, args.epochs, args.batch))
+            ours.append(tlgui_loop(folder, args.model, args.epochs, args.batch, os.path.join(tmp, f"run{r}")))
+        p, o = statistics.median(plain), statistics.median(ours)
+        print(f"model {args.model}, {len(y)} training images of {args.size}px, {args.epochs} epochs, "
+              f"batch {args.batch}, threads {torch.get_num_threads()}")
+        print(f"plain PyTorch : {p:8.0f} images/s  (runs: {', '.join(f'{v:.0f}' for v in plain)})")
+        print(f"tlgui train   : {o:8.0f} images/s  (runs: {', '.join(f'{v:.0f}' for v in ours)})")
+        print(f"ratio tlgui/plain: {o / p:.2f}  (both validate every epoch; tlgui also writes checkpoints)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
