@@ -1,0 +1,207 @@
+"""A searchable list of every architecture, grouped by family, with size and input side."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLineEdit,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tlgui.core.models import SMALLCNN, architecture_info, family_of, list_architectures
+
+NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+def human_count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f} M"
+    if n >= 1_000:
+        return f"{n / 1_000:.0f} k"
+    return str(n)
+
+
+class _ArchitectureFilter(QSortFilterProxyModel):
+    """Every word typed must appear in the name (underscores optional) or the family."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._words: list[str] = []
+        self.setRecursiveFilteringEnabled(True)
+
+    def set_text(self, text: str) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10; invalidateFilter is deprecated
+            self.beginFilterChange()
+            self._words = text.lower().split()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self._words = text.lower().split()
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
+        haystack = self.sourceModel().index(row, 0, parent).data(SEARCH_ROLE)
+        if haystack is None:  # a family row: shown when one of its models is
+            return not self._words
+        return all(word in haystack for word in self._words)
+
+
+def _architecture_model(parent) -> QStandardItemModel:
+    model = QStandardItemModel(0, 3, parent)
+    model.setHorizontalHeaderLabels(["Model", "Parameters", "Input"])
+    families: dict[str, QStandardItem] = {}
+    # families in name order (smallcnn first); inside a family, smallest model first
+    names = sorted(
+        list_architectures(),
+        key=lambda n: (n != SMALLCNN, family_of(n).lower(), architecture_info(n).num_params, n),
+    )
+    for name in names:
+        family = family_of(name)
+        group = families.get(family)
+        if group is None:
+            group = families[family] = QStandardItem(family)
+            font = group.font()
+            font.setBold(True)
+            group.setFont(font)
+            row = [group, QStandardItem(""), QStandardItem("")]
+            for item in row:
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            model.appendRow(row)
+        info = architecture_info(name)
+        row = [
+            QStandardItem(name),
+            QStandardItem(human_count(info.num_params)),
+            QStandardItem(f"{info.input_size} px"),
+        ]
+        row[0].setData(name, NAME_ROLE)
+        row[0].setData(f"{name} {name.replace('_', '')} {family.lower()}", SEARCH_ROLE)
+        row[0].setToolTip(
+            f"{name}: {info.num_params:,} parameters, {info.input_size}×{info.input_size} input"
+        )
+        for item in row:
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        row[1].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        group.appendRow(row)
+    return model
+
+
+class ArchitectureList(QWidget):
+    """Search box over a family-grouped list; ``chosen`` fires only for user picks."""
+
+    chosen = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._current = ""
+        self._quiet = False
+
+        self.search = QLineEdit()
+        self.search.setObjectName("modelSearch")
+        self.search.setPlaceholderText("Search models (e.g. resnet, vit b, efficient)")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._on_search)
+        self.search.returnPressed.connect(self._select_first_match)
+
+        self._source = _architecture_model(self)
+        self._proxy = _ArchitectureFilter(self)
+        self._proxy.setSourceModel(self._source)
+        self.view = QTreeView()
+        self.view.setObjectName("modelList")
+        self.view.setModel(self._proxy)
+        self.view.setUniformRowHeights(True)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setAlternatingRowColors(True)
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column, sample in ((1, "Parameters"), (2, "Input")):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(column, self.fontMetrics().horizontalAdvance(sample) + 28)
+        self.view.expandAll()
+        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.search)
+        layout.addWidget(self.view, 1)
+
+    def current(self) -> str:
+        return self._current
+
+    def select(self, name: str) -> None:
+        """Show ``name`` as chosen (clearing a search that hides it); emits nothing."""
+        source = self._source_index(name)
+        if not source.isValid():
+            from tlgui.core.models import check_architecture
+
+            check_architecture(name)  # raises ModelError naming close matches
+            return
+        proxy = self._proxy.mapFromSource(source)
+        if not proxy.isValid():
+            self.search.clear()
+            proxy = self._proxy.mapFromSource(source)
+        self._current = name
+        self._quiet = True
+        try:
+            self.view.setCurrentIndex(proxy)
+        finally:
+            self._quiet = False
+        self.view.scrollTo(proxy)
+
+    def visible_names(self) -> list[str]:
+        names = []
+        for family_row in range(self._proxy.rowCount()):
+            family = self._proxy.index(family_row, 0)
+            names += [self._proxy.index(r, 0, family).data(NAME_ROLE) for r in range(self._proxy.rowCount(family))]
+        return names
+
+    def proxy_index(self, name: str) -> QModelIndex:
+        return self._proxy.mapFromSource(self._source_index(name))
+
+    def _source_index(self, name: str) -> QModelIndex:
+        for family_row in range(self._source.rowCount()):
+            family = self._source.item(family_row, 0)
+            for row in range(family.rowCount()):
+                if family.child(row, 0).data(NAME_ROLE) == name:
+                    return self._source.indexFromItem(family.child(row, 0))
+        return QModelIndex()
+
+    @Slot(str)
+    def _on_search(self, text: str) -> None:
+        # filtering moves Qt's current row when it is hidden: that is not a user's pick
+        self._quiet = True
+        try:
+            self._proxy.set_text(text)
+            self.view.expandAll()
+            current = self.proxy_index(self._current)
+            selection = self.view.selectionModel()
+            if current.isValid():
+                self.view.setCurrentIndex(current)
+                self.view.scrollTo(current)
+            else:
+                selection.clearSelection()
+                selection.clearCurrentIndex()
+        finally:
+            self._quiet = False
+
+    @Slot()
+    def _select_first_match(self) -> None:
+        for family_row in range(self._proxy.rowCount()):
+            family = self._proxy.index(family_row, 0)
+            if self._proxy.rowCount(family):
+                self.view.setCurrentIndex(self._proxy.index(0, 0, family))
+                return
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        name = current.siblingAtColumn(0).data(NAME_ROLE)
+        if not name or self._quiet or name == self._current:
+            return
+        self._current = name
+        self.chosen.emit(name)

@@ -1,0 +1,126 @@
+"""Short background jobs for panels (open a data set, decode thumbnails, read model files).
+
+Each job runs ``fn(job)`` on its own registered QThread; results come back as queued
+signals on the GUI thread. A job checks ``job.cancelled()`` between steps and may send
+``job.report(obj)`` progress. Threads are parentless and kept alive here until they end,
+so a panel that is deleted mid-job never destroys a running QThread; panels call
+:meth:`TaskRunner.shutdown` when they close.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from tlgui.workers import registry
+
+_live: set[QThread] = set()  # keeps running job threads referenced until they finish
+
+
+class _Reaper(QObject):
+    """Lives on the GUI thread and drops a job's last reference once its thread ended."""
+
+    @Slot()
+    def reap(self) -> None:
+        thread = self.sender()
+        if isinstance(thread, QThread):
+            # "finished" is sent just before the thread really ends; let it end first, or
+            # dropping the last reference would destroy a running QThread
+            thread.wait()
+            _live.discard(thread)
+
+
+_reaper: _Reaper | None = None
+
+
+class Job(QThread):
+    succeeded = Signal(object)
+    failed = Signal(object)  # the exception
+    progressed = Signal(object)
+
+    def __init__(self, fn: Callable[[Job], Any], name: str = "job"):
+        super().__init__()
+        self.setObjectName(f"tlgui-{name}")
+        self._fn = fn
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def report(self, payload: Any) -> None:
+        if not self._cancel.is_set():
+            self.progressed.emit(payload)
+
+    def run(self) -> None:  # runs on the new thread
+        try:
+            result = self._fn(self)
+        except BaseException as exc:  # noqa: BLE001 - errors never escape a thread
+            if not self._cancel.is_set():
+                self.failed.emit(exc)
+        else:
+            if not self._cancel.is_set():
+                self.succeeded.emit(result)
+
+
+class TaskRunner(QObject):
+    """Starts jobs for one panel and can cancel and wait for all of them."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._jobs: list[Job] = []
+
+    def start(
+        self,
+        fn: Callable[[Job], Any],
+        on_done: Callable[[Any], None] | None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_progress: Callable[[Any], None] | None = None,
+        name: str = "job",
+    ) -> Job:
+        global _reaper
+        if _reaper is None:
+            _reaper = _Reaper()
+        job = Job(fn, name)
+        # receivers are bound methods of QObjects living on the GUI thread: queued calls,
+        # dropped automatically if the panel is gone
+        if on_done is not None:
+            job.succeeded.connect(on_done)
+        if on_error is not None:
+            job.failed.connect(on_error)
+        if on_progress is not None:
+            job.progressed.connect(on_progress)
+        job.finished.connect(_reaper.reap)
+        job.finished.connect(self._forget)
+        registry.register(job)
+        _live.add(job)
+        self._jobs.append(job)
+        job.start()
+        return job
+
+    def busy(self) -> bool:
+        return any(job.isRunning() for job in self._jobs)
+
+    def cancel_all(self) -> None:
+        for job in self._jobs:
+            job.cancel()
+
+    def wait(self, msecs: int = 10000) -> bool:
+        """Block until every job ended (True) or ``msecs`` passed (False)."""
+        ok = True
+        for job in list(self._jobs):
+            ok = job.wait(msecs) and ok
+        return ok
+
+    def shutdown(self, msecs: int = 10000) -> None:
+        self.cancel_all()
+        self.wait(msecs)
+
+    @Slot()
+    def _forget(self) -> None:
+        self._jobs = [job for job in self._jobs if job.isRunning()]
