@@ -170,6 +170,7 @@ def test_default_weights_from_local_hub_cache(tmp_path, monkeypatch):
     reference = build_model("resnet18", 1000).state_dict()
     hub_checkpoints_dir().mkdir(parents=True)
     torch.save(reference, hub_checkpoints_dir() / "resnet18-f37072fd.pth")
+    monkeypatch.setattr("tlgui.core.weights.verify_hash_prefix", lambda path: None)  # random weights, not the published file
     data = image_folder(tmp_path / "rgb", per_class=6, size=24, mode="RGB")
     events = []
     result = train(TrainConfig(data=str(data), model="resnet18", weights="default", freeze="backbone",
@@ -179,3 +180,21 @@ def test_default_weights_from_local_hub_cache(tmp_path, monkeypatch):
     assert torch.equal(state["layer4.1.conv2.weight"], reference["layer4.1.conv2.weight"])
     assert state["fc.weight"].shape == (3, 512)
     assert result.summary["trainable_params"] == 512 * 3 + 3
+
+
+def test_damaged_default_weights_are_refused(tmp_path, capsys):
+    from tlgui.core.weights import hub_checkpoints_dir
+
+    hub_checkpoints_dir().mkdir(parents=True)
+    (hub_checkpoints_dir() / "resnet18-f37072fd.pth").write_bytes(b"truncated download")
+    data = image_folder(tmp_path / "rgb", per_class=4, size=24, mode="RGB")
+    code = cli(["train", "--data", str(data), "--model", "resnet18", "--weights", "default", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "checksum does not match" in capsys.readouterr().err
+
+
+def test_missing_default_weights_name_file_and_folder(tmp_path, capsys):
+    data = image_folder(tmp_path / "rgb", per_class=4, size=24, mode="RGB")
+    code = cli(["train", "--data", str(data), "--model", "resnet18", "--weights", "default", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "resnet18-f37072fd.pth" in err and "hub" in err

@@ -116,11 +116,16 @@ def default_preprocessing(architecture: str, weight_entry=None, image_size: int 
     if image_size is not None:
         resize = round(image_size * resize / crop)
         crop = image_size
+    mean, std = list(IMAGENET_MEAN), list(IMAGENET_STD)
+    if architecture in ("googlenet", "inception_v3"):
+        # their published weights expect inputs scaled to [-1, 1] (torchvision's
+        # transform_input=True does this inside the model; we do it here instead)
+        mean, std = [0.5] * 3, [0.5] * 3
     return Preprocessing(
         resize=resize,
         crop=crop,
         channels=3,
-        mean=list(IMAGENET_MEAN),
-        std=list(IMAGENET_STD),
+        mean=mean,
+        std=std,
         interpolation=interpolation if interpolation in _RESAMPLE else "bilinear",
     )

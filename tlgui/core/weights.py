@@ -6,7 +6,9 @@ a pickle that carries code is refused before anything in it runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import pickle
 import pickletools
 import re
@@ -21,6 +23,10 @@ from torch import nn
 
 from .errors import WeightsError
 
+# old DenseNet files name layers "norm.1"; torchvision renames them to "norm1" when loading
+_DENSENET_LEGACY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
 # torchvision names files "<name>-<first 8 hex digits of sha256>.pth"
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,})\.(pth|pt)$")
 
@@ -67,13 +73,22 @@ def _pickle_globals(path: Path) -> list[str] | None:
             payload = path.read_bytes()
         names: list[str] = []
         recent: list[str] = []
-        for opcode, arg, _ in pickletools.genops(payload):
-            if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
-                recent = (recent + [str(arg)])[-2:]
-            elif opcode.name in ("GLOBAL", "INST"):
-                names.append(str(arg).replace(" ", "."))
-            elif opcode.name == "STACK_GLOBAL":
-                names.append(".".join(recent))
+        stream = io.BytesIO(payload)
+        # torch's legacy format is several pickles in a row (magic, protocol, sys info,
+        # the object, storage keys), then raw storage bytes: read pickles until one fails
+        for index in range(5):
+            try:
+                for opcode, arg, _ in pickletools.genops(stream):
+                    if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+                        recent = (recent + [str(arg)])[-2:]
+                    elif opcode.name in ("GLOBAL", "INST"):
+                        names.append(str(arg).replace(" ", "."))
+                    elif opcode.name == "STACK_GLOBAL":
+                        names.append(".".join(recent))
+            except Exception:  # noqa: BLE001
+                if index == 0:
+                    return None
+                break
         # torch's own rebuild helpers appear in every legitimate file
         return [n for n in names if not n.startswith(("torch.", "collections.OrderedDict", "_codecs."))]
     except Exception:  # noqa: BLE001 - any parse failure means "not a pickle"
@@ -99,11 +114,20 @@ def hash_prefix_in_name(path: str | Path) -> str | None:
 
 
 def verify_hash_prefix(path: str | Path) -> bool | None:
-    """True/False when the file name carries a torchvision hash prefix, None when it has none."""
+    """True/False when the file name carries a torchvision hash prefix, None when it has none.
+
+    Results are remembered per (path, size, modification time), so a big file is hashed once
+    per session, and again only when it changes."""
     prefix = hash_prefix_in_name(path)
     if prefix is None:
         return None
-    return sha256_of(path).startswith(prefix)
+    stat = Path(path).stat()
+    return _sha256_cached(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns).startswith(prefix)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(path)
 
 
 def hub_checkpoints_dir() -> Path:
@@ -142,6 +166,11 @@ def default_weights_path(architecture: str) -> tuple[Path, Any]:
     if entry is None:
         raise WeightsError(f"torchvision publishes no pretrained weights for {architecture}")
     found = find_local_weights(entry)
+    if found is not None and verify_hash_prefix(found) is False:
+        raise WeightsError(
+            f"{found}: the checksum does not match the one in its file name; the file is damaged "
+            "(an interrupted download?): delete it and import or download it again"
+        )
     if found is None:
         folders = " or ".join(str(d) for d in weight_search_dirs())
         raise WeightsError(
@@ -176,7 +205,19 @@ def extract_state_dict(obj: Any, path: str | Path) -> dict[str, torch.Tensor]:
     # models saved from DataParallel carry a "module." prefix on every key
     if all(k.startswith("module.") for k in obj):
         obj = {k[len("module.") :]: v for k, v in obj.items()}
-    return obj
+    return normalise_keys(obj)
+
+
+def normalise_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Key renames torchvision applies to its own published files (legacy DenseNet names
+    such as ``norm.1`` for ``norm1``)."""
+    if not any(_DENSENET_LEGACY.match(k) for k in state):
+        return state
+    out = {}
+    for key, value in state.items():
+        match = _DENSENET_LEGACY.match(key)
+        out[match.group(1) + match.group(2) if match else key] = value
+    return out
 
 
 def load_into_model(
