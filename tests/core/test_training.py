@@ -198,3 +198,17 @@ def test_missing_default_weights_name_file_and_folder(tmp_path, capsys):
     code = cli(["train", "--data", str(data), "--model", "resnet18", "--weights", "default", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and "resnet18-f37072fd.pth" in err and "hub" in err
+
+
+def test_run_files_are_readable_by_others(data, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        train(config(data, tmp_path / "run", epochs=1))
+    finally:
+        os.umask(old)
+    for name in ("model.pt", "summary.json", "config.json", "checkpoints/last.pt"):
+        mode = stat.S_IMODE(os.stat(tmp_path / "run" / name).st_mode)
+        assert mode == 0o644, (name, oct(mode))

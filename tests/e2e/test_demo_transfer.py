@@ -18,3 +18,5 @@ def test_demo_finetune_beats_scratch(tmp_path, capsys):
     for strategy in s:
         summary = json.loads((tmp_path / "demo" / strategy / "summary.json").read_text())
         assert summary["status"] == "completed"
+    assert (tmp_path / "demo" / "compare.png").stat().st_size > 1000
+    assert "Transfer helped" in report["verdict"]

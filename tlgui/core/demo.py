@@ -177,24 +177,17 @@ def ensure_demo_source_model(on_event=None, control=None):
     return model
 
 
-STRATEGIES = {
-    # name -> (weights, freeze); every strategy gets the same settings otherwise
-    "scratch": ("none", "none"),
-    "head": ("demo:source", "backbone"),
-    "finetune": ("demo:source", "none"),
-}
+# The demo's recipe: every strategy (scratch, head only, fine-tune) gets the same settings.
 DEMO_EPOCHS = 12
 DEMO_BATCH_SIZE = 16  # the target has 180 training images: small batches give enough steps
 DEMO_LR = 3e-3
 
 
-def demo_config(strategy: str, out: str, epochs: int = DEMO_EPOCHS, seed: int = 0):
-    """The demo's target run for one strategy; validation is the target's held-out test split."""
-    from .config import TrainConfig
+def demo_compare_config(out: str, epochs: int = DEMO_EPOCHS, seed: int = 0):
+    """The transfer check on the demo: validation is the target's held-out test split."""
+    from .compare import CompareConfig
 
-    weights, freeze = STRATEGIES[strategy]
-    return TrainConfig(
-        data="demo:target", val_data="demo:target", model="smallcnn", weights=weights, freeze=freeze,
-        epochs=epochs, batch_size=DEMO_BATCH_SIZE, lr=DEMO_LR, optimizer="adam", schedule="cosine",
-        seed=seed, out=out,
+    return CompareConfig(
+        data="demo:target", val_data="demo:target", model="smallcnn", weights="demo:source", out=out,
+        epochs=epochs, batch_size=DEMO_BATCH_SIZE, lr=DEMO_LR, seed=seed, optimizer="adam", schedule="cosine",
     )

@@ -53,7 +53,7 @@ class Preprocessing:
             w, h = image.size
             left, top = (w - self.crop) // 2, (h - self.crop) // 2
             image = image.crop((left, top, left + self.crop, top + self.crop))
-        array = np.asarray(image, dtype=np.uint8)
+        array = np.array(image, dtype=np.uint8)  # a writable copy (torch.from_numpy needs one)
         if array.ndim == 2:
             array = array[None]
         else:

@@ -1,0 +1,168 @@
+"""Classify images with the model in this folder. Needs only torch, torchvision and Pillow
+(numpy comes with them); tlgui itself is not needed.
+
+    python predict.py IMAGE_OR_FOLDER... [--top-k K] [--device cpu|cuda]
+
+Prints one line per image: path, label and probability, separated by tabs. The
+preprocessing below mirrors tlgui.core.preprocessing.Preprocessing exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+HERE = Path(__file__).resolve().parent
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"}
+RESAMPLE = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+}
+
+
+def to_mode(image: Image.Image, mode: str) -> Image.Image:
+    """Any PIL mode (16-bit, float, alpha, palette...) -> "L" or "RGB"."""
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # stretch the image's own range to 0-255
+        array = np.asarray(image, dtype=np.float64)
+        lo, hi = float(array.min()), float(array.max())
+        scaled = (array - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(array)
+        image = Image.fromarray(scaled.astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # transparent pixels become white, not black
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode != mode:
+        image = image.convert(mode)
+    return image
+
+
+def load_image(image: Image.Image, prep: dict) -> np.ndarray:
+    """PIL image -> uint8 array (C, crop, crop): resize the shorter side, centre crop."""
+    crop, resize = int(prep["crop"]), int(prep["resize"])
+    image = to_mode(image, "L" if int(prep["channels"]) == 1 else "RGB")
+    w, h = image.size
+    if (w, h) != (crop, crop) or resize != crop:
+        scale = resize / min(w, h)
+        new = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if new != (w, h):
+            image = image.resize(new, RESAMPLE[prep.get("interpolation", "bilinear")])
+        w, h = image.size
+        left, top = (w - crop) // 2, (h - crop) // 2
+        image = image.crop((left, top, left + crop, top + crop))
+    array = np.asarray(image, dtype=np.uint8)
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return np.ascontiguousarray(array)
+
+
+def normalize(batch: torch.Tensor, prep: dict) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float input of the model."""
+    x = batch.float().div_(255.0)
+    if prep.get("mean"):
+        mean = torch.tensor(prep["mean"], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(prep["std"], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+        x = (x - mean) / std
+    return x
+
+
+def read_image(path: str) -> Image.Image:
+    data = Path(path).read_bytes()
+    if not data:
+        raise ValueError("empty file (0 bytes)")
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def image_files(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Files as given; folders searched recursively (hidden and non-image files skipped)."""
+    files, missing, seen = [], [], set()
+    for path in paths:
+        path = os.path.expanduser(path)
+        if os.path.isdir(path):
+            found = []
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
+                found += [
+                    os.path.join(dirpath, n) for n in sorted(filenames)
+                    if not _hidden(n) and os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS
+                ]
+        elif os.path.isfile(path):
+            found = [path]
+        else:
+            missing.append((path, "file not found"))
+            continue
+        for file in found:
+            key = os.path.normcase(os.path.abspath(file))
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    return files, missing
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Classify images with the exported model.")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
+    parser.add_argument("--top-k", type=int, default=1, help="also print the K best labels")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args(argv)
+
+    labels = json.loads((HERE / "labels.json").read_text(encoding="utf-8"))
+    prep = json.loads((HERE / "preprocessing.json").read_text(encoding="utf-8"))
+    device = torch.device(args.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notice
+        model = torch.jit.load(str(HERE / "model.ts"), map_location=device).eval()
+
+    files, problems = image_files(args.images)
+    for path, reason in problems:
+        print(f"cannot read {path}: {reason}", file=sys.stderr)
+    done = 0
+    top_k = max(1, min(args.top_k, len(labels)))
+    for start in range(0, len(files), args.batch_size):
+        arrays, names = [], []
+        for path in files[start : start + args.batch_size]:
+            try:
+                arrays.append(load_image(read_image(path), prep))
+                names.append(path)
+            except Exception as exc:  # noqa: BLE001 - report and go on
+                print(f"cannot read {path}: {str(exc) or type(exc).__name__}", file=sys.stderr)
+        if not arrays:
+            continue
+        with torch.no_grad():
+            x = normalize(torch.from_numpy(np.stack(arrays)).to(device), prep)
+            probs = torch.softmax(model(x).float(), 1).cpu()
+        for path, row in zip(names, probs):  # noqa: B905 - runs on Python 3.9 too
+            best = int(row.argmax())
+            line = f"{path}\t{labels[best]}\t{float(row[best]):.4f}"
+            if top_k > 1:
+                values, order = row.topk(top_k)
+                line += "\t" + "\t".join(f"{labels[int(i)]}={float(v):.4f}" for v, i in zip(values, order))  # noqa: B905
+            print(line)
+            done += 1
+    if not files:
+        print("no image files found", file=sys.stderr)
+        return 2
+    return 0 if done else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
