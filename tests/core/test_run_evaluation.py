@@ -1,0 +1,78 @@
+"""evaluate_run reproduces a run's own validation accuracy; ImageLookup finds the images."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tlgui.core.config import TrainConfig
+from tlgui.core.errors import TlguiError
+from tlgui.core.run_evaluation import ImageLookup, evaluate_run, run_validation
+from tlgui.core.training import train
+
+
+def _folder(root, counts, size=16):
+    rng = np.random.default_rng(1)
+    for c, (name, n) in enumerate(counts.items()):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            base = np.full((size, size, 3), 40 + 90 * c, dtype=np.uint8)
+            noise = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(base + noise, "RGB").save(root / name / f"{name}{i:02d}.png")
+    return root
+
+
+def _summary(run_dir):
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def test_held_out_split_reproduces_final_accuracy(tmp_path):
+    out = tmp_path / "run"
+    config = TrainConfig(data="demo:target", model="smallcnn", epochs=1, val_split=0.25, seed=3,
+                         device="cpu", out=str(out))
+    assert train(config).status == "completed"
+    val = run_validation(out)
+    assert val.indices is not None and len(val.indices) == _summary(out)["val_images"]
+    calls = []
+    evaluation = evaluate_run(out, progress=lambda d, n: calls.append((d, n)))
+    assert evaluation.n == _summary(out)["val_images"]
+    assert abs(evaluation.accuracy - _summary(out)["final_val_accuracy"]) <= 1e-6
+    assert calls and calls[-1][0] == calls[-1][1]
+    # descriptions name samples of the full training split: the lookup loads them
+    lookup = ImageLookup(val.data, val.split)
+    image = lookup.load(evaluation.descriptions[0])
+    assert image.size == (28, 28)
+
+
+def test_separate_validation_data_reproduces_final_accuracy(tmp_path):
+    out = tmp_path / "run"
+    config = TrainConfig(data="demo:target", val_data="demo:target", model="smallcnn", epochs=1,
+                         device="cpu", out=str(out))
+    train(config)
+    evaluation = evaluate_run(out)
+    assert run_validation(out).indices is None
+    assert evaluation.n == 600
+    assert abs(evaluation.accuracy - _summary(out)["final_val_accuracy"]) <= 1e-6
+
+
+def test_image_folder_run_and_file_lookup(tmp_path):
+    root = _folder(tmp_path / "imgs", {"dark": 10, "mid": 10, "light": 10})
+    out = tmp_path / "run"
+    train(TrainConfig(data=str(root), model="smallcnn", epochs=1, device="cpu", out=str(out), seed=5))
+    evaluation = evaluate_run(out)
+    assert abs(evaluation.accuracy - _summary(out)["final_val_accuracy"]) <= 1e-6
+    assert all(d.endswith(".png") for d in evaluation.descriptions)
+    assert ImageLookup().load(evaluation.descriptions[0]).size == (16, 16)
+
+
+def test_stop_and_errors(tmp_path):
+    with pytest.raises(TlguiError, match="config.json"):
+        evaluate_run(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(TlguiError, match="model.pt"):
+        evaluate_run(tmp_path)
+    with pytest.raises(TlguiError):
+        ImageLookup("demo:target", "train").load("demo:target (train) #99999")
