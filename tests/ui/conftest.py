@@ -1,0 +1,49 @@
+"""Fixtures for the window tests: a stand-in demo source model and a ready main window."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def fake_demo_source():
+    """A random smallcnn saved where the demo looks for its pretrained source model.
+
+    The real one is trained on first use (10-90 s on a small CPU); tests only need the
+    weight-loading path, not good features.
+    """
+    import torch
+
+    from tlgui.core.checkpoint import atomic_save, make_checkpoint
+    from tlgui.core.demo import SOURCE_CLASSES, demo_source_dir
+    from tlgui.core.models import build_model, find_head_path
+    from tlgui.core.preprocessing import default_preprocessing
+
+    torch.manual_seed(0)
+    model = build_model("smallcnn", len(SOURCE_CLASSES), in_channels=1)
+    path = demo_source_dir() / "model.pt"
+    checkpoint = make_checkpoint(
+        model, "smallcnn", SOURCE_CLASSES, 1, find_head_path(model),
+        default_preprocessing("smallcnn").to_dict(),
+    )
+    atomic_save(checkpoint, path)
+    return path
+
+
+@pytest.fixture
+def main_window(qtbot, fake_demo_source):
+    """The real window, shown, with the demo data loaded; closed (stopping any run) after."""
+    from tlgui.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.auto_confirm_close = True
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.waitUntil(window.is_ready, timeout=20000)
+    qtbot.waitUntil(lambda: window.dataset_panel.summary() is not None, timeout=20000)
+    yield window
+    window.close()
+    for panel in (window.model_panel, window.dataset_panel):
+        if panel is not None and hasattr(panel, "wait_idle"):
+            panel.wait_idle(10000)

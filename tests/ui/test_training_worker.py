@@ -1,0 +1,231 @@
+"""The training worker and its controller: throttled signals, errors, pause, stop, shutdown."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QThread
+
+from tlgui.core.config import TrainConfig
+from tlgui.core.errors import TrainingError, WeightsError
+from tlgui.core.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
+from tlgui.core.training import TrainControl
+from tlgui.workers import registry
+from tlgui.workers.training import TrainingController, describe_exception, new_run_dir
+
+
+def fake_train(batches: int = 200, epochs: int = 2, delay: float = 0.002, fail: BaseException | None = None):
+    """A stand-in for core.train: same events and control protocol, no torch."""
+    threads: list = []
+
+    def train(config, on_event=None, control=None):
+        threads.append(threading.current_thread())
+        on_event(Stage("data", "Loading data"))
+        on_event(Message("hello"))
+        on_event(RunStarted(config.out, "CPU", epochs, batches, 10, 5, ("a", "b"), 10, 0))
+        status = "completed"
+        for epoch in range(1, epochs + 1):
+            for i in range(1, batches + 1):
+                control.wait_if_paused()
+                if control.stopped:
+                    status = "stopped"
+                    break
+                time.sleep(delay)
+                on_event(BatchStats(epoch, i, batches, 1.0 / i, 0.5, 1e-3, 0.0))
+                if fail is not None and i == 5:
+                    raise fail
+            if status == "stopped":
+                break
+            on_event(EpochStats(epoch, epochs, 1.0, 0.5, 1.0, 0.5, 1e-3, 1.0, 1.0))
+        return RunResult(status, config.out, {"status": status})
+
+    train.threads = threads
+    return train
+
+
+@pytest.fixture
+def controller(qtbot):
+    c = TrainingController()
+    yield c
+    c.shutdown(10000)
+
+
+def config(tmp_path, **kw) -> TrainConfig:
+    kw.setdefault("out", str(tmp_path / "run"))
+    return TrainConfig(data="demo:target", model="smallcnn", **kw)
+
+
+class Recorder:
+    def __init__(self, c: TrainingController):
+        self.batches: list[list] = []
+        self.epochs: list = []
+        self.failed: list = []
+        self.finished: list = []
+        self.stages: list = []
+        self.started: list = []
+        self.running: list = []
+        c.batches.connect(self.batches.append)
+        c.epoch_finished.connect(self.epochs.append)
+        c.failed.connect(lambda m, d: self.failed.append((m, d)))
+        c.finished.connect(self.finished.append)
+        c.stage.connect(self.stages.append)
+        c.run_started.connect(self.started.append)
+        c.running_changed.connect(self.running.append)
+
+
+def run_to_end(qtbot, c: TrainingController, cfg, timeout=20000) -> None:
+    with qtbot.waitSignal(c.running_changed, timeout=timeout, check_params_cb=lambda r: r is False):
+        c.start(cfg, TrainControl())
+
+
+def test_events_arrive_batched_and_throttled(qtbot, controller, tmp_path):
+    train = fake_train(batches=300, epochs=2, delay=0.002)
+    controller.train_fn = train
+    rec = Recorder(controller)
+    started = time.monotonic()
+    run_to_end(qtbot, controller, config(tmp_path))
+    seconds = time.monotonic() - started
+    assert train.threads and train.threads[0] is not threading.main_thread()
+    assert sum(len(b) for b in rec.batches) == 600  # every batch arrives...
+    # ...in few signals: at most ~15 per second (plus a flush per epoch and at the end)
+    assert len(rec.batches) <= 15 * seconds + 6, (len(rec.batches), seconds)
+    assert len(rec.batches) < 100
+    assert len(rec.epochs) == 2
+    assert rec.stages[0].name == "data" and rec.started[0].batches_per_epoch == 300
+    assert [r.status for r in rec.finished] == ["completed"]
+    assert rec.running == [True, False]
+    assert not controller.is_running()
+
+
+def test_a_failure_is_reported_then_finished(qtbot, controller, tmp_path):
+    controller.train_fn = fake_train(batches=20, fail=TrainingError("the loss became nan at epoch 1"))
+    rec = Recorder(controller)
+    run_to_end(qtbot, controller, config(tmp_path))
+    (message, details), = rec.failed
+    assert message == "the loss became nan at epoch 1"
+    assert "Traceback" in details and "TrainingError" in details
+    assert rec.finished[0].status == "failed" and rec.finished[0].message == message
+    assert rec.batches  # batches before the failure were flushed
+
+
+@pytest.mark.parametrize(
+    ("exc", "words"),
+    [
+        (MemoryError(), "out of memory"),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "out of memory"),
+        (FileNotFoundError(2, "No such file", "/data/x.png"), "/data/x.png"),
+        (WeightsError("weight file not found: /w.pth"), "weight file not found: /w.pth"),
+        (ZeroDivisionError("division by zero"), "unexpected error"),
+    ],
+)
+def test_plain_language_messages(exc, words):
+    text = describe_exception(exc)
+    assert words in text
+    assert "Traceback" not in text
+
+
+def test_pause_holds_and_resume_continues(qtbot, controller, tmp_path):
+    controller.train_fn = fake_train(batches=400, epochs=1, delay=0.003)
+    rec = Recorder(controller)
+    control = TrainControl()
+    controller.start(config(tmp_path), control)
+    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
+    controller.pause()
+    assert controller.is_paused() and control.paused
+    qtbot.wait(150)  # let in-flight signals land
+    seen = sum(len(b) for b in rec.batches)
+    qtbot.wait(400)
+    assert sum(len(b) for b in rec.batches) == seen  # held
+    assert seen < 400
+    with qtbot.waitSignal(controller.running_changed, timeout=10000):
+        controller.resume()
+    assert sum(len(b) for b in rec.batches) == 400  # went on where it left off
+    last = [b.batch for batch in rec.batches for b in batch]
+    assert last == list(range(1, 401))
+    assert rec.finished[0].status == "completed"
+
+
+def test_stop_while_paused_ends_the_run(qtbot, controller, tmp_path):
+    controller.train_fn = fake_train(batches=10_000, epochs=1, delay=0.001)
+    rec = Recorder(controller)
+    controller.start(config(tmp_path), TrainControl())
+    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
+    controller.pause()
+    with qtbot.waitSignal(controller.running_changed, timeout=5000):
+        controller.stop()
+    assert rec.finished[0].status == "stopped"
+    assert not controller.is_paused()
+
+
+def test_stop_before_the_first_batch_is_not_an_error(qtbot, controller, tmp_path):
+    def slow_preparation(config, on_event=None, control=None):
+        on_event(Stage("pretrain", "Pretraining the demo source model"))
+        while not control.stopped:
+            time.sleep(0.01)
+        raise TrainingError("pretraining the demo source model was stopped before it finished")
+
+    controller.train_fn = slow_preparation
+    rec = Recorder(controller)
+    controller.start(config(tmp_path), TrainControl())
+    qtbot.waitUntil(lambda: len(rec.stages) == 1, timeout=5000)
+    with qtbot.waitSignal(controller.running_changed, timeout=5000):
+        controller.stop()
+    assert not rec.failed
+    assert rec.finished[0].status == "stopped" and "nothing was saved" in rec.finished[0].message
+
+
+def test_shutdown_stops_quits_and_waits(qtbot, controller, tmp_path):
+    controller.train_fn = fake_train(batches=100_000, epochs=1, delay=0.001)
+    rec = Recorder(controller)
+    controller.start(config(tmp_path), TrainControl())
+    thread = controller.thread
+    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
+    assert thread.isRunning() and thread in registry.live_threads()
+    started = time.monotonic()
+    assert controller.shutdown(5000)
+    assert time.monotonic() - started < 2
+    assert not controller.is_running()
+    # the result comes out at once, exactly once (the queued copy is dropped)
+    assert [r.status for r in rec.finished] == ["stopped"]
+    assert rec.running == [True, False]
+    qtbot.wait(200)
+    assert len(rec.finished) == 1 and rec.running == [True, False]
+    # no thread of ours is left running
+    assert not [t for t in registry.live_threads() if isinstance(t, QThread) and t.isRunning()]
+
+
+def test_a_second_start_is_refused(qtbot, controller, tmp_path):
+    controller.train_fn = fake_train(batches=100_000, epochs=1, delay=0.001)
+    controller.start(config(tmp_path), TrainControl())
+    with pytest.raises(RuntimeError):
+        controller.start(config(tmp_path, out=str(tmp_path / "b")), TrainControl())
+    with qtbot.waitSignal(controller.running_changed, timeout=5000):
+        controller.stop()
+
+
+def test_new_run_dir_is_unique(tmp_path):
+    first = new_run_dir(tmp_path, "resnet18 / v2")
+    first.mkdir()
+    second = new_run_dir(tmp_path, "resnet18 / v2")
+    assert first != second and not second.exists()
+    assert first.parent == tmp_path and "resnet18_v2" in first.name
+
+
+def test_real_core_training_through_the_worker(qtbot, controller, tmp_path):
+    """The real engine: two short epochs of the demo from scratch, in the worker thread."""
+    rec = Recorder(controller)
+    cfg = config(tmp_path, val_data="demo:target", weights="none", epochs=2, batch_size=32)
+    run_to_end(qtbot, controller, cfg, timeout=60000)
+    assert not rec.failed, rec.failed
+    result = rec.finished[0]
+    assert result.status == "completed"
+    run = Path(result.run_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_completed"] == 2
+    assert (run / "model.pt").is_file()
+    assert len(rec.epochs) == 2
+    assert sum(len(b) for b in rec.batches) == 2 * rec.started[0].batches_per_epoch

@@ -1,0 +1,677 @@
+"""The main window: wires the panels, the plots and the training controller together.
+
+It holds no training logic. PyTorch takes seconds to import, so the window first shows a
+light frame (training panel, plots, "Loading PyTorch...") and builds the model, dataset and
+layer-tree panels once a background thread has imported torch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QByteArray,
+    QElapsedTimer,
+    QEvent,
+    Qt,
+    QThread,
+    QTimer,
+    QUrl,
+    Signal,
+    Slot,
+)
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import paths
+from ..settings import Settings, load_settings, save_settings
+from ..workers import registry
+from ..workers.training import TrainingController, new_run_dir
+from .errors import show_error
+from .training_panel import IDLE, PAUSED, RUNNING, STOPPING, TrainingPanel, result_html
+
+log = logging.getLogger(__name__)
+
+AUTO_CONFIRM_ENV = "TLGUI_AUTO_CONFIRM"  # "1": closing during training does not ask
+HEAVY_MODULES = ("torch", "torchvision", "tlgui.core.models", "tlgui.core.training")
+
+
+class _ImportThread(QThread):
+    """Imports PyTorch and the core off the GUI thread, so the window paints at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("tlgui-import")
+        self.error: BaseException | None = None
+        self.details = ""
+        self.seconds = 0.0
+        self.gpu_name: str | None = None
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        try:
+            import importlib
+
+            for name in HEAVY_MODULES:
+                importlib.import_module(name)
+            self.gpu_name = gpu_name()  # may wake the CUDA driver: keep it off the GUI thread
+        except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread
+            import traceback
+
+            self.error, self.details = exc, traceback.format_exc()
+        self.seconds = time.perf_counter() - start
+
+
+# a running import thread must outlive a window that is deleted early, and the interpreter
+# must not exit under it (destroying a running QThread aborts the process)
+_live_loaders: set[_ImportThread] = set()
+
+
+@atexit.register
+def _wait_for_loaders() -> None:
+    for loader in list(_live_loaders):
+        loader.wait(30000)
+
+
+def gpu_name() -> str | None:
+    """The first GPU's name when PyTorch can use one, else None."""
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001 - a broken driver means: CPU
+        return None
+
+
+def _heavy_loaded() -> bool:
+    return all(name in sys.modules for name in HEAVY_MODULES)
+
+
+class MainWindow(QMainWindow):
+    """The tlgui window. ``MainWindow()`` needs no arguments; first start shows the demo."""
+
+    ready_changed = Signal(bool)  # Train can (True) or cannot (False) be pressed
+    panels_built = Signal()  # model/dataset/layer panels exist (after PyTorch loaded)
+    run_finished = Signal(object)  # RunResult, once the training thread has ended
+
+    def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("tlgui — transfer learning")
+        self.settings = settings if settings is not None else load_settings()
+        # closing during training asks first, unless this is True (tests, scripted use)
+        self.auto_confirm_close = os.environ.get(AUTO_CONFIRM_ENV, "") == "1"
+        self.persist_settings = True  # the self-test leaves the user's settings alone
+        self.model_panel = self.dataset_panel = self.layer_panel = None
+        self.last_result = None
+        self.last_error: tuple[str, str] | None = None
+        self.import_seconds = 0.0
+        self._ready = False
+        self._closing = False  # no new run may start once the window is closing
+        self._loader: _ImportThread | None = None
+        self._dataset_summary = None
+        self._pending_result = None
+        self._run_info = None
+        self._elapsed = QElapsedTimer()
+        self._paused_ms = 0
+        self._pause_started: QElapsedTimer | None = None
+
+        self.controller = TrainingController(self)
+        self.training_panel = TrainingPanel()
+        self.training_panel.set_values(self.settings.training)
+        self.plots = None  # TrainingPlots, built right after the first paint (pyqtgraph: ~0.3 s)
+        self._plots_holder = QWidget(objectName="plotsHolder")
+        holder = QVBoxLayout(self._plots_holder)
+        holder.setContentsMargins(0, 0, 0, 0)
+        self._plots_holder.setMinimumHeight(180)
+        self._build_layout()
+        self._build_status_bar()
+        self._connect()
+        self._restore_geometry()
+
+        self._tick = QTimer(self)
+        self._tick.setInterval(500)
+        self._tick.timeout.connect(self._update_elapsed)
+
+        self.training_panel.reset_progress("Loading PyTorch…")
+        if "pyqtgraph" in sys.modules:
+            self._build_plots()
+        else:
+            self.installEventFilter(self)  # builds the plots once the window has painted
+        if _heavy_loaded():
+            self._build_panels(gpu_name())
+        else:
+            self.statusBar().showMessage("Loading PyTorch… (the first start takes a few seconds)")
+            self._loader = _ImportThread()
+            self._loader.finished.connect(self._on_imports_done)
+            registry.register(self._loader)
+            _live_loaders.add(self._loader)
+            self._loader.start()
+
+    # ------------------------------------------------------------------ construction
+    def _build_layout(self) -> None:
+        self._placeholders = []
+        for text in ("Loading PyTorch…", "Loading PyTorch…"):
+            label = QLabel(text)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setEnabled(False)
+            self._placeholders.append(label)
+        self.left_tabs = QTabWidget(objectName="leftTabs")
+        self.left_tabs.setDocumentMode(True)
+        self.left_tabs.addTab(self._placeholders[0], "1. Data")
+        self.left_tabs.addTab(QWidget(), "2. Model")
+        self.left_tabs.setMinimumWidth(300)
+
+        self.layer_box = QGroupBox("3. Layers to train")
+        self.layer_box.setLayout(QVBoxLayout())
+        self.layer_box.layout().setContentsMargins(4, 4, 4, 4)
+        self.layer_box.layout().addWidget(self._placeholders[1])
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        self.training_panel.settings_box.setTitle("4. Train")
+        right_layout.addWidget(self.training_panel)
+        right.setMinimumWidth(260)
+
+        self.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
+        self.top_splitter.addWidget(self.left_tabs)
+        self.top_splitter.addWidget(self.layer_box)
+        self.top_splitter.addWidget(right)
+        self.top_splitter.setStretchFactor(0, 3)
+        self.top_splitter.setStretchFactor(1, 4)
+        self.top_splitter.setStretchFactor(2, 2)
+        self.top_splitter.setSizes([420, 520, 320])
+
+        self.main_splitter = QSplitter(Qt.Orientation.Vertical, objectName="mainSplitter")
+        self.main_splitter.addWidget(self.top_splitter)
+        self.main_splitter.addWidget(self._plots_holder)
+        self.main_splitter.setStretchFactor(0, 3)
+        self.main_splitter.setStretchFactor(1, 2)
+        self.main_splitter.setSizes([470, 280])
+        self.main_splitter.setChildrenCollapsible(False)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.main_splitter)
+        self.setCentralWidget(central)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.device_label = QLabel("Device: …", objectName="deviceLabel")
+        self.run_label = QLabel("", objectName="runDirLabel")
+        self.run_label.setTextFormat(Qt.TextFormat.RichText)
+        self.run_label.setOpenExternalLinks(True)
+        self.elapsed_label = QLabel("", objectName="elapsedLabel")
+        for label in (self.device_label, self.run_label, self.elapsed_label):
+            label.setContentsMargins(6, 0, 6, 0)
+            bar.addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        tp, c = self.training_panel, self.controller
+        tp.train_requested.connect(self.start_training)
+        tp.pause_requested.connect(self.pause_training)
+        tp.resume_requested.connect(self.resume_training)
+        tp.stop_requested.connect(self.stop_training)
+        c.stage.connect(self._on_stage)
+        c.message.connect(self._on_message)
+        c.run_started.connect(self._on_run_started)
+        c.batches.connect(self._on_batches)
+        c.epoch_finished.connect(self._on_epoch)
+        c.failed.connect(self._on_failed)
+        c.finished.connect(self._on_finished)
+        c.running_changed.connect(self._on_running_changed)
+
+    def eventFilter(self, obj, event) -> bool:  # Qt override
+        if obj is self and event.type() == QEvent.Type.Paint and self.plots is None:
+            self.removeEventFilter(self)
+            QTimer.singleShot(0, self._build_plots)
+        return super().eventFilter(obj, event)
+
+    @Slot()
+    def _build_plots(self) -> None:
+        if self.plots is not None:
+            return
+        from .plots import TrainingPlots  # deferred: pyqtgraph takes ~0.3 s to import
+
+        self.plots = TrainingPlots()
+        self.plots.reset(epochs=self.training_panel.epochs.value())
+        self._plots_holder.layout().addWidget(self.plots)
+        self.controller.batches.connect(self.plots.add_batches)
+        self.controller.epoch_finished.connect(self.plots.add_epoch)
+
+    @Slot()
+    def _on_imports_done(self) -> None:
+        loader, self._loader = self._loader, None
+        if loader is None:
+            return
+        loader.wait()
+        _live_loaders.discard(loader)
+        self.import_seconds = loader.seconds
+        if loader.error is not None:
+            self.training_panel.reset_progress("PyTorch could not be loaded")
+            show_error(
+                self,
+                "PyTorch could not be loaded, so training is not possible. "
+                f"Is it installed correctly? ({type(loader.error).__name__}: {loader.error})",
+                loader.details,
+            )
+            return
+        self._build_panels(loader.gpu_name)
+
+    def _build_panels(self, gpu: str | None = None) -> None:
+        """Create the torch-backed panels and apply the remembered (or demo) choices."""
+        from .choices import DatasetChoice, ModelChoice
+        from .dataset_panel import DatasetPanel
+        from .layer_tree import LayerTreePanel
+        from .model_panel import ModelPanel
+
+        self._build_plots()  # normally done already, right after the first paint
+        s = self.settings
+        self.dataset_panel = DatasetPanel()
+        self.model_panel = ModelPanel()
+        self.layer_panel = LayerTreePanel()
+        self.left_tabs.removeTab(1)
+        self.left_tabs.removeTab(0)
+        self.left_tabs.addTab(self.dataset_panel, "1. Data")
+        self.left_tabs.addTab(self.model_panel, "2. Model")
+        self._placeholders[1].setParent(None)
+        self.layer_box.layout().addWidget(self.layer_panel)
+        for label in self._placeholders:
+            label.deleteLater()
+        self._placeholders = []
+
+        try:
+            self.model_panel.set_choice(ModelChoice(s.model, s.weights))
+        except Exception:  # noqa: BLE001 - a remembered model that no longer exists
+            log.warning("remembered model %r is not available", s.model, exc_info=True)
+        try:
+            self.dataset_panel.set_choice(
+                DatasetChoice(s.data, s.val_data, s.split, float(s.val_split))
+            )
+        except Exception:  # noqa: BLE001
+            log.warning("remembered data set %r is not usable", s.data, exc_info=True)
+        try:
+            from ..core.layers import FreezePlan
+
+            self.layer_panel.set_plan(FreezePlan.parse(s.freeze, s.bn_update_frozen))
+        except Exception:  # noqa: BLE001
+            log.warning("remembered freeze plan %r is not usable", s.freeze, exc_info=True)
+
+        self.model_panel.selection_changed.connect(self._on_model_changed)
+        self.dataset_panel.dataset_changed.connect(self._on_dataset_changed)
+        self.dataset_panel.dataset_loaded.connect(self._on_dataset_loaded)
+        self.layer_panel.plan_changed.connect(self._on_plan_changed)
+        self._dataset_summary = self.dataset_panel.summary()
+        self._update_architecture()
+        self.training_panel.set_devices(gpu)
+        self.device_label.setText(f"Device: GPU ({gpu})" if gpu else "Device: CPU")
+        self.training_panel.reset_progress("Ready")
+        if self.settings.data.startswith("demo:") and self.settings.weights == "demo:source":
+            self.training_panel.set_note(
+                "Everything is set up for the built-in demo: a small network that learned "
+                "10 shapes is taught 6 new ones from only 30 pictures each. Press Train."
+            )
+        else:
+            self.training_panel.set_note("Ready. Check the settings, then press Train.")
+        self.statusBar().showMessage("Ready. Press Train to start.", 8000)
+        self._set_ready(True)
+        self.panels_built.emit()
+
+    # ------------------------------------------------------------------ panel wiring
+    @Slot(object)
+    def _on_model_changed(self, _choice) -> None:
+        self._update_architecture()
+
+    @Slot(object)
+    def _on_dataset_changed(self, _choice) -> None:
+        self._dataset_summary = None
+
+    @Slot(object)
+    def _on_dataset_loaded(self, summary) -> None:
+        self._dataset_summary = summary
+        self._update_architecture()
+
+    @Slot(object)
+    def _on_plan_changed(self, _plan) -> None:
+        if self.layer_panel is not None and self.controller.is_running() is False:
+            self.statusBar().showMessage(self.layer_panel.summary_text(), 5000)
+
+    def _update_architecture(self) -> None:
+        if self.model_panel is None or self.layer_panel is None:
+            return
+        from ..core.models import model_input_channels
+
+        arch = self.model_panel.choice().architecture
+        summary = self._dataset_summary
+        if summary is not None and len(summary.classes) >= 2:
+            num_classes, channels = len(summary.classes), int(summary.channels)
+        else:
+            num_classes, channels = 2, model_input_channels(arch)
+        try:
+            self.layer_panel.set_architecture(arch, num_classes, channels)
+        except Exception as exc:  # noqa: BLE001 - never let a panel take the window down
+            log.exception("cannot show the layers of %s", arch)
+            show_error(self, f"The layers of {arch} cannot be shown: {exc}")
+
+    # ------------------------------------------------------------------ readiness / state
+    def is_ready(self) -> bool:
+        return self._ready
+
+    def _set_ready(self, ready: bool) -> None:
+        self.training_panel.set_ready(ready)
+        if ready != self._ready:
+            self._ready = ready
+            self.ready_changed.emit(ready)
+
+    def _set_locked(self, locked: bool) -> None:
+        for panel in (self.model_panel, self.dataset_panel, self.layer_panel):
+            if panel is not None:
+                panel.set_locked(locked)
+        self.training_panel.set_locked(locked)
+
+    # ------------------------------------------------------------------ config
+    def build_config(self):
+        """The TrainConfig the panels describe, with a fresh run folder. Raises on bad input."""
+        from ..core.config import TrainConfig
+
+        if self.model_panel is None:
+            raise RuntimeError("the window is still loading")
+        model = self.model_panel.choice()
+        data = self.dataset_panel.choice()
+        plan = self.layer_panel.plan()
+        values = self.training_panel.values()
+        out = new_run_dir(paths.runs_dir(), model.architecture)
+        config = TrainConfig(
+            data=data.data,
+            val_data=data.val_data,
+            split=data.split,
+            val_split=float(data.val_split),
+            model=model.architecture,
+            weights=model.weights,
+            freeze=plan.to_spec(),
+            bn_update_frozen=bool(plan.bn_update_frozen),
+            out=str(out),
+            **values,
+        )
+        return config.validate()
+
+    # ------------------------------------------------------------------ commands
+    @Slot()
+    def start_training(self) -> None:
+        if self.controller.is_running() or not self._ready or self._closing:
+            return
+        try:
+            config = self.build_config()
+        except Exception as exc:  # noqa: BLE001 - bad settings: say so, stay usable
+            self._show_failure(str(exc) or type(exc).__name__, None)
+            return
+        if self.persist_settings:
+            self.remember_choices()
+            save_settings(self.settings)
+        self.last_result = None
+        self.last_error = None
+        self._pending_result = None
+        self._run_info = None
+        self.plots.reset(epochs=config.epochs)
+        self.plots.start()
+        self.training_panel.reset_progress("Starting…")
+        self.training_panel.show_result("")
+        self.training_panel.set_state(RUNNING)
+        self._set_locked(True)
+        self.run_label.setText("")
+        self._elapsed.start()
+        self._paused_ms = 0
+        self._pause_started = None
+        self._tick.start()
+        self._update_elapsed()
+        self.statusBar().showMessage("Training started.")
+        try:
+            self.controller.start(config)
+        except Exception as exc:  # noqa: BLE001
+            self._after_run()
+            self._show_failure(f"Training could not start: {exc}", None)
+
+    @Slot()
+    def pause_training(self) -> None:
+        if self.controller.is_running() and not self.controller.is_paused():
+            self.controller.pause()
+            self._pause_started = QElapsedTimer()
+            self._pause_started.start()
+            self.training_panel.set_state(PAUSED)
+            self.training_panel.progress.setFormat("Paused")
+            self.statusBar().showMessage("Paused. Press Resume to go on where it left off.")
+
+    @Slot()
+    def resume_training(self) -> None:
+        if self.controller.is_paused():
+            self.controller.resume()
+            if self._pause_started is not None:
+                self._paused_ms += self._pause_started.elapsed()
+                self._pause_started = None
+            self.training_panel.set_state(RUNNING)
+            self.statusBar().showMessage("Training resumed.", 4000)
+
+    @Slot()
+    def stop_training(self) -> None:
+        if self.controller.is_running():
+            if self._pause_started is not None:
+                self._paused_ms += self._pause_started.elapsed()
+                self._pause_started = None
+            self.controller.stop()
+            self.training_panel.set_state(STOPPING)
+            self.training_panel.show_busy("Stopping after this batch…")
+            self.statusBar().showMessage("Stopping after the current batch; the model is kept.")
+
+    # ------------------------------------------------------------------ controller signals
+    @Slot(object)
+    def _on_stage(self, stage) -> None:
+        text = stage.detail or stage.name
+        if self.training_panel.state() in (RUNNING, STOPPING):
+            self.training_panel.show_busy(text + "…" if not text.endswith("…") else text)
+        self.statusBar().showMessage(text)
+
+    @Slot(object)
+    def _on_message(self, message) -> None:
+        prefix = "Note: " if message.level == "warning" else ""
+        self.statusBar().showMessage(prefix + message.text, 10000)
+
+    @Slot(object)
+    def _on_run_started(self, info) -> None:
+        self._run_info = info
+        self.device_label.setText(f"Device: {info.device}")
+        self._show_run_dir(info.run_dir)
+        self.statusBar().showMessage(
+            f"Training on {info.train_images} images ({len(info.classes)} classes), "
+            f"checking on {info.val_images}; {info.trainable_params:,} parameters train, "
+            f"{info.frozen_params:,} frozen."
+        )
+
+    @Slot(object)
+    def _on_batches(self, stats) -> None:
+        if not stats:
+            return
+        b = stats[-1]
+        info = self._run_info
+        epochs = info.epochs if info is not None else b.epoch
+        start_epoch = info.start_epoch if info is not None else 1
+        if self.training_panel.state() in (RUNNING, PAUSED):
+            self.training_panel.update_progress(
+                b.epoch, epochs, b.batch, b.batches, b.elapsed, start_epoch
+            )
+
+    @Slot(object)
+    def _on_epoch(self, e) -> None:
+        self.statusBar().showMessage(
+            f"Epoch {e.epoch} of {e.epochs}: validation accuracy {100 * e.val_accuracy:.1f} % "
+            f"(training {100 * e.train_accuracy:.1f} %)."
+        )
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, details: str) -> None:
+        self._show_failure(message, details)
+
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        self._pending_result = result
+
+    @Slot(bool)
+    def _on_running_changed(self, running: bool) -> None:
+        if running:
+            return
+        result = self._pending_result
+        self._after_run()
+        self.last_result = result
+        if result is not None:
+            self._report_result(result)
+        self.run_finished.emit(result)
+
+    def _after_run(self) -> None:
+        self._tick.stop()
+        self._update_elapsed()
+        if self.plots is not None:
+            self.plots.stop()
+        self._set_locked(False)
+        self.training_panel.set_state(IDLE)
+        self._set_ready(self.model_panel is not None and not self._closing)
+
+    def _report_result(self, result) -> None:
+        summary = result.summary or {}
+        if result.run_dir and Path(result.run_dir).is_dir():
+            self._show_run_dir(result.run_dir)
+            self.settings.last_run_dir = result.run_dir
+        acc = summary.get("final_val_accuracy")
+        acc_text = f"validation accuracy {100 * acc:.1f} %" if isinstance(acc, (int, float)) else ""
+        if result.status == "completed":
+            text = f"Finished: {acc_text}. The model is saved in the run folder."
+            self.training_panel.show_done(f"Done — {acc_text}" if acc_text else "Done", 1.0)
+        elif result.status == "stopped" and not summary:
+            text = result.message or "Stopped before training began."
+            self.training_panel.show_done("Stopped")
+        elif result.status == "stopped":
+            done = summary.get("epochs_completed", 0)
+            text = f"Stopped after {done} complete epoch(s); the model so far is saved."
+            self.training_panel.show_done("Stopped")
+        else:
+            text = f"Training failed: {result.message}" if result.message else "Training failed."
+            self.training_panel.show_done("Failed")
+        # a finished run is told by the progress bar and the result box; the rest need words
+        self.training_panel.set_note("" if result.status == "completed" else text)
+        self.training_panel.show_result(result_html(result) if summary else "")
+        self.statusBar().showMessage(text)
+
+    def _show_failure(self, message: str, details: str | None) -> None:
+        self.last_error = (message, details or "")
+        self.training_panel.set_note(f"Training failed: {message}")
+        show_error(self, message, details, title="Training failed")
+
+    def _show_run_dir(self, run_dir: str) -> None:
+        path = Path(run_dir)
+        url = QUrl.fromLocalFile(str(path)).toString()
+        self.run_label.setText(f'Run: <a href="{url}">{path.name}</a>')
+        self.run_label.setToolTip(f"{path}\nClick to open the folder.")
+
+    @Slot()
+    def _update_elapsed(self) -> None:
+        if not self._elapsed.isValid():
+            return
+        paused = self._paused_ms + (self._pause_started.elapsed() if self._pause_started else 0)
+        seconds = max(0, (self._elapsed.elapsed() - paused) // 1000)
+        minutes, seconds = divmod(int(seconds), 60)
+        self.elapsed_label.setText(f"Elapsed: {minutes}:{seconds:02d}")
+
+    # ------------------------------------------------------------------ settings
+    def remember_choices(self) -> None:
+        s = self.settings
+        if self.model_panel is not None:
+            model = self.model_panel.choice()
+            s.model, s.weights = model.architecture, model.weights
+        if self.dataset_panel is not None:
+            data = self.dataset_panel.choice()
+            s.data, s.val_data = data.data, data.val_data
+            s.split, s.val_split = data.split, float(data.val_split)
+        if self.layer_panel is not None:
+            plan = self.layer_panel.plan()
+            s.freeze, s.bn_update_frozen = plan.to_spec(), bool(plan.bn_update_frozen)
+        try:
+            s.training = self.training_panel.values()
+        except ValueError:
+            pass  # keep the last good training values
+        s.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
+        s.window_state = bytes(self.saveState().toBase64()).decode("ascii")
+        s.splitters = {
+            sp.objectName(): bytes(sp.saveState().toBase64()).decode("ascii")
+            for sp in (self.top_splitter, self.main_splitter)
+        }
+
+    def _restore_geometry(self) -> None:
+        s = self.settings
+        restored = False
+        if s.geometry:
+            restored = self.restoreGeometry(QByteArray.fromBase64(s.geometry.encode("ascii")))
+        if not restored:
+            self.resize(1280, 800)
+        if s.window_state:
+            self.restoreState(QByteArray.fromBase64(s.window_state.encode("ascii")))
+        for splitter in (self.top_splitter, self.main_splitter):
+            state = s.splitters.get(splitter.objectName())
+            if state:
+                splitter.restoreState(QByteArray.fromBase64(state.encode("ascii")))
+
+    # ------------------------------------------------------------------ closing
+    def showEvent(self, event) -> None:  # Qt override
+        if self._closing:  # shown again after a close
+            self._closing = False
+            self._set_ready(self.model_panel is not None and not self.controller.is_running())
+        super().showEvent(event)
+
+    def closeEvent(self, event) -> None:  # Qt override
+        if self.controller.is_running():
+            if not self.auto_confirm_close and not self._confirm_close():
+                event.ignore()
+                return
+            self.statusBar().showMessage("Stopping training…")
+        self._closing = True
+        self._set_ready(False)
+        while self.controller.is_running():
+            if not self.controller.shutdown():
+                break  # logged; an endless wait would hang the app
+        if self._loader is not None:
+            self._loader.wait()  # an import cannot be interrupted; it ends by itself
+            _live_loaders.discard(self._loader)
+            self._loader = None
+        if self.persist_settings:
+            self.remember_choices()
+            save_settings(self.settings)
+        if self.plots is not None:
+            self.plots.timer.stop()
+        self._tick.stop()
+        for panel in (self.model_panel, self.dataset_panel, self.layer_panel):
+            if panel is not None:
+                panel.close()  # panels stop their own background jobs on close
+        super().closeEvent(event)
+
+    def _confirm_close(self) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Training is running",
+            "Training is still running. Stop it and close tlgui?\n\n"
+            "The model trained so far is kept in the run folder.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
