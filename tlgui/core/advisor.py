@@ -211,11 +211,19 @@ def advise(
             f"{model.name} is shallow ({model.depth} conv/linear layers, {params} parameters): it has few reusable "
             "features and trains fast, so training from scratch is cheap and transfer gains are usually small"
         )
+        if size_word == "small" and similar:
+            # the mission's first rule holds for shallow models too; only the expected gain is smaller
+            return done(
+                "head",
+                "With little data and images like the source's, train only the head: the frozen features carry "
+                "over and cannot overfit. A shallow source model transfers less than a deep one, so expect a "
+                "modest gain; 'tlgui compare' shows how much.",
+            )
         if size_word == "small":
             return done(
                 "finetune",
-                "With so little data even a small pretrained model gives a head start, and fine-tuning a small "
-                "network costs little more than training its head; 'tlgui compare' shows whether it pays off.",
+                "With so little data even a small pretrained model gives a head start, but its features were "
+                "learned on different images, so let every layer adapt; 'tlgui compare' shows whether it pays off.",
             )
         return done("scratch", "A shallow model trained on this much data rarely gains from transfer; compare to be sure.")
 

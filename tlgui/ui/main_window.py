@@ -140,6 +140,9 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_status_bar()
         self._connect()
+        from .workspace import Workspace
+
+        self.workspace = Workspace(self, self.pages)
         self._restore_geometry()
 
         self._tick = QTimer(self)
@@ -204,11 +207,15 @@ class MainWindow(QMainWindow):
         self.main_splitter.setSizes([470, 280])
         self.main_splitter.setChildrenCollapsible(False)
 
-        central = QWidget()
+        central = QWidget(objectName="trainPage")
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.main_splitter)
-        self.setCentralWidget(central)
+        # pages: "Train" is this window's own; the others come from the workspace
+        self.pages = QTabWidget(objectName="pageTabs")
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(central, "Train")
+        self.setCentralWidget(self.pages)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -339,7 +346,9 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_dataset_changed(self, _choice) -> None:
-        self._dataset_summary = None
+        # emitted after a successful open, or when only the validation share changed
+        self._dataset_summary = self.dataset_panel.summary()
+        self._update_architecture()
 
     @Slot(object)
     def _on_dataset_loaded(self, summary) -> None:
@@ -377,6 +386,13 @@ class MainWindow(QMainWindow):
         if ready != self._ready:
             self._ready = ready
             self.ready_changed.emit(ready)
+
+    def set_busy_elsewhere(self, busy: bool) -> None:
+        """Another job (the transfer check) runs: no Train, choices read-only, until it ends."""
+        if self.controller.is_running() or self._closing:
+            return
+        self._set_locked(busy)
+        self._set_ready(not busy and self.model_panel is not None)
 
     def _set_locked(self, locked: bool) -> None:
         for panel in (self.model_panel, self.dataset_panel, self.layer_panel):
@@ -420,6 +436,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - bad settings: say so, stay usable
             self._show_failure(str(exc) or type(exc).__name__, None)
             return
+        self.workspace.shutdown()
         if self.persist_settings:
             self.remember_choices()
             save_settings(self.settings)
@@ -654,6 +671,7 @@ class MainWindow(QMainWindow):
             self._loader.wait()  # an import cannot be interrupted; it ends by itself
             _live_loaders.discard(self._loader)
             self._loader = None
+        self.workspace.shutdown()
         if self.persist_settings:
             self.remember_choices()
             save_settings(self.settings)
