@@ -212,3 +212,15 @@ def test_run_files_are_readable_by_others(data, tmp_path):
     for name in ("model.pt", "summary.json", "config.json", "checkpoints/last.pt"):
         mode = stat.S_IMODE(os.stat(tmp_path / "run" / name).st_mode)
         assert mode == 0o644, (name, oct(mode))
+
+
+def test_same_seed_same_run_whether_or_not_the_demo_source_was_just_pretrained(tmp_path, monkeypatch):
+    import tlgui.core.demo as demo
+
+    monkeypatch.setattr(demo, "DEMO_SOURCE_EPOCHS", 1)
+    monkeypatch.setattr(demo, "_COUNTS", {"source": (20, 5), "target": (12, 10)})
+    cfg = dict(data="demo:target", val_data="demo:target", model="smallcnn", weights="demo:source",
+               epochs=1, batch_size=8, seed=5)
+    first = train(TrainConfig(out=str(tmp_path / "a"), **cfg)).summary  # pretrains the source first
+    second = train(TrainConfig(out=str(tmp_path / "b"), **cfg)).summary  # source model cached
+    assert first["history"] == second["history"]

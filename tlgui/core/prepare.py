@@ -195,6 +195,9 @@ def prepare(config: TrainConfig, emit: Callable[[object], None], control=None) -
             prep.mean, prep.std = [0.5] * in_channels, [0.5] * in_channels
 
     emit(Stage("model", f"Building {config.model}"))
+    # re-seed here: resolving the weights may have trained the demo source model, which
+    # draws random numbers; the same seed must give the same run either way
+    torch.manual_seed(config.seed)
     model = build_model(config.model, len(classes), in_channels)
     head_path = find_head_path(model)
     if weights.state is not None:
