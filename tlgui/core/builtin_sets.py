@@ -141,7 +141,7 @@ def open_torchvision(spec: str, split: str = "train") -> ImageSet:
             raise DataError(
                 f"torchvision {name} files not found in {root} (expected {root / name / 'raw'}"
                 f"{os.sep}{prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz]; "
-                "tlgui never downloads them)"
+                "download them only on request: Data > Built-in data sets in the window)"
             ) from None
         return _idx_set(spec, images_file, labels_file, list(_MNIST_LIKE[name]))
     if name in _CIFAR:
@@ -195,7 +195,7 @@ def _read_cifar(name: str, root: Path, split: str):
     if missing:
         raise DataError(
             f"torchvision {name} files not found in {folder} (missing: {', '.join(missing)}; "
-            "tlgui never downloads them)"
+            "download them only on request: Data > Built-in data sets in the window)"
         )
     chunks, labels = [], []
     for path in files:
@@ -224,7 +224,7 @@ def _read_stl10(root: Path, split: str):
     if missing:
         raise DataError(
             f"torchvision STL10 files not found in {folder} (missing: {', '.join(missing)}; "
-            "tlgui never downloads them)"
+            "download them only on request: Data > Built-in data sets in the window)"
         )
     raw = np.fromfile(x, dtype=np.uint8)
     labels = np.fromfile(y, dtype=np.uint8).astype(np.int64) - 1
@@ -248,7 +248,7 @@ def _read_svhn(root: Path, split: str):
     except RuntimeError:
         raise DataError(
             f"torchvision SVHN files not found in {root} (expected {split}_32x32.mat; "
-            "tlgui never downloads them)"
+            "download them only on request: Data > Built-in data sets in the window)"
         ) from None
     images = np.ascontiguousarray(np.asarray(dataset.data, dtype=np.uint8).transpose(0, 2, 3, 1))
     return (

@@ -131,9 +131,12 @@ def evaluate_model(
     batch_size: int = 256,
     progress: Progress | None = None,
     should_stop=None,
+    indices: np.ndarray | None = None,
 ) -> Evaluation:
     """Evaluate ``model_path`` (a tlgui model.pt) on ``data`` (any ``open_source`` spec).
 
+    ``indices``: only these samples of the data (e.g. a run's validation split); the
+    descriptions still name them as the full data set does.
     ``progress(done, total)`` counts each image twice (decoded, then classified).
     ``should_stop``: when set, the evaluation ends early and ``Evaluation.stopped`` is True.
     Raises :class:`TlguiError` for a bad model file or unusable data.
@@ -150,13 +153,20 @@ def evaluate_model(
             f"{data} has classes the model was not trained on: {', '.join(unknown[:5])} "
             f"(the model knows {', '.join(classes[:10])})"
         )
+    if indices is None:
+        indices = np.arange(len(images), dtype=np.int64)
+        skipped = list(images.skipped)
+    else:
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
+            raise DataError(f"{data} has changed: it now holds {len(images)} images")
+        skipped = []
     stop = _stop_check(should_stop)
-    total = len(images)
+    total = len(indices)
     label_map = np.array([classes.index(c) for c in images.classes], dtype=np.int64)
-    indices = np.arange(total, dtype=np.int64)
     decode_progress = (lambda done, _n: progress(done, 2 * total)) if progress else None
     x, y, bad = data_mod.decode_to_tensor(images, indices, prep, decode_progress, stop)
-    skipped = list(images.skipped) + [_as_path_reason(images, b) for b in bad]
+    skipped += [_as_path_reason(images, b) for b in bad]
     kept = _kept_indices(images, indices, bad, len(y))
     if len(y) == 0 and not stop():
         raise DataError(f"{data}: none of the images could be read")

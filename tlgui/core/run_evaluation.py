@@ -16,23 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from . import data as data_mod
-from .checkpoint import load_checkpoint, model_from_checkpoint
 from .config import TrainConfig
 from .errors import DataError, RunDirError
 from .evaluate import (
     Evaluation,
-    _as_path_reason,
-    _classify,
-    _kept_indices,
-    _stop_check,
     evaluate_model,
 )
-from .prepare import resolve_device
-from .preprocessing import Preprocessing
 from .runs import RunDir
 from .sources import load_image_file
 
@@ -101,45 +93,8 @@ def evaluate_indices(
     progress: Progress | None = None,
     should_stop=None,
 ) -> Evaluation:
-    """Like :func:`tlgui.core.evaluate.evaluate_model`, on ``indices`` of the data only.
-
-    ``Evaluation.descriptions`` name the samples as the full data set does, so
-    :class:`ImageLookup` finds them again.
-    """
-    ckpt = load_checkpoint(model_path)
-    classes = list(ckpt["classes"])
-    prep = Preprocessing.from_dict(ckpt["preprocessing"])
-    dev = resolve_device(device)
-    model = model_from_checkpoint(ckpt, dev)
-    images = data_mod.open_source(data, split)
-    unknown = [c for c in images.classes if c not in classes]
-    if unknown:
-        raise DataError(f"{data} has classes the model was not trained on: {', '.join(unknown[:5])}")
-    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-    if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
-        raise DataError(f"{data} has changed since the run: it now holds {len(images)} images")
-    stop = _stop_check(should_stop)
-    total = len(indices)
-    label_map = np.array([classes.index(c) for c in images.classes], dtype=np.int64)
-    decode_progress = (lambda done, _n: progress(done, 2 * total)) if progress else None
-    x, y, bad = data_mod.decode_to_tensor(images, indices, prep, decode_progress, stop)
-    skipped = [_as_path_reason(images, b) for b in bad]
-    kept = _kept_indices(images, indices, bad, len(y))
-    if len(y) == 0 and not stop():
-        raise DataError(f"{data}: none of the validation images could be read")
-    logits = torch.empty(0, len(classes))
-    if len(y) and not stop():
-        logits = _classify(model, x, prep, dev, batch_size, stop, progress, total)
-    n = len(logits)
-    probs = torch.softmax(logits, 1).numpy() if n else np.zeros((0, len(classes)), dtype=np.float32)
-    targets = label_map[y.numpy()[:n]]
-    confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    if n:
-        np.add.at(confusion, (targets, probs.argmax(1)), 1)
-    descriptions = [images.describe(int(i)) for i in kept[:n]]
-    if progress and not stop():
-        progress(2 * total, 2 * total)
-    return Evaluation(classes, confusion, probs, targets, descriptions, skipped, stopped=bool(stop()))
+    """:func:`tlgui.core.evaluate.evaluate_model` on ``indices`` of the data only."""
+    return evaluate_model(model_path, data, split, device, batch_size, progress, should_stop, indices=indices)
 
 
 class ImageLookup:

@@ -271,9 +271,9 @@ class BuiltinDatasetDialog(QDialog):
 
     @Slot(object)
     def _on_check_crashed(self, exc) -> None:
-        # the core's reader says it never downloads; here the Download button does, on request
+        # in this dialog the Download… button is right here
         text = (str(exc).strip() or type(exc).__name__).replace(
-            "tlgui never downloads them", "Download… can fetch them"
+            "download them only on request: Data > Built-in data sets in the window", "Download… can fetch them"
         )
         text = text[:1].upper() + text[1:]
         self._say(text, _ERROR)
