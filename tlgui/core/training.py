@@ -284,6 +284,13 @@ def train(
         ) from None
 
     train_seconds = time.perf_counter() - start
+    # files that only failed when decoded during an epoch (data too big to decode up front);
+    # with DataLoader worker processes each worker keeps its own list, so only ours is seen
+    for dataset in (prepared.train_lazy, prepared.val_lazy):
+        for entry in getattr(dataset, "bad", None) or []:
+            if entry not in prepared.skipped:
+                prepared.skipped.append(entry)
+                emit(Message(f"skipped {entry[0]} during training: {entry[1]}", "warning"))
     emit(Stage("save", "Saving the model"))
     checkpoint = make_checkpoint(
         model, config.model, prepared.classes, prepared.in_channels, prepared.head_path,
