@@ -14,7 +14,7 @@ from tlgui.cli import main
 from tlgui.core.errors import WeightsError
 from tlgui.core.models import SmallCNN
 from tlgui.core.my_models import read_model_info
-from tlgui.core.weights_library import import_weights, load_for_inspection, recognise_file
+from tlgui.core.weights_import import import_weights, load_for_inspection, recognise_file
 from tlgui.paths import weights_dir
 
 

@@ -19,22 +19,19 @@ from tlgui.core.weights import (
     default_weights_path,
     extract_state_dict,
     load_into_model,
+    normalise_keys,
     safe_load,
     sha256_of,
 )
-from tlgui.core.weights_library import (
+from tlgui.core.weights_import import (
     Cancelled,
     compare_with,
-    find_entry,
     import_weights,
-    library_dirs,
-    list_custom_weights,
-    list_weights,
     name_candidates,
-    normalise_keys,
     recognise_file,
     recognise_state,
 )
+from tlgui.core.weights_library import find_entry, library_dirs, list_custom_weights, list_weights
 from tlgui.paths import weights_dir
 
 ARCH = "mobilenet_v3_small"  # the smallest torchvision model with published weights (10 MB)

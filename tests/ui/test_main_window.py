@@ -346,7 +346,7 @@ def test_panels_are_built_after_a_background_import(qtbot, fake_demo_source, mon
     """The window paints before PyTorch is imported and says so; panels come later."""
     import tlgui.ui.main_window as mw
 
-    monkeypatch.setattr(mw, "_heavy_loaded", lambda: False)
+    monkeypatch.setattr(mw, "heavy_loaded", lambda: False)
     w = mw.MainWindow()
     qtbot.addWidget(w)
     assert w.model_panel is None and not w.is_ready()

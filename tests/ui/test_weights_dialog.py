@@ -154,7 +154,7 @@ def test_import_with_wrong_hash_is_refused(qtbot, monkeypatch, tmp_path, mobilen
 
 
 def test_unknown_architecture_is_asked_then_imported(qtbot, monkeypatch, tmp_path):
-    import tlgui.core.weights_library as library
+    import tlgui.core.weights_import as library
 
     monkeypatch.setattr(
         library, "recognise_state",

@@ -99,7 +99,7 @@ def run_list(args) -> int:
 
 
 def run_import(args) -> int:
-    from ..core.weights_library import import_weights
+    from ..core.weights_import import import_weights
 
     result = import_weights(args.file, args.arch)
     if args.json:

@@ -7,19 +7,15 @@ layer-tree panels once a background thread has imported torch.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QByteArray,
     QElapsedTimer,
     QEvent,
     Qt,
-    QThread,
     QTimer,
     QUrl,
     Signal,
@@ -40,64 +36,14 @@ from .. import paths
 from ..settings import Settings, load_settings, save_settings
 from ..workers import registry
 from ..workers.training import TrainingController, new_run_dir
+from . import window_state
 from .errors import show_error
+from .startup import ImportThread, gpu_name, heavy_loaded, live_loaders
 from .training_panel import IDLE, PAUSED, RUNNING, STOPPING, TrainingPanel, result_html
 
 log = logging.getLogger(__name__)
 
 AUTO_CONFIRM_ENV = "TLGUI_AUTO_CONFIRM"  # "1": closing during training does not ask
-HEAVY_MODULES = ("torch", "torchvision", "tlgui.core.models", "tlgui.core.training")
-
-
-class _ImportThread(QThread):
-    """Imports PyTorch and the core off the GUI thread, so the window paints at once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setObjectName("tlgui-import")
-        self.error: BaseException | None = None
-        self.details = ""
-        self.seconds = 0.0
-        self.gpu_name: str | None = None
-
-    def run(self) -> None:
-        start = time.perf_counter()
-        try:
-            import importlib
-
-            for name in HEAVY_MODULES:
-                importlib.import_module(name)
-            self.gpu_name = gpu_name()  # may wake the CUDA driver: keep it off the GUI thread
-        except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread
-            import traceback
-
-            self.error, self.details = exc, traceback.format_exc()
-        self.seconds = time.perf_counter() - start
-
-
-# a running import thread must outlive a window that is deleted early, and the interpreter
-# must not exit under it (destroying a running QThread aborts the process)
-_live_loaders: set[_ImportThread] = set()
-
-
-@atexit.register
-def _wait_for_loaders() -> None:
-    for loader in list(_live_loaders):
-        loader.wait(30000)
-
-
-def gpu_name() -> str | None:
-    """The first GPU's name when PyTorch can use one, else None."""
-    try:
-        import torch
-
-        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except Exception:  # noqa: BLE001 - a broken driver means: CPU
-        return None
-
-
-def _heavy_loaded() -> bool:
-    return all(name in sys.modules for name in HEAVY_MODULES)
 
 
 class MainWindow(QMainWindow):
@@ -121,7 +67,7 @@ class MainWindow(QMainWindow):
         self.import_seconds = 0.0
         self._ready = False
         self._closing = False  # no new run may start once the window is closing
-        self._loader: _ImportThread | None = None
+        self._loader: ImportThread | None = None
         self._dataset_summary = None
         self._pending_result = None
         self._run_info = None
@@ -154,14 +100,14 @@ class MainWindow(QMainWindow):
             self._build_plots()
         else:
             self.installEventFilter(self)  # builds the plots once the window has painted
-        if _heavy_loaded():
+        if heavy_loaded():
             self._build_panels(gpu_name())
         else:
             self.statusBar().showMessage("Loading PyTorch… (the first start takes a few seconds)")
-            self._loader = _ImportThread()
+            self._loader = ImportThread()
             self._loader.finished.connect(self._on_imports_done)
             registry.register(self._loader)
-            _live_loaders.add(self._loader)
+            live_loaders.add(self._loader)
             self._loader.start()
 
     # ------------------------------------------------------------------ construction
@@ -267,7 +213,7 @@ class MainWindow(QMainWindow):
         if loader is None:
             return
         loader.wait()
-        _live_loaders.discard(loader)
+        live_loaders.discard(loader)
         self.import_seconds = loader.seconds
         if loader.error is not None:
             self.training_panel.reset_progress("PyTorch could not be loaded")
@@ -613,41 +559,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ settings
     def remember_choices(self) -> None:
-        s = self.settings
-        if self.model_panel is not None:
-            model = self.model_panel.choice()
-            s.model, s.weights = model.architecture, model.weights
-        if self.dataset_panel is not None:
-            data = self.dataset_panel.choice()
-            s.data, s.val_data = data.data, data.val_data
-            s.split, s.val_split = data.split, float(data.val_split)
-        if self.layer_panel is not None:
-            plan = self.layer_panel.plan()
-            s.freeze, s.bn_update_frozen = plan.to_spec(), bool(plan.bn_update_frozen)
-        try:
-            s.training = self.training_panel.values()
-        except ValueError:
-            pass  # keep the last good training values
-        s.geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
-        s.window_state = bytes(self.saveState().toBase64()).decode("ascii")
-        s.splitters = {
-            sp.objectName(): bytes(sp.saveState().toBase64()).decode("ascii")
-            for sp in (self.top_splitter, self.main_splitter)
-        }
+        window_state.remember(self)
 
     def _restore_geometry(self) -> None:
-        s = self.settings
-        restored = False
-        if s.geometry:
-            restored = self.restoreGeometry(QByteArray.fromBase64(s.geometry.encode("ascii")))
-        if not restored:
-            self.resize(1280, 800)
-        if s.window_state:
-            self.restoreState(QByteArray.fromBase64(s.window_state.encode("ascii")))
-        for splitter in (self.top_splitter, self.main_splitter):
-            state = s.splitters.get(splitter.objectName())
-            if state:
-                splitter.restoreState(QByteArray.fromBase64(state.encode("ascii")))
+        window_state.restore(self)
 
     # ------------------------------------------------------------------ closing
     def showEvent(self, event) -> None:  # Qt override
@@ -669,7 +584,7 @@ class MainWindow(QMainWindow):
                 break  # logged; an endless wait would hang the app
         if self._loader is not None:
             self._loader.wait()  # an import cannot be interrupted; it ends by itself
-            _live_loaders.discard(self._loader)
+            live_loaders.discard(self._loader)
             self._loader = None
         self.workspace.shutdown()
         if self.persist_settings:

@@ -185,7 +185,7 @@ class WeightsLibraryDialog(QDialog):
     def import_file(self, path: str, architecture: str | None = None) -> None:
         """Import ``path`` into the library in the background (progress bar, Cancel)."""
         def work(job: Job):
-            from tlgui.core.weights_library import import_weights  # off the GUI thread
+            from tlgui.core.weights_import import import_weights  # off the GUI thread
 
             return import_weights(path, architecture, progress=lambda d, t: job.report((d, t)), cancel=job.cancelled)
 

@@ -1,0 +1,62 @@
+"""Importing PyTorch off the GUI thread, so the window paints at once (torch takes ~2 s)."""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import time
+
+from PySide6.QtCore import QThread
+
+HEAVY_MODULES = ("torch", "torchvision", "tlgui.core.models", "tlgui.core.training")
+
+
+class ImportThread(QThread):
+    """Imports PyTorch and the core in the background; ``finished`` tells the GUI thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("tlgui-import")
+        self.error: BaseException | None = None
+        self.details = ""
+        self.seconds = 0.0
+        self.gpu_name: str | None = None
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        try:
+            import importlib
+
+            for name in HEAVY_MODULES:
+                importlib.import_module(name)
+            self.gpu_name = gpu_name()  # may wake the CUDA driver: keep it off the GUI thread
+        except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread
+            import traceback
+
+            self.error, self.details = exc, traceback.format_exc()
+        self.seconds = time.perf_counter() - start
+
+
+# a running import thread must outlive a window that is deleted early, and the interpreter
+# must not exit under it (destroying a running QThread aborts the process)
+live_loaders: set[ImportThread] = set()
+
+
+@atexit.register
+def _wait_for_loaders() -> None:
+    for loader in list(live_loaders):
+        loader.wait(30000)
+
+
+def gpu_name() -> str | None:
+    """The first GPU's name when PyTorch can use one, else None."""
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001 - a broken driver means: CPU
+        return None
+
+
+def heavy_loaded() -> bool:
+    return all(name in sys.modules for name in HEAVY_MODULES)
