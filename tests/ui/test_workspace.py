@@ -94,3 +94,39 @@ def test_menu_opens_weights_library_and_my_models(qtbot, main_window):
     models = main_window.findChild(MyModelsDialog, "myModelsDialog")
     assert models is not None and models.isVisible()
     models.done(0)
+
+
+
+def test_stop_then_resume_from_the_runs_page(qtbot, main_window):
+    import json
+
+    from PySide6.QtWidgets import QPushButton as Button
+
+    ws = main_window.workspace
+    main_window.training_panel.epochs.setValue(4)
+    stopped = []
+
+    def stop_after_first_epoch(epoch_stats):
+        if epoch_stats.epoch == 1 and not stopped:
+            stopped.append(True)
+            qtbot.mouseClick(main_window.findChild(Button, "stopButton"), Qt.MouseButton.LeftButton)
+
+    main_window.controller.epoch_finished.connect(stop_after_first_epoch)
+    with qtbot.waitSignal(main_window.run_finished, timeout=60000) as first:
+        qtbot.mouseClick(main_window.findChild(Button, "trainButton"), Qt.MouseButton.LeftButton)
+    main_window.controller.epoch_finished.disconnect(stop_after_first_epoch)
+    result = first.args[0]
+    assert result.status == "stopped"
+
+    pages(main_window).setCurrentWidget(ws.runs_panel)
+    ws.runs_panel.select_runs([result.run_dir])
+    resume = ws.runs_panel.findChild(Button, "resumeRunButton")
+    assert resume.isEnabled()
+    with qtbot.waitSignal(main_window.run_finished, timeout=60000) as second:
+        qtbot.mouseClick(resume, Qt.MouseButton.LeftButton)
+    assert pages(main_window).currentIndex() == 0
+    assert second.args[0].status == "completed"
+    summary = json.loads((Path(result.run_dir) / "summary.json").read_text())
+    assert summary["epochs_completed"] == 4 and summary["resumed_from_epoch"] >= 1
+    ws.runs_panel.select_runs([result.run_dir])
+    assert not resume.isEnabled()  # finished now

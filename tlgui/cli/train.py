@@ -39,6 +39,9 @@ def register(sub) -> None:
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes for data too big for memory")
     p.add_argument("--out", help="run folder to write (config.json, metrics.csv, summary.json, model.pt)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a stopped or interrupted run from its last completed epoch "
+                        "(give RUN_DIR/config.json or --out RUN_DIR)")
     p.add_argument("--quiet", action="store_true", help="print only the final line")
     p.set_defaults(func=run)
 
@@ -57,6 +60,8 @@ def config_from_args(args: argparse.Namespace):
     from ..core.config import TrainConfig
 
     overrides = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}
+    if getattr(args, "resume", False):
+        return _resume_config(args, overrides)
     if args.config_file:
         base = TrainConfig.load(args.config_file).to_dict()
         base.update(overrides)
@@ -65,6 +70,30 @@ def config_from_args(args: argparse.Namespace):
     if missing:
         raise ConfigError(f"missing {', '.join(missing)} (or give a saved config.json)")
     return TrainConfig.from_dict(overrides)
+
+
+def _resume_config(args: argparse.Namespace, overrides: dict):
+    from ..core.config import TrainConfig
+
+    if args.config_file:
+        config_file = Path(args.config_file)
+    elif args.out:
+        config_file = Path(args.out) / "config.json"
+    else:
+        raise ConfigError("--resume needs the run: give RUN_DIR/config.json or --out RUN_DIR")
+    allowed = {"out", "device", "num_workers"}  # the rest would change what the run means
+    changed = sorted(set(overrides) - allowed)
+    if changed:
+        raise ConfigError(
+            f"--resume continues a run with its own settings; leave out {', '.join('--' + c.replace('_', '-') for c in changed)}"
+        )
+    config = TrainConfig.load(config_file)
+    config.out = str(config_file.resolve().parent)  # the folder it is in, even if moved
+    if "device" in overrides:
+        config.device = overrides["device"]
+    if "num_workers" in overrides:
+        config.num_workers = overrides["num_workers"]
+    return config
 
 
 class _Printer:
@@ -99,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     control = TrainControl()
     try:
-        result = train(config, _Printer(args.quiet), control, overwrite=args.overwrite)
+        result = train(config, _Printer(args.quiet), control, overwrite=args.overwrite, resume=args.resume)
     except KeyboardInterrupt:
         control.stop()
         raise

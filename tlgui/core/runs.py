@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import tempfile
@@ -74,6 +75,46 @@ class RunDir:
             # a stale summary must not describe the new run while it is going
             self.summary.unlink(missing_ok=True)
             self.metrics.unlink(missing_ok=True)
+
+    def resume_state(self, epochs: int) -> dict[str, Any]:
+        """The last completed epoch's state, checked; errors say why a run cannot go on."""
+        from .weights import safe_load
+
+        last = self.checkpoints / "last.pt"
+        if not self.config.is_file():
+            raise RunDirError(f"{self.path} is not a tlgui run folder (it has no config.json), so there is nothing to resume")
+        if not last.is_file():
+            raise RunDirError(
+                f"{self.path.name} has no checkpoint to resume from (it stopped before its first epoch ended); "
+                "start it again instead"
+            )
+        state = safe_load(last)
+        if not isinstance(state, dict) or state.get("format") != "tlgui.state":
+            raise RunDirError(f"{last} is not a tlgui training state")
+        if int(state["epoch"]) >= epochs:
+            raise RunDirError(f"{self.path.name} already finished all {epochs} epochs: nothing to resume")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=self.path)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise RunDirError(f"cannot write to run folder {self.path}: {exc.strerror or exc}") from None
+        return state
+
+    def truncate_metrics(self, epoch: int) -> None:
+        """Keep only the metrics rows up to ``epoch`` (rewritten atomically)."""
+        rows = [r for r in read_metrics(self.path) if r["epoch"] <= epoch]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in METRIC_COLUMNS} for r in rows)
+        atomic_write_text(self.metrics, buffer.getvalue())
+
+    def earlier_val_rows(self, epoch: int) -> list[dict[str, Any]]:
+        """Validation rows up to ``epoch``, each with that epoch's training accuracy."""
+        rows = [r for r in read_metrics(self.path) if r["epoch"] <= epoch]
+        train_acc = {r["epoch"]: r["accuracy"] for r in rows if r["phase"] == "train"}
+        return [dict(r, train_accuracy=train_acc.get(r["epoch"], float("nan"))) for r in rows if r["phase"] == "val"]
 
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_text(self.config, json.dumps(config, indent=2) + "\n")

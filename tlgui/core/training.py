@@ -155,7 +155,7 @@ def _evaluate(model: nn.Module, batches: _Batches, prepared: Prepared, criterion
     return (total_loss / count, correct / count) if count else (float("nan"), float("nan"))
 
 
-def _resumable_state(model, optimizer, scheduler, epoch: int, config: TrainConfig) -> dict[str, Any]:
+def _resumable_state(model, optimizer, scheduler, epoch: int, config: TrainConfig, generator) -> dict[str, Any]:
     return {
         "format": "tlgui.state",
         "epoch": epoch,
@@ -163,6 +163,9 @@ def _resumable_state(model, optimizer, scheduler, epoch: int, config: TrainConfi
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "config": config.to_dict(),
+        # random streams, so a resumed run continues exactly as an uninterrupted one would
+        "data_rng": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
     }
 
 
@@ -171,8 +174,13 @@ def train(
     on_event: Callable[[object], None] | None = None,
     control: TrainControl | None = None,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> RunResult:
-    """Run one training job; bad input raises :class:`TlguiError` before the run folder is touched."""
+    """Run one training job; bad input raises :class:`TlguiError` before the run folder is touched.
+
+    ``resume``: continue the run in ``config.out`` from ``checkpoints/last.pt`` (the last
+    completed epoch), with the settings it was started with.
+    """
     emit = on_event or (lambda event: None)
     control = control or TrainControl()
     if not config.out:
@@ -184,13 +192,19 @@ def train(
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
 
-    run.prepare(overwrite)  # refuses finished runs and unwritable folders first
+    state = run.resume_state(config.epochs) if resume else None
+    if state is None:
+        run.prepare(overwrite)  # refuses finished runs and unwritable folders first
     prepared = prepare(config, emit, control)
     model, device = prepared.model, prepared.device
-    resolved = config.to_dict()
-    resolved["lr"] = config.resolved_lr()
-    run.write_config(resolved)
-    run.start_metrics()
+    if state is None:
+        resolved = config.to_dict()
+        resolved["lr"] = config.resolved_lr()
+        run.write_config(resolved)
+        run.start_metrics()
+    else:
+        model.load_state_dict(state["model"])
+        run.truncate_metrics(state["epoch"])  # rows written after the checkpoint are redone
 
     generator = torch.Generator().manual_seed(config.seed)
     train_batches = _Batches(prepared, config, True, generator)
@@ -198,6 +212,15 @@ def train(
     criterion = nn.CrossEntropyLoss()
     optimizer = _optimizer(config, trainable_parameters(model))
     scheduler = _scheduler(config, optimizer, config.epochs * len(train_batches))
+    start_epoch = 1
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch = int(state["epoch"]) + 1
+        if "data_rng" in state:
+            generator.set_state(state["data_rng"])
+            torch.set_rng_state(state["torch_rng"])
+        emit(Message(f"resuming {run.path.name} at epoch {start_epoch} of {config.epochs}"))
     batches = len(train_batches)
     log_every = 1 if device.type == "cpu" else max(1, batches // 50)  # .item() syncs a GPU
 
@@ -205,15 +228,20 @@ def train(
         RunStarted(
             str(run.path), device_label(device), config.epochs, batches, prepared.train_count,
             prepared.val_count, tuple(prepared.classes), prepared.freeze.trainable_params,
-            prepared.freeze.frozen_params,
+            prepared.freeze.frozen_params, start_epoch,
         )
     )
     start = time.perf_counter()
-    images_seen, epochs_done, status = 0, 0, "completed"
+    images_seen, epochs_done, status = 0, start_epoch - 1, "completed"
     best_acc, best_epoch, last_val = -1.0, 0, (float("nan"), float("nan"))
     history: list[dict[str, float]] = []
+    for row in run.earlier_val_rows(start_epoch - 1):  # a resumed run keeps its past
+        history.append({"epoch": row["epoch"], "val_accuracy": row["accuracy"], "train_accuracy": row["train_accuracy"]})
+        last_val = (row["loss"], row["accuracy"])
+        if row["accuracy"] > best_acc:
+            best_acc, best_epoch = row["accuracy"], row["epoch"]
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(start_epoch, config.epochs + 1):
             epoch_start = time.perf_counter()
             set_train_mode(model, prepared.freeze, config.bn_update_frozen)
             run_loss = torch.zeros((), device=device)
@@ -270,10 +298,10 @@ def train(
             emit(EpochStats(epoch, config.epochs, train_loss, train_acc, val_loss, val_acc, lr, seconds,
                             time.perf_counter() - start))
             if epoch % max(1, config.checkpoint_every) == 0 or epoch == config.epochs:
-                run.save_state("last", _resumable_state(model, optimizer, scheduler, epoch, config))
+                run.save_state("last", _resumable_state(model, optimizer, scheduler, epoch, config, generator))
             if val_acc > best_acc:
                 best_acc, best_epoch = val_acc, epoch
-                run.save_state("best", _resumable_state(model, optimizer, scheduler, epoch, config))
+                run.save_state("best", _resumable_state(model, optimizer, scheduler, epoch, config, generator))
             if control.stopped:
                 status = "stopped"
                 break
@@ -307,6 +335,7 @@ def train(
         "best_epoch": best_epoch or None,
         "epochs_completed": epochs_done,
         "epochs_planned": config.epochs,
+        "resumed_from_epoch": start_epoch - 1 if state is not None else None,
         "train_seconds": round(train_seconds, 3),
         "images_per_second": round(images_seen / train_seconds, 1) if train_seconds > 0 else 0.0,
         "trainable_params": prepared.freeze.trainable_params,

@@ -382,17 +382,33 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - bad settings: say so, stay usable
             self._show_failure(str(exc) or type(exc).__name__, None)
             return
-        self.workspace.shutdown()
         if self.persist_settings:
             self.remember_choices()
             save_settings(self.settings)
+        self._launch(config, resume=False)
+
+    def resume_run(self, run_dir: str) -> None:
+        """Continue a stopped run from its last completed epoch, with its own settings."""
+        if self.controller.is_running() or not self._ready or self._closing:
+            return
+        from ..core.config import TrainConfig
+
+        try:
+            config = TrainConfig.load(Path(run_dir) / "config.json")
+        except Exception as exc:  # noqa: BLE001
+            self._show_failure(f"This run cannot be resumed: {exc}", None)
+            return
+        config.out = str(Path(run_dir).resolve())
+        self._launch(config, resume=True)
+
+    def _launch(self, config, resume: bool) -> None:
         self.last_result = None
         self.last_error = None
         self._pending_result = None
         self._run_info = None
         self.plots.reset(epochs=config.epochs)
         self.plots.start()
-        self.training_panel.reset_progress("Starting…")
+        self.training_panel.reset_progress("Resuming…" if resume else "Starting…")
         self.training_panel.show_result("")
         self.training_panel.set_state(RUNNING)
         self._set_locked(True)
@@ -402,9 +418,9 @@ class MainWindow(QMainWindow):
         self._pause_started = None
         self._tick.start()
         self._update_elapsed()
-        self.statusBar().showMessage("Training started.")
+        self.statusBar().showMessage(f"Resuming {Path(config.out).name}." if resume else "Training started.")
         try:
-            self.controller.start(config)
+            self.controller.start(config, resume=resume)
         except Exception as exc:  # noqa: BLE001
             self._after_run()
             self._show_failure(f"Training could not start: {exc}", None)

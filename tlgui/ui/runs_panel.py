@@ -64,6 +64,16 @@ class RunInfo:
         return (self.path / "model.pt").is_file()
 
     @property
+    def resumable(self) -> bool:
+        """Stopped (or interrupted) before its last epoch, with a checkpoint to go on from."""
+        planned = int(self.config.get("epochs") or 0)
+        done = int(self.summary.get("epochs_completed") or 0)
+        return (
+            self.status != "completed" and done < planned
+            and (self.path / "checkpoints" / "last.pt").is_file()
+        )
+
+    @property
     def architecture(self) -> str:
         return str(self.config.get("model") or self.summary.get("model") or "")
 
@@ -127,6 +137,7 @@ class _RunsTable(QTableWidget):
 class RunsPanel(QWidget):
     evaluate_requested = Signal(str)  # run folder
     use_weights_requested = Signal(str, str)  # architecture, model.pt path
+    resume_requested = Signal(str)  # run folder of a stopped run
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -160,6 +171,9 @@ class RunsPanel(QWidget):
         self.weights_button = QPushButton("Use as starting weights", objectName="useWeightsButton")
         self.weights_button.setToolTip("Start a new training from this run's model (transfer from your own model)")
         self.weights_button.clicked.connect(self._on_use_weights)
+        self.resume_button = QPushButton("Resume", objectName="resumeRunButton")
+        self.resume_button.setToolTip("Continue a stopped run from its last completed epoch, with its own settings")
+        self.resume_button.clicked.connect(self._on_resume)
         self.export_button = QPushButton("Export…", objectName="exportRunButton")
         self.export_button.setToolTip("Save the model as TorchScript, ONNX or a ready-to-use bundle")
         self.export_button.clicked.connect(self._on_export)
@@ -167,7 +181,7 @@ class RunsPanel(QWidget):
         for button in (self.open_button, self.refresh_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
-        for button in (self.evaluate_button, self.weights_button, self.export_button):
+        for button in (self.resume_button, self.evaluate_button, self.weights_button, self.export_button):
             buttons.addWidget(button)
 
         self.hint = QLabel("", objectName="runsHint", wordWrap=True)
@@ -300,6 +314,7 @@ class RunsPanel(QWidget):
         one = runs[0] if len(runs) == 1 else None
         for button in (self.evaluate_button, self.weights_button, self.export_button):
             button.setEnabled(one is not None and one.has_model)
+        self.resume_button.setEnabled(one is not None and one.resumable)
         if not self.runs:
             self.hint.setText("")
         elif not runs:
@@ -393,6 +408,12 @@ class RunsPanel(QWidget):
     def _on_evaluate(self) -> None:
         if (run := self._single()) is not None:
             self.evaluate_requested.emit(str(run.path))
+
+    @Slot()
+    def _on_resume(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1 and runs[0].resumable:
+            self.resume_requested.emit(str(runs[0].path))
 
     @Slot()
     def _on_use_weights(self) -> None:

@@ -87,6 +87,7 @@ class Workspace(QObject):
         w.run_finished.connect(self._on_run_finished)
         self.runs_panel.evaluate_requested.connect(self.show_results)
         self.runs_panel.use_weights_requested.connect(self.use_weights)
+        self.runs_panel.resume_requested.connect(self.resume_run)
         self.compare_panel.comparison_finished.connect(self._on_comparison_finished)
         self.compare_panel.running_changed.connect(self._on_compare_running)
         w.controller.running_changed.connect(self.compare_panel.set_locked)
@@ -132,6 +133,11 @@ class Workspace(QObject):
     def show_results(self, run_dir: str) -> None:
         self.results_panel.show_run(run_dir)
         self.pages.setCurrentWidget(self.results_panel)
+
+    @Slot(str)
+    def resume_run(self, run_dir: str) -> None:
+        self.pages.setCurrentIndex(0)
+        self.window.resume_run(run_dir)
 
     @Slot(str, str)
     def use_weights(self, architecture: str, weights: str) -> None:

@@ -91,9 +91,11 @@ class TrainingWorker(QObject):
         train_fn: Callable[..., Any] | None = None,
         num_threads: int | None = None,
         emit_hz: float = DEFAULT_EMIT_HZ,
+        resume: bool = False,
     ) -> None:
         super().__init__()  # parent-less: it must be movable to another thread
         self._config = config
+        self._resume = resume
         self._control = control
         self._train_fn = train_fn
         self._num_threads = num_threads
@@ -113,7 +115,8 @@ class TrainingWorker(QObject):
             train = self._train_fn
             if train is None:
                 from ..core.training import train
-            result = train(self._config, on_event=self._on_event, control=self._control)
+            extra = {"resume": True} if self._resume else {}
+            result = train(self._config, on_event=self._on_event, control=self._control, **extra)
             self._flush()
         except BaseException as exc:  # noqa: BLE001 - nothing may escape the thread
             self._flush()
@@ -211,8 +214,9 @@ class TrainingController(QObject):
         return self._thread
 
     # -- commands (GUI thread) -----------------------------------------------------------
-    def start(self, config, control=None) -> None:
-        """Start training ``config`` on a new thread. Raises RuntimeError if one is running."""
+    def start(self, config, control=None, resume: bool = False) -> None:
+        """Start training ``config`` on a new thread (``resume``: continue the run in
+        ``config.out`` from its last checkpoint). Raises RuntimeError if one is running."""
         if self._thread is not None:
             raise RuntimeError("a training run is already going")
         if control is None:
@@ -226,7 +230,7 @@ class TrainingController(QObject):
         thread.setObjectName("tlgui-training")
         worker = TrainingWorker(
             config, control, train_fn=self.train_fn, num_threads=self.num_threads,
-            emit_hz=self.emit_hz,
+            emit_hz=self.emit_hz, resume=resume,
         )
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
