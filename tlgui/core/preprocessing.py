@@ -3,6 +3,7 @@ evaluation, prediction and exported bundles (so they can never disagree)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -64,14 +65,20 @@ class Preprocessing:
         """uint8 batch (N, C, H, W) -> float batch ready for the model."""
         x = batch.float().div_(255.0)
         if self.mean:
-            mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-            std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-            x = (x - mean) / std
+            mean, std = _stats(tuple(self.mean), tuple(self.std), x.device)
+            x = x.sub_(mean).div_(std)
         return x
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         """One PIL image -> normalised float tensor (C, H, W)."""
         return self.normalize(torch.from_numpy(self.load_image(image))[None])[0]
+
+
+@functools.lru_cache(maxsize=16)
+def _stats(mean: tuple, std: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std as broadcastable tensors, made once per device (normalize runs per batch)."""
+    shape = (1, -1, 1, 1)
+    return (torch.tensor(mean, device=device).view(shape), torch.tensor(std, device=device).view(shape))
 
 
 _RESAMPLE = {
