@@ -21,6 +21,20 @@ def _tlgui_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _no_real_network(monkeypatch):
+    """Tests never touch the network: anything that reaches for it fails the test at once."""
+    import socket
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to use the real network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.fixture(autouse=True)
 def _no_dangling_qthreads(request):
     """Fail a test that leaves a QThread running (napari's _dangling_qthreads idea)."""
     yield

@@ -33,32 +33,7 @@ from tlgui.core.idx import write_idx
 from tlgui.core.sources import open_source
 from tlgui.core.weights_import import Cancelled
 
-
-@pytest.fixture(autouse=True)
-def no_real_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to use the real network")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-
-
-class FakeResponse:
-    def __init__(self, data: bytes, on_read=None):
-        self.data, self.pos, self.on_read = data, 0, on_read
-        self.headers = Message()
-        self.headers["Content-Length"] = str(len(data))
-
-    def read(self, n: int) -> bytes:
-        if self.on_read:
-            self.on_read(self)
-        block = self.data[self.pos : self.pos + min(n, 4096)]  # small blocks: cancel can land midway
-        self.pos += len(block)
-        return block
-
-    def close(self):
-        pass
+from ..fakes import FakeResponse
 
 
 class Server:
@@ -72,7 +47,7 @@ class Server:
         assert timeout is not None and timeout <= 10
         if request.full_url not in self.files:
             raise urllib.error.HTTPError(request.full_url, 404, "Not Found", Message(), None)
-        return FakeResponse(self.files[request.full_url], self.on_read)
+        return FakeResponse(self.files[request.full_url], on_read=self.on_read, block=4096)
 
 
 def idx_gz(array: np.ndarray, tmp: Path, name: str) -> bytes:

@@ -21,43 +21,13 @@ from tlgui.core.weights import default_weights_path
 from tlgui.core.weights_import import Cancelled
 from tlgui.paths import weights_dir
 
+from ..fakes import FakeResponse
+
 ENTRY = torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1
 PAYLOAD = os.urandom(3 * 2**20 + 123)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def no_real_network(monkeypatch):
-    """Anything that reaches for the real network fails the test at once."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a test tried to use the real network")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-
-
-class FakeResponse:
-    def __init__(self, data: bytes, length: int | None = -1, fail_at: int | None = None, error=None):
-        self.data = data
-        self.pos = 0
-        self.headers = Message()
-        if length is not None:
-            self.headers["Content-Length"] = str(len(data) if length == -1 else length)
-        self.fail_at = fail_at
-        self.error = error
-        self.closed = False
-
-    def read(self, n: int) -> bytes:
-        if self.fail_at is not None and self.pos >= self.fail_at:
-            raise self.error
-        block = self.data[self.pos : self.pos + n]
-        self.pos += len(block)
-        return block
-
-    def close(self):
-        self.closed = True
 
 
 class Opener:

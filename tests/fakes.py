@@ -1,0 +1,37 @@
+"""Stand-ins for the network, shared by the download tests (nothing here opens a socket)."""
+
+from __future__ import annotations
+
+from email.message import Message
+
+
+class FakeResponse:
+    """What urlopen returns: ``read(n)`` in blocks, optional Content-Length, optional failure.
+
+    ``length``: -1 sends the true length, None sends none, a number sends that (a lie);
+    ``fail_at``/``error``: raise ``error`` once ``fail_at`` bytes were read;
+    ``on_read(response)``: called before every read (tests cancel from there);
+    ``block``: at most this many bytes per read, so a cancel can land mid-file.
+    """
+
+    def __init__(self, data: bytes, length: int | None = -1, fail_at: int | None = None, error=None,
+                 on_read=None, block: int | None = None):
+        self.data, self.pos = data, 0
+        self.headers = Message()
+        if length is not None:
+            self.headers["Content-Length"] = str(len(data) if length == -1 else length)
+        self.fail_at, self.error, self.on_read, self.block = fail_at, error, on_read, block
+        self.closed = False
+
+    def read(self, n: int) -> bytes:
+        if self.on_read:
+            self.on_read(self)
+        if self.fail_at is not None and self.pos >= self.fail_at:
+            raise self.error
+        size = min(n, self.block) if self.block else n
+        chunk = self.data[self.pos : self.pos + size]
+        self.pos += len(chunk)
+        return chunk
+
+    def close(self):
+        self.closed = True
