@@ -164,3 +164,18 @@ def test_bad_image_among_good_ones_is_skipped_and_listed(data, tmp_path, capsys)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert any(s["path"].endswith("broken.png") for s in summary["skipped_files"])
     assert summary["train_images"] + summary["val_images"] == 19
+
+
+def test_bad_input_with_overwrite_keeps_the_old_run(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, *train_args(data, out))[0] == 0
+    files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, err, _ = run_cli(capsys, *train_args(tmp_path / "typo", out, "--overwrite"))
+    assert_one_line_error(code, err, "typo")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == files
+
+
+def test_bad_input_leaves_no_empty_run_folder(tmp_path, capsys):
+    code, err, _ = run_cli(capsys, *train_args(tmp_path / "typo", tmp_path / "new_run"))
+    assert code == 2
+    assert not (tmp_path / "new_run").exists()

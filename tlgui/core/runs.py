@@ -50,6 +50,25 @@ class RunDir:
     def checkpoints(self) -> Path:
         return self.path / CHECKPOINTS
 
+    def check(self, overwrite: bool) -> None:
+        """Read-only checks before any work: a finished run is refused unless ``overwrite``,
+        and the folder must be creatable. Nothing on disk changes here."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"output path {self.path} exists and is not a folder")
+        status = read_status(self.path)
+        if status in FINISHED_STATUSES and not overwrite:
+            raise RunDirError(
+                f"{self.path} already holds a finished run (status {status}); "
+                "choose another --out folder or pass --overwrite"
+            )
+        existing = self.path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise RunDirError(f"cannot write to output folder {self.path}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RunDirError(f"cannot write to output folder {self.path}: {existing} is not writable")
+
     def prepare(self, overwrite: bool) -> None:
         """Create the folder, refusing one that holds a finished run unless ``overwrite``.
 

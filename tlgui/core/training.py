@@ -194,10 +194,11 @@ def train(
 
     state = run.resume_state(config.epochs) if resume else None
     if state is None:
-        run.prepare(overwrite)  # refuses finished runs and unwritable folders first
-    prepared = prepare(config, emit, control)
+        run.check(overwrite)  # refuses finished runs and unusable folders, touching nothing
+    prepared = prepare(config, emit, control)  # bad data, model or weights fail here
     model, device = prepared.model, prepared.device
     if state is None:
+        run.prepare(overwrite)  # only now is the folder created (or an old run's files replaced)
         resolved = config.to_dict()
         resolved["lr"] = config.resolved_lr()
         run.write_config(resolved)
