@@ -179,3 +179,26 @@ def test_bad_input_leaves_no_empty_run_folder(tmp_path, capsys):
     code, err, _ = run_cli(capsys, *train_args(tmp_path / "typo", tmp_path / "new_run"))
     assert code == 2
     assert not (tmp_path / "new_run").exists()
+
+
+def test_unexpected_error_is_one_line_without_traceback(data, tmp_path, capsys, monkeypatch):
+    import tlgui.core.training as training
+
+    def broken(*args, **kwargs):
+        raise ValueError("something internal")
+
+    monkeypatch.setattr(training, "prepare", broken)
+    code, err, _ = run_cli(capsys, *train_args(data, tmp_path / "out"))
+    assert code == 1 and "Traceback" not in err
+    assert "unexpected error: ValueError: something internal" in err and "TLGUI_DEBUG" in err
+
+
+def test_cpu_out_of_memory_is_a_plain_message(data, tmp_path, capsys, monkeypatch):
+    import tlgui.core.training as training
+
+    def oom(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(training, "_augment", oom)
+    code, err, _ = run_cli(capsys, *train_args(data, tmp_path / "out"))
+    assert_one_line_error(code, err, "ran out of memory", "smaller batch size")

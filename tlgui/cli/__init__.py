@@ -68,9 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tlgui: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("tlgui: error: the computer ran out of memory; try a smaller batch size or image size", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # output piped into e.g. `head`, which closed early: not an error
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad input: one line, details on request
+        import os
+        import traceback
+
+        if os.environ.get("TLGUI_DEBUG"):
+            traceback.print_exc()
+        print(f"tlgui: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("tlgui: this is a bug in tlgui; set TLGUI_DEBUG=1 to see the details", file=sys.stderr)
+        return 1

@@ -28,6 +28,11 @@ from .prepare import Prepared, device_label, prepare
 from .runs import RunDir
 
 
+def _is_cpu_oom(exc: BaseException) -> bool:
+    text = str(exc)
+    return "can't allocate memory" in text or "not enough memory" in text
+
+
 class TrainControl:
     """Thread-safe stop and pause flags, checked by the loop every batch."""
 
@@ -309,6 +314,13 @@ def train(
     except torch.cuda.OutOfMemoryError:
         raise TrainingError(
             f"the GPU ran out of memory with batch size {config.batch_size}; "
+            "try a smaller batch size, a smaller image size or a smaller model"
+        ) from None
+    except RuntimeError as exc:
+        if not _is_cpu_oom(exc):
+            raise
+        raise TrainingError(
+            f"the computer ran out of memory with batch size {config.batch_size}; "
             "try a smaller batch size, a smaller image size or a smaller model"
         ) from None
 
