@@ -50,6 +50,9 @@ def check_artifacts(out, report: dict, epochs: int) -> None:
         assert s["final_val_accuracy"] == pytest.approx(s["val_accuracy_per_epoch"][-1])
         assert s["best_val_accuracy"] == pytest.approx(max(s["val_accuracy_per_epoch"]))
         assert (out / name / "model.pt").is_file() and (out / name / "summary.json").is_file()
+        # the contract: each strategy also keyed by its name at the top level
+        for key in ("best_val_accuracy", "final_val_accuracy", "seconds"):
+            assert report[name][key] == s[key], (name, key)
     assert report["strategies"]["head"]["frozen_params"] > 0
     assert report["strategies"]["scratch"]["weights"] == "none"
     assert report["strategies"]["finetune"]["freeze"] == "none"

@@ -353,6 +353,11 @@ def run_comparison(
         "classes": classes,
         "total_seconds": round(time.perf_counter() - start, 3),
     }
+    # the contract: one entry per strategy, keyed by its name, at the top level
+    # (best_val_accuracy, final_val_accuracy, seconds); "strategies" holds the same, grouped
+    for name, result in results.items():
+        report[name] = {k: v for k, v in result.to_json().items()
+                        if k in ("best_val_accuracy", "final_val_accuracy", "seconds", "epochs_completed", "status")}
     from .export import write_text_atomic
 
     json_path = out / COMPARE_JSON
