@@ -146,3 +146,13 @@ def test_chart_draws_every_series():
     for hex_color in PALETTE[:2]:
         rgb = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - rgb).sum(1) < 30).sum() > 50, hex_color
+
+
+def test_compare_passes_split_and_settings_to_every_strategy():
+    from tlgui.core.compare import CompareConfig
+
+    config = CompareConfig(data="d", model="smallcnn", weights="demo:source", out="/tmp/x", split="test",
+                           val_split=0.3, device="cpu", optimizer="sgd", schedule="onecycle")
+    for strategy in ("scratch", "head", "finetune"):
+        t = config.train_config(strategy)
+        assert (t.split, t.val_split, t.device, t.optimizer, t.schedule) == ("test", 0.3, "cpu", "sgd", "onecycle")

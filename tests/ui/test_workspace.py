@@ -130,3 +130,13 @@ def test_stop_then_resume_from_the_runs_page(qtbot, main_window):
     assert summary["epochs_completed"] == 4 and summary["resumed_from_epoch"] >= 1
     ws.runs_panel.select_runs([result.run_dir])
     assert not resume.isEnabled()  # finished now
+
+
+def test_compare_context_carries_split_device_and_optimizer(qtbot, main_window):
+    ws = main_window.workspace
+    optimizer = main_window.training_panel.optimizer
+    optimizer.setCurrentIndex(optimizer.findData("sgd"))
+    pages(main_window).setCurrentWidget(ws.compare_panel)
+    context = ws.compare_panel.context
+    assert context["optimizer"] == "sgd" and context["device"] in ("auto", "cpu", "cuda")
+    assert context["val_split"] == main_window.dataset_panel.choice().val_split

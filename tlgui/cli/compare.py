@@ -27,6 +27,10 @@ def register(sub) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
     p.add_argument("--image-size", type=int)
+    p.add_argument("--split", choices=("train", "test"), default="train", help="split of --data for IDX/torchvision sources")
+    p.add_argument("--val-split", type=float, default=0.2, help="share held out for validation without --val-data")
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adam")
+    p.add_argument("--schedule", choices=("constant", "cosine", "onecycle"), default="cosine")
     p.add_argument("--overwrite", action="store_true", help="replace finished runs in --out")
     p.add_argument("--json", action="store_true", help="print compare.json's content at the end")
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
@@ -62,7 +66,8 @@ def run(args) -> int:
         data=args.data, val_data=args.val_data, model=args.model, weights=args.weights,
         epochs=args.epochs, strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
         out=args.out, seed=args.seed, batch_size=args.batch_size, lr=args.lr, device=args.device,
-        max_train_images=args.max_train_images, image_size=args.image_size,
+        max_train_images=args.max_train_images, image_size=args.image_size, split=args.split,
+        val_split=args.val_split, optimizer=args.optimizer, schedule=args.schedule,
     )
     control = TrainControl()
     try:

@@ -50,6 +50,9 @@ class CompareConfig:
     image_size: int | None = None
     optimizer: str = "adam"
     schedule: str = "cosine"
+    split: str = "train"  # of --data, for IDX/torchvision sources
+    val_split: float = 0.2  # share held out when there is no val_data
+    val_split_name: str = "test"  # split of val_data
 
     def train_config(self, strategy: str) -> TrainConfig:
         weights, freeze = _SETTINGS[strategy]
@@ -59,6 +62,7 @@ class CompareConfig:
             epochs=int(self.epochs), batch_size=int(self.batch_size), lr=self.lr,
             optimizer=self.optimizer, schedule=self.schedule, seed=int(self.seed),
             device=self.device, max_train_images=self.max_train_images, image_size=self.image_size,
+            split=self.split, val_split=float(self.val_split), val_split_name=self.val_split_name,
             out=str(Path(self.out) / strategy),
         )
 

@@ -108,6 +108,8 @@ class Workspace(QObject):
         self.compare_panel.set_context(
             data.data, data.val_data, model.architecture, model.weights,
             int(values["epochs"]), int(values["seed"]), int(values["batch_size"]), values.get("lr"),
+            split=data.split, val_split=float(data.val_split), device=values.get("device", "auto"),
+            optimizer=values.get("optimizer", "adam"), schedule=values.get("schedule", "cosine"),
         )
 
     @Slot(object)
