@@ -31,7 +31,7 @@ from tlgui.core.download import DownloadError
 from tlgui.core.errors import DataError
 from tlgui.core.idx import write_idx
 from tlgui.core.sources import open_source
-from tlgui.core.weights_import import Cancelled
+from tlgui.core.weights_recognise import Cancelled
 
 from ..fakes import FakeResponse
 

@@ -18,7 +18,7 @@ from tlgui.cli import main
 from tlgui.core.download import DownloadError, download_file, download_weights
 from tlgui.core.errors import TlguiError, WeightsError
 from tlgui.core.weights import default_weights_path
-from tlgui.core.weights_import import Cancelled
+from tlgui.core.weights_recognise import Cancelled
 from tlgui.paths import weights_dir
 
 from ..fakes import FakeResponse

@@ -14,7 +14,8 @@ from tlgui.cli import main
 from tlgui.core.errors import WeightsError
 from tlgui.core.models import SmallCNN
 from tlgui.core.my_models import read_model_info
-from tlgui.core.weights_import import import_weights, load_for_inspection, recognise_file
+from tlgui.core.weights_import import import_weights
+from tlgui.core.weights_recognise import load_for_inspection, recognise_file
 from tlgui.paths import weights_dir
 
 

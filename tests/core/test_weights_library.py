@@ -23,15 +23,15 @@ from tlgui.core.weights import (
     safe_load,
     sha256_of,
 )
-from tlgui.core.weights_import import (
+from tlgui.core.weights_import import import_weights
+from tlgui.core.weights_library import find_entry, library_dirs, list_custom_weights, list_weights
+from tlgui.core.weights_recognise import (
     Cancelled,
     compare_with,
-    import_weights,
     name_candidates,
     recognise_file,
     recognise_state,
 )
-from tlgui.core.weights_library import find_entry, library_dirs, list_custom_weights, list_weights
 from tlgui.paths import weights_dir
 
 ARCH = "mobilenet_v3_small"  # the smallest torchvision model with published weights (10 MB)

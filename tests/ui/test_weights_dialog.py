@@ -146,11 +146,12 @@ def test_import_with_wrong_hash_is_refused(qtbot, monkeypatch, tmp_path, mobilen
 
 
 def test_unknown_architecture_is_asked_then_imported(qtbot, monkeypatch, tmp_path):
-    import tlgui.core.weights_import as library
+    import tlgui.core.weights_import as library  # import_weights looks recognise_state up here
+    from tlgui.core.weights_recognise import Recognition
 
     monkeypatch.setattr(
         library, "recognise_state",
-        lambda *a, **k: library.Recognition(None, reason="its 8 layers match no known architecture"),
+        lambda *a, **k: Recognition(None, reason="its 8 layers match no known architecture"),
     )
     src = tmp_path / "mystery.pth"
     torch.save(SmallCNN(num_classes=4, in_channels=1).state_dict(), src)

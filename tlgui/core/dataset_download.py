@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 from .builtin_sets import KNOWN_TORCHVISION
 from .download import CONNECT_TIMEOUT, DownloadError, download_file
 from .errors import DataError
-from .weights_import import Cancelled, is_cancelled
+from .weights_recognise import Cancelled, is_cancelled
 
 DATASETS_FILE = "datasets.json"
 DEBIAN_ROOTS = {"FashionMNIST": "/usr/share/datasets/fashion-mnist"}  # apt: dataset-fashion-mnist

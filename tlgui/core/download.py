@@ -26,8 +26,9 @@ from urllib.parse import urlparse
 
 from .errors import TlguiError, WeightsError
 from .weights import find_local_weights, hash_prefix_in_name, verify_hash_prefix, weight_file_name
-from .weights_import import Cancelled, Progress, Throttled, is_cancelled
+from .weights_import import Progress, Throttled
 from .weights_library import find_entry
+from .weights_recognise import Cancelled, is_cancelled
 
 CONNECT_TIMEOUT = 5.0  # seconds to wait for the server (and for each read after that)
 _CHUNK = 256 * 1024

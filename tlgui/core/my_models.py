@@ -103,7 +103,7 @@ def read_model_info(path: str | Path) -> MyModel:
     """What a model.pt is, from its own header and its run's summary.json; never raises
     for a bad file (the reason goes into ``problem``)."""
     from .checkpoint import CHECKPOINT_VERSION, is_tlgui_checkpoint
-    from .weights_import import load_for_inspection
+    from .weights_recognise import load_for_inspection
 
     path = Path(path)
     folder = path.parent

@@ -7,7 +7,8 @@
 * :func:`list_custom_weights` lists the *custom* weights under ``weights_dir()/custom/``
   with what their JSON sidecars say.
 
-Recognising and importing weight files is in :mod:`tlgui.core.weights_import`.
+Recognising weight files is in :mod:`tlgui.core.weights_recognise`, importing them in
+:mod:`tlgui.core.weights_import`.
 """
 
 from __future__ import annotations
