@@ -124,7 +124,10 @@ def test_stop_then_resume_from_the_runs_page(qtbot, main_window):
     assert resume.isEnabled()
     with qtbot.waitSignal(main_window.run_finished, timeout=60000) as second:
         qtbot.mouseClick(resume, Qt.MouseButton.LeftButton)
+        # the curves start with the epochs done before the stop, from metrics.csv
+        assert 1 in list(main_window.plots.series["val_acc"].x)
     assert pages(main_window).currentIndex() == 0
+    assert list(main_window.plots.series["val_acc"].x) == [1, 2, 3, 4]
     assert second.args[0].status == "completed"
     summary = json.loads((Path(result.run_dir) / "summary.json").read_text())
     assert summary["epochs_completed"] == 4 and summary["resumed_from_epoch"] >= 1

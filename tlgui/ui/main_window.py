@@ -46,6 +46,22 @@ log = logging.getLogger(__name__)
 AUTO_CONFIRM_ENV = "TLGUI_AUTO_CONFIRM"  # "1": closing during training does not ask
 
 
+def _past_epochs(run_dir: str, epochs: int) -> list:
+    """EpochStats of a stopped run's completed epochs, as its metrics.csv recorded them."""
+    from ..core.events import EpochStats
+    from ..core.runs import read_metrics, read_summary
+
+    done = int((read_summary(run_dir) or {}).get("epochs_completed") or 0)
+    rows = {(r["epoch"], r["phase"]): r for r in read_metrics(run_dir) if r["epoch"] <= done}
+    past = []
+    for epoch in range(1, done + 1):
+        train, val = rows.get((epoch, "train")), rows.get((epoch, "val"))
+        if train and val:
+            past.append(EpochStats(epoch, epochs, train["loss"], train["accuracy"], val["loss"],
+                                   val["accuracy"], val["lr"], val["seconds"], 0.0))
+    return past
+
+
 class MainWindow(QMainWindow):
     """The tlgui window. ``MainWindow()`` needs no arguments; first start shows the demo."""
 
@@ -400,6 +416,8 @@ class MainWindow(QMainWindow):
             return
         config.out = str(Path(run_dir).resolve())
         self._launch(config, resume=True)
+        for past in _past_epochs(run_dir, config.epochs):  # the curves so far, from metrics.csv
+            self.plots.add_epoch(past)
 
     def _launch(self, config, resume: bool) -> None:
         self.last_result = None
