@@ -305,8 +305,25 @@ def _round(value: float | None) -> float | None:
 # ---------------------------------------------------------------- entry point
 
 
+def missing_display() -> str | None:
+    """Why no window can open here (Linux without a screen, e.g. over ssh), or None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no screen to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set). "
+        "Run tlgui on a desktop session, use the command line instead ('tlgui --help'), "
+        "or set QT_QPA_PLATFORM=offscreen for a headless self-test"
+    )
+
+
 def run_gui(self_test: bool = False, screenshot: str | None = None) -> int:
     """Open the window (blocking). With ``self_test``: train the demo briefly and exit 0/1."""
+    problem = missing_display()
+    if problem:
+        print(f"tlgui: error: {problem}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     app = create_app()
     from .settings import Settings

@@ -23,3 +23,13 @@ def test_python_m_tlgui_help_lists_commands():
     assert out.returncode == 0, out.stderr
     for command in ("train", "evaluate", "layers", "demo", "scan"):
         assert command in out.stdout
+
+
+def test_no_display_gives_a_plain_message_instead_of_a_qt_abort():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    out = subprocess.run([sys.executable, "-m", "tlgui"], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2
+    assert "no screen to open the window on" in out.stderr and "tlgui --help" in out.stderr
+    assert "Traceback" not in out.stderr and "qt.qpa" not in out.stderr
