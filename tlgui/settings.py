@@ -37,6 +37,7 @@ def default_training() -> dict[str, Any]:
         "schedule": "cosine",
         "seed": 0,
         "device": "auto",
+        "image_size": None,  # None: what the model's weights expect
     }
 
 

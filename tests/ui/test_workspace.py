@@ -143,3 +143,22 @@ def test_compare_context_carries_split_device_and_optimizer(qtbot, main_window):
     context = ws.compare_panel.context
     assert context["optimizer"] == "sgd" and context["device"] in ("auto", "cpu", "cuda")
     assert context["val_split"] == main_window.dataset_panel.choice().val_split
+
+
+def test_image_size_reaches_the_run_and_the_transfer_check(qtbot, main_window):
+    from tlgui.ui.errors import find_error_dialogs
+
+    panel = main_window.training_panel
+    assert main_window.build_config().image_size is None  # auto: what the weights expect
+    panel.image_size.setCurrentText("32")
+    assert main_window.build_config().image_size == 32
+    pages(main_window).setCurrentWidget(main_window.workspace.compare_panel)
+    assert main_window.workspace.compare_panel.context["image_size"] == 32
+    pages(main_window).setCurrentIndex(0)
+    panel.image_size.setCurrentText("tiny")
+    qtbot.mouseClick(main_window.findChild(QPushButton, "trainButton"), Qt.MouseButton.LeftButton)
+    dialogs = find_error_dialogs()
+    assert dialogs and "image size" in dialogs[0].text()
+    for box in dialogs:
+        box.close()
+    assert not main_window.controller.is_running()

@@ -163,14 +163,14 @@ class ComparePanel(QWidget):
     def set_context(self, data: str, val_data: str | None, model: str, weights: str, epochs: int,
                     seed: int, batch_size: int, lr: float | None, *, split: str = "train",
                     val_split: float = 0.2, device: str = "auto", optimizer: str = "adam",
-                    schedule: str = "cosine") -> None:
+                    schedule: str = "cosine", image_size: int | None = None) -> None:
         """The main window's current choices; the advisor looks at them in the background."""
         from tlgui.core.compare import describe_weights
 
         self.context = dict(data=data, val_data=val_data, model=model, weights=weights or "none",
                             epochs=int(epochs), seed=int(seed), batch_size=int(batch_size), lr=lr,
                             split=split, val_split=float(val_split), device=device,
-                            optimizer=optimizer, schedule=schedule)
+                            optimizer=optimizer, schedule=schedule, image_size=image_size)
         if not self.controller.is_running():
             self.epochs_spin.setValue(max(1, int(epochs)))
             if self.result is None and not self._series:
@@ -211,7 +211,7 @@ class ComparePanel(QWidget):
                                out=str(out), epochs=epochs, seed=ctx["seed"], batch_size=ctx["batch_size"], lr=ctx["lr"],
                                split=ctx.get("split", "train"), val_split=ctx.get("val_split", 0.2),
                                device=ctx.get("device", "auto"), optimizer=ctx.get("optimizer", "adam"),
-                               schedule=ctx.get("schedule", "cosine"))
+                               schedule=ctx.get("schedule", "cosine"), image_size=ctx.get("image_size"))
         self.result, self.last_error = None, ""
         self.error_label.setVisible(False)
         self.verdict_label.setVisible(False)

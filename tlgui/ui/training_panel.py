@@ -112,6 +112,14 @@ class TrainingPanel(QWidget):
         self.seed.setToolTip("Same seed, same settings: same result.")
         self.device = QComboBox(objectName="deviceCombo")
         self.set_devices(None)
+        self.image_size = QComboBox(objectName="imageSizeCombo")
+        self.image_size.setEditable(True)
+        self.image_size.addItems(["auto", "28", "32", "64", "96", "128", "160", "224", "256"])
+        self.image_size.setToolTip(
+            "Side of the square pictures the model sees. 'auto': what its pretrained weights "
+            "expect (224 px for most torchvision models, 28 px for smallcnn). Smaller is much "
+            "faster on a CPU; small source images gain nothing from a large size."
+        )
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -122,6 +130,7 @@ class TrainingPanel(QWidget):
         form.addRow("&Optimizer:", self.optimizer)
         form.addRow("S&chedule:", self.schedule)
         form.addRow("See&d:", self.seed)
+        form.addRow("&Image size:", self.image_size)
         form.addRow("De&vice:", self.device)
         settings_box = QGroupBox("Training settings")
         settings_box.setLayout(form)
@@ -207,7 +216,16 @@ class TrainingPanel(QWidget):
             "schedule": self.schedule.currentData(),
             "seed": self.seed.value(),
             "device": self.device.currentData(),
+            "image_size": self.image_size_value(),
         }
+
+    def image_size_value(self) -> int | None:
+        text = self.image_size.currentText().strip().lower().removesuffix("px").strip()
+        if text in ("", "auto"):
+            return None
+        if not text.isdigit() or not (8 <= int(text) <= 1024):
+            raise ValueError(f"The image size {text!r} must be a whole number of pixels from 8 to 1024, or auto.")
+        return int(text)
 
     def learning_rate(self) -> float | None:
         text = self.lr.currentText().strip().lower()
@@ -242,6 +260,9 @@ class TrainingPanel(QWidget):
         self._select(self.schedule, get("schedule", str))
         self.seed.setValue(get("seed", int))
         self._select(self.device, get("device", str))
+        size = values.get("image_size")
+        ok = isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 1024
+        self.image_size.setCurrentText(str(size) if ok else "auto")
 
     @staticmethod
     def _select(combo: QComboBox, key: str) -> None:

@@ -110,6 +110,7 @@ class Workspace(QObject):
             int(values["epochs"]), int(values["seed"]), int(values["batch_size"]), values.get("lr"),
             split=data.split, val_split=float(data.val_split), device=values.get("device", "auto"),
             optimizer=values.get("optimizer", "adam"), schedule=values.get("schedule", "cosine"),
+            image_size=values.get("image_size"),
         )
 
     @Slot(object)
