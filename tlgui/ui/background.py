@@ -87,14 +87,12 @@ class TaskRunner(QObject):
         if _reaper is None:
             _reaper = _Reaper()
         job = Job(fn, name)
-        # receivers are bound methods of QObjects living on the GUI thread: queued calls,
-        # dropped automatically if the panel is gone
-        if on_done is not None:
-            job.succeeded.connect(on_done)
-        if on_error is not None:
-            job.failed.connect(on_error)
-        if on_progress is not None:
-            job.progressed.connect(on_progress)
+        # results come through the runner (a GUI-thread QObject: queued calls), which drops
+        # those of jobs cancelled after they emitted but before delivery, e.g. by shutdown()
+        job.callbacks = (on_done, on_error, on_progress)
+        job.succeeded.connect(self._deliver_done)
+        job.failed.connect(self._deliver_error)
+        job.progressed.connect(self._deliver_progress)
         job.finished.connect(_reaper.reap)
         job.finished.connect(self._forget)
         registry.register(job)
@@ -120,6 +118,27 @@ class TaskRunner(QObject):
     def shutdown(self, msecs: int = 10000) -> None:
         self.cancel_all()
         self.wait(msecs)
+
+    def _callback(self, index: int):
+        job = self.sender()
+        if not isinstance(job, Job) or job.cancelled():
+            return None
+        return job.callbacks[index]
+
+    @Slot(object)
+    def _deliver_done(self, result) -> None:
+        if (callback := self._callback(0)) is not None:
+            callback(result)
+
+    @Slot(object)
+    def _deliver_error(self, exc) -> None:
+        if (callback := self._callback(1)) is not None:
+            callback(exc)
+
+    @Slot(object)
+    def _deliver_progress(self, payload) -> None:
+        if (callback := self._callback(2)) is not None:
+            callback(payload)
 
     @Slot()
     def _forget(self) -> None:
