@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from .dialogs import close_open_dialogs
+
+
+@pytest.fixture(autouse=True)
+def _close_dialogs():
+    """Close the dialogs a test registered in tests/ui/dialogs.py (before the thread check)."""
+    yield
+    close_open_dialogs()
+
 
 @pytest.fixture
 def fake_demo_source():

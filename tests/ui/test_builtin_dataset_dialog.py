@@ -22,20 +22,12 @@ from tlgui.core.idx import write_idx
 from tlgui.paths import config_dir
 from tlgui.ui.builtin_dataset_dialog import BuiltinDatasetDialog
 
+from .dialogs import open_dialogs
+
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
 
 
-_open_dialogs: list = []
-
-
-@pytest.fixture(autouse=True)
-def _close_dialogs():
-    """A parentless dialog the test let go of is deleted without being closed (qtbot only
-    holds weak references); close each one here, so its jobs end before the thread check."""
-    yield
-    while _open_dialogs:
-        _open_dialogs.pop().done(0)
 
 
 
@@ -59,7 +51,7 @@ def idx_folder(folder: Path, train: int = 50, test: int = 12) -> Path:
 
 def open_dialog(qtbot, name="FashionMNIST", **kwargs) -> BuiltinDatasetDialog:
     dialog = BuiltinDatasetDialog(name=name, **kwargs)
-    _open_dialogs.append(dialog)
+    open_dialogs.append(dialog)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(lambda: not dialog.busy(), timeout=20000)
@@ -96,7 +88,7 @@ def test_locate_generated_idx_folder_then_choose(qtbot, monkeypatch, tmp_path):
     assert blocker.args == [f"torchvision:FashionMNIST:{folder}"]
     # next time it is found without asking
     again = BuiltinDatasetDialog(name="FashionMNIST")
-    _open_dialogs.append(again)
+    open_dialogs.append(again)
     qtbot.addWidget(again)
     with qtbot.waitSignal(again.checked, timeout=20000) as blocker:
         again.show()
@@ -133,7 +125,7 @@ def test_switching_data_set_ignores_the_stale_check(qtbot, monkeypatch, tmp_path
 @pytest.mark.skipif(not DEBIAN.is_dir(), reason="apt package dataset-fashion-mnist not installed")
 def test_debian_fashion_mnist_is_found(qtbot):
     dialog = BuiltinDatasetDialog(name="FashionMNIST")
-    _open_dialogs.append(dialog)
+    open_dialogs.append(dialog)
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.checked, timeout=60000) as blocker:
         dialog.show()

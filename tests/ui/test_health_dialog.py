@@ -17,16 +17,7 @@ from tests.core import corpus
 from tlgui.ui.health_dialog import DatasetHealthDialog
 from tlgui.ui.weights_table import PAYLOAD_ROLE
 
-_open_dialogs: list = []
-
-
-@pytest.fixture(autouse=True)
-def _close_dialogs():
-    """A parentless dialog the test let go of is deleted without being closed (qtbot only
-    holds weak references); close each one here, so its jobs end before the thread check."""
-    yield
-    while _open_dialogs:
-        _open_dialogs.pop().done(0)
+from .dialogs import open_dialogs
 
 
 def rows(view):
@@ -39,7 +30,7 @@ def rows(view):
 
 def open_dialog(qtbot, folder=None, val=None) -> DatasetHealthDialog:
     dialog = DatasetHealthDialog(str(folder) if folder else None, str(val) if val else None)
-    _open_dialogs.append(dialog)
+    open_dialogs.append(dialog)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog

@@ -15,16 +15,7 @@ from tlgui.ui.choices import ModelChoice
 from tlgui.ui.my_models_dialog import MyModelsDialog
 from tlgui.ui.weights_table import PAYLOAD_ROLE
 
-_open_dialogs: list = []
-
-
-@pytest.fixture(autouse=True)
-def _close_dialogs():
-    """A parentless dialog the test let go of is deleted without being closed (qtbot only
-    holds weak references); close each one here, so its jobs end before the thread check."""
-    yield
-    while _open_dialogs:
-        _open_dialogs.pop().done(0)
+from .dialogs import open_dialogs
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +42,7 @@ def put_run(run, folder, name):
 
 def open_dialog(qtbot, **kwargs) -> MyModelsDialog:
     dialog = MyModelsDialog(**kwargs)
-    _open_dialogs.append(dialog)
+    open_dialogs.append(dialog)
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.listed, timeout=20000):
         dialog.show()

@@ -26,6 +26,8 @@ from tlgui.paths import weights_dir
 from tlgui.ui.weights_dialog import WeightsLibraryDialog
 from tlgui.ui.weights_table import PAYLOAD_ROLE, PRESENT_COLUMN, ArchitectureDialog
 
+from .dialogs import open_dialogs
+
 ARCH = "mobilenet_v3_small"
 ENTRY = torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1
 PAYLOAD = os.urandom(2 * 2**20 + 321)
@@ -33,16 +35,6 @@ PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 
-_open_dialogs: list = []
-
-
-@pytest.fixture(autouse=True)
-def _close_dialogs():
-    """A parentless dialog the test let go of is deleted without being closed (qtbot only
-    holds weak references); close each one here, so its jobs end before the thread check."""
-    yield
-    while _open_dialogs:
-        _open_dialogs.pop().done(0)
 
 
 
@@ -64,7 +56,7 @@ def publish(monkeypatch, sha: str) -> str:
 
 def open_dialog(qtbot, **kwargs) -> WeightsLibraryDialog:
     dialog = WeightsLibraryDialog(**kwargs)
-    _open_dialogs.append(dialog)
+    open_dialogs.append(dialog)
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.listed, timeout=20000):
         dialog.show()
