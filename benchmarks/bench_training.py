@@ -37,7 +37,7 @@ def plain_pytorch(x_uint8, y, vx, vy, model_name: str, classes: int, epochs: int
 
     On CUDA it uses what tlgui uses there (bf16 autocast, channels_last), so the ratio
     measures tlgui's overhead, not a difference in numerics."""
-    from tlgui.core.models import build_model
+    from tlgui.core.models.zoo import build_model
 
     torch.manual_seed(0)
     dev = torch.device(device)
@@ -77,8 +77,8 @@ def plain_pytorch(x_uint8, y, vx, vy, model_name: str, classes: int, epochs: int
 
 
 def tlgui_loop(folder: str, model_name: str, epochs: int, batch: int, out: str, device: str = "cpu") -> float:
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     config = TrainConfig(data=folder, model=model_name, epochs=epochs, batch_size=batch, lr=1e-3,
                          optimizer="adam", schedule="constant", out=out, val_split=0.2, device=device)
@@ -101,18 +101,20 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from tlgui.core import data as data_mod
-    from tlgui.core.preprocessing import default_preprocessing
+    from tlgui.core.data.catalog import open_source
+    from tlgui.core.data.decode import decode_to_tensor
+    from tlgui.core.data.split import stratified_split
+    from tlgui.core.models.zoo import default_preprocessing
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("TLGUI_HOME", os.path.join(tmp, "home"))
         folder = os.path.join(tmp, "data")
         make_folder(folder, args.images, args.classes, args.size)
-        images = data_mod.open_source(folder)
-        train_idx, val_idx = data_mod.stratified_split(images.labels, 0.2, 0)
+        images = open_source(folder)
+        train_idx, val_idx = stratified_split(images.labels, 0.2, 0)
         prep = default_preprocessing(args.model, image_size=args.size)
-        x, y, _ = data_mod.decode_to_tensor(images, train_idx, prep)
-        vx, vy, _ = data_mod.decode_to_tensor(images, val_idx, prep)
+        x, y, _ = decode_to_tensor(images, train_idx, prep)
+        vx, vy, _ = decode_to_tensor(images, val_idx, prep)
 
         plain, ours = [], []
         for r in range(args.repeats):  # alternate so drifting machine load hits both alike

@@ -33,10 +33,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.errors import TrainingError
-    from tlgui.core.evaluate import evaluate_model
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.base.errors import TrainingError
+    from tlgui.core.results.evaluate import evaluate_model
+    from tlgui.core.training.loop import train
 
     ok = True
     if args.device == "cuda":

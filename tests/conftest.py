@@ -10,6 +10,8 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import pytest  # noqa: E402
 
+import tlgui.core.workflows  # noqa: E402,F401  (registers --weights demo:source, as the app's entry points do)
+
 
 @pytest.fixture(autouse=True)
 def _tlgui_home(tmp_path_factory, monkeypatch):

@@ -3,7 +3,8 @@
 import pytest
 from torch import nn
 
-from tlgui.core.advisor import (
+from tlgui.core.data.catalog import open_source
+from tlgui.core.workflows.advisor import (
     Advice,
     DataSummary,
     ModelSummary,
@@ -12,7 +13,6 @@ from tlgui.core.advisor import (
     model_summary,
     summarize_image_set,
 )
-from tlgui.core.data import open_source
 
 DEEP_RGB = ModelSummary("resnet18", depth=21, num_params=11_200_000, input_size=224, in_channels=3)
 SHALLOW_GRAY = ModelSummary("smallcnn", depth=4, num_params=94_000, input_size=28, in_channels=1)

@@ -117,7 +117,7 @@ def test_pickle_with_code_is_refused_and_nothing_runs(data, tmp_path, capsys):
 
 
 def test_weights_whose_shapes_do_not_fit_name_the_keys(data, tmp_path, capsys):
-    from tlgui.core.models import build_model
+    from tlgui.core.models.zoo import build_model
 
     state = build_model("smallcnn", 3, in_channels=3).state_dict()  # first conv expects RGB
     path = tmp_path / "rgb_smallcnn.pth"
@@ -182,7 +182,7 @@ def test_bad_input_leaves_no_empty_run_folder(tmp_path, capsys):
 
 
 def test_unexpected_error_is_one_line_without_traceback(data, tmp_path, capsys, monkeypatch):
-    import tlgui.core.training as training
+    import tlgui.core.training.loop as training
 
     def broken(*args, **kwargs):
         raise ValueError("something internal")
@@ -194,11 +194,11 @@ def test_unexpected_error_is_one_line_without_traceback(data, tmp_path, capsys, 
 
 
 def test_cpu_out_of_memory_is_a_plain_message(data, tmp_path, capsys, monkeypatch):
-    import tlgui.core.training as training
+    import tlgui.core.training.loop as training
 
     def oom(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
 
-    monkeypatch.setattr(training, "_augment", oom)
+    monkeypatch.setattr(training, "augment_batch", oom)
     code, err, _ = run_cli(capsys, *train_args(data, tmp_path / "out"))
     assert_one_line_error(code, err, "ran out of memory", "smaller batch size")

@@ -10,7 +10,11 @@ from PIL import Image
 from tests.core.learnable import image_folder
 from tests.core.test_evaluate import write_model
 from tlgui.cli import main as cli
-from tlgui.core.compare import (
+from tlgui.core.base.errors import ConfigError, RunDirError, WeightsError
+from tlgui.core.base.events import EpochStats
+from tlgui.core.results.plotting import PALETTE, Series, nice_ticks, render_line_chart
+from tlgui.core.training.control import TrainControl
+from tlgui.core.workflows.compare import (
     CompareConfig,
     StrategyFinished,
     StrategyResult,
@@ -18,10 +22,6 @@ from tlgui.core.compare import (
     run_comparison,
     verdict_text,
 )
-from tlgui.core.errors import ConfigError, RunDirError, WeightsError
-from tlgui.core.events import EpochStats
-from tlgui.core.plotting import PALETTE, Series, nice_ticks, render_line_chart
-from tlgui.core.training import TrainControl
 
 
 def result(name, final, seconds=10.0, val_images=1000):
@@ -149,7 +149,7 @@ def test_chart_draws_every_series():
 
 
 def test_compare_passes_split_and_settings_to_every_strategy():
-    from tlgui.core.compare import CompareConfig
+    from tlgui.core.workflows.compare import CompareConfig
 
     config = CompareConfig(data="d", model="smallcnn", weights="demo:source", out="/tmp/x", split="test",
                            val_split=0.3, device="cpu", optimizer="sgd", schedule="onecycle")

@@ -10,19 +10,12 @@ import torch
 from PIL import Image
 
 from tests.core import corpus
-from tlgui.core import data, sources
-from tlgui.core.data import (
-    ImageSet,
-    LazyImageDataset,
-    class_imbalance_warning,
-    decode_to_tensor,
-    fits_in_memory,
-    open_source,
-    stratified_split,
-    stratified_subset,
-)
-from tlgui.core.errors import DataError
-from tlgui.core.preprocessing import Preprocessing, to_mode
+from tlgui.core.base.errors import DataError
+from tlgui.core.base.preprocessing import Preprocessing, to_mode
+from tlgui.core.data.catalog import open_source
+from tlgui.core.data.decode import LazyImageDataset, decode_to_tensor, fits_in_memory
+from tlgui.core.data.sources import ImageSet, class_imbalance_warning
+from tlgui.core.data.split import stratified_split, stratified_subset
 
 GRAY32 = Preprocessing(resize=32, crop=32, channels=1, mean=[0.5], std=[0.5])
 RGB32 = Preprocessing(resize=36, crop=32, channels=3)
@@ -233,7 +226,7 @@ def test_demo_source(monkeypatch):
         n = 6 if split == "train" else 4
         return np.zeros((n, 28, 28), np.uint8), np.arange(n) % 2, [f"{kind}0", f"{kind}1"]
 
-    monkeypatch.setattr("tlgui.core.demo.make_demo", fake)
+    monkeypatch.setattr("tlgui.core.data.demo_images.make_demo", fake)
     train = open_source("demo:target")
     assert train.classes == ["target0", "target1"] and len(train) == 6
     assert train.arrays.shape == (6, 28, 28) and train.paths is None
@@ -279,7 +272,3 @@ def test_imbalanced_folder_warns(tmp_path):
     corpus.gray(tmp_path / "few" / "0.png", (8, 8))
     images = open_source(str(tmp_path))
     assert any("imbalanced" in w for w in images.warnings)
-
-
-def test_sources_module_is_reexported():
-    assert data.ImageSet is sources.ImageSet and data.open_source is sources.open_source

@@ -18,7 +18,11 @@ import numpy as np
 import pytest
 import torchvision.datasets as tvd
 
-from tlgui.core.dataset_download import (
+from tlgui.core.base.cancel import Cancelled
+from tlgui.core.base.download import DownloadError
+from tlgui.core.base.errors import DataError
+from tlgui.core.data.catalog import open_source
+from tlgui.core.data.dataset_download import (
     DownloadProgress,
     candidate_roots,
     dataset_files,
@@ -27,11 +31,7 @@ from tlgui.core.dataset_download import (
     remember_root,
     remembered_roots,
 )
-from tlgui.core.download import DownloadError
-from tlgui.core.errors import DataError
-from tlgui.core.idx import write_idx
-from tlgui.core.sources import open_source
-from tlgui.core.weights_recognise import Cancelled
+from tlgui.core.data.idx import write_idx
 
 from ..fakes import FakeResponse
 

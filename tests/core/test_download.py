@@ -15,10 +15,11 @@ import pytest
 import torchvision
 
 from tlgui.cli import main
-from tlgui.core.download import DownloadError, download_file, download_weights
-from tlgui.core.errors import TlguiError, WeightsError
-from tlgui.core.weights import default_weights_path
-from tlgui.core.weights_recognise import Cancelled
+from tlgui.core.base.cancel import Cancelled
+from tlgui.core.base.download import DownloadError, download_file
+from tlgui.core.base.errors import TlguiError, WeightsError
+from tlgui.core.library.download import download_weights
+from tlgui.core.library.local import default_weights_path
 from tlgui.paths import weights_dir
 
 from ..fakes import FakeResponse

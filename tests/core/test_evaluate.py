@@ -12,12 +12,13 @@ import torch
 from tests.core import corpus
 from tests.core.learnable import image_folder
 from tlgui.cli import main as cli
-from tlgui.core import data as data_mod
-from tlgui.core.checkpoint import atomic_save, make_checkpoint
-from tlgui.core.evaluate import _kept_indices, evaluate_model
-from tlgui.core.models import build_model, find_head_path
-from tlgui.core.preprocessing import Preprocessing
-from tlgui.core.sources import ImageSet
+from tlgui.core.base.files import atomic_save
+from tlgui.core.base.preprocessing import Preprocessing
+from tlgui.core.data.catalog import open_source
+from tlgui.core.data.sources import ImageSet
+from tlgui.core.models.checkpoint import make_checkpoint
+from tlgui.core.models.zoo import build_model, find_head_path
+from tlgui.core.results.evaluate import _kept_indices, evaluate_model
 
 CLASSES = ["diagonal", "horizontal", "vertical"]
 
@@ -43,8 +44,8 @@ def write_model(path: Path, classes=CLASSES, channels: int = 1, crop: int = 20, 
 
 def train_model(data: Path, out: Path, epochs: int = 2) -> Path:
     """A smallcnn trained briefly on ``data``: its predictions differ between images."""
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     config = TrainConfig(data=str(data), model="smallcnn", epochs=epochs, batch_size=8, lr=3e-3,
                          image_size=20, device="cpu", seed=0, out=str(out))
@@ -135,7 +136,7 @@ def test_progress_and_stop(setup):
 
 
 def test_in_memory_source_descriptions(tmp_path):
-    model = write_model(tmp_path / "m.pt", classes=data_mod.open_source("demo:target").classes, crop=28)
+    model = write_model(tmp_path / "m.pt", classes=open_source("demo:target").classes, crop=28)
     result = evaluate_model(str(model), "demo:target", split="test", device="cpu")
     assert result.n == len(result.descriptions)
     assert result.descriptions[0].endswith("#0") and result.descriptions[-1].endswith(f"#{result.n - 1}")

@@ -16,10 +16,10 @@ from PIL import Image
 from tests.core import corpus
 from tests.core.test_evaluate import write_model
 from tlgui.cli import main as cli
-from tlgui.core.checkpoint import load_checkpoint, model_from_checkpoint
-from tlgui.core.export import BUNDLE_FILES, ExportError, export_model
-from tlgui.core.predict import predict_paths
-from tlgui.core.preprocessing import Preprocessing
+from tlgui.core.base.preprocessing import Preprocessing
+from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
+from tlgui.core.results.export import BUNDLE_FILES, ExportError, export_model
+from tlgui.core.results.predict import predict_paths
 
 CLASSES = ["cats", "dogs", "birds"]
 
@@ -130,7 +130,7 @@ def test_bundle_preprocessing_is_identical(prep, tmp_path):
     la = Image.fromarray(corpus.noise((15, 15), 1)).convert("LA")
     transparent_p = Image.fromarray(corpus.noise((15, 15), 3)).convert("P")
     transparent_p.info["transparency"] = 3
-    module = load_bundle_module(Path(__file__).resolve().parents[2] / "tlgui" / "core" / "export_bundle")
+    module = load_bundle_module(Path(__file__).resolve().parents[2] / "tlgui" / "core" / "results" / "export_bundle")
     images = [Image.open(f) for f in files.values() if f.name not in ("zero.png", "fake.jpg", "truncated.png")]
     images += [Image.open(tmp_path / "wide.png"), Image.open(tmp_path / "tall.png"), float_image, int_image, la, transparent_p]
     modes = {im.mode for im in images}

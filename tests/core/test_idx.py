@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlgui.core.data import decode_to_tensor, open_source
-from tlgui.core.errors import DataError
-from tlgui.core.idx import find_idx_pair, is_idx_folder, read_idx, write_idx
-from tlgui.core.preprocessing import Preprocessing
-from tlgui.core.sources import FASHION_CLASSES
+from tlgui.core.base.errors import DataError
+from tlgui.core.base.preprocessing import Preprocessing
+from tlgui.core.data.catalog import open_source
+from tlgui.core.data.decode import decode_to_tensor
+from tlgui.core.data.idx import find_idx_pair, is_idx_folder, read_idx, write_idx
+from tlgui.core.data.sources import FASHION_CLASSES
 
 REAL_FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from tlgui.core.config import TrainConfig
-from tlgui.core.errors import ModelError
-from tlgui.core.layers import FreezePlan, apply_freeze, layer_tree, set_train_mode
-from tlgui.core.models import build_model, find_head_path
-from tlgui.core.training import train
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.errors import ModelError
+from tlgui.core.models.layers import FreezePlan, apply_freeze, layer_tree, set_train_mode
+from tlgui.core.models.zoo import build_model, find_head_path
+from tlgui.core.training.loop import train
 
 from .learnable import image_folder
 

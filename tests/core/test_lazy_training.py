@@ -4,16 +4,16 @@ import json
 
 import pytest
 
-import tlgui.core.prepare as prepare_mod
-from tlgui.core.config import TrainConfig
-from tlgui.core.training import train
+import tlgui.core.training.prepare as prepare_mod
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.training.loop import train
 
 from .learnable import image_folder
 
 
 @pytest.fixture
 def lazy(monkeypatch):
-    monkeypatch.setattr(prepare_mod.data_mod, "fits_in_memory", lambda *a, **k: False)
+    monkeypatch.setattr(prepare_mod, "fits_in_memory", lambda *a, **k: False)
 
 
 def test_lazy_path_trains_and_skips_a_file_that_breaks_mid_epoch(lazy, tmp_path):

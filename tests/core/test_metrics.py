@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tlgui.core.metrics import (
+from tlgui.core.results.metrics import (
     confusion_matrix,
     metrics_from_confusion,
     per_class_table,

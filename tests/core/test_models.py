@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from tlgui.core.errors import ModelError
-from tlgui.core.models import (
+from tlgui.core.base.errors import ModelError
+from tlgui.core.models.zoo import (
     SmallCNN,
     architecture_info,
     build_model,

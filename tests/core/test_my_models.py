@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 from tlgui.cli import main
-from tlgui.core.checkpoint import atomic_save, make_checkpoint
-from tlgui.core.models import SmallCNN
-from tlgui.core.my_models import find_model_files, list_my_models, read_model_info
+from tlgui.core.base.files import atomic_save
+from tlgui.core.library.my_models import find_model_files, list_my_models, read_model_info
+from tlgui.core.models.checkpoint import make_checkpoint
+from tlgui.core.models.zoo import SmallCNN
 from tlgui.paths import models_dir, runs_dir
 
 
@@ -125,9 +126,9 @@ def write_images(root, classes, per_class=12, seed=0):
 def test_train_list_then_transfer_to_a_new_class_set(tmp_path, capsys):
     """Train on one set (think MNIST), find it in My models, fine-tune it on another
     (think Fashion-MNIST): the head is new, the backbone comes from the first run."""
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.events import Message
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.base.events import Message
+    from tlgui.core.training.loop import train
 
     source = write_images(tmp_path / "digits", ["zero", "one", "two"])
     target = write_images(tmp_path / "fashion", ["shirt", "shoe"], seed=1)
@@ -164,8 +165,8 @@ def test_train_list_then_transfer_to_a_new_class_set(tmp_path, capsys):
 @pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"), reason="Fashion-MNIST not installed")
 def test_real_fashion_mnist_transfer_smoke(tmp_path):
     """With the real data installed: a synthetic-source model transfers onto Fashion-MNIST."""
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     source = write_images(tmp_path / "digits", ["zero", "one", "two"])
     first = train(TrainConfig(data=str(source), model="smallcnn", epochs=1, batch_size=8, device="cpu",

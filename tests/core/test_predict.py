@@ -10,9 +10,14 @@ import pytest
 from tests.core import corpus
 from tests.core.test_evaluate import folder_with_bad_images, train_model, write_model
 from tlgui.cli import main as cli
-from tlgui.core.errors import DataError
-from tlgui.core.evaluate import evaluate_model
-from tlgui.core.predict import Predictor, collect_image_files, predict_paths, write_predictions_csv
+from tlgui.core.base.errors import DataError
+from tlgui.core.results.evaluate import evaluate_model
+from tlgui.core.results.predict import (
+    Predictor,
+    collect_image_files,
+    predict_paths,
+    write_predictions_csv,
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from tlgui.cli import main as cli
-from tlgui.core.config import TrainConfig
-from tlgui.core.events import EpochStats
-from tlgui.core.training import TrainControl, train
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.events import EpochStats
+from tlgui.core.training.control import TrainControl
+from tlgui.core.training.loop import train
 
 from .learnable import image_folder
 

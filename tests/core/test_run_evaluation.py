@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tlgui.core.config import TrainConfig
-from tlgui.core.errors import TlguiError
-from tlgui.core.run_evaluation import ImageLookup, evaluate_run, run_validation
-from tlgui.core.training import train
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.errors import TlguiError
+from tlgui.core.results.run_evaluation import ImageLookup, evaluate_run, run_validation
+from tlgui.core.training.loop import train
 
 
 def _folder(root, counts, size=16):

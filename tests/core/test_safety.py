@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 from tlgui.cli import main
-from tlgui.core.errors import WeightsError
-from tlgui.core.models import SmallCNN
-from tlgui.core.my_models import read_model_info
-from tlgui.core.weights_import import import_weights
-from tlgui.core.weights_recognise import load_for_inspection, recognise_file
+from tlgui.core.base.errors import WeightsError
+from tlgui.core.library.importing import import_weights
+from tlgui.core.library.my_models import read_model_info
+from tlgui.core.library.recognise import load_for_inspection, recognise_file
+from tlgui.core.models.zoo import SmallCNN
 from tlgui.paths import weights_dir
 
 

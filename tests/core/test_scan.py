@@ -11,10 +11,11 @@ from PIL import Image
 
 from tests.core import corpus
 from tlgui.cli import main
-from tlgui.core import scan, sources
-from tlgui.core.data import open_source
-from tlgui.core.errors import DataError
-from tlgui.core.scan import known_bad_paths, scan_folder, scan_pair
+from tlgui.core.base.errors import DataError
+from tlgui.core.data import scan as scan
+from tlgui.core.data import sources as sources
+from tlgui.core.data.catalog import open_source
+from tlgui.core.data.scan import known_bad_paths, scan_folder, scan_pair
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from tlgui.cli import main as cli
-from tlgui.core.config import TrainConfig
-from tlgui.core.errors import TrainingError
-from tlgui.core.events import BatchStats, EpochStats, Message, RunStarted, Stage
-from tlgui.core.training import TrainControl, train
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.errors import TrainingError
+from tlgui.core.base.events import BatchStats, EpochStats, Message, RunStarted, Stage
+from tlgui.core.training.control import TrainControl
+from tlgui.core.training.loop import train
 
 from .learnable import image_folder
 
@@ -163,14 +164,14 @@ def test_continue_training_keeps_head_new_classes_get_fresh_head(data, tmp_path)
 
 
 def test_default_weights_from_local_hub_cache(tmp_path, monkeypatch):
-    from tlgui.core.models import build_model
-    from tlgui.core.weights import hub_checkpoints_dir
+    from tlgui.core.library.local import hub_checkpoints_dir
+    from tlgui.core.models.zoo import build_model
 
     torch.manual_seed(7)
     reference = build_model("resnet18", 1000).state_dict()
     hub_checkpoints_dir().mkdir(parents=True)
     torch.save(reference, hub_checkpoints_dir() / "resnet18-f37072fd.pth")
-    monkeypatch.setattr("tlgui.core.weights.verify_hash_prefix", lambda path: None)  # random weights, not the published file
+    monkeypatch.setattr("tlgui.core.library.local.verify_hash_prefix", lambda path: None)  # random weights, not the published file
     data = image_folder(tmp_path / "rgb", per_class=6, size=24, mode="RGB")
     events = []
     result = train(TrainConfig(data=str(data), model="resnet18", weights="default", freeze="backbone",
@@ -183,7 +184,7 @@ def test_default_weights_from_local_hub_cache(tmp_path, monkeypatch):
 
 
 def test_damaged_default_weights_are_refused(tmp_path, capsys):
-    from tlgui.core.weights import hub_checkpoints_dir
+    from tlgui.core.library.local import hub_checkpoints_dir
 
     hub_checkpoints_dir().mkdir(parents=True)
     (hub_checkpoints_dir() / "resnet18-f37072fd.pth").write_bytes(b"truncated download")
@@ -215,10 +216,11 @@ def test_run_files_are_readable_by_others(data, tmp_path):
 
 
 def test_same_seed_same_run_whether_or_not_the_demo_source_was_just_pretrained(tmp_path, monkeypatch):
-    import tlgui.core.demo as demo
+    import tlgui.core.data.demo_images as demo_images
+    import tlgui.core.workflows.demo as demo
 
     monkeypatch.setattr(demo, "DEMO_SOURCE_EPOCHS", 1)
-    monkeypatch.setattr(demo, "_COUNTS", {"source": (20, 5), "target": (12, 10)})
+    monkeypatch.setattr(demo_images, "_COUNTS", {"source": (20, 5), "target": (12, 10)})
     cfg = dict(data="demo:target", val_data="demo:target", model="smallcnn", weights="demo:source",
                epochs=1, batch_size=8, seed=5)
     first = train(TrainConfig(out=str(tmp_path / "a"), **cfg)).summary  # pretrains the source first

@@ -13,25 +13,21 @@ import torch
 import torchvision
 
 from tlgui.cli import main
-from tlgui.core.errors import WeightsError
-from tlgui.core.models import SmallCNN, build_model, list_architectures, weight_entries
-from tlgui.core.weights import (
-    default_weights_path,
-    extract_state_dict,
-    load_into_model,
-    normalise_keys,
-    safe_load,
-    sha256_of,
-)
-from tlgui.core.weights_import import import_weights
-from tlgui.core.weights_library import find_entry, library_dirs, list_custom_weights, list_weights
-from tlgui.core.weights_recognise import (
-    Cancelled,
+from tlgui.core.base.cancel import Cancelled
+from tlgui.core.base.checksums import sha256_of
+from tlgui.core.base.errors import WeightsError
+from tlgui.core.library.catalog import find_entry, library_dirs, list_custom_weights, list_weights
+from tlgui.core.library.importing import import_weights
+from tlgui.core.library.local import default_weights_path
+from tlgui.core.library.recognise import (
     compare_with,
     name_candidates,
     recognise_file,
     recognise_state,
 )
+from tlgui.core.models.safe_load import safe_load
+from tlgui.core.models.state_dicts import extract_state_dict, load_into_model, normalise_keys
+from tlgui.core.models.zoo import SmallCNN, build_model, list_architectures, weight_entries
 from tlgui.paths import weights_dir
 
 ARCH = "mobilenet_v3_small"  # the smallest torchvision model with published weights (10 MB)
@@ -292,8 +288,9 @@ def test_import_progress_and_cancel(tmp_path, mobilenet_file):
 
 
 def test_import_tlgui_model_goes_to_my_models(tmp_path):
-    from tlgui.core.checkpoint import atomic_save, make_checkpoint
-    from tlgui.core.my_models import list_my_models
+    from tlgui.core.base.files import atomic_save
+    from tlgui.core.library.my_models import list_my_models
+    from tlgui.core.models.checkpoint import make_checkpoint
     from tlgui.paths import models_dir
 
     ckpt = make_checkpoint(SmallCNN(3, 1), "smallcnn", ["a", "b", "c"], 1, "fc", {"resize": 28}, {"data": "x"})

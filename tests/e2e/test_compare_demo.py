@@ -12,14 +12,14 @@ import pytest
 from PIL import Image
 
 from tlgui.cli import main as cli
-from tlgui.core.compare import STRATEGIES
+from tlgui.core.workflows.compare import STRATEGIES
 
 
 def quick_demo_source_model(images: int = 1000) -> None:
     """Put a briefly pretrained source model where ``--weights demo:source`` looks for it."""
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.demo import demo_source_dir
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
+    from tlgui.core.workflows.demo import demo_source_dir
 
     config = TrainConfig(
         data="demo:source", val_data="demo:source", model="smallcnn", epochs=1, batch_size=64, lr=2e-3,

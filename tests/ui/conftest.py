@@ -23,10 +23,11 @@ def fake_demo_source():
     """
     import torch
 
-    from tlgui.core.checkpoint import atomic_save, make_checkpoint
-    from tlgui.core.demo import SOURCE_CLASSES, demo_source_dir
-    from tlgui.core.models import build_model, find_head_path
-    from tlgui.core.preprocessing import default_preprocessing
+    from tlgui.core.base.files import atomic_save
+    from tlgui.core.data.demo_images import SOURCE_CLASSES
+    from tlgui.core.models.checkpoint import make_checkpoint
+    from tlgui.core.models.zoo import build_model, default_preprocessing, find_head_path
+    from tlgui.core.workflows.demo import demo_source_dir
 
     torch.manual_seed(0)
     model = build_model("smallcnn", len(SOURCE_CLASSES), in_channels=1)

@@ -16,9 +16,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from tests.core.test_dataset_download import Server, publish_fake_fashion
-from tlgui.core.builtin_sets import KNOWN_TORCHVISION
-from tlgui.core.dataset_download import default_root
-from tlgui.core.idx import write_idx
+from tlgui.core.data.builtin_sets import KNOWN_TORCHVISION
+from tlgui.core.data.dataset_download import default_root
+from tlgui.core.data.idx import write_idx
 from tlgui.paths import config_dir
 from tlgui.ui.builtin_dataset_dialog import BuiltinDatasetDialog
 
@@ -36,7 +36,7 @@ DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 def no_debian_folder(monkeypatch, request):
     """Tests see only their own folders, unless they ask for the system's one."""
     if "debian" not in request.node.name:
-        monkeypatch.setattr("tlgui.core.dataset_download.DEBIAN_ROOTS", {})
+        monkeypatch.setattr("tlgui.core.data.dataset_download.DEBIAN_ROOTS", {})
 
 
 def idx_folder(folder: Path, train: int = 50, test: int = 12) -> Path:

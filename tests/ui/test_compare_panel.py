@@ -14,8 +14,8 @@ from tlgui.workers import registry
 @pytest.fixture(scope="module")
 def source_model(tmp_path_factory):
     """A briefly pretrained demo source model (as tests/e2e/test_compare_demo.py makes it)."""
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     out = tmp_path_factory.mktemp("source") / "demo-source"
     config = TrainConfig(data="demo:source", val_data="demo:source", model="smallcnn", epochs=1, batch_size=64,
@@ -26,7 +26,7 @@ def source_model(tmp_path_factory):
 
 @pytest.fixture
 def panel(qtbot, source_model):
-    from tlgui.core.demo import demo_source_dir
+    from tlgui.core.workflows.demo import demo_source_dir
 
     demo_source_dir().mkdir(parents=True, exist_ok=True)
     shutil.copy(source_model, demo_source_dir() / "model.pt")  # where --weights demo:source looks

@@ -13,8 +13,8 @@ from tlgui.ui.export_dialog import ExportDialog
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     out = tmp_path_factory.mktemp("export") / "run"
     train(TrainConfig(data="demo:target", model="smallcnn", epochs=1, device="cpu", out=str(out)))
@@ -70,7 +70,7 @@ def test_export_error_is_a_sentence(qtbot, dialog, tmp_path):
 
 
 def test_onnx_disabled_without_the_packages(qtbot, model_path, monkeypatch):
-    import tlgui.core.export as export
+    import tlgui.core.results.export as export
 
     monkeypatch.setattr(export, "onnx_available", lambda: False)
     widget = ExportDialog(str(model_path))

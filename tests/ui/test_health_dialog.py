@@ -122,7 +122,7 @@ def test_train_val_overlap(qtbot, tmp_path):
 
 
 def test_cancel_stops_the_scan(qtbot, monkeypatch, tmp_path):
-    import tlgui.core.scan as scan_module
+    import tlgui.core.data.scan as scan_module
 
     for i in range(600):
         corpus.gray(tmp_path / "set" / f"c{i % 3}" / f"{i}.png", size=(8, 8))

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 
-from tlgui.core.layers import FreezePlan, apply_freeze
-from tlgui.core.models import build_model, find_head_path
+from tlgui.core.models.layers import FreezePlan, apply_freeze
+from tlgui.core.models.zoo import build_model, find_head_path
 from tlgui.ui.layer_tree import LayerTreePanel
 
 CHECKED, UNCHECKED, PARTIAL = (

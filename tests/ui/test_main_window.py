@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QProgressBar, QPushButton, QTreeView, QWidget
 
 from tlgui import paths
-from tlgui.core.errors import TrainingError
+from tlgui.core.base.errors import TrainingError
 from tlgui.ui.errors import find_error_dialogs
 from tlgui.workers import registry
 
@@ -243,7 +243,7 @@ def test_closing_asks_and_no_keeps_training(qtbot, main_window, monkeypatch):
 
 
 def test_a_worker_error_shows_a_message_and_reenables_train(qtbot, main_window, monkeypatch):
-    import tlgui.core.training as core_training
+    import tlgui.core.training.loop as core_training
 
     def broken_train(config, on_event=None, control=None):
         raise TrainingError("the loss became nan at epoch 1, batch 3: training diverged")
@@ -413,7 +413,7 @@ def test_self_test_fails_with_exit_code_1(qtbot, fake_demo_source, monkeypatch, 
     import threading
 
     import tlgui.app as app_mod
-    import tlgui.core.training as core_training
+    import tlgui.core.training.loop as core_training
 
     def broken_train(config, on_event=None, control=None):
         raise TrainingError("the loss became nan at epoch 1, batch 1: training diverged")

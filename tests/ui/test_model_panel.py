@@ -6,10 +6,10 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from tlgui import paths
-from tlgui.core.checkpoint import atomic_save, make_checkpoint
-from tlgui.core.models import build_model, default_weight_entry
-from tlgui.core.preprocessing import default_preprocessing
-from tlgui.core.weights import hub_checkpoints_dir, weight_file_name
+from tlgui.core.base.files import atomic_save
+from tlgui.core.library.local import hub_checkpoints_dir, weight_file_name
+from tlgui.core.models.checkpoint import make_checkpoint
+from tlgui.core.models.zoo import build_model, default_preprocessing, default_weight_entry
 from tlgui.ui.architecture_list import NAME_ROLE
 from tlgui.ui.choices import ModelChoice
 from tlgui.ui.model_panel import ModelPanel

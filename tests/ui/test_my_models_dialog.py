@@ -21,8 +21,8 @@ from .dialogs import open_dialogs
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """One epoch of smallcnn on the demo data (a few seconds), trained once per module."""
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     home = tmp_path_factory.mktemp("train_home")
     with pytest.MonkeyPatch.context() as patch:

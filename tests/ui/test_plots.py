@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QPalette
 
-from tlgui.core.events import BatchStats, EpochStats
+from tlgui.core.base.events import BatchStats, EpochStats
 from tlgui.ui.plots import Series, TrainingPlots, nice_step, smoothing_for
 from tlgui.ui.theme import dark_palette
 

@@ -10,14 +10,14 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from tlgui.core.predict import predict_paths
+from tlgui.core.results.predict import predict_paths
 from tlgui.ui.predict_panel import PredictPanel
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     out = tmp_path_factory.mktemp("predict") / "run"
     train(TrainConfig(data="demo:target", model="smallcnn", epochs=1, device="cpu", out=str(out)))
@@ -26,7 +26,7 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture
 def pictures(tmp_path):
-    from tlgui.core.data import open_source
+    from tlgui.core.data.catalog import open_source
 
     images = open_source("demo:target", "test")
     folder = tmp_path / "pics"

@@ -9,14 +9,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from tlgui.core.metrics import metrics_from_confusion
+from tlgui.core.results.metrics import metrics_from_confusion
 from tlgui.ui.results_panel import ResultsPanel
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     out = tmp_path_factory.mktemp("results") / "run"
     train(TrainConfig(data="demo:target", model="smallcnn", epochs=2, lr=3e-3, device="cpu", out=str(out)))

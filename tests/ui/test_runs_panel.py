@@ -12,8 +12,8 @@ from tlgui.ui.runs_panel import COLUMNS, RunsPanel, config_diff
 
 
 def _train(out, **overrides):
-    from tlgui.core.config import TrainConfig
-    from tlgui.core.training import train
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.loop import train
 
     settings = dict(data="demo:target", model="smallcnn", epochs=2, device="cpu", out=str(out))
     settings.update(overrides)

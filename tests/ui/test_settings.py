@@ -24,11 +24,11 @@ def test_defaults_are_the_demo():
 
 
 def test_default_training_is_the_demo_recipe():
-    from tlgui.core import demo
+    from tlgui.core.workflows.demo import DEMO_BATCH_SIZE, DEMO_EPOCHS, DEMO_LR
 
     t = Settings().training
     assert (t["epochs"], t["batch_size"], t["lr"]) == (
-        demo.DEMO_EPOCHS, demo.DEMO_BATCH_SIZE, demo.DEMO_LR,
+        DEMO_EPOCHS, DEMO_BATCH_SIZE, DEMO_LR,
     )
     assert (t["optimizer"], t["schedule"]) == ("adam", "cosine")
 

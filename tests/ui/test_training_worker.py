@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QThread
 
-from tlgui.core.config import TrainConfig
-from tlgui.core.errors import TrainingError, WeightsError
-from tlgui.core.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
-from tlgui.core.training import TrainControl
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.errors import TrainingError, WeightsError
+from tlgui.core.base.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
+from tlgui.core.training.control import TrainControl
 from tlgui.workers import registry
 from tlgui.workers.training import TrainingController, describe_exception, new_run_dir
 

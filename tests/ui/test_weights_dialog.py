@@ -20,8 +20,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog
 
-from tlgui.core.models import SmallCNN, build_model
-from tlgui.core.weights import hub_checkpoints_dir, sha256_of
+from tlgui.core.base.checksums import sha256_of
+from tlgui.core.library.local import hub_checkpoints_dir
+from tlgui.core.models.zoo import SmallCNN, build_model
 from tlgui.paths import weights_dir
 from tlgui.ui.weights_dialog import WeightsLibraryDialog
 from tlgui.ui.weights_table import PAYLOAD_ROLE, PRESENT_COLUMN, ArchitectureDialog
@@ -138,8 +139,8 @@ def test_import_with_wrong_hash_is_refused(qtbot, monkeypatch, tmp_path, mobilen
 
 
 def test_unknown_architecture_is_asked_then_imported(qtbot, monkeypatch, tmp_path):
-    import tlgui.core.weights_import as library  # import_weights looks recognise_state up here
-    from tlgui.core.weights_recognise import Recognition
+    import tlgui.core.library.importing as library  # import_weights looks recognise_state up here
+    from tlgui.core.library.recognise import Recognition
 
     monkeypatch.setattr(
         library, "recognise_state",
@@ -292,8 +293,8 @@ def test_architecture_without_published_weights_is_explained(qtbot):
 
 
 def test_a_non_default_entry_is_chosen_by_its_path(qtbot):
-    from tlgui.core.weights import weight_file_name
-    from tlgui.core.weights_library import find_entry
+    from tlgui.core.library.catalog import find_entry
+    from tlgui.core.library.local import weight_file_name
 
     name = weight_file_name(find_entry("resnet50", "IMAGENET1K_V1"))  # V2 is the default
     hub = hub_checkpoints_dir()

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..app import run_gui
 
         return run_gui(self_test=args.self_test, screenshot=args.screenshot)
-    from ..core.errors import TlguiError
+    from tlgui.core.base.errors import TlguiError
 
     try:
         return int(args.func(args) or 0)

@@ -42,8 +42,8 @@ class _Printer:
         self.quiet = quiet
 
     def __call__(self, event) -> None:
-        from ..core.compare import StrategyFinished, StrategyStarted
-        from ..core.events import EpochStats, Stage
+        from tlgui.core.base.events import EpochStats, Stage
+        from tlgui.core.workflows.compare import StrategyFinished, StrategyStarted
 
         if self.quiet:
             return
@@ -59,8 +59,8 @@ class _Printer:
 
 
 def run(args) -> int:
-    from ..core.compare import CompareConfig, run_comparison
-    from ..core.training import TrainControl
+    from tlgui.core.training.control import TrainControl
+    from tlgui.core.workflows.compare import CompareConfig, run_comparison
 
     config = CompareConfig(
         data=args.data, val_data=args.val_data, model=args.model, weights=args.weights,

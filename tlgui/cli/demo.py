@@ -23,8 +23,8 @@ def register(sub) -> None:
 
 
 def run_demo(out: Path, epochs: int | None = None, seed: int = 0, log=print) -> dict:
-    from ..core.compare import run_comparison
-    from ..core.demo import DEMO_EPOCHS, demo_compare_config, ensure_demo_source_model
+    from tlgui.core.workflows.compare import run_comparison
+    from tlgui.core.workflows.demo import DEMO_EPOCHS, demo_compare_config, ensure_demo_source_model
 
     start = time.perf_counter()
     ensure_demo_source_model()

@@ -21,8 +21,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..core.errors import ConfigError
-    from ..core.evaluate import evaluate_model
+    from tlgui.core.base.errors import ConfigError
+    from tlgui.core.results.evaluate import evaluate_model
 
     if args.batch_size < 1:
         raise ConfigError(f"invalid value for --batch-size: {args.batch_size} (must be at least 1)")
@@ -59,15 +59,11 @@ def run(args) -> int:
 
 def _check_folder(folder: str) -> None:
     import os
-    import tempfile
 
-    from ..core.errors import RunDirError
+    from tlgui.core.base.errors import RunDirError
+    from tlgui.core.base.files import writable_folder_problem
 
     path = os.path.abspath(os.path.expanduser(folder))
-    try:
-        os.makedirs(path, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise RunDirError(f"cannot write CSV files to {path}: {exc.strerror or exc}") from None
+    problem = writable_folder_problem(path)
+    if problem:
+        raise RunDirError(f"cannot write CSV files to {path}: {problem}")

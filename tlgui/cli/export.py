@@ -20,7 +20,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..core.export import export_model
+    from tlgui.core.results.export import export_model
 
     result = export_model(args.model, args.format, args.out)
     if not args.quiet:

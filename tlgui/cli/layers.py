@@ -15,9 +15,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..core.errors import ConfigError
-    from ..core.layers import format_tree, layer_tree
-    from ..core.models import build_model, family_of, list_architectures
+    from tlgui.core.base.errors import ConfigError
+    from tlgui.core.models.layers import format_tree, layer_tree
+    from tlgui.core.models.zoo import build_model, family_of, list_architectures
 
     if args.list:
         for name in list_architectures():
@@ -26,7 +26,7 @@ def run(args) -> int:
     if not args.model:
         raise ConfigError("give an architecture name or a model.pt (or --list)")
     if args.model.endswith((".pt", ".pth")) or Path(args.model).is_file():
-        from ..core.checkpoint import load_checkpoint
+        from tlgui.core.models.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(args.model)
         model = build_model(ckpt["architecture"], len(ckpt["classes"]), int(ckpt.get("in_channels", 3)), device="meta")

@@ -24,8 +24,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..core.errors import ConfigError
-    from ..core.predict import predict_paths, write_predictions_csv
+    from tlgui.core.base.errors import ConfigError
+    from tlgui.core.results.predict import predict_paths, write_predictions_csv
 
     if args.top_k < 1:
         raise ConfigError(f"invalid value for --top-k: {args.top_k} (must be at least 1)")
@@ -54,7 +54,7 @@ def run(args) -> int:
 def _check_csv_target(path: str) -> None:
     import os
 
-    from ..core.errors import ConfigError
+    from tlgui.core.base.errors import ConfigError
 
     folder = os.path.dirname(os.path.abspath(os.path.expanduser(path)))
     if os.path.isdir(path):

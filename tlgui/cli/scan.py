@@ -24,9 +24,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..core.errors import DataError
-    from ..core.scan import scan_folder, scan_pair
-    from ..core.sources import check_folder, split_subfolder
+    from tlgui.core.base.errors import DataError
+    from tlgui.core.data.scan import scan_folder, scan_pair
+    from tlgui.core.data.sources import check_folder, split_subfolder
 
     root = check_folder(args.folder)
     val = args.val

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..core.errors import ConfigError
+from tlgui.core.base.errors import ConfigError
 
 
 def register(sub) -> None:
@@ -57,7 +57,7 @@ _FIELDS = {
 
 
 def config_from_args(args: argparse.Namespace):
-    from ..core.config import TrainConfig
+    from tlgui.core.base.config import TrainConfig
 
     overrides = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}
     if getattr(args, "resume", False):
@@ -73,7 +73,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _resume_config(args: argparse.Namespace, overrides: dict):
-    from ..core.config import TrainConfig
+    from tlgui.core.base.config import TrainConfig
 
     if args.config_file:
         config_file = Path(args.config_file)
@@ -101,7 +101,7 @@ class _Printer:
         self.quiet = quiet
 
     def __call__(self, event) -> None:
-        from ..core.events import EpochStats, Message, RunStarted
+        from tlgui.core.base.events import EpochStats, Message, RunStarted
 
         if self.quiet:
             return
@@ -123,7 +123,9 @@ class _Printer:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.training import TrainControl, train
+    import tlgui.core.workflows  # noqa: F401  (registers --weights demo:source)
+    from tlgui.core.training.control import TrainControl
+    from tlgui.core.training.loop import train
 
     config = config_from_args(args)
     control = TrainControl()

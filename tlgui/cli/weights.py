@@ -57,8 +57,8 @@ def _size(size: int | None) -> str:
 
 
 def run_list(args) -> int:
-    from ..core.models import list_architectures
-    from ..core.weights_library import list_custom_weights, list_weights
+    from tlgui.core.library.catalog import list_custom_weights, list_weights
+    from tlgui.core.models.zoo import list_architectures
 
     rows = list_weights()
     custom = list_custom_weights()
@@ -99,7 +99,7 @@ def run_list(args) -> int:
 
 
 def run_import(args) -> int:
-    from ..core.weights_import import import_weights
+    from tlgui.core.library.importing import import_weights
 
     result = import_weights(args.file, args.arch)
     if args.json:
@@ -114,7 +114,7 @@ def run_import(args) -> int:
 
 
 def run_path(args) -> int:
-    from ..core.weights_library import library_dirs
+    from tlgui.core.library.catalog import library_dirs
 
     for folder in library_dirs():
         print(folder)
@@ -149,8 +149,9 @@ class _ProgressLine:
 
 
 def run_download(args) -> int:
-    from ..core.download import DownloadError, download_weights
-    from ..core.weights_library import find_entry
+    from tlgui.core.base.download import DownloadError
+    from tlgui.core.library.catalog import find_entry
+    from tlgui.core.library.download import download_weights
 
     entry = find_entry(args.name, args.entry)  # bad names exit 2 before any network use
     line = None if args.quiet else _ProgressLine(f"downloading {args.name} {entry.name}")
@@ -168,7 +169,7 @@ def run_download(args) -> int:
 
 
 def run_models(args) -> int:
-    from ..core.my_models import list_my_models
+    from tlgui.core.library.my_models import list_my_models
 
     models = list_my_models(args.folders)
     if args.json:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlgui.core.models import SMALLCNN, architecture_info, family_of, list_architectures
+from tlgui.core.models.zoo import SMALLCNN, architecture_info, family_of, list_architectures
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -138,7 +138,7 @@ class ArchitectureList(QWidget):
         """Show ``name`` as chosen (clearing a search that hides it); emits nothing."""
         source = self._source_index(name)
         if not source.isValid():
-            from tlgui.core.models import check_architecture
+            from tlgui.core.models.zoo import check_architecture
 
             check_architecture(name)  # raises ModelError naming close matches
             return

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from tlgui.core.download import CONNECT_TIMEOUT
+from tlgui.core.base.download import CONNECT_TIMEOUT
 
 from .background import Job, TaskRunner
 from .weights_table import ProgressRow, push_button
@@ -41,7 +41,7 @@ DESCRIPTIONS = {
 
 def check_root(name: str, root: str, job: Job | None = None) -> tuple[str, str]:
     """Open both splits of ``name`` in ``root``; (spec, sentence) or DataError."""
-    from tlgui.core.sources import open_source
+    from tlgui.core.data.catalog import open_source
 
     spec = f"torchvision:{name}:{root}"
     train = open_source(spec, "train")
@@ -54,8 +54,8 @@ def check_root(name: str, root: str, job: Job | None = None) -> tuple[str, str]:
 
 def probe(name: str, job: Job) -> tuple[str, str] | None:
     """The first remembered/downloaded/system folder that holds ``name`` (None: none does)."""
-    from tlgui.core.dataset_download import candidate_roots
-    from tlgui.core.errors import TlguiError
+    from tlgui.core.base.errors import TlguiError
+    from tlgui.core.data.dataset_download import candidate_roots
 
     for root in candidate_roots(name):
         if job.cancelled():
@@ -79,8 +79,8 @@ class BuiltinDatasetDialog(QDialog):
 
     def __init__(self, parent=None, name: str | None = None, opener=None):
         super().__init__(parent)
-        from tlgui.core.builtin_sets import KNOWN_TORCHVISION
-        from tlgui.core.dataset_download import default_root
+        from tlgui.core.data.builtin_sets import KNOWN_TORCHVISION
+        from tlgui.core.data.dataset_download import default_root
 
         self.setObjectName("builtinDatasetDialog")
         self.setWindowTitle("Built-in data sets")
@@ -174,7 +174,7 @@ class BuiltinDatasetDialog(QDialog):
     @Slot()
     def download(self) -> None:
         """Download the current data set into the app's data folder (only on this click)."""
-        from tlgui.core.dataset_download import default_root, download_dataset
+        from tlgui.core.data.dataset_download import default_root, download_dataset
 
         if self._job is not None or self._closed:
             return
@@ -228,7 +228,7 @@ class BuiltinDatasetDialog(QDialog):
         self._start_check(f"Looking for {name} on this computer…", lambda job: probe(name, job))
 
     def _start_check(self, text: str, work) -> None:
-        from tlgui.core.errors import TlguiError
+        from tlgui.core.base.errors import TlguiError
 
         if self._closed:
             return  # a late signal after closing must not start new jobs
@@ -260,7 +260,7 @@ class BuiltinDatasetDialog(QDialog):
             self._say(text, "")
             self.checked.emit(False, text)
             return
-        from tlgui.core.dataset_download import remember_root
+        from tlgui.core.data.dataset_download import remember_root
 
         spec, text = result
         self._spec = spec

@@ -40,15 +40,15 @@ NO_WEIGHTS = "Choose pretrained weights in the Model tab: with random weights th
 
 def _advice_job(data: str, model: str, weights: str, job):
     """Worker thread: the advisor's recommendation for this data and model."""
-    from tlgui.core.advisor import advise, summarize_image_set
-    from tlgui.core.data import open_source
+    from tlgui.core.data.catalog import open_source
+    from tlgui.core.workflows.advisor import advise, summarize_image_set
 
     summary = summarize_image_set(open_source(data, "train"))
     size = channels = None
     path = Path(weights).expanduser() if weights not in ("none", "default", "demo:source") else None
     if path is not None and path.is_file():
         try:
-            from tlgui.core.checkpoint import load_checkpoint
+            from tlgui.core.models.checkpoint import load_checkpoint
 
             ckpt = load_checkpoint(path)
             size, channels = int(ckpt["preprocessing"]["crop"]), int(ckpt.get("in_channels", 3))
@@ -165,7 +165,7 @@ class ComparePanel(QWidget):
                     val_split: float = 0.2, device: str = "auto", optimizer: str = "adam",
                     schedule: str = "cosine", image_size: int | None = None) -> None:
         """The main window's current choices; the advisor looks at them in the background."""
-        from tlgui.core.compare import describe_weights
+        from tlgui.core.workflows.compare import describe_weights
 
         self.context = dict(data=data, val_data=val_data, model=model, weights=weights or "none",
                             epochs=int(epochs), seed=int(seed), batch_size=int(batch_size), lr=lr,
@@ -201,7 +201,7 @@ class ComparePanel(QWidget):
         if self.context is None or self.controller.is_running() or self._locked:
             return
         from tlgui import paths
-        from tlgui.core.compare import STRATEGIES, CompareConfig
+        from tlgui.core.workflows.compare import STRATEGIES, CompareConfig
         from tlgui.workers.training import new_run_dir
 
         ctx = self.context
@@ -314,7 +314,7 @@ class ComparePanel(QWidget):
 
     @Slot(object)
     def _on_strategy_finished(self, done) -> None:
-        from tlgui.core.compare import LABELS
+        from tlgui.core.workflows.compare import LABELS
 
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).text() == LABELS.get(done.name, done.name):
@@ -343,7 +343,7 @@ class ComparePanel(QWidget):
 
     # -- views ------------------------------------------------------------------------
     def _reset_plot(self, names, epochs: int) -> None:
-        from tlgui.core.compare import LABELS
+        from tlgui.core.workflows.compare import LABELS
 
         self.plot.clear()  # also removes the placeholder text
         self.legend.clear()

@@ -17,7 +17,7 @@ THUMB = 64  # thumbnails are decoded to at most this side; the grid scales small
 
 
 def torchvision_names() -> tuple[str, ...]:
-    from tlgui.core.builtin_sets import KNOWN_TORCHVISION
+    from tlgui.core.data.builtin_sets import KNOWN_TORCHVISION
 
     return tuple(KNOWN_TORCHVISION)
 
@@ -34,8 +34,8 @@ class Loaded:
 
 def open_data(choice: DatasetChoice, generation: int, job: Job) -> Loaded:
     """Runs on a worker thread: open the data (and the validation data) once."""
-    from tlgui.core.data import open_source
-    from tlgui.core.errors import TlguiError
+    from tlgui.core.base.errors import TlguiError
+    from tlgui.core.data.catalog import open_source
 
     try:
         images = open_source(choice.data, choice.split)
@@ -50,7 +50,7 @@ def open_data(choice: DatasetChoice, generation: int, job: Job) -> Loaded:
 
 def read_thumbnails(images, generation: int, per_class: int, max_classes: int, job: Job) -> int:
     """Runs on a worker thread: decode a few images per class, reporting them in batches."""
-    from tlgui.core.preprocessing import to_mode
+    from tlgui.core.base.preprocessing import to_mode
 
     labels = np.asarray(images.labels)
     batch: list[tuple[int, int, np.ndarray, str]] = []

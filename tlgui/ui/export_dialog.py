@@ -51,7 +51,7 @@ class ExportDialog(QDialog):
 
     def __init__(self, model_path: str, parent: QWidget | None = None):
         super().__init__(parent)
-        from tlgui.core.export import onnx_available
+        from tlgui.core.results.export import onnx_available
 
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export model")
@@ -147,7 +147,7 @@ class ExportDialog(QDialog):
         self.status.setText(f"Exporting to {escape(target)}…")
         self.progress.setVisible(True)
         self.export_button.setEnabled(False)
-        from tlgui.core.export import export_model
+        from tlgui.core.results.export import export_model
 
         self._runner.start(lambda job: export_model(model, fmt, target, on_stage=job.report),
                            self._on_done, self._on_error, self._on_stage, name="export")
@@ -159,7 +159,7 @@ class ExportDialog(QDialog):
 
     @Slot(object)
     def _on_done(self, result) -> None:
-        from tlgui.core.export import TOLERANCE
+        from tlgui.core.results.export import TOLERANCE
 
         self.result = result
         self.progress.setVisible(False)

@@ -56,7 +56,7 @@ def percent(value: float, digits: int = 1) -> str:
 
 def thumbnail_array(image, side: int) -> np.ndarray:
     """An RGB uint8 array of ``image`` fitted into ``side`` x ``side`` (worker thread)."""
-    from tlgui.core.preprocessing import to_mode
+    from tlgui.core.base.preprocessing import to_mode
 
     picture = to_mode(image, "RGB")
     picture.thumbnail((side, side))

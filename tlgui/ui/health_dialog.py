@@ -230,7 +230,7 @@ class DatasetHealthDialog(QDialog):
             return
 
         def work(job: Job):
-            from tlgui.core.scan import scan_folder, scan_pair  # imported off the GUI thread
+            from tlgui.core.data.scan import scan_folder, scan_pair
 
             report = lambda done, total: job.report((done, total))  # noqa: E731
             if val:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
-from tlgui.core.layers import LayerNode
+from tlgui.core.models.layers import LayerNode
 
 COLUMNS = ("Layer", "Type", "Parameters", "Trainable")
 BN_TYPES = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"})

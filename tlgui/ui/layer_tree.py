@@ -26,14 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlgui.core.layers import (
+from tlgui.core.models.layers import (
     FreezePlan,
     FreezeReport,
     LayerNode,
     frozen_parameter_names,
     layer_tree,
 )
-from tlgui.core.models import build_model, find_head_path
+from tlgui.core.models.zoo import build_model, find_head_path
 
 from .layer_model import LayerTreeModel, stage_blocks
 

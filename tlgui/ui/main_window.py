@@ -12,22 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QElapsedTimer,
-    QEvent,
-    Qt,
-    QTimer,
-    QUrl,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QGroupBox,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -35,31 +24,17 @@ from PySide6.QtWidgets import (
 from .. import paths
 from ..settings import Settings, load_settings, save_settings
 from ..workers import registry
-from ..workers.training import TrainingController, new_run_dir
+from ..workers.training import new_run_dir
 from . import window_state
 from .errors import show_error
 from .startup import ImportThread, gpu_name, heavy_loaded, live_loaders
-from .training_panel import IDLE, PAUSED, RUNNING, STOPPING, TrainingPanel, result_html
+from .training_panel import TrainingPanel
+from .training_session import TrainingSession
+from .window_layout import build_train_page
 
 log = logging.getLogger(__name__)
 
 AUTO_CONFIRM_ENV = "TLGUI_AUTO_CONFIRM"  # "1": closing during training does not ask
-
-
-def _past_epochs(run_dir: str, epochs: int) -> list:
-    """EpochStats of a stopped run's completed epochs, as its metrics.csv recorded them."""
-    from ..core.events import EpochStats
-    from ..core.runs import read_metrics, read_summary
-
-    done = int((read_summary(run_dir) or {}).get("epochs_completed") or 0)
-    rows = {(r["epoch"], r["phase"]): r for r in read_metrics(run_dir) if r["epoch"] <= done}
-    past = []
-    for epoch in range(1, done + 1):
-        train, val = rows.get((epoch, "train")), rows.get((epoch, "val"))
-        if train and val:
-            past.append(EpochStats(epoch, epochs, train["loss"], train["accuracy"], val["loss"],
-                                   val["accuracy"], val["lr"], val["seconds"], 0.0))
-    return past
 
 
 class MainWindow(QMainWindow):
@@ -78,20 +53,14 @@ class MainWindow(QMainWindow):
         self.auto_confirm_close = os.environ.get(AUTO_CONFIRM_ENV, "") == "1"
         self.persist_settings = True  # the self-test leaves the user's settings alone
         self.model_panel = self.dataset_panel = self.layer_panel = None
-        self.last_result = None
-        self.last_error: tuple[str, str] | None = None
         self.import_seconds = 0.0
         self._ready = False
         self._closing = False  # no new run may start once the window is closing
         self._loader: ImportThread | None = None
         self._dataset_summary = None
-        self._pending_result = None
-        self._run_info = None
-        self._elapsed = QElapsedTimer()
-        self._paused_ms = 0
-        self._pause_started: QElapsedTimer | None = None
 
-        self.controller = TrainingController(self)
+        self.session = TrainingSession(self)  # the training run: start, events, resume, finish
+        self.session.run_finished.connect(self.run_finished)
         self.training_panel = TrainingPanel()
         self.training_panel.set_values(self.settings.training)
         self.plots = None  # TrainingPlots, built right after the first paint (pyqtgraph: ~0.3 s)
@@ -106,10 +75,6 @@ class MainWindow(QMainWindow):
 
         self.workspace = Workspace(self, self.pages)
         self._restore_geometry()
-
-        self._tick = QTimer(self)
-        self._tick.setInterval(500)
-        self._tick.timeout.connect(self._update_elapsed)
 
         self.training_panel.reset_progress("Loading PyTorch…")
         if "pyqtgraph" in sys.modules:
@@ -128,56 +93,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ construction
     def _build_layout(self) -> None:
-        self._placeholders = []
-        for text in ("Loading PyTorch…", "Loading PyTorch…"):
-            label = QLabel(text)
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setEnabled(False)
-            self._placeholders.append(label)
-        self.left_tabs = QTabWidget(objectName="leftTabs")
-        self.left_tabs.setDocumentMode(True)
-        self.left_tabs.addTab(self._placeholders[0], "1. Data")
-        self.left_tabs.addTab(QWidget(), "2. Model")
-        self.left_tabs.setMinimumWidth(300)
-
-        self.layer_box = QGroupBox("3. Layers to train")
-        self.layer_box.setLayout(QVBoxLayout())
-        self.layer_box.layout().setContentsMargins(4, 4, 4, 4)
-        self.layer_box.layout().addWidget(self._placeholders[1])
-
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        self.training_panel.settings_box.setTitle("4. Train")
-        right_layout.addWidget(self.training_panel)
-        right.setMinimumWidth(260)
-
-        self.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
-        self.top_splitter.addWidget(self.left_tabs)
-        self.top_splitter.addWidget(self.layer_box)
-        self.top_splitter.addWidget(right)
-        self.top_splitter.setStretchFactor(0, 3)
-        self.top_splitter.setStretchFactor(1, 4)
-        self.top_splitter.setStretchFactor(2, 2)
-        self.top_splitter.setSizes([420, 520, 320])
-
-        self.main_splitter = QSplitter(Qt.Orientation.Vertical, objectName="mainSplitter")
-        self.main_splitter.addWidget(self.top_splitter)
-        self.main_splitter.addWidget(self._plots_holder)
-        self.main_splitter.setStretchFactor(0, 3)
-        self.main_splitter.setStretchFactor(1, 2)
-        self.main_splitter.setSizes([470, 280])
-        self.main_splitter.setChildrenCollapsible(False)
-
-        central = QWidget(objectName="trainPage")
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.main_splitter)
-        # pages: "Train" is this window's own; the others come from the workspace
-        self.pages = QTabWidget(objectName="pageTabs")
-        self.pages.setDocumentMode(True)
-        self.pages.addTab(central, "Train")
-        self.setCentralWidget(self.pages)
+        build_train_page(self)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -191,19 +107,24 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(label)
 
     def _connect(self) -> None:
-        tp, c = self.training_panel, self.controller
+        tp = self.training_panel
         tp.train_requested.connect(self.start_training)
         tp.pause_requested.connect(self.pause_training)
         tp.resume_requested.connect(self.resume_training)
         tp.stop_requested.connect(self.stop_training)
-        c.stage.connect(self._on_stage)
-        c.message.connect(self._on_message)
-        c.run_started.connect(self._on_run_started)
-        c.batches.connect(self._on_batches)
-        c.epoch_finished.connect(self._on_epoch)
-        c.failed.connect(self._on_failed)
-        c.finished.connect(self._on_finished)
-        c.running_changed.connect(self._on_running_changed)
+
+    @property
+    def controller(self):
+        """The training thread's controller (its signals feed the plots and the session)."""
+        return self.session.controller
+
+    @property
+    def last_result(self):
+        return self.session.last_result
+
+    @property
+    def last_error(self) -> tuple[str, str] | None:
+        return self.session.last_error
 
     def eventFilter(self, obj, event) -> bool:  # Qt override
         if obj is self and event.type() == QEvent.Type.Paint and self.plots is None:
@@ -275,7 +196,7 @@ class MainWindow(QMainWindow):
         except Exception:  # noqa: BLE001
             log.warning("remembered data set %r is not usable", s.data, exc_info=True)
         try:
-            from ..core.layers import FreezePlan
+            from tlgui.core.models.layers import FreezePlan
 
             self.layer_panel.set_plan(FreezePlan.parse(s.freeze, s.bn_update_frozen))
         except Exception:  # noqa: BLE001
@@ -325,7 +246,7 @@ class MainWindow(QMainWindow):
     def _update_architecture(self) -> None:
         if self.model_panel is None or self.layer_panel is None:
             return
-        from ..core.models import model_input_channels
+        from tlgui.core.models.zoo import model_input_channels
 
         arch = self.model_panel.choice().architecture
         summary = self._dataset_summary
@@ -353,10 +274,14 @@ class MainWindow(QMainWindow):
         """Another job (the transfer check) runs: no Train, choices read-only, until it ends."""
         if self.controller.is_running() or self._closing:
             return
-        self._set_locked(busy)
+        self.set_locked(busy)
         self._set_ready(not busy and self.model_panel is not None)
 
-    def _set_locked(self, locked: bool) -> None:
+    def refresh_ready(self) -> None:
+        """Train is possible once the panels exist, unless the window is closing."""
+        self._set_ready(self.model_panel is not None and not self._closing)
+
+    def set_locked(self, locked: bool) -> None:
         for panel in (self.model_panel, self.dataset_panel, self.layer_panel):
             if panel is not None:
                 panel.set_locked(locked)
@@ -365,7 +290,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ config
     def build_config(self):
         """The TrainConfig the panels describe, with a fresh run folder. Raises on bad input."""
-        from ..core.config import TrainConfig
+        from tlgui.core.base.config import TrainConfig
 
         if self.model_panel is None:
             raise RuntimeError("the window is still loading")
@@ -396,200 +321,38 @@ class MainWindow(QMainWindow):
         try:
             config = self.build_config()
         except Exception as exc:  # noqa: BLE001 - bad settings: say so, stay usable
-            self._show_failure(str(exc) or type(exc).__name__, None)
+            self.session.show_failure(str(exc) or type(exc).__name__, None)
             return
         if self.persist_settings:
             self.remember_choices()
             save_settings(self.settings)
-        self._launch(config, resume=False)
+        self.session.start(config)
 
     def resume_run(self, run_dir: str) -> None:
         """Continue a stopped run from its last completed epoch, with its own settings."""
         if self.controller.is_running() or not self._ready or self._closing:
             return
-        from ..core.config import TrainConfig
+        from tlgui.core.base.config import TrainConfig
 
         try:
             config = TrainConfig.load(Path(run_dir) / "config.json")
         except Exception as exc:  # noqa: BLE001
-            self._show_failure(f"This run cannot be resumed: {exc}", None)
+            self.session.show_failure(f"This run cannot be resumed: {exc}", None)
             return
         config.out = str(Path(run_dir).resolve())
-        self._launch(config, resume=True)
-        for past in _past_epochs(run_dir, config.epochs):  # the curves so far, from metrics.csv
-            self.plots.add_epoch(past)
-
-    def _launch(self, config, resume: bool) -> None:
-        self.last_result = None
-        self.last_error = None
-        self._pending_result = None
-        self._run_info = None
-        self.plots.reset(epochs=config.epochs)
-        self.plots.start()
-        self.training_panel.reset_progress("Resuming…" if resume else "Starting…")
-        self.training_panel.show_result("")
-        self.training_panel.set_state(RUNNING)
-        self._set_locked(True)
-        self.run_label.setText("")
-        self._elapsed.start()
-        self._paused_ms = 0
-        self._pause_started = None
-        self._tick.start()
-        self._update_elapsed()
-        self.statusBar().showMessage(f"Resuming {Path(config.out).name}." if resume else "Training started.")
-        try:
-            self.controller.start(config, resume=resume)
-        except Exception as exc:  # noqa: BLE001
-            self._after_run()
-            self._show_failure(f"Training could not start: {exc}", None)
+        self.session.start(config, resume=True)
 
     @Slot()
     def pause_training(self) -> None:
-        if self.controller.is_running() and not self.controller.is_paused():
-            self.controller.pause()
-            self._pause_started = QElapsedTimer()
-            self._pause_started.start()
-            self.training_panel.set_state(PAUSED)
-            self.training_panel.progress.setFormat("Paused")
-            self.statusBar().showMessage("Paused. Press Resume to go on where it left off.")
+        self.session.pause()
 
     @Slot()
     def resume_training(self) -> None:
-        if self.controller.is_paused():
-            self.controller.resume()
-            if self._pause_started is not None:
-                self._paused_ms += self._pause_started.elapsed()
-                self._pause_started = None
-            self.training_panel.set_state(RUNNING)
-            self.statusBar().showMessage("Training resumed.", 4000)
+        self.session.resume()
 
     @Slot()
     def stop_training(self) -> None:
-        if self.controller.is_running():
-            if self._pause_started is not None:
-                self._paused_ms += self._pause_started.elapsed()
-                self._pause_started = None
-            self.controller.stop()
-            self.training_panel.set_state(STOPPING)
-            self.training_panel.show_busy("Stopping after this batch…")
-            self.statusBar().showMessage("Stopping after the current batch; the model is kept.")
-
-    # ------------------------------------------------------------------ controller signals
-    @Slot(object)
-    def _on_stage(self, stage) -> None:
-        text = stage.detail or stage.name
-        if self.training_panel.state() in (RUNNING, STOPPING):
-            self.training_panel.show_busy(text + "…" if not text.endswith("…") else text)
-        self.statusBar().showMessage(text)
-
-    @Slot(object)
-    def _on_message(self, message) -> None:
-        prefix = "Note: " if message.level == "warning" else ""
-        self.statusBar().showMessage(prefix + message.text, 10000)
-
-    @Slot(object)
-    def _on_run_started(self, info) -> None:
-        self._run_info = info
-        self.device_label.setText(f"Device: {info.device}")
-        self._show_run_dir(info.run_dir)
-        self.statusBar().showMessage(
-            f"Training on {info.train_images} images ({len(info.classes)} classes), "
-            f"checking on {info.val_images}; {info.trainable_params:,} parameters train, "
-            f"{info.frozen_params:,} frozen."
-        )
-
-    @Slot(object)
-    def _on_batches(self, stats) -> None:
-        if not stats:
-            return
-        b = stats[-1]
-        info = self._run_info
-        epochs = info.epochs if info is not None else b.epoch
-        start_epoch = info.start_epoch if info is not None else 1
-        if self.training_panel.state() in (RUNNING, PAUSED):
-            self.training_panel.update_progress(
-                b.epoch, epochs, b.batch, b.batches, b.elapsed, start_epoch
-            )
-
-    @Slot(object)
-    def _on_epoch(self, e) -> None:
-        self.statusBar().showMessage(
-            f"Epoch {e.epoch} of {e.epochs}: validation accuracy {100 * e.val_accuracy:.1f} % "
-            f"(training {100 * e.train_accuracy:.1f} %)."
-        )
-
-    @Slot(str, str)
-    def _on_failed(self, message: str, details: str) -> None:
-        self._show_failure(message, details)
-
-    @Slot(object)
-    def _on_finished(self, result) -> None:
-        self._pending_result = result
-
-    @Slot(bool)
-    def _on_running_changed(self, running: bool) -> None:
-        if running:
-            return
-        result = self._pending_result
-        self._after_run()
-        self.last_result = result
-        if result is not None:
-            self._report_result(result)
-        self.run_finished.emit(result)
-
-    def _after_run(self) -> None:
-        self._tick.stop()
-        self._update_elapsed()
-        if self.plots is not None:
-            self.plots.stop()
-        self._set_locked(False)
-        self.training_panel.set_state(IDLE)
-        self._set_ready(self.model_panel is not None and not self._closing)
-
-    def _report_result(self, result) -> None:
-        summary = result.summary or {}
-        if result.run_dir and Path(result.run_dir).is_dir():
-            self._show_run_dir(result.run_dir)
-            self.settings.last_run_dir = result.run_dir
-        acc = summary.get("final_val_accuracy")
-        acc_text = f"validation accuracy {100 * acc:.1f} %" if isinstance(acc, (int, float)) else ""
-        if result.status == "completed":
-            text = f"Finished: {acc_text}. The model is saved in the run folder."
-            self.training_panel.show_done(f"Done — {acc_text}" if acc_text else "Done", 1.0)
-        elif result.status == "stopped" and not summary:
-            text = result.message or "Stopped before training began."
-            self.training_panel.show_done("Stopped")
-        elif result.status == "stopped":
-            done = summary.get("epochs_completed", 0)
-            text = f"Stopped after {done} complete epoch(s); the model so far is saved."
-            self.training_panel.show_done("Stopped")
-        else:
-            text = f"Training failed: {result.message}" if result.message else "Training failed."
-            self.training_panel.show_done("Failed")
-        # a finished run is told by the progress bar and the result box; the rest need words
-        self.training_panel.set_note("" if result.status == "completed" else text)
-        self.training_panel.show_result(result_html(result) if summary else "")
-        self.statusBar().showMessage(text)
-
-    def _show_failure(self, message: str, details: str | None) -> None:
-        self.last_error = (message, details or "")
-        self.training_panel.set_note(f"Training failed: {message}")
-        show_error(self, message, details, title="Training failed")
-
-    def _show_run_dir(self, run_dir: str) -> None:
-        path = Path(run_dir)
-        url = QUrl.fromLocalFile(str(path)).toString()
-        self.run_label.setText(f'Run: <a href="{url}">{path.name}</a>')
-        self.run_label.setToolTip(f"{path}\nClick to open the folder.")
-
-    @Slot()
-    def _update_elapsed(self) -> None:
-        if not self._elapsed.isValid():
-            return
-        paused = self._paused_ms + (self._pause_started.elapsed() if self._pause_started else 0)
-        seconds = max(0, (self._elapsed.elapsed() - paused) // 1000)
-        minutes, seconds = divmod(int(seconds), 60)
-        self.elapsed_label.setText(f"Elapsed: {minutes}:{seconds:02d}")
+        self.session.stop()
 
     # ------------------------------------------------------------------ settings
     def remember_choices(self) -> None:
@@ -613,9 +376,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping training…")
         self._closing = True
         self._set_ready(False)
-        while self.controller.is_running():
-            if not self.controller.shutdown():
-                break  # logged; an endless wait would hang the app
+        self.session.shutdown()
         if self._loader is not None:
             self._loader.wait()  # an import cannot be interrupted; it ends by itself
             live_loaders.discard(self._loader)
@@ -626,7 +387,6 @@ class MainWindow(QMainWindow):
             save_settings(self.settings)
         if self.plots is not None:
             self.plots.timer.stop()
-        self._tick.stop()
         for panel in (self.model_panel, self.dataset_panel, self.layer_panel):
             if panel is not None:
                 panel.close()  # panels stop their own background jobs on close

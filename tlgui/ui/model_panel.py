@@ -21,12 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui import paths
-from tlgui.core.models import (
-    SMALLCNN,
-    architecture_info,
-    default_weight_entry,
-)
-from tlgui.core.weights import find_local_weights, weight_file_name, weight_search_dirs
+from tlgui.core.library.local import find_local_weights, weight_file_name, weight_search_dirs
+from tlgui.core.models.zoo import SMALLCNN, architecture_info, default_weight_entry
 
 from .architecture_list import ArchitectureList
 from .background import Job, TaskRunner
@@ -48,7 +44,7 @@ def find_model_files() -> list[Path]:
 
 def _read_model_files(job: Job) -> list[tuple[str, str, str, int]]:
     """(path, display name, architecture, number of classes) per readable model file."""
-    from tlgui.core.checkpoint import load_checkpoint
+    from tlgui.core.models.checkpoint import load_checkpoint
 
     rows = []
     for path in find_model_files():

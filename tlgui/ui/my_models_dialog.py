@@ -148,7 +148,7 @@ class MyModelsDialog(QDialog):
 
     def refresh(self) -> None:
         """Read the model files again (in the background); emits ``listed``."""
-        from tlgui.core.my_models import list_my_models
+        from tlgui.core.library.my_models import list_my_models
 
         if self._closed:
             return

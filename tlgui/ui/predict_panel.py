@@ -43,7 +43,7 @@ NO_MODEL_TEXT = "Choose a model first (“Choose model…” above, or pick a ru
 
 def _predict_job(predictor, model_path: str, paths: list[str], job):
     """Worker thread: (predictor, report); the predictor is loaded on first use and kept."""
-    from tlgui.core.predict import Predictor, collect_image_files
+    from tlgui.core.results.predict import Predictor, collect_image_files
 
     if predictor is None:
         predictor = Predictor.from_file(model_path)
@@ -207,7 +207,7 @@ class PredictPanel(QWidget):
 
     def report(self):
         """A PredictionReport with the top-k shown now (for CSV)."""
-        from tlgui.core.predict import Prediction, PredictionReport
+        from tlgui.core.results.predict import Prediction, PredictionReport
 
         k = self.k_spin.value()
         shown = [Prediction(p.path, p.label, p.probability, p.top[:k]) for p in self.predictions]
@@ -337,7 +337,7 @@ class PredictPanel(QWidget):
     def _load_icons(self, start: int, paths: list[str]) -> None:
         if not paths:
             return
-        from tlgui.core.run_evaluation import ImageLookup
+        from tlgui.core.results.run_evaluation import ImageLookup
 
         tag = (self._generation, start)
         self._thumbs.start(lambda job: load_thumbnails(ImageLookup(), paths, tag, ICON, job),
@@ -399,7 +399,7 @@ class PredictPanel(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Save predictions as CSV", str(Path(self._start_dir()) / "predictions.csv"), "CSV files (*.csv)")
         if not path:
             return
-        from tlgui.core.predict import write_predictions_csv
+        from tlgui.core.results.predict import write_predictions_csv
 
         try:
             write_predictions_csv(path, self.report())

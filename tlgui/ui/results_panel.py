@@ -42,7 +42,7 @@ PER_CLASS_COLUMNS = ("Class", "Precision", "Recall", "F1", "Images")
 
 
 def _evaluate_run_job(run_dir: str, job):
-    from tlgui.core.run_evaluation import ImageLookup, evaluate_run, run_validation
+    from tlgui.core.results.run_evaluation import ImageLookup, evaluate_run, run_validation
 
     val = run_validation(run_dir)
     evaluation = evaluate_run(run_dir, lambda d, n: job.report((d, n)), job.cancelled)
@@ -51,8 +51,8 @@ def _evaluate_run_job(run_dir: str, job):
 
 
 def _evaluate_job(model_path: str, data: str, split: str, job):
-    from tlgui.core.evaluate import evaluate_model
-    from tlgui.core.run_evaluation import ImageLookup
+    from tlgui.core.results.evaluate import evaluate_model
+    from tlgui.core.results.run_evaluation import ImageLookup
 
     evaluation = evaluate_model(model_path, data, split, "auto", 256, lambda d, n: job.report((d, n)), job.cancelled)
     return evaluation, ImageLookup(data, split), f"{Path(model_path).name} on {data} ({split} split)"

@@ -80,7 +80,7 @@ class RunInfo:
 
 def read_run(path: str | Path, name: str | None = None) -> RunInfo | None:
     """What the table shows about one run folder, or None if it is not one."""
-    from tlgui.core.runs import read_summary
+    from tlgui.core.results.runs import read_summary
 
     path = Path(path)
     try:
@@ -95,7 +95,7 @@ def read_run(path: str | Path, name: str | None = None) -> RunInfo | None:
 
 def discover_runs(root: Path, extra: list[Path]) -> list[RunInfo]:
     """Runs under ``root`` (and the strategies of transfer checks there) plus ``extra`` folders."""
-    from tlgui.core.runs import list_runs
+    from tlgui.core.results.runs import list_runs
 
     found: list[RunInfo] = []
     seen: set[Path] = set()
@@ -328,7 +328,7 @@ class RunsPanel(QWidget):
         self._mark_colours(runs)
 
     def _plot(self, runs: list[RunInfo]) -> None:
-        from tlgui.core.runs import read_metrics
+        from tlgui.core.results.runs import read_metrics
 
         dark = is_dark(self.palette())
         self.accuracy_plot.clear()

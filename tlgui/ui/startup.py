@@ -8,7 +8,7 @@ import time
 
 from PySide6.QtCore import QThread
 
-HEAVY_MODULES = ("torch", "torchvision", "tlgui.core.models", "tlgui.core.training")
+HEAVY_MODULES = ("torch", "torchvision", "tlgui.core.models.zoo", "tlgui.core.training.loop")
 
 
 class ImportThread(QThread):

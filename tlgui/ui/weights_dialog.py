@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from tlgui.core.download import CONNECT_TIMEOUT
+from tlgui.core.base.download import CONNECT_TIMEOUT
 
 from .background import Job, TaskRunner
 from .weights_table import (
@@ -47,7 +47,7 @@ _NEEDS_ARCH = "cannot tell which architecture"
 
 
 def _list_library(job: Job):
-    from tlgui.core.weights_library import list_custom_weights, list_weights
+    from tlgui.core.library.catalog import list_custom_weights, list_weights
 
     return weight_rows(list_weights(), list_custom_weights())
 
@@ -64,7 +64,7 @@ class WeightsLibraryDialog(QDialog):
 
     def __init__(self, parent=None, architecture: str | None = None, opener=None):
         super().__init__(parent)
-        from tlgui.core.weights_library import library_dirs
+        from tlgui.core.library.catalog import library_dirs
 
         self.setObjectName("weightsLibraryDialog")
         self.setWindowTitle("Pretrained weights library")
@@ -185,7 +185,7 @@ class WeightsLibraryDialog(QDialog):
     def import_file(self, path: str, architecture: str | None = None) -> None:
         """Import ``path`` into the library in the background (progress bar, Cancel)."""
         def work(job: Job):
-            from tlgui.core.weights_import import import_weights  # off the GUI thread
+            from tlgui.core.library.importing import import_weights
 
             return import_weights(path, architecture, progress=lambda d, t: job.report((d, t)), cancel=job.cancelled)
 
@@ -201,7 +201,7 @@ class WeightsLibraryDialog(QDialog):
         opener, timeout = self.opener, self.download_timeout
 
         def work(job: Job):
-            from tlgui.core.download import download_weights
+            from tlgui.core.library.download import download_weights
 
             return download_weights(
                 info.architecture, info.entry, progress=lambda d, t: job.report((d, t)),

@@ -222,7 +222,7 @@ class ArchitectureDialog(QDialog):
 
     def __init__(self, file_name: str, reason: str, parent=None):
         super().__init__(parent)
-        from tlgui.core.models import list_architectures
+        from tlgui.core.models.zoo import list_architectures
 
         self.setObjectName("architectureDialog")
         self.setWindowTitle("Which architecture?")

@@ -1,0 +1,128 @@
+"""TrainConfig: every setting of a run, as plain data that round-trips through JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from tlgui.core.base.errors import ConfigError
+
+CONFIG_SCHEMA_VERSION = 1
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+SCHEDULES = ("constant", "cosine", "onecycle")
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+SPLITS = ("train", "test")
+
+
+AUGMENTATIONS = ("none", "flip", "standard")
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    model: str
+    out: str = ""
+    val_data: str | None = None
+    weights: str = "none"  # "none" | "default" | "demo:source" | path to .pth/.pt
+    freeze: str = "none"  # "none" | "backbone" | "upto:PATH" | "P1,P2,..."
+    bn_update_frozen: bool = False  # let frozen BatchNorm layers update running stats
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float | None = None  # None: a sensible default for the optimizer
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    image_size: int | None = None
+    val_split: float = 0.2
+    split: str = "train"
+    val_split_name: str = "test"  # split of --val-data for IDX/torchvision sources
+    augment: str = "none"
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = 0
+    max_train_images: int | None = None  # cap (stratified) for quick runs
+    checkpoint_every: int = 1  # epochs between resumable checkpoints
+    schema_version: int = CONFIG_SCHEMA_VERSION
+
+    def validate(self) -> TrainConfig:
+        def bad(name: str, value: Any, allowed: str) -> ConfigError:
+            return ConfigError(f"invalid value for {name}: {value!r} ({allowed})")
+
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("--optimizer", self.optimizer, "choose " + ", ".join(OPTIMIZERS))
+        if self.schedule not in SCHEDULES:
+            raise bad("--schedule", self.schedule, "choose " + ", ".join(SCHEDULES))
+        if self.device not in DEVICES:
+            raise bad("--device", self.device, "choose " + ", ".join(DEVICES))
+        if self.split not in SPLITS:
+            raise bad("--split", self.split, "choose train or test")
+        if self.augment not in AUGMENTATIONS:
+            raise bad("--augment", self.augment, "choose " + ", ".join(AUGMENTATIONS))
+        if int(self.epochs) < 1:
+            raise bad("--epochs", self.epochs, "must be at least 1")
+        if int(self.batch_size) < 1:
+            raise bad("--batch-size", self.batch_size, "must be at least 1")
+        if self.lr is not None and not (0 < float(self.lr) < 10):
+            raise bad("--lr", self.lr, "must be a positive number below 10")
+        if not (0 < float(self.val_split) < 1):
+            raise bad("--val-split", self.val_split, "must be between 0 and 1")
+        if self.image_size is not None and not (8 <= int(self.image_size) <= 1024):
+            raise bad("--image-size", self.image_size, "must be between 8 and 1024")
+        if int(self.num_workers) < 0:
+            raise bad("--num-workers", self.num_workers, "must be 0 or more")
+        return self
+
+    def resolved_lr(self) -> float:
+        if self.lr is not None:
+            return float(self.lr)
+        return 0.01 if self.optimizer == "sgd" else 1e-3
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        raw = migrate_config(dict(raw))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) in configuration: {', '.join(unknown)}")
+        for required in ("data", "model"):
+            if not raw.get(required):
+                raise ConfigError(f"configuration is missing {required!r}")
+        return cls(**raw).validate()
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"configuration {path} is not a JSON object")
+        return cls.from_dict(raw)
+
+
+def migrate_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older config.json up to the current schema (none older exist yet)."""
+    version = raw.get("schema_version", CONFIG_SCHEMA_VERSION)
+    if version > CONFIG_SCHEMA_VERSION:
+        raise ConfigError(
+            f"configuration was written by a newer tlgui (schema {version}); please update tlgui"
+        )
+    raw["schema_version"] = CONFIG_SCHEMA_VERSION
+    return raw

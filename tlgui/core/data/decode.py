@@ -1,0 +1,186 @@
+"""Data for training: open a source (see :mod:`tlgui.core.sources`), split it, and turn
+samples into uint8 tensors, skipping (never crashing on) files that fail to decode.
+
+The sources themselves live in ``sources.py`` (image folders, CSV, demo), ``builtin_sets.py``
+(IDX folders, torchvision sets) and ``idx.py``; their public names are re-exported here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from tlgui.core.base.cancel import stop_check
+from tlgui.core.base.preprocessing import Preprocessing
+from tlgui.core.data.sources import (
+    ImageSet,
+    image_error_reason,
+    read_image,
+)
+
+Progress = Callable[[int, int], None]
+
+
+_CHUNK = 256  # samples decoded between stop checks
+
+
+def fits_in_memory(n: int, prep: Preprocessing, budget_bytes: int = 2 * 1024**3) -> bool:
+    """Whether ``n`` decoded uint8 samples of this preprocessing fit in ``budget_bytes``."""
+    return n * prep.channels * prep.crop * prep.crop <= budget_bytes
+
+
+def decode_to_tensor(
+    images: ImageSet,
+    indices: np.ndarray,
+    prep: Preprocessing,
+    progress: Progress | None = None,
+    should_stop=None,
+) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
+    """Decode ``images[indices]`` into a uint8 (N, C, H, W) tensor and int64 labels.
+
+    Samples that fail to decode are left out and listed as (path, reason). ``progress(done,
+    total)`` is called at most ~20 times. ``should_stop`` (a callable or threading.Event) is
+    checked between chunks: when set, decoding ends early and only the samples done so far
+    are returned, so the caller must check its own flag afterwards.
+    """
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+    total = len(indices)
+    report = _Reporter(progress, total)
+    fast = _fast_arrays(images, indices, prep)
+    if fast is not None:
+        report(total)
+        return torch.from_numpy(fast), torch.from_numpy(images.labels[indices].astype(np.int64)), []
+    out = torch.empty((total, prep.channels, prep.crop, prep.crop), dtype=torch.uint8)
+    out_np = out.numpy()  # shares memory; PIL's arrays are read-only, so copy into it
+    ok = np.zeros(total, dtype=bool)
+    bad: list[tuple[str, str]] = []
+    stop = stop_check(should_stop)
+
+    def work(position: int):
+        try:
+            return prep.load_image(_load_raw(images, int(indices[position])))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
+            return exc
+
+    workers = min(4, os.cpu_count() or 1) if images.paths is not None and total >= 64 else 1
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        for start in range(0, total, _CHUNK):
+            if stop():
+                break
+            positions = range(start, min(start + _CHUNK, total))
+            results = pool.map(work, positions) if pool else map(work, positions)
+            for position, result in zip(positions, results, strict=True):
+                if isinstance(result, Exception):
+                    bad.append(
+                        (images.describe(int(indices[position])), image_error_reason(result))
+                    )
+                else:
+                    out_np[position] = result
+                    ok[position] = True
+            report(positions.stop)
+    finally:
+        if pool:
+            pool.shutdown()
+    keep = torch.from_numpy(np.flatnonzero(ok))
+    labels = torch.from_numpy(images.labels[indices[ok]].astype(np.int64))
+    return (out if bool(ok.all()) else out[keep]), labels, bad
+
+
+def _load_raw(images: ImageSet, index: int):
+    """PIL image for ``index`` raising PIL's own exception (for a precise reason)."""
+    return read_image(images.paths[index]) if images.paths is not None else images.load(index)
+
+
+def _fast_arrays(images: ImageSet, indices: np.ndarray, prep: Preprocessing) -> np.ndarray | None:
+    """Vectorised conversion when in-memory images need no resizing; None otherwise."""
+    arrays = images.arrays
+    if arrays is None or arrays.dtype != np.uint8 or prep.resize != prep.crop:
+        return None
+    if arrays.shape[1:3] != (prep.crop, prep.crop):
+        return None
+    batch = arrays[indices]
+    if batch.ndim == 4 and batch.shape[-1] == 1:
+        batch = batch[..., 0]
+    if batch.ndim == 3:  # grayscale
+        batch = batch[:, None]
+        return np.ascontiguousarray(np.repeat(batch, 3, axis=1) if prep.channels == 3 else batch)
+    if batch.ndim != 4 or batch.shape[-1] != 3:
+        return None  # RGBA etc.: PIL composites on white in the slow path
+    if prep.channels == 3:
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+    # PIL's own RGB -> L formula (ITU-R 601-2 luma, fixed point), so both paths agree
+    weights = np.array([19595, 38470, 7471], dtype=np.uint32)
+    luma = (batch.astype(np.uint32) @ weights + 0x8000) >> 16
+    return np.ascontiguousarray(luma.astype(np.uint8)[:, None])
+
+
+class _Reporter:
+    """Calls progress(done, total) at most ~20 times, always for the last step."""
+
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total = progress, total
+        self.step = max(1, math.ceil(total / 20))
+        self.next = self.step
+
+    def __call__(self, done: int) -> None:
+        if self.progress is None:
+            return
+        if done >= self.next or done >= self.total:
+            self.progress(done, self.total)
+            self.next = (done // self.step + 1) * self.step
+
+
+class LazyImageDataset(torch.utils.data.Dataset):
+    """Decodes on demand, for sets too big for memory. A sample that fails to decode is
+    recorded in ``self.bad`` (path, reason) and a readable one (same class when possible)
+    is returned instead, so an epoch never stops on a bad file. With DataLoader worker
+    processes each worker keeps its own ``bad`` list."""
+
+    def __init__(self, images: ImageSet, indices, prep: Preprocessing):
+        self.images = images
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.prep = prep
+        self.bad: list[tuple[str, str]] = []
+        self._bad_positions: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _try(self, position: int):
+        if position in self._bad_positions:
+            return None
+        index = int(self.indices[position])
+        try:
+            array = self.prep.load_image(_load_raw(self.images, index))
+        except Exception as exc:  # noqa: BLE001
+            self._bad_positions.add(position)
+            self.bad.append((self.images.describe(index), image_error_reason(exc)))
+            return None
+        if not array.flags.writeable:  # PIL-backed arrays are read-only
+            array = array.copy()
+        return torch.from_numpy(array), int(self.images.labels[index])
+
+    def __getitem__(self, position: int) -> tuple[torch.Tensor, int]:
+        item = self._try(position)
+        if item is not None:
+            return item
+        n = len(self.indices)
+        labels = self.images.labels
+        label = labels[self.indices[position]]
+        for same_class in (True, False):  # prefer a stand-in of the same class
+            for k in range(1, n):
+                candidate = (position + k) % n
+                if (labels[self.indices[candidate]] == label) != same_class:
+                    continue
+                item = self._try(candidate)
+                if item is not None:
+                    return item
+        from tlgui.core.base.errors import DataError
+
+        raise DataError(f"none of the {n} images in {self.images.name} could be decoded")

@@ -1,0 +1,335 @@
+"""Dataset health check: decode every image of a class-per-folder tree once and report
+unreadable files, duplicates, tiny images, empty classes and imbalance.
+
+Results are cached under ``cache_dir()/scans/`` keyed by the folder and a fingerprint of
+every file's (relative path, size, mtime), so scanning an unchanged folder again is
+instant, and :func:`known_bad_paths` lets training skip known-bad files unopened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps
+
+from tlgui import paths
+from tlgui.core.base.cancel import stop_check
+from tlgui.core.base.errors import DataError
+from tlgui.core.data.sources import (
+    FolderListing,
+    class_imbalance_warning,
+    image_error_reason,
+    list_folder,
+)
+
+SCAN_VERSION = 1
+
+
+TINY_PIXELS = 16  # images smaller than this on a side are flagged (still usable)
+
+
+_CHUNK = 128
+
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ScanReport:
+    folder: str
+    classes: list[str]  # class folders with at least one usable image, sorted
+    counts: dict[str, int]  # class -> usable images
+    bad: list[dict[str, str]]  # {"path", "reason"}
+    duplicates: list[list[str]]  # groups of usable files with identical bytes
+    tiny: list[dict[str, Any]]  # {"path", "width", "height"}
+    empty_classes: list[str]  # class folders without a usable image
+    ignored: int  # hidden, system and non-image files
+    imbalance: str | None
+    modes: dict[str, int]  # PIL mode -> usable images
+    files: int  # image files examined
+    warnings: list[str]
+    seconds: float
+    stopped: bool = False  # should_stop ended the scan early (nothing cached)
+    from_cache: bool = False
+    hashes: dict[str, str] = field(default_factory=dict, repr=False)  # path -> sha256
+
+    @property
+    def usable(self) -> int:
+        return sum(self.counts.values())
+
+    def to_json(self, hashes: bool = False) -> dict[str, Any]:
+        raw = asdict(self)
+        if not hashes:
+            raw.pop("hashes")
+        return raw
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ScanReport:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+@dataclass
+class PairReport:
+    train: ScanReport
+    val: ScanReport
+    cross_duplicates: list[dict[str, list[str]]]  # {"train": [...], "val": [...]}
+    warnings: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "train": self.train.to_json(),
+            "val": self.val.to_json(),
+            "cross_duplicates": self.cross_duplicates,
+            "warnings": self.warnings,
+        }
+
+
+def scan_folder(
+    path: str | os.PathLike,
+    progress: Progress | None = None,
+    should_stop=None,
+    use_cache: bool = True,
+) -> ScanReport:
+    """Fully decode every image under ``path`` (one sub-folder per class) and report.
+
+    DataError when the folder is missing or not a folder; everything else is reported.
+    ``progress(done, total)`` is called at most ~20 times; ``should_stop`` (callable or
+    threading.Event) ends the scan early with ``stopped=True``.
+    """
+    started = time.perf_counter()
+    listing = list_folder(path)
+    fingerprint = folder_fingerprint(listing)
+    files = [(name, p, size) for name, entries in listing.classes.items() for p, size, _ in entries]
+    if use_cache:
+        cached = _read_cache(listing.root)
+        if cached is not None and cached.get("fingerprint") == fingerprint:
+            report = ScanReport.from_json(cached["report"])
+            report.from_cache = True
+            if progress:
+                progress(len(files), len(files))
+            return report
+    stop = stop_check(should_stop)
+    results: list[tuple[str, str, tuple]] = []
+    step = max(1, -(-len(files) // 20))
+    stopped = False
+    workers = min(4, os.cpu_count() or 1)
+    with warnings.catch_warnings(), ThreadPoolExecutor(workers) as pool:
+        # over MAX_IMAGE_PIXELS * 2 PIL raises (reported as a bomb); below that it only warns
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        for start in range(0, len(files), _CHUNK):
+            if stop():
+                stopped = True
+                break
+            chunk = files[start : start + _CHUNK]
+            for (name, p, _), info in zip(
+                chunk, pool.map(lambda f: _inspect(f[1], f[2]), chunk), strict=True
+            ):
+                results.append((name, p, info))
+            done = start + len(chunk)
+            if progress and (done // step > start // step or done == len(files)):
+                progress(done, len(files))
+    report = _build_report(listing, results, stopped, time.perf_counter() - started)
+    if not stopped:
+        _write_cache(listing, fingerprint, report)
+    return report
+
+
+def _inspect(path: str, size: int) -> tuple[str | None, str, str, int, int]:
+    """(reason or None, sha256, mode, width, height) after a full decode of one file."""
+    if size == 0:
+        return "empty file (0 bytes)", "", "", 0, 0
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return image_error_reason(exc), "", "", 0, 0
+    if not data:
+        return "empty file (0 bytes)", "", "", 0, 0
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        image = Image.open(io.BytesIO(data))
+        mode, (width, height) = image.mode, image.size
+        image.load()
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
+        return image_error_reason(exc), digest, "", 0, 0
+    if width < 1 or height < 1:
+        return "image has no pixels", digest, mode, width, height
+    try:
+        ImageOps.exif_transpose(image)  # training applies it: a broken EXIF block must show here
+    except Exception:  # noqa: BLE001
+        return "corrupt EXIF orientation data", digest, mode, width, height
+    return None, digest, mode, width, height
+
+
+def _build_report(listing: FolderListing, results, stopped: bool, seconds: float) -> ScanReport:
+    counts: dict[str, int] = {name: 0 for name in listing.classes}
+    bad, tiny, hashes, modes = [], [], {}, defaultdict(int)
+    by_hash: dict[str, list[str]] = defaultdict(list)
+    class_of: dict[str, str] = {}
+    for name, path, (reason, digest, mode, width, height) in results:
+        if digest:
+            hashes[path] = digest
+        if reason is not None:
+            bad.append({"path": path, "reason": reason})
+            continue
+        counts[name] += 1
+        modes[mode] += 1
+        by_hash[digest].append(path)
+        class_of[path] = name
+        if width < TINY_PIXELS or height < TINY_PIXELS:
+            tiny.append({"path": path, "width": width, "height": height})
+    classes = [name for name, n in counts.items() if n > 0]
+    empty = [name for name, n in counts.items() if n == 0]
+    counts = {name: counts[name] for name in classes}
+    duplicates = sorted(sorted(group) for group in by_hash.values() if len(group) > 1)
+    imbalance = class_imbalance_warning(counts)
+    notes = []
+    if not classes:
+        notes.append(f"{listing.root} holds no class sub-folders with readable images")
+    elif len(classes) == 1:
+        notes.append(f"only one class has readable images ({classes[0]!r}); training needs two")
+    if empty:
+        notes.append(
+            "class folders without readable images (ignored by training): " + ", ".join(empty)
+        )
+    if listing.stray_images:
+        notes.append(
+            f"{listing.stray_images} image file(s) directly in {listing.root} belong to no class and are ignored"
+        )
+    mixed = [g for g in duplicates if len({class_of[p] for p in g}) > 1]
+    if mixed:
+        notes.append(
+            f"{len(mixed)} image(s) appear in more than one class (same content, different labels)"
+        )
+    if imbalance:
+        notes.append(imbalance)
+    return ScanReport(
+        folder=str(listing.root), classes=classes, counts=counts, bad=bad, duplicates=duplicates,
+        tiny=tiny, empty_classes=empty, ignored=listing.ignored, imbalance=imbalance,
+        modes=dict(sorted(modes.items())), files=len(results), warnings=notes,
+        seconds=round(seconds, 3), stopped=stopped, hashes=hashes,
+    )  # fmt: skip
+
+
+def scan_pair(
+    train_dir: str | os.PathLike,
+    val_dir: str | os.PathLike,
+    progress: Progress | None = None,
+    should_stop=None,
+    use_cache: bool = True,
+) -> PairReport:
+    """Scan both folders (progress runs once per folder) and list files found in both."""
+    train = scan_folder(train_dir, progress, should_stop, use_cache)
+    val = scan_folder(val_dir, progress, should_stop, use_cache)
+    in_train: dict[str, list[str]] = defaultdict(list)
+    bad_paths = {b["path"] for b in train.bad} | {b["path"] for b in val.bad}
+    for p, digest in train.hashes.items():
+        if p not in bad_paths:
+            in_train[digest].append(p)
+    in_val: dict[str, list[str]] = defaultdict(list)
+    for p, digest in val.hashes.items():
+        if p not in bad_paths and digest in in_train:
+            in_val[digest].append(p)
+    cross = sorted(
+        ({"train": sorted(in_train[d]), "val": sorted(v)} for d, v in in_val.items()),
+        key=lambda g: g["train"][0],
+    )
+    notes = []
+    if cross:
+        n = sum(len(g["val"]) for g in cross)
+        notes.append(
+            f"{n} validation image(s) also appear in the training folder, which inflates validation accuracy"
+        )
+    return PairReport(train, val, cross, notes)
+
+
+def folder_fingerprint(listing: FolderListing) -> str:
+    """Changes when any file is added, removed, resized or touched (or scan rules change)."""
+    digest = hashlib.sha256()
+    digest.update(
+        f"v{SCAN_VERSION}|{Image.MAX_IMAGE_PIXELS}|{TINY_PIXELS}|{listing.ignored}|{listing.stray_images}\n".encode()
+    )
+    root = str(listing.root)
+    for name, entries in listing.classes.items():
+        digest.update(f"D{name}\n".encode())
+        for p, size, mtime in entries:
+            digest.update(f"{os.path.relpath(p, root)}|{size}|{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+def _cache_file(root: Path) -> Path:
+    key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return paths.cache_dir() / "scans" / f"{key}.json"
+
+
+def _read_cache(root: Path) -> dict[str, Any] | None:
+    try:
+        raw = json.loads(_cache_file(root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("version") != SCAN_VERSION
+        or raw.get("folder") != str(root)
+    ):
+        return None
+    return raw
+
+
+def _write_cache(listing: FolderListing, fingerprint: str, report: ScanReport) -> None:
+    stats = {p: [size, mtime] for entries in listing.classes.values() for p, size, mtime in entries}
+    raw = {
+        "version": SCAN_VERSION,
+        "folder": str(listing.root),
+        "fingerprint": fingerprint,
+        "report": report.to_json(hashes=True),
+        "bad_stats": {b["path"]: stats.get(b["path"]) for b in report.bad},
+    }
+    target = _cache_file(listing.root)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(json.dumps(raw), encoding="utf-8")
+        os.replace(temp, target)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def cached_bad_files(listing: FolderListing) -> tuple[dict[str, str], bool]:
+    """(path -> reason for cached bad files still unchanged, whether the whole cached scan
+    still matches the folder, in which case every other file is known good)."""
+    cached = _read_cache(listing.root)
+    if cached is None:
+        return {}, False
+    try:
+        bad = {b["path"]: b["reason"] for b in cached["report"]["bad"]}
+        if cached.get("fingerprint") == folder_fingerprint(listing):
+            return bad, True
+        current = {
+            p: [size, mtime] for entries in listing.classes.values() for p, size, mtime in entries
+        }
+        stats = cached.get("bad_stats", {})
+        return {p: r for p, r in bad.items() if p in current and stats.get(p) == current[p]}, False
+    except (KeyError, TypeError):
+        return {}, False
+
+
+def known_bad_paths(folder: str | os.PathLike) -> set[str]:
+    """Files a cached scan found unreadable and that have not changed since (empty set when
+    the folder was never scanned)."""
+    try:
+        listing = list_folder(folder)
+    except DataError:
+        return set()
+    return set(cached_bad_files(listing)[0])

@@ -1,0 +1,265 @@
+"""Dataset sources: what ``open_source(spec)`` understands, all turned into an ImageSet.
+
+An ImageSet only lists samples (file paths or an in-memory uint8 array) and labels;
+decoding for training happens in :mod:`tlgui.core.data`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from tlgui.core.base.errors import DataError
+
+IMAGE_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+)
+
+
+SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"})
+
+
+FASHION_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+
+
+# folder names that mean "this level holds splits, not classes"
+_SPLIT_DIRS = {
+    "train": ("train", "training"),
+    "test": ("test", "val", "valid", "validation", "testing"),
+}
+
+
+@dataclass
+class ImageSet:
+    name: str  # what the user gave, e.g. the folder path or "demo:target"
+    classes: list[str]
+    labels: np.ndarray  # int64, one per usable sample
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+    paths: list[str] | None = None  # file per sample (file-based sources)
+    arrays: np.ndarray | None = None  # uint8 (N,H,W) or (N,H,W,C) (in-memory sources)
+    origin: str = ""  # what describe() names for in-memory samples, e.g. an IDX file name
+
+    def __len__(self) -> int:
+        return int(len(self.labels))
+
+    def load(self, index: int) -> Image.Image:
+        """Sample ``index`` as a PIL image (any mode); DataError naming the file if unreadable."""
+        if self.arrays is not None:
+            array = self.arrays[index]
+            if array.ndim == 3 and array.shape[-1] == 1:
+                array = array[..., 0]
+            return Image.fromarray(np.ascontiguousarray(array))
+        assert self.paths is not None
+        return load_image_file(self.paths[index])
+
+    def describe(self, index: int) -> str:
+        if self.paths is not None:
+            return self.paths[index]
+        return f"{self.origin or self.name} #{index}"
+
+    def counts(self) -> dict[str, int]:
+        per = np.bincount(self.labels, minlength=len(self.classes)) if len(self.labels) else []
+        return {name: int(per[i]) if len(per) else 0 for i, name in enumerate(self.classes)}
+
+    def channels(self, sample: int = 16) -> int:
+        """1 when the data looks grayscale (checks up to ``sample`` images), else 3."""
+        if self.arrays is not None:
+            return 1 if self.arrays.ndim == 3 or self.arrays.shape[-1] == 1 else 3
+        step = max(1, len(self) // sample)
+        for index in range(0, len(self), step):
+            try:
+                with Image.open(self.paths[index]) as image:  # header only
+                    if image.mode not in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
+                        return 3
+            except Exception:  # noqa: BLE001 - unreadable files are someone else's report
+                continue
+        return 1
+
+
+class EmptyImageFile(ValueError):
+    """A zero-byte file where an image was expected."""
+
+
+def read_image(path: str) -> Image.Image:
+    """Decode a whole image file now (no file handle stays open); raises what PIL raises."""
+    data = Path(path).read_bytes()
+    if not data:
+        raise EmptyImageFile(path)
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def load_image_file(path: str) -> Image.Image:
+    """Like :func:`read_image` but any failure is a DataError naming the file."""
+    try:
+        return read_image(path)
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
+        raise DataError(f"cannot read {path}: {image_error_reason(exc)}") from None
+
+
+def image_error_reason(exc: BaseException) -> str:
+    """A short, specific reason for a PIL failure."""
+    if isinstance(exc, Image.DecompressionBombError):
+        return "image too large (possible decompression bomb)"
+    if isinstance(exc, EmptyImageFile):
+        return "empty file (0 bytes)"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, MemoryError):
+        return "image too large to decode (out of memory)"
+    if isinstance(exc, _CORRUPT_ERRORS):
+        return "truncated or corrupt image data"
+    first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+    return f"unreadable image ({type(exc).__name__}{': ' + first if first else ''})"
+
+
+# what PIL's decoders raise on damaged data (struct.error included)
+_CORRUPT_ERRORS = (
+    OSError,
+    SyntaxError,
+    EOFError,
+    ValueError,
+    IndexError,
+    ZeroDivisionError,
+    struct.error,
+)
+
+
+def header_problem(path: str, size: int) -> str | None:
+    """Cheap check (header and size only); None when the file looks like a usable image."""
+    if size == 0:
+        return "empty file (0 bytes)"
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Exception as exc:  # noqa: BLE001
+        return image_error_reason(exc)
+    if width < 1 or height < 1:
+        return "image has no pixels"
+    return None
+
+
+def is_ignored_name(name: str) -> bool:
+    return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+@dataclass
+class FolderListing:
+    root: Path  # absolute
+    classes: dict[str, list[tuple[str, int, int]]]  # class -> [(path, size, mtime_ns)], sorted
+    ignored: int = 0  # hidden, system and non-image files (and stray files at the top)
+    stray_images: int = 0  # image files directly in root, outside any class folder
+
+
+def absolute(path: str | os.PathLike) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def check_folder(path: str | os.PathLike) -> Path:
+    root = absolute(path)
+    if not root.exists():
+        raise DataError(f"data folder not found: {root}")
+    if not root.is_dir():
+        raise DataError(
+            f"{root} is not a folder (expected a folder with one sub-folder per class, "
+            "MNIST-style IDX files, or a .csv manifest)"
+        )
+    return root
+
+
+def list_folder(path: str | os.PathLike) -> FolderListing:
+    """Walk a class-per-sub-folder tree (recursively inside each class), skipping hidden
+    and system entries; DataError when the folder is missing or not a folder."""
+    root = check_folder(path)
+    listing = FolderListing(root=root, classes={})
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        raise DataError(f"cannot read folder {root}: {exc.strerror or exc}") from None
+    for entry in entries:
+        if is_ignored_name(entry.name):
+            listing.ignored += 1
+        elif entry.is_dir():
+            listing.classes[entry.name] = _walk_class(Path(entry.path), listing)
+        else:
+            listing.ignored += 1
+            listing.stray_images += is_image_name(entry.name)
+    return listing
+
+
+def _walk_class(folder: Path, listing: FolderListing) -> list[tuple[str, int, int]]:
+    files: list[tuple[str, int, int]] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        listing.ignored += sum(is_ignored_name(d) for d in dirnames)
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d))
+        for name in sorted(filenames):
+            if is_ignored_name(name) or not is_image_name(name):
+                listing.ignored += 1
+                continue
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.stat(full)
+            except OSError:
+                files.append((full, -1, 0))  # broken link: reported as unreadable
+                continue
+            files.append((full, st.st_size, st.st_mtime_ns))
+    return files
+
+
+def split_subfolder(root: Path, split: str) -> Path | None:
+    """``root/train`` (or val/test...) when root holds split folders rather than classes."""
+    try:
+        subdirs = {
+            p.name.lower(): p for p in root.iterdir() if p.is_dir() and not is_ignored_name(p.name)
+        }
+    except OSError:
+        return None
+    known = {name for names in _SPLIT_DIRS.values() for name in names}
+    if not subdirs or not set(subdirs) <= known:
+        return None
+    for name in _SPLIT_DIRS.get(split, (split,)):
+        if name in subdirs:
+            return subdirs[name]
+    raise DataError(
+        f"{root} has split folders ({', '.join(sorted(subdirs))}) but none for {split!r}"
+    )
+
+
+def class_imbalance_warning(counts: dict[str, int], ratio: float = 3.0) -> str | None:
+    """One sentence when the largest class has more than ``ratio`` times the smallest."""
+    present = {name: n for name, n in counts.items() if n > 0}
+    if len(present) < 2:
+        return None
+    big = max(present, key=present.get)
+    small = min(present, key=present.get)
+    if present[big] <= ratio * present[small]:
+        return None
+    return (
+        f"classes are imbalanced: {big!r} has {present[big]} images but {small!r} only "
+        f"{present[small]}, so accuracy alone can mislead (check per-class results)"
+    )
+
+
+def _add_imbalance_warning(image_set: ImageSet) -> None:
+    message = class_imbalance_warning(image_set.counts())
+    if message:
+        image_set.warnings.append(message)

@@ -1,0 +1,62 @@
+"""Finding torchvision's published weight files on this computer (torch hub cache, the library)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tlgui.core.base.checksums import verify_hash_prefix
+from tlgui.core.base.errors import WeightsError
+
+
+def hub_checkpoints_dir() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def weight_search_dirs() -> list[Path]:
+    from tlgui.paths import weights_dir
+
+    return [hub_checkpoints_dir(), weights_dir()]
+
+
+def weight_file_name(entry) -> str:
+    return entry.url.rsplit("/", 1)[-1]
+
+
+def find_local_weights(entry) -> Path | None:
+    name = weight_file_name(entry)
+    for folder in weight_search_dirs():
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_weights_path(architecture: str) -> tuple[Path, Any]:
+    """The local file of torchvision's default weights, or a clear error (no download)."""
+    from tlgui.core.models.zoo import SMALLCNN, default_weight_entry
+
+    if architecture == SMALLCNN:
+        raise WeightsError(
+            "smallcnn has no published pretrained weights; use --weights demo:source, "
+            "a model.pt from an earlier run, or --weights none"
+        )
+    entry = default_weight_entry(architecture)
+    if entry is None:
+        raise WeightsError(f"torchvision publishes no pretrained weights for {architecture}")
+    found = find_local_weights(entry)
+    if found is not None and verify_hash_prefix(found) is False:
+        raise WeightsError(
+            f"{found}: the checksum does not match the one in its file name; the file is damaged "
+            "(an interrupted download?): delete it and import or download it again"
+        )
+    if found is None:
+        folders = " or ".join(str(d) for d in weight_search_dirs())
+        raise WeightsError(
+            f"pretrained weights for {architecture} are not on this computer: expected "
+            f"{weight_file_name(entry)} in {folders} (import the file with "
+            "'tlgui weights import FILE', or use --weights none)"
+        )
+    return found, entry

@@ -1,0 +1,84 @@
+"""Loading weight files without running code: ``torch.load(weights_only=True)`` and checksums."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import pickletools
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tlgui.core.base.errors import WeightsError
+
+
+def safe_load(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise WeightsError(f"weight file not found: {path}")
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder, not a weight file")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path} is empty (0 bytes), not a weight file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's pickle-protocol chatter
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
+            OSError, AttributeError, KeyError, IndexError, TypeError) as exc:
+        globals_found = _pickle_globals(path)
+        if globals_found:
+            raise WeightsError(
+                f"refused to load {path}: it contains Python objects or code ({', '.join(globals_found[:3])}), "
+                "not just weights; only plain weight files are accepted and nothing in it was run"
+            ) from None
+        reason = "unreadable" if isinstance(exc, (KeyError, IndexError)) else _first_line(str(exc))
+        if "Weights only load failed" in reason or globals_found is None:
+            reason = "its content is not a saved PyTorch object"
+        raise WeightsError(f"{path} is not a PyTorch weight file ({reason})") from None
+
+
+def _pickle_globals(path: Path) -> list[str] | None:
+    """Names a pickle would import, read with pickletools (which never executes anything).
+
+    ``None`` when the file is not a parseable pickle at all.
+    """
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                if member is None:
+                    return None
+                payload = archive.read(member)
+        else:
+            payload = path.read_bytes()
+        names: list[str] = []
+        recent: list[str] = []
+        stream = io.BytesIO(payload)
+        # torch's legacy format is several pickles in a row (magic, protocol, sys info,
+        # the object, storage keys), then raw storage bytes: read pickles until one fails
+        for index in range(5):
+            try:
+                for opcode, arg, _ in pickletools.genops(stream):
+                    if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+                        recent = (recent + [str(arg)])[-2:]
+                    elif opcode.name in ("GLOBAL", "INST"):
+                        names.append(str(arg).replace(" ", "."))
+                    elif opcode.name == "STACK_GLOBAL":
+                        names.append(".".join(recent))
+            except Exception:  # noqa: BLE001
+                if index == 0:
+                    return None
+                break
+        # torch's own rebuild helpers appear in every legitimate file
+        return [n for n in names if not n.startswith(("torch.", "collections.OrderedDict", "_codecs."))]
+    except Exception:  # noqa: BLE001 - any parse failure means "not a pickle"
+        return None
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unreadable"
+    return line[:160]

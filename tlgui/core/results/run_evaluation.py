@@ -1,0 +1,131 @@
+"""Evaluate a finished run on exactly the images it was validated on, and find those images
+again later (for thumbnails in a results gallery).
+
+A run validated either on separate data (``val_data`` with split ``val_split_name``) or on
+a seeded, stratified share of its training data (``val_split`` of ``data``/``split``).
+:func:`evaluate_run` rebuilds that share the way :mod:`tlgui.core.prepare` does, so its
+accuracy equals the run's ``final_val_accuracy``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.errors import DataError, RunDirError
+from tlgui.core.data.catalog import open_source
+from tlgui.core.data.sources import load_image_file
+from tlgui.core.data.split import stratified_split
+from tlgui.core.results.evaluate import Evaluation, evaluate_model
+from tlgui.core.results.runs import RunDir
+
+Progress = Callable[[int, int], None]
+
+
+_INDEX = re.compile(r" #(\d+)$")
+
+
+@dataclass(frozen=True)
+class RunValidation:
+    """Where a run's validation images come from."""
+
+    data: str  # an open_source spec
+    split: str
+    indices: np.ndarray | None  # None: every image of data/split
+    batch_size: int = 256
+
+    def describe(self) -> str:
+        if self.indices is None:
+            return f"{self.data} ({self.split} split)"
+        return f"{len(self.indices):,} validation images held out from {self.data}"
+
+
+def run_validation(run_dir: str | Path) -> RunValidation:
+    """Read ``config.json`` and say which images the run validated on."""
+    run = RunDir(Path(run_dir).expanduser())
+    if not run.config.is_file():
+        raise RunDirError(f"{run.path} is not a tlgui run folder (it has no config.json)")
+    config = TrainConfig.load(run.config)
+    batch = max(int(config.batch_size), 256)  # what training validated with
+    if config.val_data:
+        return RunValidation(config.val_data, config.val_split_name, None, batch)
+    images = open_source(config.data, config.split)
+    _train_idx, val_idx = stratified_split(images.labels, config.val_split, config.seed)
+    return RunValidation(config.data, config.split, val_idx, batch)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    progress: Progress | None = None,
+    should_stop=None,
+    device: str = "auto",
+) -> Evaluation:
+    """Evaluate ``run_dir/model.pt`` on the run's own validation images.
+
+    Raises :class:`TlguiError` when the folder is not a run, has no model yet, or its data
+    cannot be opened any more.
+    """
+    run = RunDir(Path(run_dir).expanduser())
+    if not run.config.is_file():
+        raise RunDirError(f"{run.path} is not a tlgui run folder (it has no config.json)")
+    if not run.model.is_file():
+        raise RunDirError(f"{run.path.name} has no model.pt yet: the run is still going, or it failed before saving")
+    val = run_validation(run.path)
+    if val.indices is None:
+        return evaluate_model(str(run.model), val.data, val.split, device, val.batch_size, progress, should_stop)
+    return evaluate_indices(str(run.model), val.data, val.split, val.indices, device, val.batch_size, progress, should_stop)
+
+
+def evaluate_indices(
+    model_path: str,
+    data: str,
+    split: str,
+    indices: np.ndarray,
+    device: str = "auto",
+    batch_size: int = 256,
+    progress: Progress | None = None,
+    should_stop=None,
+) -> Evaluation:
+    """:func:`tlgui.core.evaluate.evaluate_model` on ``indices`` of the data only."""
+    return evaluate_model(model_path, data, split, device, batch_size, progress, should_stop, indices=indices)
+
+
+class ImageLookup:
+    """Loads the image an :class:`Evaluation` row describes: a file path, or ``NAME #i``
+    of an in-memory data set (opened once, on first need; safe to share between threads)."""
+
+    def __init__(self, data: str | None = None, split: str = "test"):
+        self.data, self.split = data, split
+        self._images = None
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def load(self, description: str) -> Image.Image:
+        """The image, or DataError when it cannot be found or read."""
+        match = _INDEX.search(description)
+        if match is None or Path(description).is_file():
+            return load_image_file(description)
+        images = self._open()
+        index = int(match.group(1))
+        if images is None or index >= len(images) or images.describe(index) != description:
+            raise DataError(f"cannot find {description}")
+        return images.load(index)
+
+    def _open(self):
+        with self._lock:
+            return self._open_locked()
+
+    def _open_locked(self):
+        if self._images is None and not self._failed and self.data:
+            try:
+                self._images = open_source(self.data, self.split)
+            except Exception:  # noqa: BLE001 - no thumbnails then, not an error worth raising twice
+                self._failed = True
+        return self._images

@@ -1,0 +1,208 @@
+"""The run directory: the contract between GUI, CLI and tests (see DESIGN.md).
+
+    RUN_DIR/config.json   metrics.csv   summary.json   model.pt   checkpoints/{last,best}.pt
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tlgui.core.base.errors import RunDirError
+from tlgui.core.base.files import atomic_save, atomic_write_text, writable_folder_problem
+
+CONFIG = "config.json"
+
+
+METRICS = "metrics.csv"
+
+
+SUMMARY = "summary.json"
+
+
+MODEL = "model.pt"
+
+
+CHECKPOINTS = "checkpoints"
+
+
+METRIC_COLUMNS = ("epoch", "phase", "loss", "accuracy", "lr", "seconds")
+
+
+FINISHED_STATUSES = ("completed", "stopped")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def summary(self) -> Path:
+        return self.path / SUMMARY
+
+    @property
+    def model(self) -> Path:
+        return self.path / MODEL
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    def check(self, overwrite: bool) -> None:
+        """Read-only checks before any work: a finished run is refused unless ``overwrite``,
+        and the folder must be creatable. Nothing on disk changes here."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"output path {self.path} exists and is not a folder")
+        status = read_status(self.path)
+        if status in FINISHED_STATUSES and not overwrite:
+            raise RunDirError(
+                f"{self.path} already holds a finished run (status {status}); "
+                "choose another --out folder or pass --overwrite"
+            )
+        existing = self.path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise RunDirError(f"cannot write to output folder {self.path}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RunDirError(f"cannot write to output folder {self.path}: {existing} is not writable")
+
+    def prepare(self, overwrite: bool) -> None:
+        """Create the folder, refusing one that holds a finished run unless ``overwrite``.
+
+        Nothing is deleted here: with ``overwrite`` the old files are replaced one by one
+        as the new run writes them (each atomically).
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"output path {self.path} exists and is not a folder")
+        status = read_status(self.path)
+        if status in FINISHED_STATUSES and not overwrite:
+            raise RunDirError(
+                f"{self.path} already holds a finished run (status {status}); "
+                "choose another --out folder or pass --overwrite"
+            )
+        problem = writable_folder_problem(self.path)
+        if problem:
+            raise RunDirError(f"cannot write to output folder {self.path}: {problem}")
+        if overwrite:
+            # a stale summary must not describe the new run while it is going
+            self.summary.unlink(missing_ok=True)
+            self.metrics.unlink(missing_ok=True)
+
+    def resume_state(self, epochs: int) -> dict[str, Any]:
+        """The last completed epoch's state, checked; errors say why a run cannot go on."""
+        from tlgui.core.models.safe_load import safe_load
+
+        last = self.checkpoints / "last.pt"
+        if not self.config.is_file():
+            raise RunDirError(f"{self.path} is not a tlgui run folder (it has no config.json), so there is nothing to resume")
+        if not last.is_file():
+            raise RunDirError(
+                f"{self.path.name} has no checkpoint to resume from (it stopped before its first epoch ended); "
+                "start it again instead"
+            )
+        state = safe_load(last)
+        if not isinstance(state, dict) or state.get("format") != "tlgui.state":
+            raise RunDirError(f"{last} is not a tlgui training state")
+        if int(state["epoch"]) >= epochs:
+            raise RunDirError(f"{self.path.name} already finished all {epochs} epochs: nothing to resume")
+        problem = writable_folder_problem(self.path, create=False)
+        if problem:
+            raise RunDirError(f"cannot write to run folder {self.path}: {problem}")
+        return state
+
+    def truncate_metrics(self, epoch: int) -> None:
+        """Keep only the metrics rows up to ``epoch`` (rewritten atomically)."""
+        rows = [r for r in read_metrics(self.path) if r["epoch"] <= epoch]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in METRIC_COLUMNS} for r in rows)
+        atomic_write_text(self.metrics, buffer.getvalue())
+
+    def earlier_val_rows(self, epoch: int) -> list[dict[str, Any]]:
+        """Validation rows up to ``epoch``, each with that epoch's training accuracy."""
+        rows = [r for r in read_metrics(self.path) if r["epoch"] <= epoch]
+        train_acc = {r["epoch"]: r["accuracy"] for r in rows if r["phase"] == "train"}
+        return [dict(r, train_accuracy=train_acc.get(r["epoch"], float("nan"))) for r in rows if r["phase"] == "val"]
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        atomic_write_text(self.config, json.dumps(config, indent=2) + "\n")
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_text(self.summary, json.dumps(summary, indent=2) + "\n")
+
+    def start_metrics(self) -> None:
+        with open(self.metrics, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerow(METRIC_COLUMNS)
+
+    def append_metrics(self, rows: list[dict[str, Any]]) -> None:
+        with open(self.metrics, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=METRIC_COLUMNS)
+            for row in rows:
+                writer.writerow({k: row[k] for k in METRIC_COLUMNS})
+
+    def save_model(self, checkpoint: dict[str, Any]) -> None:
+        atomic_save(checkpoint, self.model)
+
+    def save_state(self, name: str, state: dict[str, Any]) -> Path:
+        target = self.checkpoints / f"{name}.pt"
+        atomic_save(state, target)
+        return target
+
+
+def read_summary(path: str | Path) -> dict[str, Any] | None:
+    file = Path(path) / SUMMARY
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_status(path: str | Path) -> str | None:
+    summary = read_summary(path)
+    return summary.get("status") if summary else None
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    file = Path(path) / METRICS
+    rows = []
+    try:
+        with open(file, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                rows.append(
+                    {
+                        "epoch": int(row["epoch"]),
+                        "phase": row["phase"],
+                        "loss": float(row["loss"]),
+                        "accuracy": float(row["accuracy"]),
+                        "lr": float(row["lr"]),
+                        "seconds": float(row["seconds"]),
+                    }
+                )
+    except (OSError, KeyError, ValueError):
+        return rows
+    return rows
+
+
+def list_runs(root: str | Path) -> list[Path]:
+    """Run folders (those with a config.json) directly under ``root``, newest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [p for p in root.iterdir() if (p / CONFIG).is_file()]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)

@@ -1,0 +1,270 @@
+"""Everything that happens before the first batch: data, weights, model, freeze plan.
+
+Each step raises a :class:`TlguiError` with one sentence naming the value at fault, so the
+CLI can exit 2 and the GUI can show it, before any file in the run folder is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tlgui.core.base.checksums import verify_hash_prefix
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.errors import DataError, ModelError, WeightsError
+from tlgui.core.base.events import Message, Stage
+from tlgui.core.base.preprocessing import Preprocessing
+from tlgui.core.data.catalog import open_source
+from tlgui.core.data.decode import LazyImageDataset, decode_to_tensor, fits_in_memory
+from tlgui.core.data.sources import ImageSet
+from tlgui.core.data.split import stratified_split, stratified_subset
+from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
+from tlgui.core.library.local import default_weights_path
+from tlgui.core.models.checkpoint import is_tlgui_checkpoint
+from tlgui.core.models.device import resolve_device
+from tlgui.core.models.layers import FreezePlan, FreezeReport, apply_freeze
+from tlgui.core.models.safe_load import safe_load
+from tlgui.core.models.state_dicts import extract_state_dict, load_into_model
+from tlgui.core.models.zoo import (
+    SMALLCNN,
+    build_model,
+    check_architecture,
+    default_preprocessing,
+    find_head_path,
+    weight_entries,
+)
+
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+@dataclass
+class WeightSource:
+    """What --weights resolved to."""
+
+    kind: str  # "none" | "torchvision" | "tlgui" | "state_dict"
+    path: str | None = None
+    state: dict[str, torch.Tensor] | None = None
+    checkpoint: dict[str, Any] | None = None
+    entry: Any = None  # torchvision weights enum member, when known
+    description: str = "random initialisation"
+
+
+@dataclass
+class Prepared:
+    config: TrainConfig
+    device: torch.device
+    model: nn.Module
+    head_path: str
+    classes: list[str]
+    in_channels: int
+    preprocessing: Preprocessing
+    freeze: FreezeReport
+    weights: WeightSource
+    train_x: torch.Tensor | None  # uint8 (N, C, H, W) when the data fits in memory
+    train_y: torch.Tensor | None
+    val_x: torch.Tensor | None
+    val_y: torch.Tensor | None
+    train_lazy: Any = None  # LazyImageDataset when it does not
+    val_lazy: Any = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def train_count(self) -> int:
+        return len(self.train_y) if self.train_y is not None else len(self.train_lazy)
+
+    @property
+    def val_count(self) -> int:
+        return len(self.val_y) if self.val_y is not None else len(self.val_lazy)
+
+
+def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control=None) -> WeightSource:
+    spec = (config.weights or "none").strip()
+    if spec == "none":
+        return WeightSource("none")
+    if spec == "default":
+        path, entry = default_weights_path(config.model)
+        state = extract_state_dict(safe_load(path), path)
+        return WeightSource("torchvision", str(path), state, None, entry, f"torchvision {entry.name} ({path.name})")
+    if is_weights_alias(spec):  # e.g. demo:source, registered by the demo workflow
+        spec = str(resolve_weights_alias(spec, config.model, emit, control))
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise WeightsError(f"weight file not found: {path} (use none, default, demo:source or a file path)")
+    if verify_hash_prefix(path) is False:
+        raise WeightsError(
+            f"{path.name}: the checksum does not match the one in its file name; the file is damaged or not the original"
+        )
+    obj = safe_load(path)
+    if is_tlgui_checkpoint(obj):
+        arch = obj.get("architecture")
+        if arch != config.model:
+            raise WeightsError(f"{path} holds a {arch} model but --model is {config.model}; use --model {arch}")
+        return WeightSource("tlgui", str(path), obj["state_dict"], obj, None, f"tlgui model {path}")
+    state = extract_state_dict(obj, path)
+    entry = next((e for e in weight_entries(config.model) if e.url.rsplit("/", 1)[-1] == path.name), None)
+    return WeightSource("state_dict", str(path), state, None, entry, f"weight file {path.name}")
+
+
+def detect_channels(images: ImageSet, sample: int = 24) -> int:
+    if images.arrays is not None:
+        return 3 if images.arrays.ndim == 4 and images.arrays.shape[-1] >= 3 else 1
+    step = max(1, len(images) // sample)
+    for index in range(0, len(images), step):
+        try:
+            mode = images.load(index).mode
+        except DataError:
+            continue
+        if mode not in _GRAY_MODES:
+            return 3
+    return 1
+
+
+def _split_indices(config: TrainConfig, train_set, val_set):
+    labels = train_set.labels
+    if val_set is None:
+        train_idx, val_idx = stratified_split(labels, config.val_split, config.seed)
+    else:
+        train_idx, val_idx = np.arange(len(train_set)), np.arange(len(val_set))
+    if config.max_train_images and len(train_idx) > config.max_train_images:
+        keep = stratified_subset(labels[train_idx], config.max_train_images, config.seed)
+        train_idx = train_idx[keep]
+    if len(train_idx) == 0 or len(val_idx) == 0:
+        raise DataError(f"{config.data}: too few images to make a training and a validation set")
+    return train_idx, val_idx
+
+
+def _val_label_map(train_classes: list[str], val_set) -> np.ndarray:
+    unknown = [c for c in val_set.classes if c not in train_classes]
+    if unknown:
+        raise DataError(
+            f"validation data {val_set.name} has classes the training data lacks: {', '.join(unknown[:5])}"
+        )
+    return np.array([train_classes.index(c) for c in val_set.classes], dtype=np.int64)
+
+
+@dataclass
+class _Sources:
+    """The opened training (and optional validation) sets, with what opening them reported."""
+
+    train_set: ImageSet
+    val_set: ImageSet | None
+    classes: list[str]
+    messages: list[str]
+    skipped: list[tuple[str, str]]
+
+
+def prepare(config: TrainConfig, emit: Callable[[object], None], control=None) -> Prepared:
+    """data -> weights -> preprocessing -> model -> freeze -> tensors, each step failing in one sentence."""
+    config.validate()
+    check_architecture(config.model)
+    device = resolve_device(config.device)
+    sources = open_sources(config, emit)
+    weights = resolve_weights(config, emit, control)
+    in_channels, prep = choose_preprocessing(config, weights, sources.train_set)
+    model, head_path, freeze = build_frozen_model(config, weights, sources, in_channels, emit)
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    prepared = Prepared(
+        config, device, model, head_path, sources.classes, in_channels, prep, freeze, weights,
+        None, None, None, None, skipped=sources.skipped, messages=sources.messages,
+    )
+    load_images(prepared, sources, emit, control)
+    for text in prepared.messages:
+        emit(Message(text, "warning" if "skipped" in text or "imbalance" in text else "info"))
+    return prepared
+
+
+def open_sources(config: TrainConfig, emit: Callable[[object], None]) -> _Sources:
+    emit(Stage("data", f"Opening {config.data}"))
+    train_set = open_source(config.data, config.split)
+    val_set = open_source(config.val_data, config.val_split_name) if config.val_data else None
+    classes = list(train_set.classes)
+    if len(classes) < 2:
+        raise DataError(f"{config.data} has only one class ({classes[0] if classes else 'none'}); at least 2 are needed")
+    messages = list(train_set.warnings) + (list(val_set.warnings) if val_set else [])
+    skipped = list(train_set.skipped) + (list(val_set.skipped) if val_set else [])
+    if skipped:
+        messages.append(f"skipped {len(skipped)} unreadable or non-image file(s), e.g. {skipped[0][0]} ({skipped[0][1]})")
+    return _Sources(train_set, val_set, classes, messages, skipped)
+
+
+def choose_preprocessing(config: TrainConfig, weights: WeightSource, train_set: ImageSet) -> tuple[int, Preprocessing]:
+    """Input channels and preprocessing: a tlgui model's own, else what the weights expect."""
+    ckpt = weights.checkpoint
+    if ckpt is not None:
+        in_channels = int(ckpt.get("in_channels", 3))
+    elif config.model == SMALLCNN:
+        in_channels = detect_channels(train_set)
+    else:
+        in_channels = 3
+    if ckpt is not None and config.image_size is None:
+        return in_channels, Preprocessing.from_dict(ckpt["preprocessing"])
+    prep = default_preprocessing(config.model, weights.entry, config.image_size)
+    if config.model == SMALLCNN:
+        prep.channels = in_channels
+        prep.mean, prep.std = [0.5] * in_channels, [0.5] * in_channels
+    return in_channels, prep
+
+
+def build_frozen_model(config: TrainConfig, weights: WeightSource, sources: _Sources, in_channels: int, emit):
+    """Build the model for these classes, load the weights into it, apply the freeze plan."""
+    emit(Stage("model", f"Building {config.model}"))
+    # re-seed here: resolving the weights may have trained the demo source model, which
+    # draws random numbers; the same seed must give the same run either way
+    torch.manual_seed(config.seed)
+    classes, ckpt = sources.classes, weights.checkpoint
+    model = build_model(config.model, len(classes), in_channels)
+    head_path = find_head_path(model)
+    if weights.state is not None:
+        keep_head = ckpt is not None and list(ckpt.get("classes", [])) == classes
+        report = load_into_model(model, weights.state, head_path, keep_head, weights.description)
+        sources.messages.append(report.message)
+        if ckpt is not None and not keep_head:
+            sources.messages.append(
+                f"the source model knew {len(ckpt.get('classes', []))} classes, this data has {len(classes)}: "
+                "treating it as a new task"
+            )
+    freeze = apply_freeze(model, FreezePlan.parse(config.freeze, config.bn_update_frozen), head_path)
+    if freeze.trainable_params == 0:
+        raise ModelError(f"--freeze {config.freeze} freezes every layer: nothing is left to train")
+    return model, head_path, freeze
+
+
+def load_images(prepared: Prepared, sources: _Sources, emit, control) -> None:
+    """Split, then decode into uint8 tensors when they fit in memory, else lazy datasets."""
+    config, prep, classes = prepared.config, prepared.preprocessing, prepared.classes
+    train_set, val_set = sources.train_set, sources.val_set
+    train_idx, val_idx = _split_indices(config, train_set, val_set)
+    val_source = val_set if val_set is not None else train_set
+    if not fits_in_memory(len(train_idx) + len(val_idx), prep):
+        prepared.train_lazy = LazyImageDataset(train_set, train_idx, prep)
+        prepared.val_lazy = LazyImageDataset(val_source, val_idx, prep)
+        if val_set is not None:
+            prepared.val_lazy.label_map = _val_label_map(classes, val_set)
+        return
+    should_stop = (lambda: control.stopped) if control is not None else None
+
+    def progress(done, count, what):
+        emit(Stage("decode", f"Decoding {what} images: {done:,} of {count:,}"))
+
+    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop)
+    vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"), should_stop)
+    if val_set is not None:
+        vy = torch.from_numpy(_val_label_map(classes, val_set))[vy]
+    bad = bad + vbad
+    if bad:
+        prepared.skipped.extend(bad)
+        prepared.messages.append(f"skipped {len(bad)} image(s) that failed to decode, e.g. {bad[0][0]} ({bad[0][1]})")
+    if len(ty) == 0:
+        raise DataError(f"{config.data}: none of the training images could be read")
+    if len(vy) == 0:
+        raise DataError(f"{config.val_data or config.data}: none of the validation images could be read")
+    prepared.train_x, prepared.train_y, prepared.val_x, prepared.val_y = tx, ty, vx, vy

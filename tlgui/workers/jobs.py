@@ -1,0 +1,278 @@
+"""Any core job off the GUI thread: one QObject worker, one controller that owns its QThread.
+
+A *job* is a blocking core call that reports progress through an ``on_event`` callback and
+checks a :class:`~tlgui.core.training.control.TrainControl` (``train()``, ``run_comparison()``).
+:class:`JobController` (GUI thread) creates a parent-less :class:`JobWorker`, moves it onto
+a fresh QThread and relays its signals, which arrive queued in the GUI thread:
+
+* ``batches(list)``: per-batch stats, collected and sent at most ``emit_hz`` times a second;
+* ``event(object)``: every other event, in order (a stage's repeated progress updates are
+  throttled like batches, a new stage always goes through);
+* ``failed(message, details)`` then always ``finished(result)``: errors never escape the thread.
+
+The training and transfer-check controllers are thin layers over this that turn events
+into the signals their panels want.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from . import registry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EMIT_HZ = 15.0
+
+# job(on_event) -> result; the controller binds the config and control into it
+Job = Callable[[Callable[[object], None]], Any]
+# error_result(exc, message, stopped) -> the result to deliver when the job raised
+ErrorResult = Callable[[BaseException, str, bool], Any]
+
+
+def default_num_threads() -> int:
+    """Leave one core to the GUI on small machines, so the window stays smooth."""
+    cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def describe_exception(exc: BaseException, doing: str = "Training") -> str:
+    """One plain sentence for a person; the traceback goes to the Details section."""
+    from tlgui.core.base.errors import TlguiError
+
+    if isinstance(exc, TlguiError):
+        return str(exc)
+    name = type(exc).__name__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, MemoryError) or name == "OutOfMemoryError" or "out of memory" in text.lower():
+        return (
+            f"{doing} ran out of memory. Try a smaller batch size, a smaller model, "
+            "or freezing more layers."
+        )
+    if isinstance(exc, FileNotFoundError):
+        return f"A file or folder could not be found: {exc.filename or text}"
+    if isinstance(exc, PermissionError):
+        return f"Permission denied: {exc.filename or text}"
+    if isinstance(exc, OSError):
+        return f"A file could not be read or written: {text or name}"
+    return f"{doing} stopped because of an unexpected error ({name}: {text})."
+
+
+class JobWorker(QObject):
+    """Runs one job in the thread it was moved to. Create in the GUI thread."""
+
+    event = Signal(object)
+    batches = Signal(object)  # list of BatchStats
+    failed = Signal(str, str)  # message, details (traceback)
+    finished = Signal(object)  # the job's result, or error_result(...)
+
+    def __init__(self, job: Job, control, error_result: ErrorResult, doing: str = "Training",
+                 num_threads: int | None = None, emit_hz: float = DEFAULT_EMIT_HZ) -> None:
+        super().__init__()  # parent-less: it must be movable to another thread
+        self._job = job
+        self._control = control
+        self._error_result = error_result
+        self._doing = doing
+        self._num_threads = num_threads
+        self._min_interval = 1.0 / emit_hz if emit_hz > 0 else 0.0
+        self._pending: list = []
+        self._last_batch_emit = 0.0
+        self._last_stage: tuple[str, float] = ("", 0.0)
+        self.result = None  # also readable after the thread has ended
+
+    @Slot()
+    def run(self) -> None:
+        result = None
+        try:
+            self._set_threads()
+            result = self._job(self._on_event)
+        except BaseException as exc:  # noqa: BLE001 - nothing may escape the thread
+            details = traceback.format_exc()
+            stopped = bool(getattr(self._control, "stopped", False))
+            message = describe_exception(exc, self._doing)
+            if stopped:
+                # Stop pressed before the first batch: what the person asked for, not an error
+                log.info("%s stopped before it began:\n%s", self._doing, details)
+            else:
+                log.error("%s failed:\n%s", self._doing, details)
+                self.failed.emit(message, details)
+            result = self._error_result(exc, message, stopped)
+        finally:
+            self._flush()
+            self.result = result
+            self.finished.emit(result)
+
+    def _set_threads(self) -> None:
+        n = self._num_threads if self._num_threads is not None else default_num_threads()
+        try:
+            import torch
+
+            # per thread for OpenMP: must be set in the thread that trains
+            torch.set_num_threads(int(n))
+        except Exception:  # noqa: BLE001 - a tuning knob, not worth failing over
+            log.debug("could not set torch threads", exc_info=True)
+
+    # called in the worker thread by the core for every event
+    def _on_event(self, event) -> None:
+        from tlgui.core.base import events as ev
+
+        now = time.monotonic()
+        if isinstance(event, ev.BatchStats):
+            self._pending.append(event)
+            if now - self._last_batch_emit >= self._min_interval:
+                self._flush(now)
+            return
+        if isinstance(event, ev.Stage):
+            name, last = self._last_stage
+            if name == event.name and now - last < self._min_interval:
+                return  # another progress update of the same stage, too soon
+            self._last_stage = (event.name, now)
+        else:
+            self._flush(now)  # batches first, so epochs and results arrive after them
+        self.event.emit(event)
+
+    def _flush(self, now: float | None = None) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.batches.emit(batch)
+        self._last_batch_emit = time.monotonic() if now is None else now
+
+
+class JobController(QObject):
+    """Owns the QThread of the current job; the GUI's only handle on it.
+
+    ``running_changed`` goes True on :meth:`start_job` and False once the thread has ended;
+    ``finished`` is emitted once per job, before ``running_changed(False)``.
+    """
+
+    event = Signal(object)
+    batches = Signal(object)
+    failed = Signal(str, str)
+    finished = Signal(object)
+    running_changed = Signal(bool)
+    paused_changed = Signal(bool)
+
+    thread_name = "tlgui-job"
+    doing = "The job"
+
+    def __init__(self, parent: QObject | None = None, num_threads: int | None = None) -> None:
+        super().__init__(parent)
+        self.num_threads = num_threads
+        self.emit_hz = DEFAULT_EMIT_HZ
+        self._thread: QThread | None = None
+        self._worker: JobWorker | None = None
+        self._control = None
+        self._paused = False
+        self._delivered = False
+
+    # -- queries ---------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    def is_paused(self) -> bool:
+        return self._paused
+
+    @property
+    def thread(self) -> QThread | None:
+        return self._thread
+
+    # -- commands (GUI thread) ----------------------------------------------------------------
+    def start_job(self, job: Job, control, error_result: ErrorResult) -> None:
+        """Run ``job`` on a new thread. Raises RuntimeError if one is running."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.doing.lower()} is already running")
+        self._control = control
+        self._paused = False
+        self._delivered = False
+        thread = QThread()
+        thread.setObjectName(self.thread_name)
+        worker = JobWorker(job, control, error_result, self.doing, self.num_threads, self.emit_hz)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.event.connect(self._on_event)
+        worker.batches.connect(self._on_batches)
+        worker.failed.connect(self.failed)
+        worker.finished.connect(self._on_worker_finished)
+        worker.finished.connect(thread.quit)  # direct: same thread, quits once run() returns
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        registry.register(thread)
+        thread.start()
+        self.running_changed.emit(True)
+
+    def pause(self) -> None:
+        if self._control is not None and self._thread is not None and not self._paused:
+            self._control.pause()
+            self._paused = True
+            self.paused_changed.emit(True)
+
+    def resume(self) -> None:
+        if self._control is not None and self._paused:
+            self._control.resume()
+            self._paused = False
+            self.paused_changed.emit(False)
+
+    def stop(self) -> None:
+        """Ask the job to end after the current batch (a training run saves a usable model)."""
+        if self._control is not None and self._thread is not None:
+            self._control.stop()
+            if self._paused:
+                self._control.resume()  # a paused loop must wake up to see the stop
+                self._paused = False
+                self.paused_changed.emit(False)
+
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Stop, quit and wait (for closing the window). True if no thread is left running."""
+        thread = self._thread
+        if thread is None:
+            return True
+        self.stop()
+        thread.quit()  # takes effect once run() returns to the thread's event loop
+        if not thread.wait(timeout_ms):
+            log.error("%s thread did not stop within %d ms", self.thread_name, timeout_ms)
+            return False
+        # the worker's queued finished() has not been delivered yet (we were blocked here)
+        if self._worker is not None and self._worker.result is not None:
+            self._deliver(self._worker.result)
+        self._on_thread_finished()
+        return True
+
+    # -- hooks for subclasses (GUI thread) ----------------------------------------------------
+    def _on_event(self, event) -> None:
+        self.event.emit(event)
+
+    def _on_batches(self, stats) -> None:
+        self.batches.emit(stats)
+
+    # -- internals (GUI thread) ---------------------------------------------------------------
+    @Slot(object)
+    def _on_worker_finished(self, result) -> None:
+        # a late notice from an earlier job's (deleted) worker has another sender
+        if self.sender() is self._worker:
+            self._deliver(result)
+
+    def _deliver(self, result) -> None:
+        if not self._delivered:
+            self._delivered = True
+            self.finished.emit(result)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread = self._thread
+        # a stale queued notice (after shutdown() or for an earlier job) finds nothing to do
+        if thread is None or thread.isRunning():
+            return
+        thread.wait()  # returns at once; makes sure QThread's own cleanup has finished
+        # drop our references: Python owns these parent-less objects and deletes them now
+        # that the thread has ended (never delete a QThread that still runs)
+        self._thread = self._worker = None
+        self._control = None
+        self._paused = False
+        self.running_changed.emit(False)
