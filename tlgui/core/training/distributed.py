@@ -1,0 +1,156 @@
+"""Training on several processes with ``torchrun`` (DistributedDataParallel).
+
+``torchrun --standalone --nproc-per-node=N -m tlgui train ...`` starts N copies of the
+same command with ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` set. :func:`from_env` reads them;
+a single process (no torchrun) gets a :class:`Dist` with ``world == 1`` and nothing here
+does anything. Under torchrun:
+
+* gloo on the CPU, NCCL on GPUs (one GPU per process, ``cuda:LOCAL_RANK``);
+* ``--batch-size`` stays the *global* batch: every process draws the same permutation and
+  takes its share of each global batch, so a run means the same on 1 or N processes;
+* validation is sharded and its sums (loss, correct, count) are reduced across processes;
+* rank 0 alone writes the run folder; the others write nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+
+import torch
+
+from tlgui.core.base.errors import ConfigError, DataError
+
+_TIMEOUT = _dt.timedelta(minutes=10)  # a rank that died mid-collective should not hang the rest forever
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the one process that writes files and reports progress."""
+        return self.rank == 0
+
+    def share(self, indices: torch.Tensor) -> torch.Tensor:
+        """This process's part of one global batch (every ``world``-th index from ``rank``)."""
+        return indices[self.rank :: self.world] if self.enabled else indices
+
+
+SINGLE = Dist()
+
+
+def from_env(environ=None) -> Dist:
+    """The process's place in a torchrun job, or :data:`SINGLE` outside one."""
+    env = os.environ if environ is None else environ
+    try:
+        world = int(env.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return SINGLE
+        return Dist(int(env["RANK"]), world, int(env.get("LOCAL_RANK", "0")),
+                    int(env.get("LOCAL_WORLD_SIZE", str(world))))
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"the torchrun environment is incomplete or invalid ({exc}); start with torchrun") from None
+
+
+def rank_prefix(environ=None) -> str:
+    """``"rank R: "`` under torchrun (for one-line error messages), else ``""``."""
+    env = os.environ if environ is None else environ
+    try:
+        return f"rank {int(env['RANK'])}: " if int(env.get("WORLD_SIZE", "1")) > 1 else ""
+    except (KeyError, ValueError):
+        return ""
+
+
+def device_for(dist: Dist, spec: str) -> torch.device:
+    """The device of this process: ``cuda:LOCAL_RANK`` when GPUs are used, else the CPU."""
+    use_cuda = spec == "cuda" or (spec == "auto" and torch.cuda.is_available())
+    if not use_cuda:
+        return torch.device("cpu")
+    available = torch.cuda.device_count()
+    if available < dist.local_world:
+        raise ConfigError(
+            f"--device cuda with {dist.local_world} processes on this machine but only {available} GPU(s); "
+            f"start torchrun with --nproc-per-node={available} or use --device cpu"
+        )
+    torch.cuda.set_device(dist.local_rank)
+    return torch.device("cuda", dist.local_rank)
+
+
+def start(dist: Dist, device: torch.device) -> None:
+    """Join the process group (gloo on the CPU, NCCL on GPUs)."""
+    import torch.distributed as td
+
+    if not dist.enabled or td.is_initialized():
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    kwargs = {"device_id": device} if backend == "nccl" else {}
+    td.init_process_group(backend, rank=dist.rank, world_size=dist.world, timeout=_TIMEOUT, **kwargs)
+
+
+def stop(dist: Dist) -> None:
+    import torch.distributed as td
+
+    if dist.enabled and td.is_initialized():
+        td.destroy_process_group()
+
+
+def barrier(dist: Dist) -> None:
+    import torch.distributed as td
+
+    if dist.enabled and td.is_initialized():
+        td.barrier()
+
+
+def sum_across(dist: Dist, values: list[float], device: torch.device) -> list[float]:
+    """Element-wise sum of ``values`` over all processes (float64, one collective)."""
+    if not dist.enabled:
+        return list(values)
+    import torch.distributed as td
+
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    td.all_reduce(t)
+    return t.tolist()
+
+
+def check_same_data(dist: Dist, description: dict) -> None:
+    """Every process must see the same data; otherwise each raises the same one-line error."""
+    if not dist.enabled:
+        return
+    import torch.distributed as td
+
+    seen: list = [None] * dist.world
+    td.all_gather_object(seen, description)
+    for rank, other in enumerate(seen):
+        if other != seen[0]:
+            differs = [k for k in seen[0] if seen[0].get(k) != other.get(k)]
+            raise DataError(
+                f"rank {rank} sees different data than rank 0 ({', '.join(differs)}: "
+                f"{_short(other, differs)} against {_short(seen[0], differs)}); every process must read the same "
+                "data (a shared folder, the same files)"
+            )
+
+
+def _short(description: dict, keys: list[str]) -> str:
+    return ", ".join(f"{k}={description.get(k)}" for k in keys[:2])
+
+
+def wrap(dist: Dist, model: torch.nn.Module, device: torch.device, sync_bn: bool) -> torch.nn.Module:
+    """The model to train with: DistributedDataParallel under torchrun, else ``model`` itself."""
+    if not dist.enabled:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    if sync_bn:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
