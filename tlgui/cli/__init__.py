@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except TlguiError as exc:
-        print(f"tlgui: error: {exc}", file=sys.stderr)
+        print(f"tlgui: error: {_rank()}{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tlgui: interrupted", file=sys.stderr)
@@ -83,6 +83,16 @@ def main(argv: list[str] | None = None) -> int:
 
         if os.environ.get("TLGUI_DEBUG"):
             traceback.print_exc()
-        print(f"tlgui: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"tlgui: unexpected error: {_rank()}{type(exc).__name__}: {exc}", file=sys.stderr)
         print("tlgui: this is a bug in tlgui; set TLGUI_DEBUG=1 to see the details", file=sys.stderr)
         return 1
+
+
+def _rank() -> str:
+    """"rank R: " under torchrun, so a failure says which process it was."""
+    import os
+
+    try:
+        return f"rank {int(os.environ['RANK'])}: " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
+    except (KeyError, ValueError):
+        return ""

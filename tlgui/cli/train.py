@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes for data too big for memory")
+    p.add_argument("--sync-bn", action="store_true", default=None,
+                   help="under torchrun: synchronise BatchNorm statistics across processes (default: per process)")
     p.add_argument("--out", help="run folder to write (config.json, metrics.csv, summary.json, model.pt)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     p.add_argument("--resume", action="store_true",
@@ -52,7 +54,7 @@ _FIELDS = {
     "optimizer": "optimizer", "schedule": "schedule", "image_size": "image_size", "val_split": "val_split",
     "split": "split", "val_split_name": "val_split_name", "augment": "augment",
     "max_train_images": "max_train_images", "seed": "seed", "device": "device",
-    "num_workers": "num_workers", "out": "out",
+    "num_workers": "num_workers", "out": "out", "sync_bn": "sync_bn",
 }
 
 
@@ -73,27 +75,13 @@ def config_from_args(args: argparse.Namespace):
 
 
 def _resume_config(args: argparse.Namespace, overrides: dict):
-    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.results.runs import resume_config
 
     if args.config_file:
-        config_file = Path(args.config_file)
-    elif args.out:
-        config_file = Path(args.out) / "config.json"
-    else:
-        raise ConfigError("--resume needs the run: give RUN_DIR/config.json or --out RUN_DIR")
-    allowed = {"out", "device", "num_workers"}  # the rest would change what the run means
-    changed = sorted(set(overrides) - allowed)
-    if changed:
-        raise ConfigError(
-            f"--resume continues a run with its own settings; leave out {', '.join('--' + c.replace('_', '-') for c in changed)}"
-        )
-    config = TrainConfig.load(config_file)
-    config.out = str(config_file.resolve().parent)  # the folder it is in, even if moved
-    if "device" in overrides:
-        config.device = overrides["device"]
-    if "num_workers" in overrides:
-        config.num_workers = overrides["num_workers"]
-    return config
+        return resume_config(args.config_file, {k: v for k, v in overrides.items() if k != "out"})
+    if args.out:
+        return resume_config(args.out, {k: v for k, v in overrides.items() if k != "out"})
+    raise ConfigError("--resume needs the run: give RUN_DIR/config.json or --out RUN_DIR")
 
 
 class _Printer:
@@ -125,17 +113,22 @@ class _Printer:
 def run(args: argparse.Namespace) -> int:
     import tlgui.core.workflows  # noqa: F401  (registers --weights demo:source)
     from tlgui.core.training.control import TrainControl
+    from tlgui.core.training.distributed import from_env
     from tlgui.core.training.loop import train
 
     config = config_from_args(args)
     control = TrainControl()
+    main_process = from_env().main  # under torchrun only rank 0 reports
     try:
-        result = train(config, _Printer(args.quiet), control, overwrite=args.overwrite, resume=args.resume)
+        result = train(config, _Printer(args.quiet or not main_process), control, overwrite=args.overwrite,
+                       resume=args.resume)
     except KeyboardInterrupt:
         control.stop()
         raise
     s = result.summary
     best = s.get("best_val_accuracy")
+    if not main_process:
+        return 0 if result.ok else 1
     print(
         f"{result.status}: best val_acc {best:.4f}, {s['epochs_completed']} epoch(s) in {s['train_seconds']:.1f}s; "
         f"model saved to {Path(result.run_dir) / 'model.pt'}"

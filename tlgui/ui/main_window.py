@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -332,14 +331,13 @@ class MainWindow(QMainWindow):
         """Continue a stopped run from its last completed epoch, with its own settings."""
         if self.controller.is_running() or not self._ready or self._closing:
             return
-        from tlgui.core.base.config import TrainConfig
+        from tlgui.core.results.runs import resume_config
 
         try:
-            config = TrainConfig.load(Path(run_dir) / "config.json")
+            config = resume_config(run_dir)
         except Exception as exc:  # noqa: BLE001
             self.session.show_failure(f"This run cannot be resumed: {exc}", None)
             return
-        config.out = str(Path(run_dir).resolve())
         self.session.start(config, resume=True)
 
     @Slot()

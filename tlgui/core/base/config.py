@@ -53,6 +53,7 @@ class TrainConfig:
     num_workers: int = 0
     max_train_images: int | None = None  # cap (stratified) for quick runs
     checkpoint_every: int = 1  # epochs between resumable checkpoints
+    sync_bn: bool = False  # under torchrun: synchronise BatchNorm statistics across processes
     schema_version: int = CONFIG_SCHEMA_VERSION
 
     def validate(self) -> TrainConfig:

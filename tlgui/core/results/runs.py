@@ -206,3 +206,31 @@ def list_runs(root: str | Path) -> list[Path]:
         return []
     runs = [p for p in root.iterdir() if (p / CONFIG).is_file()]
     return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+# settings a resumed run may change: where it runs, not what it means
+RESUME_OVERRIDES = ("out", "device", "num_workers")
+
+
+def resume_config(run: str | Path, overrides: dict[str, Any] | None = None):
+    """The TrainConfig to continue a run with: its own config.json, pointed at the folder it is
+    in now (even if moved), with only :data:`RESUME_OVERRIDES` changed. ``run`` is the run
+    folder or its config.json. The CLI's ``--resume`` and the window's Resume both use this."""
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.base.errors import ConfigError
+
+    path = Path(run)
+    config_file = path / CONFIG if path.is_dir() else path
+    overrides = dict(overrides or {})
+    changed = sorted(set(overrides) - set(RESUME_OVERRIDES))
+    if changed:
+        raise ConfigError(
+            "--resume continues a run with its own settings; leave out "
+            + ", ".join("--" + c.replace("_", "-") for c in changed)
+        )
+    config = TrainConfig.load(config_file)
+    config.out = str(config_file.resolve().parent)
+    for key in ("device", "num_workers"):
+        if key in overrides:
+            setattr(config, key, overrides[key])
+    return config

@@ -62,21 +62,14 @@ def from_env(environ=None) -> Dist:
         raise ConfigError(f"the torchrun environment is incomplete or invalid ({exc}); start with torchrun") from None
 
 
-def rank_prefix(environ=None) -> str:
-    """``"rank R: "`` under torchrun (for one-line error messages), else ``""``."""
-    env = os.environ if environ is None else environ
-    try:
-        return f"rank {int(env['RANK'])}: " if int(env.get("WORLD_SIZE", "1")) > 1 else ""
-    except (KeyError, ValueError):
-        return ""
-
-
 def device_for(dist: Dist, spec: str) -> torch.device:
     """The device of this process: ``cuda:LOCAL_RANK`` when GPUs are used, else the CPU."""
     use_cuda = spec == "cuda" or (spec == "auto" and torch.cuda.is_available())
     if not use_cuda:
         return torch.device("cpu")
     available = torch.cuda.device_count()
+    if available == 0:
+        raise ConfigError("--device cuda: no CUDA GPU is available on this computer (use --device cpu or auto)")
     if available < dist.local_world:
         raise ConfigError(
             f"--device cuda with {dist.local_world} processes on this machine but only {available} GPU(s); "
@@ -84,6 +77,12 @@ def device_for(dist: Dist, spec: str) -> torch.device:
         )
     torch.cuda.set_device(dist.local_rank)
     return torch.device("cuda", dist.local_rank)
+
+
+def check_sync_bn(device: torch.device, sync_bn: bool) -> None:
+    if sync_bn and device.type != "cuda":
+        raise ConfigError("--sync-bn needs GPUs (PyTorch synchronises BatchNorm only between CUDA "
+                          "processes); leave it out on the CPU, where each process keeps its own statistics")
 
 
 def start(dist: Dist, device: torch.device) -> None:
@@ -122,6 +121,25 @@ def sum_across(dist: Dist, values: list[float], device: torch.device) -> list[fl
     return t.tolist()
 
 
+def average_buffers(dist: Dist, model: torch.nn.Module) -> None:
+    """Make BatchNorm's running statistics the same on every process (their mean).
+
+    Each process updates its statistics on its own share of the batches (unless --sync-bn),
+    so before validating or saving every process takes the average: validation and the
+    saved model then use one set of statistics, and every rank ends with the same model.
+    """
+    if not dist.enabled:
+        return
+    import torch.distributed as td
+
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            td.all_reduce(buffer.data)
+            buffer.data /= dist.world
+        else:
+            td.broadcast(buffer.data, src=0)
+
+
 def check_same_data(dist: Dist, description: dict) -> None:
     """Every process must see the same data; otherwise each raises the same one-line error."""
     if not dist.enabled:
@@ -151,6 +169,7 @@ def wrap(dist: Dist, model: torch.nn.Module, device: torch.device, sync_bn: bool
     from torch.nn.parallel import DistributedDataParallel
 
     if sync_bn:
+        check_sync_bn(device, sync_bn)
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=ids)

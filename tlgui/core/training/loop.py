@@ -29,6 +29,7 @@ from tlgui.core.models.device import device_label
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.models.layers import set_train_mode, trainable_parameters
 from tlgui.core.results.runs import RunDir
+from tlgui.core.training import distributed
 from tlgui.core.training.augment import augment_batch
 from tlgui.core.training.batches import Batches, evaluate_batches
 from tlgui.core.training.control import TrainControl
@@ -66,6 +67,8 @@ class RunState:
     emit: Callable[[object], None]
     control: TrainControl
     resumed_from: dict[str, Any] | None = None  # the checkpoint a resumed run continues
+    dist: distributed.Dist = distributed.SINGLE  # this process's place in a torchrun job
+    train_model: nn.Module | None = None  # the model to train with (DDP's wrapper under torchrun)
     generator: torch.Generator | None = None
     train_batches: Batches | None = None
     val_batches: Batches | None = None
@@ -104,9 +107,20 @@ def train(
     ``resume``: continue the run in ``config.out`` from ``checkpoints/last.pt`` (the last
     completed epoch), with the settings it was started with.
     """
-    state = open_run(config, on_event or (lambda event: None), control or TrainControl(), overwrite, resume)
-    build_training(state)
-    announce(state)
+    dist = distributed.from_env()
+    emit = on_event if on_event is not None and dist.main else (lambda event: None)  # rank 0 reports
+    try:
+        state = open_run(config, emit, control or TrainControl(), overwrite, resume, dist)
+        build_training(state)
+        announce(state)
+        _train_epochs(state)
+        return finish(state)
+    finally:
+        distributed.stop(dist)
+
+
+def _train_epochs(state: RunState) -> None:
+    config = state.config
     try:
         for epoch in range(state.start_epoch, config.epochs + 1):
             train_figures = train_one_epoch(state, epoch)
@@ -124,21 +138,33 @@ def train(
         if not _is_cpu_oom(exc):
             raise
         raise _out_of_memory(config, "the computer") from None
-    return finish(state)
 
 
-def open_run(config: TrainConfig, emit, control: TrainControl, overwrite: bool, resume: bool) -> RunState:
-    """Check the run folder, prepare data and model, and only then create or reopen the folder."""
+def open_run(config: TrainConfig, emit, control: TrainControl, overwrite: bool, resume: bool,
+             dist: distributed.Dist = distributed.SINGLE) -> RunState:
+    """Check the run folder, prepare data and model, and only then create or reopen the folder.
+
+    Under torchrun only rank 0 touches the folder; every process prepares the same data.
+    """
     if not config.out:
         config.out = str(runs_dir() / time.strftime("run-%Y%m%d-%H%M%S"))
     run = RunDir(Path(config.out).expanduser().resolve())
     config.out = str(run.path)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
+    device = distributed.device_for(dist, config.device) if dist.enabled else None
+    if dist.enabled:
+        distributed.check_sync_bn(device, config.sync_bn)
+    distributed.start(dist, device)
     resumed = run.resume_state(config.epochs) if resume else None
-    if resumed is None:
+    if resumed is None and dist.main:
         run.check(overwrite)  # refuses finished runs and unusable folders, touching nothing
-    prepared = prepare(config, emit, control)  # bad data, model or weights fail here
+    prepared = prepare(config, emit, control, device)  # bad data, model or weights fail here
+    distributed.check_same_data(dist, _data_description(prepared))
+    if not dist.main:
+        if resumed is not None:
+            prepared.model.load_state_dict(resumed["model"])
+        return RunState(config, run, prepared, emit, control, resumed, dist)
     if resumed is None:
         run.prepare(overwrite)  # only now is the folder created (or an old run's files replaced)
         resolved = config.to_dict()
@@ -148,15 +174,22 @@ def open_run(config: TrainConfig, emit, control: TrainControl, overwrite: bool, 
     else:
         prepared.model.load_state_dict(resumed["model"])
         run.truncate_metrics(resumed["epoch"])  # rows written after the checkpoint are redone
-    return RunState(config, run, prepared, emit, control, resumed)
+    return RunState(config, run, prepared, emit, control, resumed, dist)
+
+
+def _data_description(prepared: Prepared) -> dict[str, Any]:
+    """What every torchrun process must agree on before training together."""
+    return {"classes": list(prepared.classes), "train_images": prepared.train_count,
+            "val_images": prepared.val_count, "model": prepared.config.model}
 
 
 def build_training(state: RunState) -> None:
     """Batches, optimizer and schedule; a resumed run restores them and its random streams."""
     config, prepared = state.config, state.prepared
     state.generator = torch.Generator().manual_seed(config.seed)
-    state.train_batches = Batches(prepared, config, True, state.generator)
-    state.val_batches = Batches(prepared, config, False, state.generator)
+    state.train_batches = Batches(prepared, config, True, state.generator, state.dist)
+    state.val_batches = Batches(prepared, config, False, state.generator, state.dist)
+    state.train_model = distributed.wrap(state.dist, state.model, state.device, config.sync_bn)
     state.optimizer = build_optimizer(config, trainable_parameters(state.model))
     state.scheduler = build_scheduler(config, state.optimizer, config.epochs * len(state.train_batches))
     state.log_every = 1 if state.device.type == "cpu" else max(1, len(state.train_batches) // 50)  # .item() syncs
@@ -195,9 +228,9 @@ def announce(state: RunState) -> None:
 def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] | None:
     """One pass over the training batches: (loss, accuracy, start time), or None when stopped."""
     config, prepared, control, device = state.config, state.prepared, state.control, state.device
-    model, optimizer, scheduler = state.model, state.optimizer, state.scheduler
+    model, optimizer, scheduler = state.train_model, state.optimizer, state.scheduler
     epoch_start = time.perf_counter()
-    set_train_mode(model, prepared.freeze, config.bn_update_frozen)
+    set_train_mode(state.model, prepared.freeze, config.bn_update_frozen)
     run_loss = torch.zeros((), device=device)
     run_correct = torch.zeros((), device=device, dtype=torch.long)
     run_count, batches = 0, len(state.train_batches)
@@ -223,7 +256,10 @@ def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] |
         state.images_seen += len(y)
         if index % state.log_every == 0 or index == batches:
             _report_batch(state, epoch, index, float(loss.detach()), float(correct) / len(y))
-    return float(run_loss) / max(1, run_count), float(run_correct) / max(1, run_count), epoch_start
+    loss_sum, correct_sum, count = float(run_loss), float(run_correct), float(run_count)
+    if state.dist.enabled:  # the epoch's figures over every process's share
+        loss_sum, correct_sum, count = distributed.sum_across(state.dist, [loss_sum, correct_sum, count], device)
+    return loss_sum / max(1.0, count), correct_sum / max(1.0, count), epoch_start
 
 
 def _report_batch(state: RunState, epoch: int, index: int, batch_loss: float, batch_acc: float) -> None:
@@ -239,6 +275,7 @@ def _report_batch(state: RunState, epoch: int, index: int, batch_loss: float, ba
 def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, epoch_start: float) -> bool:
     """Validate, record the epoch (metrics.csv, history, EpochStats); False when stopped midway."""
     control = state.control
+    distributed.average_buffers(state.dist, state.model)  # one set of BatchNorm statistics for all
     val_loss, val_acc = evaluate_batches(state.model, state.val_batches, state.prepared, state.criterion,
                                          lambda: control.stopped)
     if control.stopped and not math.isfinite(val_acc):
@@ -248,10 +285,11 @@ def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, e
     lr = state.optimizer.param_groups[0]["lr"]
     seconds = time.perf_counter() - epoch_start
     state.last_val = (val_loss, val_acc)
-    state.run.append_metrics([
-        {"epoch": epoch, "phase": "train", "loss": train_loss, "accuracy": train_acc, "lr": lr, "seconds": seconds},
-        {"epoch": epoch, "phase": "val", "loss": val_loss, "accuracy": val_acc, "lr": lr, "seconds": seconds},
-    ])
+    if state.dist.main:
+        state.run.append_metrics([
+            {"epoch": epoch, "phase": "train", "loss": train_loss, "accuracy": train_acc, "lr": lr, "seconds": seconds},
+            {"epoch": epoch, "phase": "val", "loss": val_loss, "accuracy": val_acc, "lr": lr, "seconds": seconds},
+        ])
     state.history.append({"epoch": epoch, "val_accuracy": val_acc, "train_accuracy": train_acc})
     state.emit(EpochStats(epoch, state.config.epochs, train_loss, train_acc, val_loss, val_acc, lr, seconds,
                           time.perf_counter() - state.started))
@@ -260,18 +298,21 @@ def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, e
 
 def save_checkpoints(state: RunState, epoch: int) -> None:
     """checkpoints/last.pt every ``checkpoint_every`` epochs and at the end; best.pt on a new best."""
-    config = state.config
+    config, main = state.config, state.dist.main
     val_acc = state.last_val[1]
-    if epoch % max(1, config.checkpoint_every) == 0 or epoch == config.epochs:
+    if main and (epoch % max(1, config.checkpoint_every) == 0 or epoch == config.epochs):
         state.run.save_state("last", _resumable_state(state, epoch))
     if val_acc > state.best_acc:
         state.best_acc, state.best_epoch = val_acc, epoch
-        state.run.save_state("best", _resumable_state(state, epoch))
+        if main:
+            state.run.save_state("best", _resumable_state(state, epoch))
 
 
 def finish(state: RunState) -> RunResult:
     """Save model.pt and summary.json; report files that failed during training."""
     train_seconds = time.perf_counter() - state.started
+    if state.dist.enabled:  # images per second of the whole job
+        state.images_seen = int(distributed.sum_across(state.dist, [state.images_seen], state.device)[0])
     _collect_late_bad_files(state)
     state.emit(Stage("save", "Saving the model"))
     config, prepared = state.config, state.prepared
@@ -282,9 +323,11 @@ def finish(state: RunState) -> RunResult:
         source={"data": config.data, "weights": config.weights, "freeze": config.freeze,
                 "run_dir": str(state.run.path), "val_accuracy": val_acc},
     )
-    state.run.save_model(checkpoint)
     summary = _summary(state, train_seconds, val_loss, val_acc)
-    state.run.write_summary(summary)
+    if state.dist.main:
+        state.run.save_model(checkpoint)
+        state.run.write_summary(summary)
+    distributed.barrier(state.dist)  # every process ends with the folder complete
     if state.status == "stopped":
         state.emit(Message(f"stopped after {state.epochs_done} complete epoch(s); the model so far is saved", "info"))
     return RunResult(state.status, str(state.run.path), summary)
@@ -326,6 +369,7 @@ def _summary(state: RunState, train_seconds: float, val_loss, val_acc) -> dict[s
         "skipped_files": [{"path": p, "reason": r} for p, r in prepared.skipped[:200]],
         "messages": prepared.messages,
         "history": state.history,
+        "world_size": state.dist.world,
     }
 
 

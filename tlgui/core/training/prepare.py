@@ -160,11 +160,14 @@ class _Sources:
     skipped: list[tuple[str, str]]
 
 
-def prepare(config: TrainConfig, emit: Callable[[object], None], control=None) -> Prepared:
-    """data -> weights -> preprocessing -> model -> freeze -> tensors, each step failing in one sentence."""
+def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, device=None) -> Prepared:
+    """data -> weights -> preprocessing -> model -> freeze -> tensors, each step failing in one sentence.
+
+    ``device``: where to train (a torchrun process's own GPU); default from ``config.device``.
+    """
     config.validate()
     check_architecture(config.model)
-    device = resolve_device(config.device)
+    device = device if device is not None else resolve_device(config.device)
     sources = open_sources(config, emit)
     weights = resolve_weights(config, emit, control)
     in_channels, prep = choose_preprocessing(config, weights, sources.train_set)

@@ -1,0 +1,224 @@
+"""Training on 2 processes with gloo on the CPU: torchrun end to end, and spawned ranks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.core.learnable import image_folder
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.errors import ConfigError, DataError
+from tlgui.core.training import distributed
+from tlgui.core.training.distributed import Dist
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:  # the network guard patches create_connection, not bind
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun(tmp_path: Path, *args: str, nproc: int = 2) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "tlgui", "train", *args]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+def metrics_rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return image_folder(tmp_path_factory.mktemp("ddp") / "data", per_class=24, size=16)
+
+
+def common_args(data: Path, out: Path, epochs: int = 3) -> list[str]:
+    return ["--data", str(data), "--model", "smallcnn", "--epochs", str(epochs), "--batch-size", "16",
+            "--device", "cpu", "--seed", "3", "--out", str(out)]
+
+
+def test_torchrun_two_processes_write_one_run_like_one_process(data, tmp_path):
+    result = torchrun(tmp_path, *common_args(data, tmp_path / "two"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("completed:") == 1  # rank 0 reports, the other rank is quiet
+    rows = metrics_rows(tmp_path / "two")
+    assert [(r["epoch"], r["phase"]) for r in rows] == [(str(e), p) for e in (1, 2, 3) for p in ("train", "val")]
+    summary = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["status"] == "completed"
+    assert summary["train_images"] + summary["val_images"] == 72
+    written = {p.name for p in (tmp_path / "two").iterdir()}
+    assert {"checkpoints", "config.json", "metrics.csv", "model.pt", "summary.json"} <= written
+    assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
+    assert list(tmp_path.glob("**/*.tmp")) == []
+    from tlgui.ui.runs_panel import discover_runs  # the window's Runs page lists it like any other
+
+    listed = {info.path.name: info for info in discover_runs(tmp_path, [])}
+    assert listed["two"].status == "completed" and listed["two"].architecture == "smallcnn"
+    assert listed["two"].has_model and not listed["two"].resumable
+    from tlgui.cli import main as cli
+
+    assert cli(["train", *common_args(data, tmp_path / "one")]) == 0
+    single = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert single["world_size"] == 1
+    # same data, same global batch: the same task learned about as well
+    assert abs(summary["final_val_accuracy"] - single["final_val_accuracy"]) <= 0.2
+    assert summary["final_val_accuracy"] > 1 / 3 + 0.2
+
+
+def _spawned_rank(rank: int, world: int, port: int, configs: list[dict], out_dir: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), TLGUI_HOME=str(Path(out_dir) / "home"))
+    torch.set_num_threads(1)
+    import tlgui.core.workflows  # noqa: F401
+    from tlgui.core.training.loop import train
+
+    try:
+        train(TrainConfig.from_dict(configs[rank]))
+    except Exception as exc:  # noqa: BLE001 - reported to the test through a file
+        (Path(out_dir) / f"rank{rank}.error").write_text(f"{type(exc).__name__}: {exc}")
+
+
+def _spawned_weights(rank: int, world: int, port: int, config: dict, out_dir: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), TLGUI_HOME=str(Path(out_dir) / "home"))
+    torch.set_num_threads(1)
+    from tlgui.core.training import loop
+
+    captured = {}
+    original = loop.finish
+
+    def finish(state):  # every rank's final weights, taken where training ends
+        captured.update({k: v.detach().clone() for k, v in state.model.state_dict().items()})
+        return original(state)
+
+    loop.finish = finish
+    loop.train(TrainConfig.from_dict(config))
+    torch.save(captured, Path(out_dir) / f"weights{rank}.pt")
+
+
+def test_spawned_ranks_end_with_the_same_model(data, tmp_path):
+    import torch.multiprocessing as mp
+
+    config = TrainConfig(data=str(data), model="smallcnn", epochs=2, batch_size=16, device="cpu", seed=1,
+                         out=str(tmp_path / "run")).to_dict()
+    mp.spawn(_spawned_weights, args=(2, free_port(), config, str(tmp_path)), nprocs=2, join=True)
+    w0 = torch.load(tmp_path / "weights0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "weights1.pt", weights_only=True)
+    assert w0.keys() == w1.keys() and len(w0) > 0
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(saved[k], w0[k]) for k in saved)
+
+
+def test_ranks_that_see_different_data_all_stop_with_one_line(data, tmp_path):
+    import torch.multiprocessing as mp
+
+    other = image_folder(tmp_path / "other", per_class=20, size=16)
+    base = dict(model="smallcnn", epochs=1, batch_size=16, device="cpu", out=str(tmp_path / "run"))
+    configs = [TrainConfig(data=str(data), **base).to_dict(), TrainConfig(data=str(other), **base).to_dict()]
+    mp.spawn(_spawned_rank, args=(2, free_port(), configs, str(tmp_path)), nprocs=2, join=True)
+    errors = [(tmp_path / f"rank{r}.error").read_text() for r in (0, 1)]
+    assert all(e.startswith("DataError: rank 1 sees different data than rank 0") for e in errors), errors
+    assert "train_images" in errors[0]
+    assert not (tmp_path / "run" / "metrics.csv").exists()  # nothing was trained or written
+
+
+def test_cuda_without_enough_gpus_is_one_line_on_every_rank(data, tmp_path):
+    result = torchrun(tmp_path, *common_args(data, tmp_path / "gpu", epochs=1)[:-4], "--device", "cuda",
+                      "--out", str(tmp_path / "gpu"))
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tlgui: error: rank ")]
+    assert lines and all("--device cuda" in line and "GPU" in line for line in lines), result.stderr[-2000:]
+    assert "Traceback" not in "\n".join(lines)
+    assert not (tmp_path / "gpu").exists()
+
+
+def test_resume_under_torchrun_continues_a_stopped_run(data, tmp_path):
+    from tlgui.core.base.events import EpochStats
+    from tlgui.core.training.control import TrainControl
+    from tlgui.core.training.loop import train
+
+    run = tmp_path / "run"
+    control = TrainControl()
+
+    def stop_after_first_epoch(event):
+        if isinstance(event, EpochStats) and event.epoch == 1:
+            control.stop()
+
+    first = train(TrainConfig(data=str(data), model="smallcnn", epochs=3, batch_size=16, device="cpu",
+                              out=str(run)), stop_after_first_epoch, control)
+    assert first.status == "stopped"
+    result = torchrun(tmp_path, str(run / "config.json"), "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["status"], summary["resumed_from_epoch"], summary["world_size"]) == ("completed", 1, 2)
+    rows = metrics_rows(run)
+    assert [(r["epoch"], r["phase"]) for r in rows] == [(str(e), p) for e in (1, 2, 3) for p in ("train", "val")]
+
+
+def test_each_process_takes_its_share_of_every_global_batch():
+    from types import SimpleNamespace
+
+    from tlgui.core.training.batches import Batches
+
+    x = torch.arange(10).view(10, 1)
+    prepared = SimpleNamespace(train_lazy=None, val_lazy=None, train_x=x, train_y=torch.arange(10),
+                               val_x=x, val_y=torch.arange(10))
+    config = SimpleNamespace(batch_size=4, num_workers=0)
+
+    def batches(dist, train=True):
+        return list(Batches(prepared, config, train, torch.Generator().manual_seed(5), dist))
+
+    single = batches(distributed.SINGLE)
+    ranks = [batches(Dist(r, 2, r, 2)) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 3  # 4 + 4 + 2: the last batch still has one image each
+    for step, (_, y) in enumerate(single):
+        assert sorted(torch.cat([ranks[0][step][1], ranks[1][step][1]]).tolist()) == sorted(y.tolist())
+    val = [torch.cat([y for _, y in batches(Dist(r, 2, r, 2), train=False)]) for r in (0, 1)]
+    assert sorted(torch.cat(val).tolist()) == list(range(10))
+
+
+def test_a_last_batch_too_small_to_share_is_dropped_on_every_process():
+    from types import SimpleNamespace
+
+    from tlgui.core.training.batches import Batches
+
+    x = torch.arange(9).view(9, 1)
+    prepared = SimpleNamespace(train_lazy=None, val_lazy=None, train_x=x, train_y=torch.arange(9), val_x=x,
+                               val_y=torch.arange(9))
+    config = SimpleNamespace(batch_size=4, num_workers=0)
+    for dist in (Dist(0, 2, 0, 2), Dist(1, 2, 1, 2)):
+        b = Batches(prepared, config, True, torch.Generator().manual_seed(0), dist)
+        assert len(b) == len(list(b)) == 2  # 4 + 4 (+ 1 image that cannot go to both processes)
+
+
+def test_environment_and_device_checks(monkeypatch):
+    assert distributed.from_env({}) is distributed.SINGLE
+    d = distributed.from_env({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"})
+    assert (d.rank, d.world, d.enabled, d.main) == (1, 2, True, False)
+    with pytest.raises(ConfigError, match="torchrun environment"):
+        distributed.from_env({"WORLD_SIZE": "2"})
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match="2 processes on this machine but only 1 GPU"):
+        distributed.device_for(d, "cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert distributed.device_for(d, "auto") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="--sync-bn needs GPUs"):
+        distributed.check_sync_bn(torch.device("cpu"), True)
+    with pytest.raises(DataError, match="rank 1 sees different data"):
+        monkeypatch.setattr("torch.distributed.all_gather_object",
+                            lambda out, obj: out.__setitem__(slice(None), [obj, dict(obj, train_images=1)]))
+        distributed.check_same_data(d, {"classes": ["a"], "train_images": 5})
