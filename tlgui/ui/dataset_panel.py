@@ -59,6 +59,14 @@ class DatasetPanel(QWidget):
         self._images = None
         self._locked = False
 
+        self._make_source_widgets()
+        self._make_layout()
+
+        self._show_kind("demo")
+        self._show_val(False)
+        self.set_choice(self._choice)
+
+    def _make_source_widgets(self) -> None:
         self.kind_combo = QComboBox()
         self.kind_combo.setObjectName("datasetKind")
         for key, text in _KINDS:
@@ -98,6 +106,7 @@ class DatasetPanel(QWidget):
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.warnings_label = _label("datasetWarnings", _WARN)
 
+    def _make_layout(self) -> None:
         source_box = self._source_box = QGroupBox("Images")
         grid = QGridLayout(source_box)
         grid.setColumnStretch(1, 1)
@@ -147,10 +156,6 @@ class DatasetPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(source_box)
         layout.addWidget(content_box, 1)
-
-        self._show_kind("demo")
-        self._show_val(False)
-        self.set_choice(self._choice)
 
     # ------------------------------------------------------------------ public API
 

@@ -73,6 +73,19 @@ class ResultsPanel(QWidget):
 
     # -- construction -----------------------------------------------------------------
     def _build(self) -> None:
+        form = self._build_form()
+        status_row = self._build_status_row()
+        matrix_box = self._build_matrix_box()
+        self._build_tabs()
+        self._build_results(matrix_box)
+        layout = QVBoxLayout(self)
+        layout.addWidget(form)
+        layout.addLayout(status_row)
+        layout.addWidget(self.stack, 1)
+        self._set_busy(False)
+
+
+    def _build_form(self) -> QGroupBox:
         form = QGroupBox("Evaluate a model")
         grid = QGridLayout(form)
         self.model_edit = QLineEdit(objectName="resultsModelEdit", placeholderText="a model.pt saved by tlgui")
@@ -95,7 +108,9 @@ class ResultsPanel(QWidget):
         grid.addWidget(self.split_combo, 1, 3)
         grid.addWidget(self.evaluate_button, 1, 4)
         grid.setColumnStretch(1, 1)
+        return form
 
+    def _build_status_row(self) -> QHBoxLayout:
         self.progress = QProgressBar(objectName="resultsProgress")
         self.progress.setVisible(False)
         self.stop_button = QPushButton("Stop", objectName="resultsStopButton")
@@ -107,7 +122,9 @@ class ResultsPanel(QWidget):
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.progress)
         status_row.addWidget(self.stop_button)
+        return status_row
 
+    def _build_matrix_box(self) -> QGroupBox:
         self.headline = QLabel("", objectName="resultsHeadline", wordWrap=True)
         self.headline.setTextFormat(Qt.TextFormat.RichText)
 
@@ -120,7 +137,9 @@ class ResultsPanel(QWidget):
                       "darker = a larger share of that class. Click a cell to see its images.", wordWrap=True)
         hint.setEnabled(False)
         matrix_layout.addWidget(hint)
+        return matrix_box
 
+    def _build_tabs(self) -> None:
         self.table = QTableWidget(0, len(PER_CLASS_COLUMNS), objectName="perClassTable")
         self.table.setHorizontalHeaderLabels(PER_CLASS_COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -151,6 +170,7 @@ class ResultsPanel(QWidget):
         self.tabs.addTab(cell_page, "Selected cell")
         self.tabs.addTab(losses_page, "Top mistakes")
 
+    def _build_results(self, matrix_box: QGroupBox) -> None:
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(matrix_box)
         splitter.addWidget(self.tabs)
@@ -178,12 +198,6 @@ class ResultsPanel(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(results)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(form)
-        layout.addLayout(status_row)
-        layout.addWidget(self.stack, 1)
-        self._set_busy(False)
 
     # -- public API -------------------------------------------------------------------
     def show_run(self, run_dir: str) -> None:
