@@ -29,8 +29,12 @@ Progress = Callable[[int, int], None]
 _CHUNK = 256  # samples decoded between stop checks
 
 
-def fits_in_memory(n: int, prep: Preprocessing, budget_bytes: int = 2 * 1024**3) -> bool:
-    """Whether ``n`` decoded uint8 samples of this preprocessing fit in ``budget_bytes``."""
+def fits_in_memory(n: int, prep: Preprocessing, budget_bytes: int | None = None) -> bool:
+    """Whether ``n`` decoded uint8 samples of this preprocessing fit in ``budget_bytes``
+    (default 2 GiB; ``TLGUI_MEMORY_BUDGET_MB`` overrides it, 0 = always decode on demand)."""
+    if budget_bytes is None:
+        mb = os.environ.get("TLGUI_MEMORY_BUDGET_MB", "")
+        budget_bytes = int(float(mb) * 1024**2) if mb.replace(".", "", 1).isdigit() else 2 * 1024**3
     return n * prep.channels * prep.crop * prep.crop <= budget_bytes
 
 

@@ -1,0 +1,61 @@
+"""The smoke test's own helpers (the smoke test itself runs the frozen app, in CI)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+def test_png_writer_makes_images_pillow_reads(smoke, tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    smoke.write_png(tmp_path / "a.png", [[(255, 0, 0), (0, 255, 0)], [(0, 0, 255), (10, 20, 30)]])
+    with Image.open(tmp_path / "a.png") as im:
+        assert im.size == (2, 2) and im.mode == "RGB"
+        assert im.getpixel((1, 1)) == (10, 20, 30) and im.getpixel((0, 1)) == (0, 0, 255)
+
+
+def test_image_folder_has_two_classes_of_distinct_images(smoke, tmp_path):
+    root = smoke.make_image_folder(tmp_path / "images", per_class=4, size=16)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.png"))
+    assert len(files) == 8 and {f.split("/")[0] for f in files} == {"horizontal", "vertical"}
+    assert len({p.read_bytes() for p in root.rglob("*.png")}) == 8  # no duplicates for scan to flag
+
+
+def test_last_json_line(smoke):
+    assert smoke.last_json('starting\n{"ok": false}\nmore\n{"ok": true}\n') == {"ok": True}
+    assert smoke.last_json('{\n "files": 20,\n "counts": {\n  "a": 1\n }\n}\n') == {"files": 20, "counts": {"a": 1}}
+    with pytest.raises(AssertionError, match="no JSON"):
+        smoke.last_json("nothing here\n")
+
+
+def test_locate_a_build(smoke, buildlib, tmp_path):
+    assert smoke.locate(tmp_path) == (None, None)
+    (tmp_path / "tlgui").mkdir()
+    (tmp_path / "tlgui" / "tlgui").write_text("")
+    (tmp_path / "tlgui-0.1.0-linux-x86_64.tar.gz").write_text("")
+    assert smoke.locate(tmp_path) == (tmp_path / "tlgui-0.1.0-linux-x86_64.tar.gz", tmp_path / "tlgui")
+
+
+def test_no_build_is_one_line_and_exit_2(smoke, tmp_path, capsys):
+    assert smoke.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run python3 packaging/build.py first" in err[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_worker_watch_sees_a_spawned_child_of_the_executable(smoke, tmp_path):
+    exe = tmp_path / "moved here" / "tlgui"  # argv[0] as a frozen app's spawned worker has it
+    code = "import time; time.sleep(1.5)"
+    with smoke.WorkerWatch(exe) as watch:
+        child = subprocess.Popen([str(exe), "-c", code, "--multiprocessing-fork", "pipe_handle=5"],
+                                 executable=sys.executable)
+        other = subprocess.Popen([str(exe), "-c", code], executable=sys.executable)
+        deadline = time.monotonic() + 10
+        while child.pid not in watch.pids and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.wait()
+        other.wait()
+    assert watch.pids == {child.pid}
