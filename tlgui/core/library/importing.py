@@ -31,13 +31,13 @@ from tlgui.core.base.download import Progress, Throttled
 from tlgui.core.base.errors import WeightsError
 from tlgui.core.library.catalog import custom_dir
 from tlgui.core.library.local import find_local_weights, weight_file_name
-from tlgui.core.library.timm_weights import timm_sidecar_extras
 from tlgui.core.library.recognise import (
     Recognition,
     compare_with,
     load_for_inspection,
     recognise_state,
 )
+from tlgui.core.library.timm_weights import timm_sidecar_extras
 from tlgui.core.models.state_dicts import extract_state_dict, normalise_keys
 
 SIDECAR_FORMAT = "tlgui.weights"

@@ -26,13 +26,17 @@ from tlgui.core.data.sources import ImageSet
 from tlgui.core.data.split import stratified_split, stratified_subset
 from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
 from tlgui.core.library.local import default_weights_path
-from tlgui.core.library.timm_weights import check_safetensors_fit, find_timm_weights, pretrained_cfg_near
+from tlgui.core.library.timm_weights import (
+    check_safetensors_fit,
+    find_timm_weights,
+    pretrained_cfg_near,
+)
 from tlgui.core.models.checkpoint import is_tlgui_checkpoint
 from tlgui.core.models.device import resolve_device
 from tlgui.core.models.layers import FreezePlan, FreezeReport, apply_freeze
 from tlgui.core.models.safe_load import is_safetensors, safe_load
-from tlgui.core.models.timm_zoo import is_timm, timm_preprocessing
 from tlgui.core.models.state_dicts import extract_state_dict, load_into_model
+from tlgui.core.models.timm_zoo import is_timm, timm_preprocessing
 from tlgui.core.models.zoo import (
     SMALLCNN,
     build_model,
