@@ -39,7 +39,12 @@ def run(args) -> int:
 
 
 def _print_timm_names() -> None:
-    from tlgui.core.models.timm_zoo import INSTALL_HINT, TIMM_PREFIX, timm_available, timm_model_names
+    from tlgui.core.models.timm_zoo import (
+        INSTALL_HINT,
+        TIMM_PREFIX,
+        timm_available,
+        timm_model_names,
+    )
 
     if not timm_available():
         print(f"(timm architectures are available with the timm extra: {INSTALL_HINT})")
