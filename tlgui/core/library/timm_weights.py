@@ -21,6 +21,7 @@ class TimmWeights:
     path: Path
     description: str  # says which pretrained tag (or library file) was used
     pretrained_cfg: dict[str, Any] = field(default_factory=dict)
+    short: str = ""  # e.g. "resnet18.a1_in1k in the Hugging Face cache", for a status line
 
 
 def _json_object(path: Path) -> dict[str, Any]:
@@ -70,11 +71,13 @@ def find_timm_weights(architecture: str) -> TimmWeights:
         if row is None:
             raise hub_problem from None
         path = Path(row.path)
-        return TimmWeights(path, f"{architecture} weights from the library ({path.name})", pretrained_cfg_near(path))
+        return TimmWeights(path, f"{architecture} weights from the library ({path.name})", pretrained_cfg_near(path),
+                           f"{path.name} in the weights library")
     return TimmWeights(
         snap.weights,
         f"timm {snap.label} from the Hugging Face cache ({snap.weights})",
         snap.pretrained_cfg,
+        f"{snap.label} in the Hugging Face cache",
     )
 
 
