@@ -90,3 +90,26 @@ def test_only_models_with_weights_filter(main_window, qtbot, hub):
     assert timm_list.visible_names() == [f"timm:{MODEL}"]
     assert timm_list.proxy_index(f"timm:{MODEL}").data(NAME_ROLE) == f"timm:{MODEL}"
     assert "1 with weights on this computer" in timm_list.note.text()
+
+
+def test_library_dialog_imports_a_timm_safetensors_file(qtbot, hub, tmp_path):
+    import safetensors.torch
+    import timm
+    import torch
+
+    from tests.ui.dialogs import open_dialogs
+    from tlgui.ui.weights_dialog import WeightsLibraryDialog
+
+    torch.manual_seed(0)
+    src = tmp_path / "resnet10t-finetuned.safetensors"
+    safetensors.torch.save_file(timm.create_model("resnet10t", num_classes=4).state_dict(), str(src))
+    dialog = WeightsLibraryDialog()
+    open_dialogs.append(dialog)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with qtbot.waitSignal(dialog.operation_finished, timeout=60000) as blocker:
+        dialog.import_file(str(src))
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=20000)
+    _op, ok, text = blocker.args
+    assert ok and "Recognised as timm:resnet10t weights (4 classes)" in text
+    assert text.rstrip(".").endswith(".safetensors")
