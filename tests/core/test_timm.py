@@ -263,3 +263,27 @@ def test_without_timm_one_line_names_the_extra(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'tlgui[timm]'" in lines[0]
+
+
+def test_resume_evaluate_and_predict(hub, data, tmp_path, capsys):
+    from tlgui.core.base.events import EpochStats
+    from tlgui.core.training.control import TrainControl
+
+    control = TrainControl()
+
+    def stop_after_first(event):
+        if isinstance(event, EpochStats) and event.epoch == 1:
+            control.stop()
+
+    stopped = train(run_config(data, tmp_path / "part", epochs=2, freeze="backbone"), stop_after_first, control)
+    assert stopped.status == "stopped"
+    assert cli(["train", "--out", str(tmp_path / "part"), "--resume"]) == 0
+    summary = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 2
+    model_pt = tmp_path / "part" / "model.pt"
+    capsys.readouterr()
+    assert cli(["evaluate", str(model_pt), "--data", str(data), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0.0 <= report["accuracy"] <= 1.0
+    assert cli(["predict", str(model_pt), str(data / "vertical" / "000.png")]) == 0
+    assert "000.png" in capsys.readouterr().out
