@@ -287,3 +287,12 @@ def test_resume_evaluate_and_predict(hub, data, tmp_path, capsys):
     assert 0.0 <= report["accuracy"] <= 1.0
     assert cli(["predict", str(model_pt), str(data / "vertical" / "000.png")]) == 0
     assert "000.png" in capsys.readouterr().out
+
+
+def test_transfer_check_runs_for_a_timm_model(hub, data, tmp_path, capsys):
+    assert cli(["compare", "--data", str(data), "--model", ARCH, "--weights", "default", "--epochs", "1",
+                "--batch-size", "8", "--out", str(tmp_path / "cmp")]) == 0
+    out = capsys.readouterr().out
+    assert f"timm's pretrained {ARCH} weights" in out
+    result = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert {"scratch", "head", "finetune"} <= set(result) and result["model"] == ARCH
