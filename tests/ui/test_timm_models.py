@@ -60,7 +60,18 @@ def test_search_pick_a_timm_model_and_see_its_layers(main_window, qtbot, hub, tm
     layers.head_button.click()
     assert layers.plan().mode == "backbone"
     assert "1,026 of" in layers.summary_text() or "Trainable" in layers.summary_text()
-    assert len(layers.blocks()) >= 3
+    assert layers.blocks()[-1] == "blocks.5"
+    # "unfreeze the last 1 block": blocks.5 and everything after it (conv_head, classifier) train
+    layers.unfreeze_last(1)
+    from tlgui.core.models.layers import apply_freeze
+    from tlgui.core.models.zoo import build_model, find_head_path
+
+    model = build_model(f"timm:{MODEL}", 6, device="meta")
+    apply_freeze(model, layers.plan(), find_head_path(model))
+    grads = {n: p.requires_grad for n, p in model.named_parameters()}
+    assert grads["blocks.5.0.conv.weight"] and grads["conv_head.weight"] and grads["classifier.weight"]
+    assert not grads["blocks.4.0.conv_pw.weight"] and not grads["conv_stem.weight"]
+    layers.head_button.click()
     os.makedirs(tmp_path / "shots", exist_ok=True)
     panel.grab().save(str(tmp_path / "shots" / "timm_panel.png"))
     if os.environ.get("TLGUI_SCREENSHOTS"):
