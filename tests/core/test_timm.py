@@ -296,3 +296,14 @@ def test_transfer_check_runs_for_a_timm_model(hub, data, tmp_path, capsys):
     assert f"timm's pretrained {ARCH} weights" in out
     result = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert {"scratch", "head", "finetune"} <= set(result) and result["model"] == ARCH
+
+
+def test_several_tags_default_first_or_the_one_named(tmp_path, monkeypatch):
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    make_hub_model(cache, MODEL, tag="aaa_custom", pretrained_cfg=CFG)
+    make_hub_model(cache, MODEL, tag="lamb_in1k", pretrained_cfg=CFG)  # timm's default tag
+    assert find_hub_weights(ARCH).tag == "lamb_in1k"
+    assert find_hub_weights(f"{ARCH}.aaa_custom").tag == "aaa_custom"
+    with pytest.raises(WeightsError, match=f"no models--timm--{MODEL}.other"):
+        find_hub_weights(f"{ARCH}.other")
