@@ -22,6 +22,7 @@ def run(args) -> int:
     if args.list:
         for name in list_architectures():
             print(f"{name:<28} {family_of(name)}")
+        _print_timm_names()
         return 0
     if not args.model:
         raise ConfigError("give an architecture name or a model.pt (or --list)")
@@ -35,3 +36,18 @@ def run(args) -> int:
         model = build_model(args.model, args.classes, 1 if args.model == "smallcnn" else 3, device="meta")
     print(format_tree(layer_tree(model), args.depth))
     return 0
+
+
+def _print_timm_names() -> None:
+    from tlgui.core.models.timm_zoo import (
+        INSTALL_HINT,
+        TIMM_PREFIX,
+        timm_available,
+        timm_model_names,
+    )
+
+    if not timm_available():
+        print(f"(timm architectures are available with the timm extra: {INSTALL_HINT})")
+        return
+    for name in timm_model_names():
+        print(f"{TIMM_PREFIX + name:<28} timm")

@@ -58,10 +58,12 @@ def _size(size: int | None) -> str:
 
 def run_list(args) -> int:
     from tlgui.core.library.catalog import list_custom_weights, list_weights
+    from tlgui.core.library.hub_cache import hub_cache_dir, list_hub_snapshots
     from tlgui.core.models.zoo import list_architectures
 
     rows = list_weights()
     custom = list_custom_weights()
+    hub = list_hub_snapshots()
     local_archs = sorted({r.architecture for r in rows if r.present})
     with_weights = {r.architecture for r in rows}
     shown = rows if args.all else [r for r in rows if r.present]
@@ -73,6 +75,8 @@ def run_list(args) -> int:
             "architectures_with_local_weights": local_archs,
             "architectures_without_local_weights": rest,
             "architectures": len(list_architectures()),
+            "hub_cache": str(hub_cache_dir()),
+            "hub": [_hub_dict(s) for s in hub],
         }))
         return 0
     if shown:
@@ -90,12 +94,26 @@ def run_list(args) -> int:
         classes = f", {c.num_classes} classes" if c.num_classes else ""
         note = f" ({c.problem})" if c.problem else ""
         print(f"custom: {what}{classes}  {_size(c.size_bytes)}  {c.path}{note}")
+    for snap in hub:
+        where = snap.weights if snap.problem is None else f"(not usable: {snap.problem})"
+        size = _size(snap.weights.stat().st_size) if snap.problem is None else "-"
+        print(f"hub: {snap.architecture} ({snap.label})  {size}  {where}")
+    if not hub:
+        print(f"no timm weights in the Hugging Face hub cache ({hub_cache_dir()})")
     if not args.all:
         print(
             f"{len(local_archs)} architecture(s) with local weights; {rest} more have published weights "
             "that are not on this computer ('tlgui weights list --all' lists every entry; * = default)"
         )
     return 0
+
+
+def _hub_dict(snap) -> dict:
+    return {
+        "architecture": snap.architecture, "tag": snap.tag, "folder": str(snap.folder),
+        "path": str(snap.weights) if snap.weights else None, "revision": snap.revision,
+        "problem": snap.problem, "present": snap.problem is None,
+    }
 
 
 def run_import(args) -> int:

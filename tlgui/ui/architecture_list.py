@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -124,7 +124,8 @@ class ArchitectureList(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(column, self.fontMetrics().horizontalAdvance(sample) + 28)
         self.view.expandAll()
-        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        # a pick is a selection: focus moving into the view makes a row current without picking it
+        self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -153,6 +154,16 @@ class ArchitectureList(QWidget):
         finally:
             self._quiet = False
         self.view.scrollTo(proxy)
+
+    def clear_choice(self) -> None:
+        """Nothing chosen here (the architecture was picked in another list); emits nothing."""
+        self._current = ""
+        self._quiet = True
+        try:
+            self.view.selectionModel().clearSelection()
+            self.view.selectionModel().clearCurrentIndex()
+        finally:
+            self._quiet = False
 
     def visible_names(self) -> list[str]:
         names = []
@@ -198,8 +209,13 @@ class ArchitectureList(QWidget):
                 self.view.setCurrentIndex(self._proxy.index(0, 0, family))
                 return
 
-    @Slot(QModelIndex, QModelIndex)
-    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+    @Slot(QItemSelection, QItemSelection)
+    def _on_selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
+        indexes = selected.indexes()
+        if indexes:
+            self._on_pick(indexes[0])
+
+    def _on_pick(self, current: QModelIndex) -> None:
         name = current.siblingAtColumn(0).data(NAME_ROLE)
         if not name or self._quiet or name == self._current:
             return

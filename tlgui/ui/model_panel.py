@@ -16,17 +16,26 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QSizePolicy,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from tlgui import paths
+from tlgui.core.base.errors import WeightsError
 from tlgui.core.library.local import find_local_weights, weight_file_name, weight_search_dirs
-from tlgui.core.models.zoo import SMALLCNN, architecture_info, default_weight_entry
+from tlgui.core.models.timm_zoo import is_timm
+from tlgui.core.models.zoo import (
+    SMALLCNN,
+    architecture_info,
+    check_architecture,
+    default_weight_entry,
+)
 
 from .architecture_list import ArchitectureList
 from .background import Job, TaskRunner
 from .choices import ModelChoice
+from .timm_list import TimmArchitectureList
 
 _OK = "color: #1b7a2f;"
 _MISSING = "color: #a14a00;"
@@ -72,19 +81,7 @@ class ModelPanel(QWidget):
         self._emitted: ModelChoice | None = None
         self._updating = False
 
-        self.architectures = ArchitectureList()
-        self.architectures.chosen.connect(self._on_architecture_chosen)
-        self.search = self.architectures.search
-        self.list = self.architectures.view
-
-        self.info = QLabel()
-        self.info.setObjectName("modelInfo")
-        self.info.setWordWrap(True)
-
-        arch_box = QGroupBox("Architecture")
-        arch_layout = QVBoxLayout(arch_box)
-        arch_layout.addWidget(self.architectures, 1)
-        arch_layout.addWidget(self.info)
+        arch_box = self._architecture_box()
 
         self.radio_none = QRadioButton("Random weights (train from scratch)")
         self.radio_none.setObjectName("weightsNone")
@@ -100,7 +97,7 @@ class ModelPanel(QWidget):
         self.radio_file.setObjectName("weightsFile")
         self.file_edit = QLineEdit()
         self.file_edit.setObjectName("weightsFilePath")
-        self.file_edit.setPlaceholderText("a .pth/.pt file")
+        self.file_edit.setPlaceholderText("a .pth, .pt or .safetensors file")
         self.file_edit.editingFinished.connect(self._on_file_edited)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.setObjectName("weightsBrowse")
@@ -146,6 +143,29 @@ class ModelPanel(QWidget):
         self.set_choice(ModelChoice(SMALLCNN, "demo:source"))
         self.refresh()
 
+    def _architecture_box(self) -> QGroupBox:
+        """torchvision's and timm's searchable lists side by side (tabs), and the chosen one's details."""
+        self.architectures = ArchitectureList()
+        self.architectures.chosen.connect(self._on_architecture_chosen)
+        self.search = self.architectures.search
+        self.list = self.architectures.view
+        self.timm_architectures = TimmArchitectureList()
+        self.timm_architectures.chosen.connect(self._on_timm_chosen)
+        self.source_tabs = QTabWidget()
+        self.source_tabs.setObjectName("modelSourceTabs")
+        self.source_tabs.addTab(self.architectures, "torchvision")
+        self.source_tabs.addTab(self.timm_architectures, "timm")
+
+        self.info = QLabel()
+        self.info.setObjectName("modelInfo")
+        self.info.setWordWrap(True)
+
+        arch_box = QGroupBox("Architecture")
+        arch_layout = QVBoxLayout(arch_box)
+        arch_layout.addWidget(self.source_tabs, 1)
+        arch_layout.addWidget(self.info)
+        return arch_box
+
     # ------------------------------------------------------------------ public API
 
     def choice(self) -> ModelChoice:
@@ -167,6 +187,7 @@ class ModelPanel(QWidget):
     def refresh(self) -> None:
         """Re-check the pretrained file and re-read the list of earlier runs (in background)."""
         self._update_pretrained_status()
+        self.timm_architectures.refresh()
         self.run_combo.clear()
         self.run_combo.addItem("Looking for earlier runs…")
         self.radio_run.setEnabled(self._weights_is_run())
@@ -187,11 +208,26 @@ class ModelPanel(QWidget):
     # ------------------------------------------------------------------ architecture
 
     def _select_architecture(self, name: str) -> None:
-        self.architectures.select(name)
+        if is_timm(name):
+            check_architecture(name)  # raises ModelError naming close matches
+            self.architectures.clear_choice()
+            self.timm_architectures.select(name)
+            self.source_tabs.setCurrentWidget(self.timm_architectures)
+        else:
+            self.architectures.select(name)
+            self.timm_architectures.clear_selection()
+            self.source_tabs.setCurrentWidget(self.architectures)
         self._arch = name
 
     @Slot(str)
+    def _on_timm_chosen(self, name: str) -> None:
+        self.architectures.clear_choice()  # one architecture is chosen, in one of the lists
+        self._on_architecture_chosen(name)
+
+    @Slot(str)
     def _on_architecture_chosen(self, name: str) -> None:
+        if not is_timm(name):
+            self.timm_architectures.clear_selection()
         if name != self._arch:
             self._arch = name
             self._fit_weights_to_architecture()
@@ -263,7 +299,7 @@ class ModelPanel(QWidget):
     def _browse(self) -> None:
         start = self.file_edit.text() or str(paths.models_dir())
         path, _ = QFileDialog.getOpenFileName(
-            self, "Choose a weight file", start, "PyTorch weights (*.pth *.pt);;All files (*)"
+            self, "Choose a weight file", start, "Weight files (*.pth *.pt *.safetensors *.bin);;All files (*)"
         )
         if path:
             self.set_weights_file(path)
@@ -322,6 +358,9 @@ class ModelPanel(QWidget):
             self.pretrained_status.setStyleSheet("")
             return
         self.radio_default.setEnabled(True)
+        if is_timm(self._arch):
+            self._update_timm_status()
+            return
         entry = default_weight_entry(self._arch)
         if entry is None:
             self.radio_default.setEnabled(self._weights == "default")
@@ -344,11 +383,26 @@ class ModelPanel(QWidget):
             )
             self.pretrained_status.setStyleSheet(_MISSING)
 
+    def _update_timm_status(self) -> None:
+        from tlgui.core.library.timm_weights import find_timm_weights
+
+        try:
+            found = find_timm_weights(self._arch)
+        except WeightsError as exc:
+            self.pretrained_status.setText(f"Pretrained timm weights: {exc}")
+            self.pretrained_status.setToolTip("")
+            self.pretrained_status.setStyleSheet(_MISSING)
+            return
+        self.pretrained_status.setText(f"Pretrained weights: available offline ({found.short})")
+        self.pretrained_status.setToolTip(str(found.path))
+        self.pretrained_status.setStyleSheet(_OK)
+
     # ------------------------------------------------------------------ feedback
 
     def _sync(self) -> None:
         info = architecture_info(self._arch)
-        weights = {"none": "random weights", "default": "ImageNet weights", "demo:source": "the demo source model"}
+        default = "pretrained timm weights" if is_timm(self._arch) else "ImageNet weights"
+        weights = {"none": "random weights", "default": default, "demo:source": "the demo source model"}
         start = weights.get(self._weights)
         if start is None:
             run = self._run_for(self._weights)
@@ -365,5 +419,12 @@ class ModelPanel(QWidget):
 
 
 def find_local_weights_for(arch: str) -> Path | None:
+    if is_timm(arch):
+        from tlgui.core.library.timm_weights import find_timm_weights
+
+        try:
+            return find_timm_weights(arch).path
+        except WeightsError:
+            return None
     entry = default_weight_entry(arch) if arch != SMALLCNN else None
     return find_local_weights(entry) if entry is not None else None

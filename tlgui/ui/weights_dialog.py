@@ -177,7 +177,7 @@ class WeightsLibraryDialog(QDialog):
     @Slot()
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import a weight file", str(Path.home()), "PyTorch weights (*.pth *.pt);;All files (*)"
+            self, "Import a weight file", str(Path.home()), "Weight files (*.pth *.pt *.safetensors *.bin);;All files (*)"
         )
         if path:
             self.import_file(path)

@@ -38,7 +38,7 @@ MISSING_COLOUR = QColor("#8a8a8a")
 ERROR_COLOUR = QColor("#b00020")
 WEIGHT_COLUMNS = ("Architecture", "Entry", "On this computer", "Size", "Top-1 (ImageNet)", "Parameters", "File name")
 PRESENT_COLUMN = 2
-WEIGHT_SUFFIXES = (".pth", ".pt")
+WEIGHT_SUFFIXES = (".pth", ".pt", ".safetensors", ".bin")
 
 
 def human_size(n: int | None) -> str:
@@ -191,7 +191,7 @@ def weight_rows(infos, customs=()) -> list[Row]:
 
 
 def dropped_weight_files(mime) -> list[str]:
-    """Local .pth/.pt files in a drag's data."""
+    """Local weight files (.pth, .pt, .safetensors, .bin) in a drag's data."""
     if not mime.hasUrls():
         return []
     return [

@@ -37,6 +37,7 @@ from tlgui.core.library.recognise import (
     load_for_inspection,
     recognise_state,
 )
+from tlgui.core.library.timm_weights import timm_sidecar_extras
 from tlgui.core.models.state_dicts import extract_state_dict, normalise_keys
 
 SIDECAR_FORMAT = "tlgui.weights"
@@ -118,7 +119,7 @@ def _published_match(architecture: str, sha: str):
 def _custom_name(src: Path, sha: str) -> str:
     """The source name, with ``-<sha256[:8]>`` added when it carries no hash prefix, so the
     stored file is verifiable later and two different ``model.pth`` never collide."""
-    suffix = src.suffix if src.suffix in (".pth", ".pt") else ".pth"
+    suffix = src.suffix if src.suffix in (".pth", ".pt", ".safetensors") else ".pth"
     stem = re.sub(r"[^\w.+-]+", "_", src.stem).strip("._") or "weights"
     if hash_prefix_in_name(src) is not None:
         return f"{stem}{suffix}"
@@ -186,9 +187,10 @@ def _recognise(src: Path, state, architecture: str | None, cancel) -> Recognitio
     if architecture:
         fit = compare_with(check_architecture(architecture), state, src.name)
         if not fit.ok:
-            raise WeightsError(fit.problem)
+            other = recognise_state(state, src.name, cancel, hint_path=src).architecture
+            raise WeightsError(fit.problem + (f"; they fit {other}" if other else ""))
         return Recognition(fit.architecture, fit.num_classes, fit.in_channels, fit.head_path)
-    rec = recognise_state(state, src.name, cancel)
+    rec = recognise_state(state, src.name, cancel, hint_path=src)
     if rec.architecture is None:
         raise WeightsError(
             f"{src.name}: cannot tell which architecture these weights are for ({rec.reason}); "
@@ -229,6 +231,7 @@ def _store_custom(tmp: Path, src: Path, rec: Recognition, sha: str) -> ImportRes
         "num_classes": rec.num_classes, "in_channels": rec.in_channels, "head_path": rec.head_path,
         "sha256": sha, "original_name": src.name, "imported": _now(),
     }
+    sidecar.update(timm_sidecar_extras(src, arch))
     if not already or not dest.with_suffix(".json").is_file():
         atomic_write_text(dest.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
     note = ""

@@ -23,7 +23,8 @@ import torch
 from tlgui.core.base.cancel import Cancelled, is_cancelled
 from tlgui.core.base.errors import TlguiError, WeightsError
 from tlgui.core.library.local import weight_file_name
-from tlgui.core.models.safe_load import safe_load
+from tlgui.core.library.recognise_timm import timm_content_candidates, timm_name_candidates
+from tlgui.core.models.safe_load import is_safetensors, safe_load
 from tlgui.core.models.state_dicts import extract_state_dict, normalise_keys
 
 
@@ -35,6 +36,8 @@ def load_for_inspection(path: str | Path) -> Any:
     gives the plain-language refusal (not found, not a weight file, carries code).
     """
     path = Path(path).expanduser()
+    if path.is_file() and path.stat().st_size > 0 and is_safetensors(path):
+        return safe_load(path)  # plain tensors by design; safe_load explains a damaged file
     if path.is_file() and path.stat().st_size > 0:
         _check_magic(path)
         try:
@@ -223,17 +226,30 @@ class Recognition:
     reason: str = ""  # why nothing was recognised
 
 
+def _candidates(state, file_name: str, hint_path: Path | None) -> tuple[list[str], list[str]]:
+    """(named, by content): timm names first for safetensors files and hub-cache folders."""
+    named = name_candidates(file_name) if file_name else []
+    timm_named = timm_name_candidates(hint_path, file_name)
+    timm_first = file_name.endswith(".safetensors") or (
+        hint_path is not None and any(p.name.startswith("models--timm--") for p in hint_path.parents)
+    )
+    named = timm_named + named if timm_first else named + timm_named
+    # torchvision by parameter count (no model built), then a bounded timm shortlist
+    return named, _content_candidates(state) + timm_content_candidates(state)
+
+
 def recognise_state(
-    state: dict[str, torch.Tensor], file_name: str = "", cancel: Any = None
+    state: dict[str, torch.Tensor], file_name: str = "", cancel: Any = None, hint_path: Path | None = None
 ) -> Recognition:
-    """Recognise the architecture of ``state``: candidates from the file name first, then
-    architectures of similar parameter count, nearest first; each compared by keys and shapes
-    on the meta device (built once per process and cached)."""
+    """Recognise the architecture of ``state``: candidates from the file name (and, for timm,
+    the folders around ``hint_path``) first, then architectures of similar parameter count,
+    then a bounded timm shortlist; each compared by keys and shapes on the meta device
+    (built once per process and cached)."""
     state = normalise_keys(state)
     tried: set[str] = set()
-    named = name_candidates(file_name) if file_name else []
+    named, by_content = _candidates(state, file_name, hint_path)
     first_problem = ""
-    for arch in named + _content_candidates(state):
+    for arch in named + by_content:
         if arch in tried:
             continue
         tried.add(arch)
@@ -255,4 +271,4 @@ def recognise_file(path: str | Path, cancel: Any = None) -> Recognition:
     """Load ``path`` safely (weights only) and recognise its architecture."""
     path = Path(path).expanduser()
     state = extract_state_dict(load_for_inspection(path), path)
-    return recognise_state(state, path.name, cancel)
+    return recognise_state(state, path.name, cancel, hint_path=path)

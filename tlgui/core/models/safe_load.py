@@ -1,4 +1,5 @@
-"""Loading weight files without running code: ``torch.load(weights_only=True)`` and checksums."""
+"""Loading weight files without running code: ``torch.load(weights_only=True)`` for PyTorch
+files, ``safetensors`` (plain tensors, no code by design) for ``.safetensors`` files."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def safe_load(path: str | Path) -> Any:
         raise WeightsError(f"{path} is a folder, not a weight file")
     if path.stat().st_size == 0:
         raise WeightsError(f"{path} is empty (0 bytes), not a weight file")
+    if is_safetensors(path):
+        return load_safetensors(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # torch's pickle-protocol chatter
@@ -39,6 +42,39 @@ def safe_load(path: str | Path) -> Any:
         if "Weights only load failed" in reason or globals_found is None:
             reason = "its content is not a saved PyTorch object"
         raise WeightsError(f"{path} is not a PyTorch weight file ({reason})") from None
+
+
+def is_safetensors(path: Path) -> bool:
+    """By suffix, or by content: an 8-byte little-endian header length, then a JSON object."""
+    if path.suffix == ".safetensors":
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+    except OSError:
+        return False
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 2 <= int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
+
+
+def load_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """All tensors of a safetensors file, on the CPU; one line for a truncated or damaged file."""
+    path = Path(path)
+    try:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+    except ImportError:
+        raise WeightsError(
+            f"{path.name}: reading .safetensors files needs the timm extra: pip install 'tlgui[timm]'"
+        ) from None
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        reason = _first_line(str(exc))
+        if "incomplete" in reason.lower() or "too small" in reason.lower() or "truncat" in reason.lower():
+            reason = "the file is shorter than its header says: truncated, e.g. an interrupted copy"
+        raise WeightsError(f"{path} is not a readable safetensors file ({reason})") from None
 
 
 def _pickle_globals(path: Path) -> list[str] | None:

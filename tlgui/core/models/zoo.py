@@ -13,12 +13,23 @@ from torch import nn
 
 from tlgui.core.base.errors import ModelError
 from tlgui.core.base.preprocessing import _RESAMPLE, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from tlgui.core.models.timm_zoo import (
+    build_timm,
+    check_timm,
+    is_timm,
+    is_timm_model,
+    timm_head_path,
+    timm_preprocessing,
+    timm_pretrained_tags,
+)
 
 
 def default_preprocessing(architecture: str, weight_entry=None, image_size: int | None = None) -> Preprocessing:
     """From the torchvision weights' metadata, else sensible defaults; ``image_size`` overrides."""
     from tlgui.core.models.zoo import SMALLCNN, default_weight_entry
 
+    if is_timm(architecture):
+        return timm_preprocessing(architecture, None, image_size)
     if architecture == SMALLCNN:
         size = image_size or 28
         return Preprocessing(resize=size, crop=size, channels=1, mean=[0.5], std=[0.5])
@@ -122,6 +133,8 @@ def list_architectures() -> tuple[str, ...]:
 
 
 def family_of(name: str) -> str:
+    if is_timm(name):
+        return "timm"
     best = ""
     for prefix in _FAMILIES:
         if name.startswith(prefix) and len(prefix) > len(best):
@@ -130,6 +143,8 @@ def family_of(name: str) -> str:
 
 
 def check_architecture(name: str) -> str:
+    if is_timm(name):
+        return check_timm(name)
     names = list_architectures()
     if name in names:
         return name
@@ -139,8 +154,8 @@ def check_architecture(name: str) -> str:
 
 
 def weight_entries(name: str):
-    """torchvision's weight enum members for an architecture (empty for smallcnn)."""
-    if name == SMALLCNN:
+    """torchvision's weight enum members for an architecture (empty for smallcnn and timm)."""
+    if name == SMALLCNN or is_timm(name):
         return []
     import torchvision
 
@@ -151,7 +166,7 @@ def weight_entries(name: str):
 
 
 def default_weight_entry(name: str):
-    if name == SMALLCNN:
+    if name == SMALLCNN or is_timm(name):
         return None
     import torchvision
 
@@ -162,6 +177,8 @@ def default_weight_entry(name: str):
 @functools.cache
 def architecture_info(name: str) -> ArchitectureInfo:
     check_architecture(name)
+    if is_timm(name):
+        return _timm_info(name)
     entries = weight_entries(name)
     if name == SMALLCNN:
         model = SmallCNN()
@@ -178,6 +195,12 @@ def architecture_info(name: str) -> ArchitectureInfo:
     return ArchitectureInfo(
         name, family_of(name), int(num_params), input_size, 3, tuple(e.name for e in entries)
     )
+
+
+def _timm_info(name: str) -> ArchitectureInfo:
+    prep = timm_preprocessing(name)
+    model = build_model(name, 1000, device="meta")
+    return ArchitectureInfo(name, "timm", _count(model), prep.crop, 3, timm_pretrained_tags(name))
 
 
 def _count(model: nn.Module) -> int:
@@ -198,6 +221,8 @@ def build_model(
     if name == SMALLCNN:
         with device:
             return SmallCNN(num_classes=num_classes, in_channels=in_channels)
+    if is_timm(name):
+        return build_timm(name, num_classes, in_channels, device)
     if device.type == "meta":
         _regnet_widths_on_cpu()
     with device:
@@ -238,6 +263,10 @@ def model_input_channels(name: str) -> int:
 
 def find_head_path(model: nn.Module) -> str:
     """Dotted path of the final classification layer (the one replaced for new classes)."""
+    if is_timm_model(model):
+        path = timm_head_path(model)
+        if path is not None:
+            return path
     candidates = [
         "fc",  # resnet, resnext, wide_resnet, regnet, googlenet, inception, shufflenet, smallcnn
         "heads.head",  # vit

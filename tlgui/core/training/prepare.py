@@ -26,11 +26,17 @@ from tlgui.core.data.sources import ImageSet
 from tlgui.core.data.split import stratified_split, stratified_subset
 from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
 from tlgui.core.library.local import default_weights_path
+from tlgui.core.library.timm_weights import (
+    check_safetensors_fit,
+    find_timm_weights,
+    pretrained_cfg_near,
+)
 from tlgui.core.models.checkpoint import is_tlgui_checkpoint
 from tlgui.core.models.device import resolve_device
 from tlgui.core.models.layers import FreezePlan, FreezeReport, apply_freeze
-from tlgui.core.models.safe_load import safe_load
+from tlgui.core.models.safe_load import is_safetensors, safe_load
 from tlgui.core.models.state_dicts import extract_state_dict, load_into_model
+from tlgui.core.models.timm_zoo import is_timm, timm_preprocessing
 from tlgui.core.models.zoo import (
     SMALLCNN,
     build_model,
@@ -47,12 +53,13 @@ _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 class WeightSource:
     """What --weights resolved to."""
 
-    kind: str  # "none" | "torchvision" | "tlgui" | "state_dict"
+    kind: str  # "none" | "torchvision" | "timm" | "tlgui" | "state_dict"
     path: str | None = None
     state: dict[str, torch.Tensor] | None = None
     checkpoint: dict[str, Any] | None = None
     entry: Any = None  # torchvision weights enum member, when known
     description: str = "random initialisation"
+    pretrained_cfg: dict[str, Any] | None = None  # timm weights: their preprocessing
 
 
 @dataclass
@@ -88,6 +95,10 @@ def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control
     spec = (config.weights or "none").strip()
     if spec == "none":
         return WeightSource("none")
+    if spec == "default" and is_timm(config.model):
+        found = find_timm_weights(config.model)
+        state = extract_state_dict(safe_load(found.path), found.path)
+        return WeightSource("timm", str(found.path), state, None, None, found.description, found.pretrained_cfg)
     if spec == "default":
         path, entry = default_weights_path(config.model)
         state = extract_state_dict(safe_load(path), path)
@@ -108,6 +119,10 @@ def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control
             raise WeightsError(f"{path} holds a {arch} model but --model is {config.model}; use --model {arch}")
         return WeightSource("tlgui", str(path), obj["state_dict"], obj, None, f"tlgui model {path}")
     state = extract_state_dict(obj, path)
+    if is_safetensors(path):
+        check_safetensors_fit(config.model, state, path)
+    if is_timm(config.model):
+        return WeightSource("state_dict", str(path), state, None, None, f"weight file {path.name}", pretrained_cfg_near(path))
     entry = next((e for e in weight_entries(config.model) if e.url.rsplit("/", 1)[-1] == path.name), None)
     return WeightSource("state_dict", str(path), state, None, entry, f"weight file {path.name}")
 
@@ -210,6 +225,8 @@ def choose_preprocessing(config: TrainConfig, weights: WeightSource, train_set: 
         in_channels = 3
     if ckpt is not None and config.image_size is None:
         return in_channels, Preprocessing.from_dict(ckpt["preprocessing"])
+    if is_timm(config.model):
+        return in_channels, timm_preprocessing(config.model, weights.pretrained_cfg, config.image_size)
     prep = default_preprocessing(config.model, weights.entry, config.image_size)
     if config.model == SMALLCNN:
         prep.channels = in_channels

@@ -139,7 +139,8 @@ def describe_weights(weights: str, model: str) -> str:
     if spec == "none":
         return "random weights"
     if spec == "default":
-        return f"torchvision's pretrained {model} weights"
+        source = "timm's" if model.startswith("timm:") else "torchvision's"
+        return f"{source} pretrained {model} weights"
     if spec == "demo:source":
         return "the demo source model"
     return Path(spec).name
