@@ -54,7 +54,8 @@ class Batches:
 def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop) -> tuple[float, float]:
     device = prepared.device
     if batches.lazy is None:
-        logits = batched_logits(model, batches.x, prepared.preprocessing, device, batches.batch_size, should_stop)
+        logits = batched_logits(model, batches.x, prepared.preprocessing, device, batches.batch_size, should_stop,
+                                prepared.precision.autocast_dtype, prepared.channels_last)
         if len(logits) == 0:
             return float("nan"), float("nan")
         y = batches.y[: len(logits)]
@@ -65,8 +66,8 @@ def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, cri
         for x, y in batches:
             if should_stop():
                 break
-            with autocast_for(device):
-                out = model(to_model_input(x, prepared.preprocessing, device)).float()
+            with autocast_for(device, prepared.precision.autocast_dtype):
+                out = model(to_model_input(x, prepared.preprocessing, device, prepared.channels_last)).float()
             y = y.to(device)
             total_loss += float(criterion(out, y)) * len(y)
             correct += int((out.argmax(1) == y).sum())

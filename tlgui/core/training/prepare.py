@@ -39,6 +39,9 @@ from tlgui.core.models.zoo import (
     find_head_path,
     weight_entries,
 )
+from tlgui.core.training.precision import PrecisionChoice, resolve_precision, use_channels_last
+
+_WARNING_WORDS = ("skipped", "imbalance", "no native bf16", "cache")
 
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
@@ -74,6 +77,8 @@ class Prepared:
     val_lazy: Any = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    precision: PrecisionChoice = field(default_factory=lambda: PrecisionChoice("fp32", None))
+    channels_last: bool = False  # the model (and so its inputs) use the channels_last layout
 
     @property
     def train_count(self) -> int:
@@ -170,15 +175,17 @@ def prepare(config: TrainConfig, emit: Callable[[object], None], control=None) -
     in_channels, prep = choose_preprocessing(config, weights, sources.train_set)
     model, head_path, freeze = build_frozen_model(config, weights, sources, in_channels, emit)
     model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+    precision = resolve_precision(config.precision, device)
+    if precision.note:
+        sources.messages.append(precision.note)
     prepared = Prepared(
         config, device, model, head_path, sources.classes, in_channels, prep, freeze, weights,
         None, None, None, None, skipped=sources.skipped, messages=sources.messages,
+        precision=precision, channels_last=use_channels_last(model),
     )
     load_images(prepared, sources, emit, control)
     for text in prepared.messages:
-        emit(Message(text, "warning" if "skipped" in text or "imbalance" in text else "info"))
+        emit(Message(text, "warning" if any(w in text for w in _WARNING_WORDS) else "info"))
     return prepared
 
 
