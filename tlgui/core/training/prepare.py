@@ -22,6 +22,7 @@ from tlgui.core.base.events import Message, Stage
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
 from tlgui.core.data.decode import LazyImageDataset, decode_to_tensor, fits_in_memory
+from tlgui.core.data.decode_cache import DecodeCache
 from tlgui.core.data.sources import ImageSet
 from tlgui.core.data.split import stratified_split, stratified_subset
 from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
@@ -262,8 +263,13 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control) -> None:
     def progress(done, count, what):
         emit(Stage("decode", f"Decoding {what} images: {done:,} of {count:,}"))
 
-    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop)
-    vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"), should_stop)
+    cache = DecodeCache()  # decoded images on disk: the next run, evaluation and resume skip decoding
+    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop,
+                                   cache)
+    vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"),
+                                    should_stop, cache)
+    if cache.problem:
+        prepared.messages.append(f"image cache not used: {cache.problem}; decoding without it")
     if val_set is not None:
         vy = torch.from_numpy(_val_label_map(classes, val_set))[vy]
     bad = bad + vbad
