@@ -60,6 +60,7 @@ class Settings:
     bn_update_frozen: bool = False
     training: dict[str, Any] = field(default_factory=default_training)
     last_run_dir: str = ""
+    image_cache_limit_gb: float = 4.0  # decoded images kept on disk (tlgui.core.data.decode_cache)
     schema_version: int = SETTINGS_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,6 +94,7 @@ class Settings:
             "bn_update_frozen": bool,
             "training": dict,
             "last_run_dir": str,
+            "image_cache_limit_gb": (int, float),
         }
         for name, kind in expect.items():
             if not isinstance(getattr(self, name), kind):

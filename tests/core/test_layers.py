@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ModelError
@@ -132,3 +133,31 @@ def test_upto_nested_path_does_not_freeze_its_parent():
     f = flags(resnet)
     assert not f["conv1.weight"] and not f["layer1.1.conv2.weight"] and not f["layer2.0.conv1.weight"]
     assert f["layer2.1.conv1.weight"] and f["layer3.0.conv1.weight"]
+
+
+def test_dropout_and_stochastic_depth_in_frozen_blocks_are_off():
+    model = build_model("efficientnet_b0", 3)
+    head = find_head_path(model)
+    report = apply_freeze(model, FreezePlan.parse("backbone"), head)
+    set_train_mode(model, report, bn_update_frozen=False)
+    from torchvision.ops import StochasticDepth
+
+    frozen_part = model.features
+    kinds = [m for m in frozen_part.modules() if isinstance(m, (nn.Dropout, StochasticDepth, nn.BatchNorm2d))]
+    assert kinds and not any(m.training for m in kinds)
+    assert model.get_submodule(head).training
+    # frozen BatchNorm may still update its statistics when asked; Dropout stays off
+    set_train_mode(model, report, bn_update_frozen=True)
+    assert all(m.training for m in frozen_part.modules() if isinstance(m, nn.BatchNorm2d))
+    assert not any(m.training for m in frozen_part.modules() if isinstance(m, StochasticDepth))
+
+
+def test_dropout_before_a_frozen_vgg_head_is_off_but_trainable_blocks_train():
+    model = build_model("vgg11", 3)
+    report = apply_freeze(model, FreezePlan.parse("backbone"), find_head_path(model))
+    set_train_mode(model, report, False)
+    assert not any(m.training for m in model.classifier if isinstance(m, nn.Dropout))
+    model = build_model("resnet18", 3)
+    report = apply_freeze(model, FreezePlan.parse("upto:layer2"), "fc")
+    set_train_mode(model, report, False)
+    assert not model.layer2.training and model.layer3.training and model.layer3[0].bn1.training

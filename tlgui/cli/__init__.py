@@ -16,6 +16,7 @@ from .. import __version__
 # the parser's default ``func(args) -> int``
 COMMAND_MODULES = (
     "train",
+    "cache",
     "evaluate",
     "layers",
     "demo",

@@ -69,6 +69,9 @@ def run(args) -> int:
         max_train_images=args.max_train_images, image_size=args.image_size, split=args.split,
         val_split=args.val_split, optimizer=args.optimizer, schedule=args.schedule,
     )
+    from tlgui.core.training.precision import use_default_threads
+
+    use_default_threads()  # the same measured choice as the window's worker
     control = TrainControl()
     try:
         result = run_comparison(config, _Printer(args.quiet or args.json), control, overwrite=args.overwrite)

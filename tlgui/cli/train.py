@@ -39,6 +39,10 @@ def register(sub) -> None:
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes for data too big for memory")
     p.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun: synchronise BatchNorm statistics across processes (default: per process)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                   help="auto (default): bf16 autocast where the CPU/GPU does bf16 natively, else fp32")
+    p.add_argument("--cache-views", type=int,
+                   help="head-only training with augmentation: augmented views per image in the feature cache (default 2)")
     p.add_argument("--out", help="run folder to write (config.json, metrics.csv, summary.json, model.pt)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     p.add_argument("--resume", action="store_true",
@@ -54,7 +58,8 @@ _FIELDS = {
     "optimizer": "optimizer", "schedule": "schedule", "image_size": "image_size", "val_split": "val_split",
     "split": "split", "val_split_name": "val_split_name", "augment": "augment",
     "max_train_images": "max_train_images", "seed": "seed", "device": "device",
-    "num_workers": "num_workers", "out": "out", "sync_bn": "sync_bn",
+    "num_workers": "num_workers", "out": "out", "sync_bn": "sync_bn", "precision": "precision",
+    "cache_views": "cache_views",
 }
 
 
@@ -117,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
     from tlgui.core.training.loop import train
 
     config = config_from_args(args)
+    from tlgui.core.training.precision import use_default_threads
+
+    use_default_threads()  # the same measured choice as the window's worker
     control = TrainControl()
     main_process = from_env().main  # under torchrun only rank 0 reports
     try:

@@ -17,7 +17,6 @@ into the signals their panels want.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -38,9 +37,10 @@ ErrorResult = Callable[[BaseException, str, bool], Any]
 
 
 def default_num_threads() -> int:
-    """Leave one core to the GUI on small machines, so the window stays smooth."""
-    cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+    """The core's measured choice, shared with the CLI (see tlgui.core.training.precision)."""
+    from tlgui.core.training.precision import default_num_threads as measured
+
+    return measured()
 
 
 def describe_exception(exc: BaseException, doing: str = "Training") -> str:

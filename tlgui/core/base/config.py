@@ -27,6 +27,9 @@ SPLITS = ("train", "test")
 AUGMENTATIONS = ("none", "flip", "standard")
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 @dataclass
 class TrainConfig:
     data: str
@@ -54,6 +57,8 @@ class TrainConfig:
     max_train_images: int | None = None  # cap (stratified) for quick runs
     checkpoint_every: int = 1  # epochs between resumable checkpoints
     sync_bn: bool = False  # under torchrun: synchronise BatchNorm statistics across processes
+    precision: str = "auto"  # "auto" (bf16 where the hardware does it natively) | "fp32" | "bf16"
+    cache_views: int = 2  # augmented views per image in the head-only feature cache
     schema_version: int = CONFIG_SCHEMA_VERSION
 
     def validate(self) -> TrainConfig:
@@ -80,6 +85,10 @@ class TrainConfig:
             raise bad("--val-split", self.val_split, "must be between 0 and 1")
         if self.image_size is not None and not (8 <= int(self.image_size) <= 1024):
             raise bad("--image-size", self.image_size, "must be between 8 and 1024")
+        if self.precision not in PRECISIONS:
+            raise bad("--precision", self.precision, "choose " + ", ".join(PRECISIONS))
+        if not (1 <= int(self.cache_views) <= 32):
+            raise bad("--cache-views", self.cache_views, "must be between 1 and 32")
         if int(self.num_workers) < 0:
             raise bad("--num-workers", self.num_workers, "must be 0 or more")
         return self

@@ -17,6 +17,7 @@ import torch
 
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.preprocessing import Preprocessing
+from tlgui.core.data.decode_cache import DecodeCache, cache_key
 from tlgui.core.data.sources import (
     ImageSet,
     image_error_reason,
@@ -44,13 +45,15 @@ def decode_to_tensor(
     prep: Preprocessing,
     progress: Progress | None = None,
     should_stop=None,
+    cache: DecodeCache | None | str = "default",
 ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
     """Decode ``images[indices]`` into a uint8 (N, C, H, W) tensor and int64 labels.
 
     Samples that fail to decode are left out and listed as (path, reason). ``progress(done,
     total)`` is called at most ~20 times. ``should_stop`` (a callable or threading.Event) is
     checked between chunks: when set, decoding ends early and only the samples done so far
-    are returned, so the caller must check its own flag afterwards.
+    are returned, so the caller must check its own flag afterwards. Image files go through
+    the on-disk decode ``cache`` ("default": the user's; None: none).
     """
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
     total = len(indices)
@@ -64,12 +67,24 @@ def decode_to_tensor(
     ok = np.zeros(total, dtype=bool)
     bad: list[tuple[str, str]] = []
     stop = stop_check(should_stop)
+    if cache == "default":
+        cache = DecodeCache() if images.paths is not None else None
+    shape = (prep.channels, prep.crop, prep.crop)
 
     def work(position: int):
+        index = int(indices[position])
+        key = _key(images, index, prep) if cache is not None else None
+        if key is not None:
+            hit = cache.get(key, shape)
+            if hit is not None:
+                return hit
         try:
-            return prep.load_image(_load_raw(images, int(indices[position])))
+            array = prep.load_image(_load_raw(images, index, prep))
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
             return exc
+        if key is not None:
+            cache.put(key, array)
+        return array
 
     workers = min(4, os.cpu_count() or 1) if images.paths is not None and total >= 64 else 1
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
@@ -91,14 +106,28 @@ def decode_to_tensor(
     finally:
         if pool:
             pool.shutdown()
+        if cache is not None:
+            cache.trim()
     keep = torch.from_numpy(np.flatnonzero(ok))
     labels = torch.from_numpy(images.labels[indices[ok]].astype(np.int64))
     return (out if bool(ok.all()) else out[keep]), labels, bad
 
 
-def _load_raw(images: ImageSet, index: int):
-    """PIL image for ``index`` raising PIL's own exception (for a precise reason)."""
-    return read_image(images.paths[index]) if images.paths is not None else images.load(index)
+def _key(images: ImageSet, index: int, prep: Preprocessing) -> str | None:
+    if images.paths is None:
+        return None
+    try:
+        return cache_key(images.paths[index], prep)
+    except OSError:
+        return None  # a missing file fails (and is reported) when it is decoded
+
+
+def _load_raw(images: ImageSet, index: int, prep: Preprocessing | None = None):
+    """PIL image for ``index`` raising PIL's own exception (for a precise reason); JPEGs much
+    larger than ``prep`` needs are decoded at reduced scale."""
+    if images.paths is None:
+        return images.load(index)
+    return read_image(images.paths[index], prep.resize if prep is not None else None)
 
 
 def _fast_arrays(images: ImageSet, indices: np.ndarray, prep: Preprocessing) -> np.ndarray | None:
@@ -161,7 +190,7 @@ class LazyImageDataset(torch.utils.data.Dataset):
             return None
         index = int(self.indices[position])
         try:
-            array = self.prep.load_image(_load_raw(self.images, index))
+            array = self.prep.load_image(_load_raw(self.images, index, self.prep))
         except Exception as exc:  # noqa: BLE001
             self._bad_positions.add(position)
             self.bad.append((self.images.describe(index), image_error_reason(exc)))

@@ -6,7 +6,7 @@ decoding for training happens in :mod:`tlgui.core.data`.
 
 from __future__ import annotations
 
-import io
+import math
 import os
 import struct
 from dataclasses import dataclass, field
@@ -90,13 +90,47 @@ class EmptyImageFile(ValueError):
     """A zero-byte file where an image was expected."""
 
 
-def read_image(path: str) -> Image.Image:
-    """Decode a whole image file now (no file handle stays open); raises what PIL raises."""
-    data = Path(path).read_bytes()
-    if not data:
+# tlgui checks every image's size itself (check_decoded_size) before decoding it. PIL's own
+# check only warns between 89 and 179 MP, and catching its warning needs warnings filters,
+# which are process-wide and not thread-safe; so PIL's limit is off and ours is an error.
+Image.MAX_IMAGE_PIXELS = None
+
+
+MAX_DECODED_PIXELS = 90_000_000  # ~270 MB as RGB: a few decoder threads stay well under 2 GB
+
+
+class ImageTooLarge(Exception):
+    """An image would need more pixels decoded than MAX_DECODED_PIXELS."""
+
+    def __init__(self, width: int, height: int):
+        super().__init__(f"{width}x{height}")
+        self.width, self.height = width, height
+
+
+def check_decoded_size(image: Image.Image, full_size: tuple[int, int] | None = None) -> None:
+    """Raise ImageTooLarge when decoding ``image`` (after any draft) would exceed the limit."""
+    width, height = image.size
+    if width * height > MAX_DECODED_PIXELS:
+        raise ImageTooLarge(*(full_size or image.size))
+
+
+def read_image(path: str, target: int | None = None) -> Image.Image:
+    """Decode a whole image file now (no file handle stays open); raises what PIL raises.
+
+    ``target``: the shorter side the caller will resize to. A JPEG at least twice that size
+    is decoded at reduced scale by libjpeg (``Image.draft``, 1/2 to 1/8) and stays larger
+    than ``target``, so the caller's resize still does the final, antialiased step.
+    """
+    if os.path.getsize(path) == 0:
         raise EmptyImageFile(path)
-    image = Image.open(io.BytesIO(data))
-    image.load()
+    with open(path, "rb") as handle:
+        image = Image.open(handle)
+        full = image.size
+        if target and image.format == "JPEG" and min(full) >= 2 * target:
+            scale = target / min(full)
+            image.draft(image.mode, (max(1, math.ceil(full[0] * scale)), max(1, math.ceil(full[1] * scale))))
+        check_decoded_size(image, full)
+        image.load()
     return image
 
 
@@ -110,6 +144,10 @@ def load_image_file(path: str) -> Image.Image:
 
 def image_error_reason(exc: BaseException) -> str:
     """A short, specific reason for a PIL failure."""
+    if isinstance(exc, ImageTooLarge):
+        mp = exc.width * exc.height / 1e6
+        return (f"image too large: {exc.width}x{exc.height} ({mp:.0f} MP); tlgui decodes at most "
+                f"{MAX_DECODED_PIXELS / 1e6:.0f} MP of it (large JPEGs are decoded at reduced size); reduce it first")
     if isinstance(exc, Image.DecompressionBombError):
         return "image too large (possible decompression bomb)"
     if isinstance(exc, EmptyImageFile):

@@ -7,17 +7,24 @@ from torch import nn
 
 from tlgui.core.base.preprocessing import Preprocessing
 
-
-def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA (Hopper/Ampere run it natively); a no-op context on the CPU."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+DEVICE_DEFAULT = "device-default"  # autocast_for without a run's precision choice
 
 
-def to_model_input(batch_uint8: torch.Tensor, prep: Preprocessing, device: torch.device) -> torch.Tensor:
+def autocast_for(device: torch.device, dtype: torch.dtype | None | str = DEVICE_DEFAULT):
+    """Autocast to ``dtype`` (None: plain fp32). Without a choice: bf16 on CUDA where
+    supported (Hopper/Ampere run it natively), fp32 on the CPU."""
+    if dtype == DEVICE_DEFAULT:
+        dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    if dtype is None:
+        return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def to_model_input(batch_uint8: torch.Tensor, prep: Preprocessing, device: torch.device,
+                   channels_last: bool | None = None) -> torch.Tensor:
+    """Normalised float input; channels_last (None: on CUDA) to match a channels_last model."""
     x = prep.normalize(batch_uint8.to(device, non_blocking=True))
-    if device.type == "cuda":
+    if (device.type == "cuda" if channels_last is None else channels_last) and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
 
@@ -30,6 +37,8 @@ def batched_logits(
     device: torch.device,
     batch_size: int = 256,
     should_stop=None,
+    amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT,
+    channels_last: bool | None = None,
 ) -> torch.Tensor:
     """Logits (float32, on the CPU) for a uint8 (N, C, H, W) tensor, in eval mode."""
     was_training = model.training
@@ -39,8 +48,8 @@ def batched_logits(
         for start in range(0, len(images), batch_size):
             if should_stop is not None and should_stop():
                 break
-            x = to_model_input(images[start : start + batch_size], prep, device)
-            with autocast_for(device):
+            x = to_model_input(images[start : start + batch_size], prep, device, channels_last)
+            with autocast_for(device, amp_dtype):
                 outputs.append(model(x).float().cpu())
     finally:
         model.train(was_training)

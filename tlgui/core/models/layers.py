@@ -196,12 +196,30 @@ def _topmost_frozen(model: nn.Module, frozen_names: set[str]) -> list[str]:
 
 
 def set_train_mode(model: nn.Module, report: FreezeReport, bn_update_frozen: bool) -> None:
-    """``model.train()``, but frozen BatchNorm layers keep their running statistics."""
+    """``model.train()``, but every frozen module runs in eval mode: BatchNorm keeps its
+    running statistics, Dropout and StochasticDepth inside frozen blocks are off. With
+    ``bn_update_frozen`` the frozen BatchNorm layers (only they) still update their statistics."""
     model.train()
-    if bn_update_frozen:
-        return
-    for path in report.frozen_bn:
+    for path in report.frozen_modules:
         model.get_submodule(path).eval()
+    for module in _parameterless_leaves_before_training(model):  # e.g. VGG's Dropouts before its head
+        module.eval()
+    if bn_update_frozen:
+        for path in report.frozen_bn:
+            model.get_submodule(path).train()
+
+
+def _parameterless_leaves_before_training(model: nn.Module) -> list[nn.Module]:
+    """Leaf modules without parameters (Dropout, StochasticDepth) that run before the first
+    trainable layer: they belong to the frozen part even where their parent also holds the head."""
+    found = []
+    for _, module in model.named_modules():
+        own = list(module.parameters(recurse=False))
+        if any(p.requires_grad for p in own):
+            break
+        if not own and next(module.children(), None) is None:
+            found.append(module)
+    return found
 
 
 def trainable_parameters(model: nn.Module):

@@ -112,7 +112,8 @@ def validation_sums(model: nn.Module, batches: Batches, prepared: Prepared, crit
     """(summed loss, correct, count) over this process's validation images."""
     device = prepared.device
     if batches.lazy is None:
-        logits = batched_logits(model, batches.x, prepared.preprocessing, device, batches.batch_size, should_stop)
+        logits = batched_logits(model, batches.x, prepared.preprocessing, device, batches.batch_size, should_stop,
+                                prepared.precision.autocast_dtype, prepared.channels_last)
         if len(logits) == 0:
             return 0.0, 0.0, 0.0
         y = batches.y[: len(logits)]
@@ -123,8 +124,8 @@ def validation_sums(model: nn.Module, batches: Batches, prepared: Prepared, crit
         for x, y in batches:
             if should_stop():
                 break
-            with autocast_for(device):
-                out = model(to_model_input(x, prepared.preprocessing, device)).float()
+            with autocast_for(device, prepared.precision.autocast_dtype):
+                out = model(to_model_input(x, prepared.preprocessing, device, prepared.channels_last)).float()
             y = y.to(device)
             total_loss += float(criterion(out, y)) * len(y)
             correct += int((out.argmax(1) == y).sum())

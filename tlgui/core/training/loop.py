@@ -33,6 +33,14 @@ from tlgui.core.training import distributed
 from tlgui.core.training.augment import augment_batch
 from tlgui.core.training.batches import Batches, evaluate_batches
 from tlgui.core.training.control import TrainControl
+from tlgui.core.training.feature_cache import (
+    FeatureCache,
+    build_feature_cache,
+    head_loss_accuracy,
+    not_used_summary,
+    trains_head_only,
+)
+from tlgui.core.training.head_fit import cached_train_epoch, setup_cached_training
 from tlgui.core.training.optim import build_optimizer, build_scheduler
 from tlgui.core.training.prepare import Prepared, prepare
 from tlgui.paths import runs_dir
@@ -85,6 +93,8 @@ class RunState:
     last_val: tuple[float, float] = (float("nan"), float("nan"))
     history: list[dict[str, float]] = field(default_factory=list)
     started: float = 0.0
+    cache: FeatureCache | None = None  # head-only runs: the head trains on cached backbone features
+    head_l2: float | None = None  # set when the head is fitted by full-batch L-BFGS
 
     @property
     def model(self) -> nn.Module:
@@ -193,6 +203,14 @@ def build_training(state: RunState) -> None:
     state.optimizer = build_optimizer(config, trainable_parameters(state.model))
     state.scheduler = build_scheduler(config, state.optimizer, config.epochs * len(state.train_batches))
     state.log_every = 1 if state.device.type == "cpu" else max(1, len(state.train_batches) // 50)  # .item() syncs
+    if state.dist.enabled:  # each process would cache and fit the whole head on its own
+        if trains_head_only(prepared):
+            state.emit(Message(f"the feature cache is not used under torchrun ({state.dist.world} processes): "
+                               "the frozen backbone runs every epoch"))
+    else:
+        state.cache = build_feature_cache(prepared, state.generator, state.emit, lambda: state.control.stopped)
+    if state.cache is not None:
+        setup_cached_training(state)
     resumed = state.resumed_from
     if resumed is None:
         return
@@ -230,6 +248,12 @@ def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] |
     config, prepared, control, device = state.config, state.prepared, state.control, state.device
     model, optimizer, scheduler = state.train_model, state.optimizer, state.scheduler
     epoch_start = time.perf_counter()
+    if state.cache is not None:
+        figures = cached_train_epoch(state, epoch, _report_batch)
+        if figures is None:
+            state.status = "stopped"
+            return None
+        return (*figures, epoch_start)
     set_train_mode(state.model, prepared.freeze, config.bn_update_frozen)
     run_loss = torch.zeros((), device=device)
     run_correct = torch.zeros((), device=device, dtype=torch.long)
@@ -239,9 +263,10 @@ def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] |
         if control.stopped:
             state.status = "stopped"
             return None  # a partial epoch is not recorded
-        x = augment_batch(to_model_input(x, prepared.preprocessing, device), config.augment, state.generator)
+        x = to_model_input(augment_batch(x, config.augment, state.generator), prepared.preprocessing, device,
+                           prepared.channels_last)
         y = y.to(device, non_blocking=True)
-        with autocast_for(device):
+        with autocast_for(device, prepared.precision.autocast_dtype):
             out = model(x)
             loss = state.criterion(out.float(), y)
         optimizer.zero_grad(set_to_none=True)
@@ -275,9 +300,13 @@ def _report_batch(state: RunState, epoch: int, index: int, batch_loss: float, ba
 def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, epoch_start: float) -> bool:
     """Validate, record the epoch (metrics.csv, history, EpochStats); False when stopped midway."""
     control = state.control
-    distributed.average_buffers(state.dist, state.model)  # one set of BatchNorm statistics for all
-    val_loss, val_acc = evaluate_batches(state.model, state.val_batches, state.prepared, state.criterion,
-                                         lambda: control.stopped)
+    if state.cache is not None:
+        head = state.model.get_submodule(state.prepared.head_path)
+        val_loss, val_acc = head_loss_accuracy(head, state.cache.val, state.criterion)
+    else:
+        distributed.average_buffers(state.dist, state.model)  # one set of BatchNorm statistics for all
+        val_loss, val_acc = evaluate_batches(state.model, state.val_batches, state.prepared, state.criterion,
+                                             lambda: control.stopped)
     if control.stopped and not math.isfinite(val_acc):
         state.status = "stopped"
         return False
@@ -370,6 +399,8 @@ def _summary(state: RunState, train_seconds: float, val_loss, val_acc) -> dict[s
         "messages": prepared.messages,
         "history": state.history,
         "world_size": state.dist.world,
+        "precision": prepared.precision.name,
+        "feature_cache": state.cache.summary() if state.cache is not None else not_used_summary(),
     }
 
 

@@ -22,6 +22,7 @@ from tlgui.core.base.events import Message, Stage
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
 from tlgui.core.data.decode import LazyImageDataset, decode_to_tensor, fits_in_memory
+from tlgui.core.data.decode_cache import DecodeCache
 from tlgui.core.data.sources import ImageSet
 from tlgui.core.data.split import stratified_split, stratified_subset
 from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
@@ -45,6 +46,9 @@ from tlgui.core.models.zoo import (
     find_head_path,
     weight_entries,
 )
+from tlgui.core.training.precision import PrecisionChoice, resolve_precision, use_channels_last
+
+_WARNING_WORDS = ("skipped", "imbalance", "no native bf16", "cache")
 
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
@@ -81,6 +85,8 @@ class Prepared:
     val_lazy: Any = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    precision: PrecisionChoice = field(default_factory=lambda: PrecisionChoice("fp32", None))
+    channels_last: bool = False  # the model (and so its inputs) use the channels_last layout
 
     @property
     def train_count(self) -> int:
@@ -188,15 +194,17 @@ def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, d
     in_channels, prep = choose_preprocessing(config, weights, sources.train_set)
     model, head_path, freeze = build_frozen_model(config, weights, sources, in_channels, emit)
     model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+    precision = resolve_precision(config.precision, device)
+    if precision.note:
+        sources.messages.append(precision.note)
     prepared = Prepared(
         config, device, model, head_path, sources.classes, in_channels, prep, freeze, weights,
         None, None, None, None, skipped=sources.skipped, messages=sources.messages,
+        precision=precision, channels_last=use_channels_last(model),
     )
     load_images(prepared, sources, emit, control)
     for text in prepared.messages:
-        emit(Message(text, "warning" if "skipped" in text or "imbalance" in text else "info"))
+        emit(Message(text, "warning" if any(w in text for w in _WARNING_WORDS) else "info"))
     return prepared
 
 
@@ -275,8 +283,13 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control) -> None:
     def progress(done, count, what):
         emit(Stage("decode", f"Decoding {what} images: {done:,} of {count:,}"))
 
-    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop)
-    vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"), should_stop)
+    cache = DecodeCache()  # decoded images on disk: the next run, evaluation and resume skip decoding
+    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop,
+                                   cache)
+    vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"),
+                                    should_stop, cache)
+    if cache.problem:
+        prepared.messages.append(f"image cache not used: {cache.problem}; decoding without it")
     if val_set is not None:
         vy = torch.from_numpy(_val_label_map(classes, val_set))[vy]
     bad = bad + vbad

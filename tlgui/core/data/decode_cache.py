@@ -1,0 +1,158 @@
+"""Decoded, resized uint8 images kept on disk, so a file is decoded once, not once per run.
+
+Entries live under ``<platform cache folder>/decoded`` (``tlgui.paths.cache_dir``), one
+``.npy`` file per image, keyed by the file's path, size and modification time and by the
+preprocessing (resize, crop, channels, interpolation): a changed file or another image size
+is decoded again. A cache folder that is full, read-only or damaged never stops a run: the
+problem is reported once (``problem``) and decoding goes on without it. A damaged entry is
+decoded again and rewritten. The folder is trimmed to the limit in the settings, oldest first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from tlgui.core.base.preprocessing import Preprocessing
+from tlgui.paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+_FORMAT = "v1"  # bump when the decoding itself changes (e.g. another resize filter)
+DEFAULT_LIMIT_GB = 4.0
+
+
+def decode_cache_dir() -> Path:
+    return cache_dir() / "decoded"
+
+
+def limit_bytes() -> int:
+    """The cache limit from the user's settings (``image_cache_limit_gb``, default 4 GB)."""
+    try:
+        from tlgui.settings import load_settings
+
+        gb = float(getattr(load_settings(), "image_cache_limit_gb", DEFAULT_LIMIT_GB))
+    except Exception:  # noqa: BLE001 - unreadable settings fall back to the default
+        gb = DEFAULT_LIMIT_GB
+    return int(max(0.0, gb) * 1024**3)
+
+
+def cache_key(path: str, prep: Preprocessing) -> str:
+    """Stable key of one file's decoded form; raises OSError when the file cannot be stat'ed."""
+    resolved = os.path.abspath(path)
+    st = os.stat(resolved)
+    text = "|".join(str(v) for v in (_FORMAT, resolved, st.st_size, st.st_mtime_ns, prep.resize, prep.crop,
+                                      prep.channels, prep.interpolation))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class DecodeCache:
+    """Thread-safe enough for the decoder's thread pool: one file per key, atomic replaces."""
+
+    def __init__(self, root: Path | None = None, limit: int | None = None):
+        self.root = Path(root) if root is not None else decode_cache_dir()
+        self.limit = limit_bytes() if limit is None else int(limit)
+        self.problem: str | None = None  # why the cache was turned off for this run, once
+        self.hits = self.writes = self.redecoded = 0
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.problem is None and self.limit > 0
+
+    def _file(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The cached array, or None (missing, damaged or of another shape: decode again)."""
+        if not self.enabled:
+            return None
+        file = self._file(key)
+        try:
+            array = np.load(file, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, EOFError):
+            array = None
+        if array is None or array.dtype != np.uint8 or tuple(array.shape) != tuple(shape):
+            self.redecoded += 1
+            try:
+                file.unlink()
+            except OSError:
+                pass
+            return None
+        self.hits += 1
+        return array
+
+    def put(self, key: str, array: np.ndarray) -> None:
+        if not self.enabled:
+            return
+        file = self._file(key)
+        tmp = file.with_name(f"{file.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+            os.replace(tmp, file)
+            self.writes += 1
+        except OSError as exc:
+            self._disable(f"cannot write to the image cache {self.root} ({exc.strerror or exc})")
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+    def _disable(self, reason: str) -> None:
+        with self._lock:
+            if self.problem is None:
+                self.problem = reason
+                log.warning("image cache turned off: %s", reason)
+
+    def trim(self) -> None:
+        """Delete the oldest entries until the cache is under its limit."""
+        if self.writes == 0:
+            return
+        entries = []
+        try:
+            for file in self.root.glob("*/*.npy"):
+                st = file.stat()
+                entries.append((st.st_mtime, st.st_size, file))
+        except OSError:
+            return
+        total = sum(size for _, size, _ in entries)
+        for _, size, file in sorted(entries):
+            if total <= self.limit:
+                break
+            try:
+                file.unlink()
+                total -= size
+            except OSError:
+                pass
+
+
+def cache_size_bytes(root: Path | None = None) -> tuple[int, int]:
+    """(entries, bytes) in the decode cache."""
+    root = Path(root) if root is not None else decode_cache_dir()
+    count = total = 0
+    for file in root.glob("*/*.npy"):
+        try:
+            total += file.stat().st_size
+            count += 1
+        except OSError:
+            pass
+    return count, total
+
+
+def clear_cache(root: Path | None = None) -> tuple[int, int]:
+    """Delete the decode cache; returns what was removed as (entries, bytes)."""
+    root = Path(root) if root is not None else decode_cache_dir()
+    removed = cache_size_bytes(root)
+    if root.exists():
+        shutil.rmtree(root)
+    return removed

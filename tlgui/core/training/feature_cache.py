@@ -1,0 +1,229 @@
+"""Head-only training on cached features: the frozen backbone runs once per run.
+
+When only the head trains, every epoch would otherwise push every image through the same
+frozen backbone again. Instead the head module's input is captured once (a forward pre-hook
+on the module at ``prepared.head_path``, so any model whose head is the last module applied
+works: torchvision, timm, smallcnn), in eval mode, without gradients and in the run's
+precision; then the head module alone trains on those tensors. With augmentation on, K
+augmented views of each training image are cached (``config.cache_views``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from tlgui.core.base.events import Message, Stage
+from tlgui.core.models.inference import autocast_for, to_model_input
+from tlgui.core.training.augment import augment_batch
+from tlgui.core.training.prepare import Prepared
+
+_MAX_CACHE_BYTES = 2 * 1024**3
+
+
+class _NotCached(Exception):
+    """The cache cannot be used for this model or data (the reason is the message)."""
+
+
+class _Captured(Exception):
+    """Raised by the pre-hook: the head's input is captured, the rest of the forward is not needed."""
+
+
+def trains_head_only(prepared: Prepared) -> bool:
+    """Whether every trainable parameter lives in the head module."""
+    prefix = prepared.head_path + "."
+    trainable = [name for name, p in prepared.model.named_parameters() if p.requires_grad]
+    return bool(trainable) and all(name.startswith(prefix) for name in trainable)
+
+
+def ordered_batches(prepared: Prepared, train: bool, batch_size: int):
+    """(uint8 images, labels) in a fixed order, from memory or from the lazy dataset."""
+    x, y = (prepared.train_x, prepared.train_y) if train else (prepared.val_x, prepared.val_y)
+    if y is not None:
+        for start in range(0, len(y), batch_size):
+            yield x[start : start + batch_size], y[start : start + batch_size]
+        return
+    lazy = prepared.train_lazy if train else prepared.val_lazy
+    workers = prepared.config.num_workers
+    loader = torch.utils.data.DataLoader(lazy, batch_size=batch_size, shuffle=False, num_workers=workers,
+                                         multiprocessing_context="spawn" if workers > 0 else None)
+    label_map = getattr(lazy, "label_map", None)
+    for xb, yb in loader:
+        yield xb, (torch.from_numpy(label_map)[yb] if label_map is not None else yb)
+
+
+@dataclass
+class Features:
+    x: torch.Tensor  # the head module's inputs, float32, on the run's device
+    y: torch.Tensor
+
+
+class HeadInputs:
+    """Captures the input of the head module during forward passes of the whole model."""
+
+    def __init__(self, model: nn.Module, head_path: str):
+        self.model, self.head = model, model.get_submodule(head_path)
+        self.stop_early = False
+        self.last: torch.Tensor | None = None
+
+    def _hook(self, module, args):
+        self.last = args[0].detach()
+        if self.stop_early:
+            raise _Captured
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.last = None
+        handle = self.head.register_forward_pre_hook(self._hook)
+        try:
+            self.model(x)
+        except _Captured:
+            pass
+        finally:
+            handle.remove()
+        if self.last is None:
+            raise _NotCached("the head module is not called by the model's forward pass")
+        return self.last
+
+
+@torch.no_grad()
+def capture_features(prepared: Prepared, train: bool, views: int, augment: str, generator, should_stop,
+                     batch_size: int = 64) -> Features | None:
+    """Head inputs for every image (``views`` augmented views each); None when stopped."""
+    model, device = prepared.model, prepared.device
+    capture = HeadInputs(model, prepared.head_path)
+    model.eval()
+    parts, labels = [], []
+    for _view in range(views):
+        for x, y in ordered_batches(prepared, train, batch_size):
+            if should_stop():
+                return None
+            if augment != "none":
+                x = augment_batch(x, augment, generator)
+            inputs = to_model_input(x, prepared.preprocessing, device, prepared.channels_last)
+            with autocast_for(device, prepared.precision.autocast_dtype):
+                if not parts:
+                    _check_head_is_last(model, capture, inputs)
+                capture.stop_early = True
+                feats = capture(inputs)
+            parts.append(feats.float())
+            labels.append(y.to(device))
+            if sum(p.numel() for p in parts) * 4 > _MAX_CACHE_BYTES:
+                raise _NotCached("the cached features would not fit in memory")
+    return Features(torch.cat(parts), torch.cat(labels))
+
+
+def _check_head_is_last(model: nn.Module, capture: HeadInputs, inputs: torch.Tensor) -> None:
+    """The model's output must be the head applied to the captured input, else caching is wrong."""
+    capture.stop_early = False
+    handle = capture.head.register_forward_pre_hook(capture._hook)
+    try:
+        out = model(inputs).float()
+    finally:
+        handle.remove()
+    again = capture.head(capture.last).float()
+    if again.shape != out.shape or not torch.allclose(again, out, rtol=1e-2, atol=1e-2 * (1 + float(out.abs().max()))):
+        raise _NotCached("the model does more after its head module")
+
+
+@torch.no_grad()
+def adapt_batchnorm(prepared: Prepared, should_stop, batch_size: int = 64) -> int:
+    """AdaBN: re-estimate the frozen BatchNorm layers' statistics in one pass over the
+    training images (cumulative averages, nothing else changes). Returns the layers updated."""
+    model = prepared.model
+    layers = [model.get_submodule(path) for path in prepared.freeze.frozen_bn]
+    if not layers:
+        return 0
+    model.eval()
+    saved = []
+    for layer in layers:
+        saved.append(layer.momentum)
+        layer.reset_running_stats()
+        layer.momentum = None  # cumulative moving average: every batch counts the same
+        layer.train()
+    try:
+        for x, _ in ordered_batches(prepared, True, batch_size):
+            if should_stop():
+                break
+            with autocast_for(prepared.device, prepared.precision.autocast_dtype):
+                model(to_model_input(x, prepared.preprocessing, prepared.device, prepared.channels_last))
+    finally:
+        for layer, momentum in zip(layers, saved, strict=True):
+            layer.momentum = momentum
+        model.eval()
+    return len(layers)
+
+
+@dataclass
+class FeatureCache:
+    train: Features
+    val: Features
+    views: int
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        return {"used": True, "views": self.views, "seconds": round(self.seconds, 3)}
+
+
+def not_used_summary() -> dict[str, Any]:
+    return {"used": False, "views": 0, "seconds": 0.0}
+
+
+def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, should_stop) -> FeatureCache | None:
+    """Run the frozen backbone once over training and validation images; None when the cache
+    does not apply (not head-only, the model does more after its head, too big) or on stop."""
+    config = prepared.config
+    if not trains_head_only(prepared):
+        return None
+    started = time.perf_counter()
+    views = 1 if config.augment == "none" else int(config.cache_views)
+    emit(Stage("cache", "Running the frozen backbone once over the images"))
+    try:
+        if config.bn_update_frozen and adapt_batchnorm(prepared, should_stop):
+            emit(Message("frozen BatchNorm statistics re-estimated on this data in one pass (AdaBN)"))
+        train = capture_features(prepared, True, views, config.augment, generator, should_stop)
+        val = capture_features(prepared, False, 1, "none", generator, should_stop) if train is not None else None
+    except _NotCached as exc:
+        emit(Message(f"feature cache not used: {exc}; the backbone runs every epoch", "info"))
+        return None
+    if train is None or val is None:
+        return None
+    seconds = time.perf_counter() - started
+    count = len(train.y) // views
+    what = f"{views} augmented views of each of {count:,}" if views > 1 else f"{count:,}"
+    emit(Message(f"feature cache: the frozen backbone ran once over {what} training and {len(val.y):,} "
+                 f"validation images in {seconds:.1f} s; the head trains on the cached features"))
+    return FeatureCache(train, val, views, seconds)
+
+
+class CachedBatches:
+    """Shuffled minibatches of cached features (the training batches of a cached run)."""
+
+    def __init__(self, features: Features, batch_size: int, generator: torch.Generator):
+        self.features, self.batch_size, self.generator = features, batch_size, generator
+
+    def __len__(self) -> int:
+        return max(1, math.ceil(len(self.features.y) / self.batch_size))
+
+    def __iter__(self):
+        n = len(self.features.y)
+        order = torch.randperm(n, generator=self.generator).to(self.features.x.device)
+        for start in range(0, n, self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield self.features.x[index], self.features.y[index]
+
+
+@torch.no_grad()
+def head_loss_accuracy(head: nn.Module, features: Features, criterion) -> tuple[float, float]:
+    """Loss and accuracy of the head on cached features, in eval mode."""
+    was_training = head.training
+    head.eval()
+    try:
+        logits = torch.cat([head(features.x[s : s + 4096]).float() for s in range(0, len(features.y), 4096)])
+    finally:
+        head.train(was_training)
+    return float(criterion(logits, features.y)), float((logits.argmax(1) == features.y).float().mean())
