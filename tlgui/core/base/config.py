@@ -42,7 +42,7 @@ class TrainConfig:
     optimizer: str = "adam"
     schedule: str = "cosine"
     momentum: float = 0.9
-    weight_decay: float = 0.0
+    weight_decay: float | None = None  # None: the optimizer's usual (0.01 for AdamW, else 0)
     image_size: int | None = None
     val_split: float = 0.2
     split: str = "train"
@@ -53,6 +53,7 @@ class TrainConfig:
     num_workers: int = 0
     max_train_images: int | None = None  # cap (stratified) for quick runs
     checkpoint_every: int = 1  # epochs between resumable checkpoints
+    group_split: bool = True  # keep each sub-folder of a class (a patient, a plate) on one side of the split
     schema_version: int = CONFIG_SCHEMA_VERSION
 
     def validate(self) -> TrainConfig:
@@ -81,7 +82,14 @@ class TrainConfig:
             raise bad("--image-size", self.image_size, "must be between 8 and 1024")
         if int(self.num_workers) < 0:
             raise bad("--num-workers", self.num_workers, "must be 0 or more")
+        if self.weight_decay is not None and not (0 <= float(self.weight_decay) < 10):
+            raise bad("--weight-decay", self.weight_decay, "must be 0 or a positive number below 10")
         return self
+
+    def resolved_weight_decay(self) -> float:
+        if self.weight_decay is not None:
+            return float(self.weight_decay)
+        return 0.01 if self.optimizer == "adamw" else 0.0
 
     def resolved_lr(self) -> float:
         if self.lr is not None:

@@ -26,8 +26,8 @@ from tlgui.core.base.errors import TlguiError
 from tlgui.core.base.files import (
     _atomic_target,
     _publish,
+    atomic_write_text,
     writable_folder_problem,
-    write_text_atomic,
 )
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
@@ -313,10 +313,10 @@ def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple
         interpolation=prep.interpolation,
     )
     try:
-        write_text_atomic(folder / "labels.json", json.dumps(classes, indent=2) + "\n")
-        write_text_atomic(folder / "preprocessing.json", json.dumps(prep.to_dict(), indent=2) + "\n")
-        write_text_atomic(folder / "README.md", readme)
-        write_text_atomic(folder / "predict.py", bundle_template("predict.py"))
+        atomic_write_text(folder / "labels.json", json.dumps(classes, indent=2) + "\n")
+        atomic_write_text(folder / "preprocessing.json", json.dumps(prep.to_dict(), indent=2) + "\n")
+        atomic_write_text(folder / "README.md", readme)
+        atomic_write_text(folder / "predict.py", bundle_template("predict.py"))
     except OSError as exc:
         raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     return diff, checks, [str(folder / name) for name in BUNDLE_FILES]

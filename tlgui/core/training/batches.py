@@ -51,20 +51,22 @@ class Batches:
             yield x, y
 
 
-def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop) -> tuple[float, float]:
+def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop):
+    """(loss, accuracy) over every validation batch, or (None, None) when ``should_stop``
+    ended the pass early: figures from part of the validation set are never reported."""
     device = prepared.device
     if batches.lazy is None:
         logits = batched_logits(model, batches.x, prepared.preprocessing, device, batches.batch_size, should_stop)
-        if len(logits) == 0:
-            return float("nan"), float("nan")
-        y = batches.y[: len(logits)]
+        if len(logits) < len(batches.y):
+            return None, None
+        y = batches.y
         return float(criterion(logits, y)), float((logits.argmax(1) == y).float().mean())
     total_loss, correct, count = 0.0, 0, 0
     model.eval()
     with torch.no_grad():
         for x, y in batches:
             if should_stop():
-                break
+                return None, None
             with autocast_for(device):
                 out = model(to_model_input(x, prepared.preprocessing, device)).float()
             y = y.to(device)

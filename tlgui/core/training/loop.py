@@ -28,12 +28,20 @@ from tlgui.core.models.checkpoint import make_checkpoint
 from tlgui.core.models.device import device_label
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.models.layers import set_train_mode, trainable_parameters
-from tlgui.core.results.runs import RunDir
+from tlgui.core.results.run_lock import RunLock
+from tlgui.core.results.run_split import read_split, write_split
+from tlgui.core.results.runs import RunDir, default_run_name, fresh_run_path
 from tlgui.core.training.augment import augment_batch
 from tlgui.core.training.batches import Batches, evaluate_batches
 from tlgui.core.training.control import TrainControl
 from tlgui.core.training.optim import build_optimizer, build_scheduler
 from tlgui.core.training.prepare import Prepared, prepare
+from tlgui.core.training.resume import (
+    check_matches,
+    load_resumed_weights,
+    random_streams,
+    restore_random_streams,
+)
 from tlgui.paths import runs_dir
 
 
@@ -51,8 +59,7 @@ def _resumable_state(state: RunState, epoch: int) -> dict[str, Any]:
         "scheduler": state.scheduler.state_dict(),
         "config": state.config.to_dict(),
         # random streams, so a resumed run continues exactly as an uninterrupted one would
-        "data_rng": state.generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
+        **random_streams(state.generator),
     }
 
 
@@ -66,6 +73,8 @@ class RunState:
     emit: Callable[[object], None]
     control: TrainControl
     resumed_from: dict[str, Any] | None = None  # the checkpoint a resumed run continues
+    lock: RunLock | None = None  # RUN_DIR/.lock, held until train() returns
+    validated_epoch: int | None = None  # the epoch whose validation the model's weights match
     generator: torch.Generator | None = None
     train_batches: Batches | None = None
     val_batches: Batches | None = None
@@ -105,6 +114,14 @@ def train(
     completed epoch), with the settings it was started with.
     """
     state = open_run(config, on_event or (lambda event: None), control or TrainControl(), overwrite, resume)
+    try:
+        return _run(state)
+    finally:
+        state.lock.release()
+
+
+def _run(state: RunState) -> RunResult:
+    config = state.config
     build_training(state)
     announce(state)
     try:
@@ -128,27 +145,65 @@ def train(
 
 
 def open_run(config: TrainConfig, emit, control: TrainControl, overwrite: bool, resume: bool) -> RunState:
-    """Check the run folder, prepare data and model, and only then create or reopen the folder."""
-    if not config.out:
-        config.out = str(runs_dir() / time.strftime("run-%Y%m%d-%H%M%S"))
+    """Check the run folder, prepare data and model, and only then create or reopen the folder.
+
+    The folder's ``.lock`` is taken before anything in it is read for use or changed, and
+    held by the returned state: a second process gets a one-line refusal."""
+    reserved = not config.out
+    if reserved:  # created here, atomically, so two runs started in the same second differ
+        config.out = str(fresh_run_path(runs_dir(), default_run_name()))
     run = RunDir(Path(config.out).expanduser().resolve())
     config.out = str(run.path)
+    lock = RunLock(run.path)
+    try:
+        if run.path.is_dir():
+            lock.acquire()
+        state = _open_locked(config, run, lock, emit, control, overwrite, resume)
+    except BaseException:
+        lock.release()
+        if reserved:
+            _remove_if_empty(run.path)
+        raise
+    state.lock = lock
+    return state
+
+
+def _open_locked(config: TrainConfig, run: RunDir, lock: RunLock, emit, control, overwrite: bool, resume: bool):
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
     resumed = run.resume_state(config.epochs) if resume else None
     if resumed is None:
-        run.check(overwrite)  # refuses finished runs and unusable folders, touching nothing
-    prepared = prepare(config, emit, control)  # bad data, model or weights fail here
+        run.check(overwrite, lock.held)  # refuses runs in use, finished or interrupted runs, unusable folders
+    else:
+        check_matches(config, resumed, run.checkpoints / "last.pt")
+    stored_split = read_split(run.path) if resumed is not None else None
+    prepared = prepare(config, emit, control, stored_split)  # bad data, model or weights fail here
     if resumed is None:
+        run.path.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
         run.prepare(overwrite)  # only now is the folder created (or an old run's files replaced)
         resolved = config.to_dict()
         resolved["lr"] = config.resolved_lr()
         run.write_config(resolved)
+        write_split(run.path, prepared.split)
         run.start_metrics()
     else:
-        prepared.model.load_state_dict(resumed["model"])
+        load_resumed_weights(prepared.model, resumed, run.checkpoints / "last.pt")
+        if stored_split is None:  # a run from before split.csv existed
+            write_split(run.path, prepared.split)
         run.truncate_metrics(resumed["epoch"])  # rows written after the checkpoint are redone
-    return RunState(config, run, prepared, emit, control, resumed)
+    return RunState(config, run, prepared, emit, control, resumed, validated_epoch=_resumed_epoch(resumed))
+
+
+def _resumed_epoch(resumed: dict[str, Any] | None) -> int | None:
+    return int(resumed["epoch"]) if resumed is not None else None
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty, or already gone: leave it
 
 
 def build_training(state: RunState) -> None:
@@ -166,9 +221,7 @@ def build_training(state: RunState) -> None:
     state.optimizer.load_state_dict(resumed["optimizer"])
     state.scheduler.load_state_dict(resumed["scheduler"])
     state.start_epoch = int(resumed["epoch"]) + 1
-    if "data_rng" in resumed:
-        state.generator.set_state(resumed["data_rng"])
-        torch.set_rng_state(resumed["torch_rng"])
+    restore_random_streams(resumed, state.generator)
     state.emit(Message(f"resuming {state.run.path.name} at epoch {state.start_epoch} of {config.epochs}"))
 
 
@@ -214,6 +267,7 @@ def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] |
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        state.validated_epoch = None  # the weights have moved past the last validation
         scheduler.step()
         with torch.no_grad():
             run_loss += loss.detach() * len(y)
@@ -241,10 +295,11 @@ def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, e
     control = state.control
     val_loss, val_acc = evaluate_batches(state.model, state.val_batches, state.prepared, state.criterion,
                                          lambda: control.stopped)
-    if control.stopped and not math.isfinite(val_acc):
+    if val_loss is None:  # stopped midway: a partial pass is not this epoch's figure
         state.status = "stopped"
         return False
     state.epochs_done = epoch
+    state.validated_epoch = epoch
     lr = state.optimizer.param_groups[0]["lr"]
     seconds = time.perf_counter() - epoch_start
     state.last_val = (val_loss, val_acc)
@@ -280,13 +335,19 @@ def finish(state: RunState) -> RunResult:
         state.model, config.model, prepared.classes, prepared.in_channels, prepared.head_path,
         prepared.preprocessing.to_dict(),
         source={"data": config.data, "weights": config.weights, "freeze": config.freeze,
-                "run_dir": str(state.run.path), "val_accuracy": val_acc},
+                "run_dir": str(state.run.path),
+                # which validation these weights had, if any (after a Stop mid-epoch: none)
+                "validated_epoch": state.validated_epoch,
+                "val_accuracy": val_acc if state.validated_epoch is not None else None},
     )
     state.run.save_model(checkpoint)
     summary = _summary(state, train_seconds, val_loss, val_acc)
     state.run.write_summary(summary)
     if state.status == "stopped":
-        state.emit(Message(f"stopped after {state.epochs_done} complete epoch(s); the model so far is saved", "info"))
+        matches = (f"its weights are those validated at epoch {state.validated_epoch}"
+                   if state.validated_epoch is not None else "its weights were not validated (stopped mid-epoch)")
+        state.emit(Message(f"stopped after {state.epochs_done} complete epoch(s); the model so far is saved "
+                           f"({matches})", "info"))
     return RunResult(state.status, str(state.run.path), summary)
 
 
@@ -310,6 +371,7 @@ def _summary(state: RunState, train_seconds: float, val_loss, val_acc) -> dict[s
         "best_val_accuracy": state.best_acc if state.best_acc >= 0 else None,
         "best_epoch": state.best_epoch or None,
         "epochs_completed": state.epochs_done,
+        "model_validated_epoch": state.validated_epoch,
         "epochs_planned": config.epochs,
         "resumed_from_epoch": state.start_epoch - 1 if state.resumed_from is not None else None,
         "train_seconds": round(train_seconds, 3),

@@ -22,8 +22,9 @@ from tlgui.core.base.events import Message, Stage
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
 from tlgui.core.data.decode import LazyImageDataset, decode_to_tensor, fits_in_memory
+from tlgui.core.data.grouping import leak_free_split
 from tlgui.core.data.sources import ImageSet
-from tlgui.core.data.split import stratified_split, stratified_subset
+from tlgui.core.data.split import stratified_subset
 from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
 from tlgui.core.library.local import default_weights_path
 from tlgui.core.models.checkpoint import is_tlgui_checkpoint
@@ -39,6 +40,7 @@ from tlgui.core.models.zoo import (
     find_head_path,
     weight_entries,
 )
+from tlgui.core.results.run_split import SplitRow, split_rows, stored_indices
 
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
@@ -74,6 +76,7 @@ class Prepared:
     val_lazy: Any = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    split: list[SplitRow] = field(default_factory=list)  # what split.csv records
 
     @property
     def train_count(self) -> int:
@@ -126,10 +129,19 @@ def detect_channels(images: ImageSet, sample: int = 24) -> int:
     return 1
 
 
-def _split_indices(config: TrainConfig, train_set, val_set):
+def _split_indices(config: TrainConfig, train_set, val_set, stored=None, messages=None):
+    """(train_idx, val_idx): the run's stored split when ``stored`` (split.csv rows, on
+    resume), else a new leak-free one (sub-folder groups and copies on one side)."""
+    if stored is not None:
+        train_idx = stored_indices(train_set, config.data, stored, "train", config.out)
+        val_source, val_spec = (val_set, config.val_data) if val_set is not None else (train_set, config.data)
+        val_idx = stored_indices(val_source, val_spec, stored, "val", config.out)
+        return train_idx, val_idx
     labels = train_set.labels
     if val_set is None:
-        train_idx, val_idx = stratified_split(labels, config.val_split, config.seed)
+        train_idx, val_idx, report = leak_free_split(train_set, config.val_split, config.seed, config.group_split)
+        if messages is not None:
+            messages.extend(report.messages())
     else:
         train_idx, val_idx = np.arange(len(train_set)), np.arange(len(val_set))
     if config.max_train_images and len(train_idx) > config.max_train_images:
@@ -160,8 +172,10 @@ class _Sources:
     skipped: list[tuple[str, str]]
 
 
-def prepare(config: TrainConfig, emit: Callable[[object], None], control=None) -> Prepared:
-    """data -> weights -> preprocessing -> model -> freeze -> tensors, each step failing in one sentence."""
+def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, stored_split=None) -> Prepared:
+    """data -> weights -> preprocessing -> model -> freeze -> tensors, each step failing in one sentence.
+
+    ``stored_split``: the rows of a run's split.csv, reused as they are (resume)."""
     config.validate()
     check_architecture(config.model)
     device = resolve_device(config.device)
@@ -176,7 +190,7 @@ def prepare(config: TrainConfig, emit: Callable[[object], None], control=None) -
         config, device, model, head_path, sources.classes, in_channels, prep, freeze, weights,
         None, None, None, None, skipped=sources.skipped, messages=sources.messages,
     )
-    load_images(prepared, sources, emit, control)
+    load_images(prepared, sources, emit, control, stored_split)
     for text in prepared.messages:
         emit(Message(text, "warning" if "skipped" in text or "imbalance" in text else "info"))
     return prepared
@@ -238,12 +252,14 @@ def build_frozen_model(config: TrainConfig, weights: WeightSource, sources: _Sou
     return model, head_path, freeze
 
 
-def load_images(prepared: Prepared, sources: _Sources, emit, control) -> None:
+def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_split=None) -> None:
     """Split, then decode into uint8 tensors when they fit in memory, else lazy datasets."""
     config, prep, classes = prepared.config, prepared.preprocessing, prepared.classes
     train_set, val_set = sources.train_set, sources.val_set
-    train_idx, val_idx = _split_indices(config, train_set, val_set)
+    train_idx, val_idx = _split_indices(config, train_set, val_set, stored_split, prepared.messages)
     val_source = val_set if val_set is not None else train_set
+    prepared.split = split_rows(train_set, config.data, train_idx, "train") + split_rows(
+        val_source, config.val_data or config.data, val_idx, "val")
     if not fits_in_memory(len(train_idx) + len(val_idx), prep):
         prepared.train_lazy = LazyImageDataset(train_set, train_idx, prep)
         prepared.val_lazy = LazyImageDataset(val_source, val_idx, prep)
