@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QThread
 
+from tlgui.core.base.cancel import Cancelled
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import TrainingError, WeightsError
 from tlgui.core.base.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
@@ -85,15 +86,15 @@ def run_to_end(qtbot, c: TrainingController, cfg, timeout=20000) -> None:
 def test_events_arrive_batched_and_throttled(qtbot, controller, tmp_path):
     train = fake_train(batches=300, epochs=2, delay=0.002)
     controller.train_fn = train
+    # one emit per (very long) interval: what remains are the first batch and the flushes
+    # before each epoch and at the end, however slow or fast the machine is
+    controller.emit_hz = 1e-6
     rec = Recorder(controller)
-    started = time.monotonic()
     run_to_end(qtbot, controller, config(tmp_path))
-    seconds = time.monotonic() - started
     assert train.threads and train.threads[0] is not threading.main_thread()
     assert sum(len(b) for b in rec.batches) == 600  # every batch arrives...
-    # ...in few signals: at most ~15 per second (plus a flush per epoch and at the end)
-    assert len(rec.batches) <= 15 * seconds + 6, (len(rec.batches), seconds)
-    assert len(rec.batches) < 100
+    assert len(rec.batches) <= 4, [len(b) for b in rec.batches]  # ...in a handful of signals
+    assert [b.batch for b in rec.batches[0]] == [1]  # the first batch is shown at once
     assert len(rec.epochs) == 2
     assert rec.stages[0].name == "data" and rec.started[0].batches_per_epoch == 300
     assert [r.status for r in rec.finished] == ["completed"]
@@ -166,7 +167,7 @@ def test_stop_before_the_first_batch_is_not_an_error(qtbot, controller, tmp_path
         on_event(Stage("pretrain", "Pretraining the demo source model"))
         while not control.stopped:
             time.sleep(0.01)
-        raise TrainingError("pretraining the demo source model was stopped before it finished")
+        raise Cancelled("pretraining the demo source model was stopped before it finished")
 
     controller.train_fn = slow_preparation
     rec = Recorder(controller)
@@ -185,9 +186,7 @@ def test_shutdown_stops_quits_and_waits(qtbot, controller, tmp_path):
     thread = controller.thread
     qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
     assert thread.isRunning() and thread in registry.live_threads()
-    started = time.monotonic()
-    assert controller.shutdown(5000)
-    assert time.monotonic() - started < 2
+    assert controller.shutdown(30000)
     assert not controller.is_running()
     # the result comes out at once, exactly once (the queued copy is dropped)
     assert [r.status for r in rec.finished] == ["stopped"]
@@ -209,10 +208,25 @@ def test_a_second_start_is_refused(qtbot, controller, tmp_path):
 
 def test_new_run_dir_is_unique(tmp_path):
     first = new_run_dir(tmp_path, "resnet18 / v2")
-    first.mkdir()
-    second = new_run_dir(tmp_path, "resnet18 / v2")
-    assert first != second and not second.exists()
+    second = new_run_dir(tmp_path, "resnet18 / v2")  # same second, same label
+    assert first != second and first.is_dir() and second.is_dir()
+    assert not any(first.iterdir()) and not any(second.iterdir())
     assert first.parent == tmp_path and "resnet18_v2" in first.name
+
+
+def test_new_run_dir_is_unique_across_processes(tmp_path):
+    """Two processes naming a run in the same second get two folders (exclusive mkdir)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tlgui.workers.training import new_run_dir; "
+            "print(new_run_dir(sys.argv[1], 'race'))")
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              env=env) for _ in range(4)]
+    names = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert len(set(names)) == 4 and all(Path(n).is_dir() for n in names)
 
 
 def test_real_core_training_through_the_worker(qtbot, controller, tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tlgui.core.base.checksums import verify_hash_prefix
+from tlgui.core.base.cancel import Cancelled
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, ModelError, WeightsError
 from tlgui.core.base.events import Message, Stage
@@ -26,6 +26,7 @@ from tlgui.core.data.grouping import leak_free_split
 from tlgui.core.data.sources import ImageSet
 from tlgui.core.data.split import stratified_subset
 from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
+from tlgui.core.library.integrity import check_named_checksum
 from tlgui.core.library.local import default_weights_path
 from tlgui.core.models.checkpoint import is_tlgui_checkpoint
 from tlgui.core.models.device import resolve_device
@@ -100,10 +101,8 @@ def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control
     path = Path(spec).expanduser()
     if not path.exists():
         raise WeightsError(f"weight file not found: {path} (use none, default, demo:source or a file path)")
-    if verify_hash_prefix(path) is False:
-        raise WeightsError(
-            f"{path.name}: the checksum does not match the one in its file name; the file is damaged or not the original"
-        )
+    if path.is_file():
+        check_named_checksum(path)
     obj = safe_load(path)
     if is_tlgui_checkpoint(obj):
         arch = obj.get("architecture")
@@ -273,6 +272,8 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_spl
 
     tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop)
     vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"), should_stop)
+    if control is not None and control.stopped:
+        raise Cancelled("stopped while the images were being decoded; nothing was saved")
     if val_set is not None:
         vy = torch.from_numpy(_val_label_map(classes, val_set))[vy]
     bad = bad + vbad
