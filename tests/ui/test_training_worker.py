@@ -86,15 +86,15 @@ def run_to_end(qtbot, c: TrainingController, cfg, timeout=20000) -> None:
 def test_events_arrive_batched_and_throttled(qtbot, controller, tmp_path):
     train = fake_train(batches=300, epochs=2, delay=0.002)
     controller.train_fn = train
-    # one emit per (very long) interval: what remains are the first batch and the flushes
-    # before each epoch and at the end, however slow or fast the machine is
+    # an interval longer than the run: what remains are the flushes before each epoch's
+    # event and at the end, however slow or fast the machine is
     controller.emit_hz = 1e-6
     rec = Recorder(controller)
     run_to_end(qtbot, controller, config(tmp_path))
     assert train.threads and train.threads[0] is not threading.main_thread()
     assert sum(len(b) for b in rec.batches) == 600  # every batch arrives...
-    assert len(rec.batches) <= 4, [len(b) for b in rec.batches]  # ...in a handful of signals
-    assert [b.batch for b in rec.batches[0]] == [1]  # the first batch is shown at once
+    # ...in one signal per epoch (flushed before its EpochStats), none in between
+    assert [len(b) for b in rec.batches] == [300, 300]
     assert len(rec.epochs) == 2
     assert rec.stages[0].name == "data" and rec.started[0].batches_per_epoch == 300
     assert [r.status for r in rec.finished] == ["completed"]
@@ -243,3 +243,37 @@ def test_real_core_training_through_the_worker(qtbot, controller, tmp_path):
     assert (run / "model.pt").is_file()
     assert len(rec.epochs) == 2
     assert sum(len(b) for b in rec.batches) == 2 * rec.started[0].batches_per_epoch
+
+
+def test_an_error_after_stop_is_reported_not_called_a_stop(qtbot, controller, tmp_path):
+    def full_disk_while_saving(config, on_event=None, control=None):
+        on_event(Stage("data", "Loading data"))
+        while not control.stopped:
+            control.wait_if_paused()
+            time.sleep(0.005)  # a stand-in for a batch
+        raise OSError(28, "No space left on device")  # saving model.pt after the Stop
+
+    controller.train_fn = full_disk_while_saving
+    rec = Recorder(controller)
+    controller.start(config(tmp_path), TrainControl())
+    qtbot.waitUntil(lambda: len(rec.stages) == 1, timeout=10000)
+    with qtbot.waitSignal(controller.running_changed, timeout=10000):
+        controller.stop()
+    assert rec.failed and "No space left on device" in rec.failed[0][0]
+    assert rec.finished[0].status == "failed" and "nothing was saved" not in (rec.finished[0].message or "")
+
+
+def test_resume_in_a_folder_in_use_is_refused_with_the_cli_message(qtbot, controller, tmp_path):
+    """The window's Resume (Runs page) goes through the controller: same lock, same words."""
+    from tlgui.core.results.run_lock import RunLock
+    from tlgui.core.training.loop import train
+
+    cfg = config(tmp_path, epochs=2, device="cpu", max_train_images=40)
+    control = TrainControl()
+    train(cfg, lambda e: isinstance(e, EpochStats) and control.stop(), control)
+    rec = Recorder(controller)
+    with RunLock(tmp_path / "run"):  # another trainer holds it
+        with qtbot.waitSignal(controller.running_changed, timeout=60000, check_params_cb=lambda r: r is False):
+            controller.start(TrainConfig.load(tmp_path / "run" / "config.json"), TrainControl(), resume=True)
+    assert rec.failed and "is in use" in rec.failed[0][0] and str(__import__("os").getpid()) in rec.failed[0][0]
+    assert rec.finished[0].status == "failed"
