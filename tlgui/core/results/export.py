@@ -132,9 +132,13 @@ def export_target(fmt: str, out: str | os.PathLike) -> Path:
 def existing_export(fmt: str, out: str | os.PathLike) -> Path | None:
     """What an export to ``out`` would replace (a file, or a non-empty folder), else None."""
     target = export_target(fmt, out)
-    if fmt == "bundle":
-        return target if target.is_dir() and any(target.iterdir()) else None
+    if fmt == "bundle":  # only an earlier bundle can be replaced; other folders are refused
+        return target if _holds_bundle(target) else None
     return target if target.exists() else None
+
+
+def _holds_bundle(folder: Path) -> bool:
+    return folder.is_dir() and all((folder / name).exists() for name in ("labels.json", "predict.py"))
 
 
 def _written_files(fmt: str, target: Path) -> list[Path]:
@@ -150,10 +154,10 @@ def _refuse_replacing(model_path, fmt: str, target: Path, overwrite: bool) -> No
         return
     if fmt != "bundle" and target.exists():
         raise ExportError(f"{target} already exists; choose another name, or pass --overwrite to replace it")
-    if fmt == "bundle" and target.is_dir() and any(target.iterdir()):
+    if fmt == "bundle" and _holds_bundle(target):
         raise ExportError(
-            f"bundle output folder {target} is not empty; choose a new or empty folder, "
-            "or pass --overwrite to replace an earlier bundle there"
+            f"bundle output folder {target} holds an earlier bundle; choose a new or empty folder, "
+            "or pass --overwrite to replace it"
         )
 
 
