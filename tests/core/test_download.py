@@ -6,7 +6,6 @@ import hashlib
 import os
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 from email.message import Message
@@ -102,13 +101,13 @@ def test_cancel_while_connecting(published):
 
     cancel = threading.Event()
     threading.Timer(0.2, cancel.set).start()
-    start = time.monotonic()
     try:
         with pytest.raises(Cancelled):
             download_weights("mobilenet_v3_small", cancel=cancel, opener=slow_opener, timeout=30)
+        cancelled_while_connecting = not release.is_set()  # the connection was not waited for
     finally:
         release.set()
-    assert time.monotonic() - start < 3
+    assert cancelled_while_connecting
 
 
 def test_hash_mismatch_is_refused():
@@ -129,10 +128,10 @@ def test_hash_mismatch_is_refused():
     ],
 )
 def test_offline_fails_fast_with_a_clear_message(error):
-    start = time.monotonic()
+    opener = Opener(error=error)
     with pytest.raises(DownloadError) as info:
-        download_weights("resnet18", opener=Opener(error=error))
-    assert time.monotonic() - start < 3
+        download_weights("resnet18", opener=opener)
+    assert len(opener.requests) == 1  # no retries, no waiting
     text = str(info.value)
     assert text.startswith("cannot reach download.pytorch.org: no network connection?")
     assert "resnet18-f37072fd.pth" in text and "tlgui weights import" in text
@@ -146,13 +145,13 @@ def test_a_hanging_connection_gives_up_within_the_deadline():
         release.wait(30)  # a resolver that never answers
         raise urllib.error.URLError("too late")
 
-    start = time.monotonic()
     try:
         with pytest.raises(DownloadError, match="cannot reach download.pytorch.org: no network connection"):
             download_weights("resnet18", opener=hanging, timeout=0.3)
+        gave_up_while_hanging = not release.is_set()  # the resolver's late answer was not awaited
     finally:
         release.set()
-    assert time.monotonic() - start < 3
+    assert gave_up_while_hanging
     assert library_files() == []
 
 
@@ -186,10 +185,10 @@ def test_cli_download_offline_exits_1_quickly(monkeypatch, capsys):
     def offline(request, timeout=None):
         raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    start = time.monotonic()
+    calls = []
+    monkeypatch.setattr(urllib.request, "urlopen", lambda request, timeout=None: calls.append(1) or offline(request))
     assert main(["weights", "download", "resnet18", "--entry", "IMAGENET1K_V1"]) == 1
-    assert time.monotonic() - start < 3
+    assert len(calls) == 1  # no retries
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("tlgui: error: cannot reach download.pytorch.org: no network connection?")
     assert main(["weights", "download", "resnet1800"]) == 2

@@ -150,7 +150,13 @@ def test_bundle_refuses_a_non_empty_folder(model_rgb, tmp_path):
     with pytest.raises(ExportError, match="not empty"):
         export_model(model_rgb, "bundle", tmp_path)
     export_model(model_rgb, "bundle", tmp_path / "b")
-    export_model(model_rgb, "bundle", tmp_path / "b")  # a previous bundle may be replaced
+    labels = (tmp_path / "b" / "labels.json").read_bytes()
+    with pytest.raises(ExportError, match="pass --overwrite"):
+        export_model(model_rgb, "bundle", tmp_path / "b")  # an earlier bundle is kept...
+    assert (tmp_path / "b" / "labels.json").read_bytes() == labels
+    export_model(model_rgb, "bundle", tmp_path / "b", overwrite=True)  # ...unless replacing is asked for
+    with pytest.raises(ExportError, match="not empty"):
+        export_model(model_rgb, "bundle", tmp_path, overwrite=True)  # other people's files: never
 
 
 def one_line_error(capsys, args, *needles):

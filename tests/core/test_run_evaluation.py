@@ -53,7 +53,7 @@ def test_separate_validation_data_reproduces_final_accuracy(tmp_path):
                          device="cpu", out=str(out))
     train(config)
     evaluation = evaluate_run(out)
-    assert run_validation(out).indices is None
+    assert list(run_validation(out).indices) == list(range(600))  # all of val_data, from split.csv
     assert evaluation.n == 600
     assert abs(evaluation.accuracy - _summary(out)["final_val_accuracy"]) <= 1e-6
 

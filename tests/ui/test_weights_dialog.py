@@ -254,11 +254,16 @@ def test_download_offline_message_is_fast(qtbot, monkeypatch):
     def offline(request, timeout=None):
         raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
 
-    dialog = open_dialog(qtbot, opener=offline)
+    calls = []
+
+    def counted(request, timeout=None):
+        calls.append(request)
+        offline(request, timeout)
+
+    dialog = open_dialog(qtbot, opener=counted)
     select_entry(qtbot, dialog)
-    start = time.monotonic()
     op, ok, text = finish(qtbot, dialog, dialog.download_selected, timeout=10000)
-    assert time.monotonic() - start < 3
+    assert len(calls) == 1  # one attempt tells it is offline: no retries
     assert not ok and "Cannot reach download.pytorch.org: no network connection?" in text
     assert "Import file…" in text and "tlgui weights import" not in text
     assert dialog.download_button.isEnabled() and dialog.import_button.isEnabled()  # try again
@@ -275,12 +280,12 @@ def test_download_resolver_that_never_answers(qtbot, monkeypatch):
     monkeypatch.setattr(WeightsLibraryDialog, "download_timeout", 0.5)
     dialog = open_dialog(qtbot, opener=hang)
     select_entry(qtbot, dialog)
-    start = time.monotonic()
     try:
         op, ok, text = finish(qtbot, dialog, dialog.download_selected, timeout=10000)
+        answered_while_hanging = not release.is_set()  # the resolver was never waited for
     finally:
         release.set()
-    assert time.monotonic() - start < 4
+    assert answered_while_hanging
     assert not ok and "no answer within 0.5 s" in text
 
 

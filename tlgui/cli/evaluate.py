@@ -1,5 +1,6 @@
-"""``tlgui evaluate MODEL.pt --data DIR``: accuracy, per-class figures, confusion matrix,
-the most confidently wrong images, and (``--csv DIR``) the tables as CSV files."""
+"""``tlgui evaluate MODEL.pt --data DIR`` or ``tlgui evaluate RUN_DIR``: accuracy, per-class
+figures, confusion matrix, the most confidently wrong images, and (``--csv DIR``) the tables
+as CSV files. A run folder is evaluated on the validation split stored in its split.csv."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("evaluate", help="evaluate a saved model.pt on a data set")
-    p.add_argument("model", metavar="MODEL.pt")
-    p.add_argument("--data", required=True)
+    p = sub.add_parser(
+        "evaluate", help="evaluate a saved model.pt on a data set, or a run folder on its own validation split",
+        description="tlgui evaluate MODEL.pt --data DATA evaluates a model on a data set; "
+        "tlgui evaluate RUN_DIR evaluates the run's model.pt on the validation images stored in RUN_DIR/split.csv.",
+    )
+    p.add_argument("model", metavar="MODEL.pt|RUN_DIR")
+    p.add_argument("--data", help="data to evaluate on (not with a RUN_DIR: a run brings its own)")
     p.add_argument("--split", choices=("train", "test"), default="test", help="split for IDX/torchvision/demo sources (default test)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--batch-size", type=int, default=256)
@@ -22,13 +27,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from tlgui.core.base.errors import ConfigError
-    from tlgui.core.results.evaluate import evaluate_model
 
     if args.batch_size < 1:
         raise ConfigError(f"invalid value for --batch-size: {args.batch_size} (must be at least 1)")
     if args.csv:
         _check_folder(args.csv)  # before the evaluation, not after it
-    result = evaluate_model(args.model, args.data, args.split, args.device, args.batch_size)
+    result = _evaluate(args)
     report = result.to_json(top_loss_count=max(0, args.top_losses))
     written = result.write_csv(args.csv, top_loss_count=max(50, args.top_losses)) if args.csv else []
     if args.json:
@@ -55,6 +59,25 @@ def run(args) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _evaluate(args):
+    import os
+
+    from tlgui.core.base.errors import ConfigError
+    from tlgui.core.results.evaluate import evaluate_model
+
+    if os.path.isdir(os.path.expanduser(args.model)):
+        from tlgui.core.results.run_evaluation import evaluate_run, run_validation
+
+        if args.data:
+            raise ConfigError(f"{args.model} is a run folder: it is evaluated on its own validation split; leave out --data")
+        if not args.json:
+            print(f"evaluating {args.model} on {run_validation(args.model).describe()}", file=sys.stderr)
+        return evaluate_run(args.model, device=args.device)
+    if not args.data:
+        raise ConfigError(f"--data is needed to evaluate the model file {args.model} (or give a run folder)")
+    return evaluate_model(args.model, args.data, args.split, args.device, args.batch_size)
 
 
 def _check_folder(folder: str) -> None:

@@ -15,6 +15,8 @@ def register(sub) -> None:
     p.add_argument("model", metavar="MODEL.pt")
     p.add_argument("--format", required=True, choices=("torchscript", "onnx", "bundle"))
     p.add_argument("--out", required=True, metavar="PATH", help="file (torchscript, onnx) or folder (bundle)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output file, or an earlier bundle in the --out folder")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -22,7 +24,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from tlgui.core.results.export import export_model
 
-    result = export_model(args.model, args.format, args.out)
+    result = export_model(args.model, args.format, args.out, overwrite=args.overwrite)
     if not args.quiet:
         for line in result.checks:
             print(f"checked: {line}")

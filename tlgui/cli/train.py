@@ -27,12 +27,18 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"))
+    p.add_argument("--weight-decay", type=float,
+                   help="weight decay on weights (never on biases and normalisation layers); "
+                        "default 0.01 for adamw, 0 otherwise")
     p.add_argument("--schedule", choices=("constant", "cosine", "onecycle"))
     p.add_argument("--image-size", type=int)
     p.add_argument("--val-split", type=float)
     p.add_argument("--split", choices=("train", "test"), help="split of --data for IDX/torchvision sources (default train)")
     p.add_argument("--val-split-name", choices=("train", "test"), help="split of --val-data (default test)")
     p.add_argument("--augment", choices=("none", "flip", "standard"))
+    p.add_argument("--no-group-split", dest="group_split", action="store_false", default=None,
+                   help="split images one by one even when class folders hold sub-folders "
+                        "(by default each sub-folder, e.g. a patient, stays on one side)")
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -44,7 +50,7 @@ def register(sub) -> None:
     p.add_argument("--cache-views", type=int,
                    help="head-only training with augmentation: augmented views per image in the feature cache (default 2)")
     p.add_argument("--out", help="run folder to write (config.json, metrics.csv, summary.json, model.pt)")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--overwrite", action="store_true", help="start again in --out, replacing the run there (finished or interrupted)")
     p.add_argument("--resume", action="store_true",
                    help="continue a stopped or interrupted run from its last completed epoch "
                         "(give RUN_DIR/config.json or --out RUN_DIR)")
@@ -55,7 +61,7 @@ def register(sub) -> None:
 _FIELDS = {
     "data": "data", "val_data": "val_data", "model": "model", "weights": "weights", "freeze": "freeze",
     "bn_update_frozen": "bn_update_frozen", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
-    "optimizer": "optimizer", "schedule": "schedule", "image_size": "image_size", "val_split": "val_split",
+    "optimizer": "optimizer", "weight_decay": "weight_decay", "group_split": "group_split", "schedule": "schedule", "image_size": "image_size", "val_split": "val_split",
     "split": "split", "val_split_name": "val_split_name", "augment": "augment",
     "max_train_images": "max_train_images", "seed": "seed", "device": "device",
     "num_workers": "num_workers", "out": "out", "sync_bn": "sync_bn", "precision": "precision",

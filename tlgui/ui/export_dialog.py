@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -142,15 +143,30 @@ class ExportDialog(QDialog):
             self._error("Choose where to save the export first.")
             return
         fmt, model = self.fmt(), self.model_path
+        from tlgui.core.results.export import existing_export, export_model
+
+        existing = existing_export(fmt, target)
+        overwrite = existing is not None and self.confirm_replace(existing)
+        if existing is not None and not overwrite:
+            self._error(f"{existing} already exists; choose another name to keep it.")
+            return
         self.result, self.last_error = None, ""
         self.status.setStyleSheet("")
         self.status.setText(f"Exporting to {escape(target)}…")
         self.progress.setVisible(True)
         self.export_button.setEnabled(False)
-        from tlgui.core.results.export import export_model
-
-        self._runner.start(lambda job: export_model(model, fmt, target, on_stage=job.report),
+        self._runner.start(lambda job: export_model(model, fmt, target, on_stage=job.report, overwrite=overwrite),
                            self._on_done, self._on_error, self._on_stage, name="export")
+
+    def confirm_replace(self, existing: Path) -> bool:
+        """Ask before replacing an earlier export (tests answer through this method)."""
+        what = "folder" if existing.is_dir() else "file"
+        answer = QMessageBox.question(
+            self, "Replace the earlier export?",
+            f"The {what} {existing} already exists.\nReplace it with this export?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     # -- results ----------------------------------------------------------------------
     @Slot(object)

@@ -65,6 +65,13 @@ def describe_exception(exc: BaseException, doing: str = "Training") -> str:
     return f"{doing} stopped because of an unexpected error ({name}: {text})."
 
 
+def _is_stop(exc: BaseException) -> bool:
+    """Whether ``exc`` is a job honouring Stop (the core raises Cancelled for that)."""
+    from tlgui.core.base.cancel import Cancelled
+
+    return isinstance(exc, (Cancelled, KeyboardInterrupt))
+
+
 class JobWorker(QObject):
     """Runs one job in the thread it was moved to. Create in the GUI thread."""
 
@@ -95,10 +102,11 @@ class JobWorker(QObject):
             result = self._job(self._on_event)
         except BaseException as exc:  # noqa: BLE001 - nothing may escape the thread
             details = traceback.format_exc()
-            stopped = bool(getattr(self._control, "stopped", False))
+            stopped = bool(getattr(self._control, "stopped", False)) and _is_stop(exc)
             message = describe_exception(exc, self._doing)
             if stopped:
-                # Stop pressed before the first batch: what the person asked for, not an error
+                # the job gave up because Stop was pressed: what the person asked for, not an error;
+                # anything else raised after a Stop (a full disk while saving) is a real failure
                 log.info("%s stopped before it began:\n%s", self._doing, details)
             else:
                 log.error("%s failed:\n%s", self._doing, details)

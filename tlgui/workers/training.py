@@ -23,16 +23,16 @@ STOPPED_BEFORE_START = "Stopped before training began; nothing was saved."
 
 
 def new_run_dir(parent: str | Path, label: str = "run") -> Path:
-    """A fresh, not-yet-existing ``parent/YYYYmmdd-HHMMSS-label`` path (suffixed if taken)."""
-    parent = Path(parent)
+    """A new, empty folder ``parent/YYYYmmdd-HHMMSS-label`` (``-2``, ``-3``... if taken).
+
+    The folder is created here with an exclusive ``mkdir``, so two windows (or a window and
+    a CLI run) starting in the same second never share a folder. An empty folder is not a
+    run (it has no config.json), so one left by a run that failed to start is not listed."""
+    from tlgui.core.results.runs import fresh_run_path
+
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     label = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "run"
-    candidate = parent / f"{stamp}-{label}"
-    n = 2
-    while candidate.exists():
-        candidate = parent / f"{stamp}-{label}-{n}"
-        n += 1
-    return candidate
+    return fresh_run_path(parent, f"{stamp}-{label}")
 
 
 class TrainingController(JobController):

@@ -45,7 +45,7 @@ class TrainConfig:
     optimizer: str = "adam"
     schedule: str = "cosine"
     momentum: float = 0.9
-    weight_decay: float = 0.0
+    weight_decay: float | None = None  # None: the optimizer's usual (0.01 for AdamW, else 0)
     image_size: int | None = None
     val_split: float = 0.2
     split: str = "train"
@@ -59,6 +59,7 @@ class TrainConfig:
     sync_bn: bool = False  # under torchrun: synchronise BatchNorm statistics across processes
     precision: str = "auto"  # "auto" (bf16 where the hardware does it natively) | "fp32" | "bf16"
     cache_views: int = 2  # augmented views per image in the head-only feature cache
+    group_split: bool = True  # keep each sub-folder of a class (a patient, a plate) on one side of the split
     schema_version: int = CONFIG_SCHEMA_VERSION
 
     def validate(self) -> TrainConfig:
@@ -91,7 +92,14 @@ class TrainConfig:
             raise bad("--cache-views", self.cache_views, "must be between 1 and 32")
         if int(self.num_workers) < 0:
             raise bad("--num-workers", self.num_workers, "must be 0 or more")
+        if self.weight_decay is not None and not (0 <= float(self.weight_decay) < 10):
+            raise bad("--weight-decay", self.weight_decay, "must be 0 or a positive number below 10")
         return self
+
+    def resolved_weight_decay(self) -> float:
+        if self.weight_decay is not None:
+            return float(self.weight_decay)
+        return 0.01 if self.optimizer == "adamw" else 0.0
 
     def resolved_lr(self) -> float:
         if self.lr is not None:

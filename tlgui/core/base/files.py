@@ -1,82 +1,94 @@
-"""File helpers shared by every layer: atomic writes with the permissions open() would give."""
+"""File helpers shared by every layer: durable atomic writes with the permissions open() would give.
+
+Every write goes to a temp file in the target's folder, is flushed and ``fsync``-ed, then
+``os.replace``-d over the target, and the folder is ``fsync``-ed so the rename itself survives
+a power cut. A reader sees the old file or the new one, never a torn one.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# mkstemp creates owner-only (0600) files; give ours the permissions open() would
-_FILE_MODE = 0o666 & ~_umask()
-
-
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temp file in the same folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @functools.lru_cache(maxsize=1)
 def readable_mode() -> int:
-    """rw-r--r-- as the umask allows (temp files start private; exports are for sharing)."""
+    """rw-r--r-- as the umask allows (mkstemp files start owner-only; ours are for sharing)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
 
 
+def fsync_folder(folder: str | os.PathLike) -> None:
+    """Make a rename or a new file in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and Windows) refuse fsync on a folder; the file itself is synced
+    finally:
+        os.close(fd)
+
+
 def _publish(tmp: Path, path: Path) -> None:
+    """Sync ``tmp`` to disk, give it readable permissions and move it over ``path``."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.chmod(tmp, readable_mode())
     os.replace(tmp, path)
+    fsync_folder(path.parent)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def _atomic_target(path: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Call ``write(handle)`` on a temp file next to ``path`` and publish it durably.
+
+    If ``write`` raises (a full disk, a bug, Ctrl+C) the temp file is removed and ``path``
+    is left as it was.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _atomic_target(path)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         _publish(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _atomic_target(path: Path):
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` durably and atomically (temp file, fsync, ``os.replace``)."""
+    atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` durably and atomically (temp file, fsync, ``os.replace``)."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+# the older name, kept so callers on other branches keep working; same function
+write_text_atomic = atomic_write_text
 
 
 def writable_folder_problem(folder: str | os.PathLike, create: bool = True) -> str | None:

@@ -44,6 +44,16 @@ def open_source(spec: str, split: str = "train") -> ImageSet:
     return open_image_folder(root, split=split, name=spec)
 
 
+def _subfolder_groups(root: Path, paths: list[str]) -> list[str | None] | None:
+    """CLASS/SUB for files inside a sub-folder of their class folder (a patient, a plate),
+    None for files directly in it; None overall when no class folder has sub-folders."""
+    groups: list[str | None] = []
+    for path in paths:
+        parts = Path(path).relative_to(root).parts
+        groups.append(f"{parts[0]}/{parts[1]}" if len(parts) > 2 else None)
+    return groups if any(g is not None for g in groups) else None
+
+
 def open_image_folder(
     path: str | os.PathLike, split: str = "train", name: str | None = None
 ) -> ImageSet:
@@ -97,6 +107,7 @@ def open_image_folder(
     image_set = ImageSet(
         name, classes, np.asarray(labels, dtype=np.int64), skipped, warnings, paths
     )
+    image_set.groups = _subfolder_groups(root, paths)
     _add_imbalance_warning(image_set)
     return image_set
 

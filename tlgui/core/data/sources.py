@@ -48,6 +48,7 @@ class ImageSet:
     paths: list[str] | None = None  # file per sample (file-based sources)
     arrays: np.ndarray | None = None  # uint8 (N,H,W) or (N,H,W,C) (in-memory sources)
     origin: str = ""  # what describe() names for in-memory samples, e.g. an IDX file name
+    groups: list[str | None] | None = None  # per sample: CLASS/SUBFOLDER when it sits in one
 
     def __len__(self) -> int:
         return int(len(self.labels))

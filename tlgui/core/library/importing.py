@@ -30,6 +30,7 @@ from tlgui.core.base.checksums import hash_prefix_in_name, sha256_of
 from tlgui.core.base.download import Progress, Throttled
 from tlgui.core.base.errors import WeightsError
 from tlgui.core.library.catalog import custom_dir
+from tlgui.core.library.integrity import check_named_checksum
 from tlgui.core.library.local import find_local_weights, weight_file_name
 from tlgui.core.library.recognise import (
     Recognition,
@@ -160,6 +161,8 @@ def import_weights(
     from tlgui.paths import weights_dir
 
     src = Path(path).expanduser()
+    if src.is_file():  # a damaged download must say so before unpickling fails cryptically
+        check_named_checksum(src, ", so it was not imported")
     obj = load_for_inspection(src)
     if is_tlgui_checkpoint(obj):
         return _import_model_file(src, obj, progress, cancel)

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from tlgui.core.base.checksums import verify_hash_prefix
 from tlgui.core.base.errors import WeightsError
+from tlgui.core.library.integrity import check_named_checksum
 
 
 def hub_checkpoints_dir() -> Path:
@@ -47,11 +47,8 @@ def default_weights_path(architecture: str) -> tuple[Path, Any]:
     if entry is None:
         raise WeightsError(f"torchvision publishes no pretrained weights for {architecture}")
     found = find_local_weights(entry)
-    if found is not None and verify_hash_prefix(found) is False:
-        raise WeightsError(
-            f"{found}: the checksum does not match the one in its file name; the file is damaged "
-            "(an interrupted download?): delete it and import or download it again"
-        )
+    if found is not None:
+        check_named_checksum(found, f" ({found}): delete it and import or download it again")
     if found is None:
         folders = " or ".join(str(d) for d in weight_search_dirs())
         raise WeightsError(

@@ -26,8 +26,8 @@ from tlgui.core.base.errors import TlguiError
 from tlgui.core.base.files import (
     _atomic_target,
     _publish,
+    atomic_write_text,
     writable_folder_problem,
-    write_text_atomic,
 )
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
@@ -91,20 +91,25 @@ def export_model(
     fmt: str,
     out: str | os.PathLike,
     on_stage: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Export ``model_path`` to ``fmt`` at ``out``; raises :class:`TlguiError` in plain words.
 
     ``out`` is a file for torchscript/onnx (an existing folder gets ``model.ts`` /
     ``model.onnx`` inside it) and a folder for bundle. ``on_stage(text)`` reports steps.
+    An existing file, or a folder holding an earlier bundle, is replaced only with
+    ``overwrite``; the model being exported is never replaced.
     """
     say = on_stage or (lambda text: None)
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r} (choose {', '.join(FORMATS)})")
     if fmt == "onnx" and not onnx_available():
         raise ExportError(f"ONNX export needs the onnx and onnxscript packages: {INSTALL_HINT}")
+    target = export_target(fmt, out)
+    _refuse_replacing(model_path, fmt, target, overwrite)
     ckpt = load_checkpoint(model_path)
     model = model_from_checkpoint(ckpt, "cpu")
-    target = _bundle_target(out) if fmt == "bundle" else _file_target(out, SUFFIXES[fmt])
+    target = _bundle_target(target, overwrite) if fmt == "bundle" else _file_target(target, SUFFIXES[fmt])
     say(f"Exporting {ckpt['architecture']} to {fmt}")
     if fmt == "torchscript":
         diff, checks = export_torchscript(model, ckpt, target)
@@ -114,6 +119,46 @@ def export_model(
         return ExportResult(fmt, str(target), diff, checks, [str(target)])
     diff, checks, files = export_bundle(model, ckpt, target)
     return ExportResult(fmt, str(target), diff, checks, files)
+
+
+def export_target(fmt: str, out: str | os.PathLike) -> Path:
+    """The file (or bundle folder) an export of ``fmt`` to ``out`` writes."""
+    path = Path(out).expanduser().absolute()
+    if fmt != "bundle" and path.is_dir():
+        path = path / f"model{SUFFIXES[fmt]}"
+    return path
+
+
+def existing_export(fmt: str, out: str | os.PathLike) -> Path | None:
+    """What an export to ``out`` would replace (a file, or a non-empty folder), else None."""
+    target = export_target(fmt, out)
+    if fmt == "bundle":  # only an earlier bundle can be replaced; other folders are refused
+        return target if _holds_bundle(target) else None
+    return target if target.exists() else None
+
+
+def _holds_bundle(folder: Path) -> bool:
+    return folder.is_dir() and all((folder / name).exists() for name in ("labels.json", "predict.py"))
+
+
+def _written_files(fmt: str, target: Path) -> list[Path]:
+    return [target / name for name in BUNDLE_FILES] if fmt == "bundle" else [target]
+
+
+def _refuse_replacing(model_path, fmt: str, target: Path, overwrite: bool) -> None:
+    source = Path(model_path).expanduser()
+    for path in _written_files(fmt, target):
+        if path.exists() and source.exists() and os.path.samefile(path, source):
+            raise ExportError(f"{path} is the model being exported: choose another output path")
+    if overwrite:
+        return
+    if fmt != "bundle" and target.exists():
+        raise ExportError(f"{target} already exists; choose another name, or pass --overwrite to replace it")
+    if fmt == "bundle" and _holds_bundle(target):
+        raise ExportError(
+            f"bundle output folder {target} holds an earlier bundle; choose a new or empty folder, "
+            "or pass --overwrite to replace it"
+        )
 
 
 def _probe_folder(folder: Path) -> None:
@@ -132,7 +177,7 @@ def _file_target(out: str | os.PathLike, suffix: str) -> Path:
     return path
 
 
-def _bundle_target(out: str | os.PathLike) -> Path:
+def _bundle_target(out: str | os.PathLike, overwrite: bool = False) -> Path:
     path = Path(out).expanduser().absolute()
     if path.exists() and not path.is_dir():
         raise ExportError(f"bundle output {path} exists and is not a folder")
@@ -142,7 +187,7 @@ def _bundle_target(out: str | os.PathLike) -> Path:
         except OSError as exc:
             raise ExportError(f"cannot read folder {path}: {exc.strerror or exc}") from None
         previous_bundle = {"labels.json", "predict.py"} <= entries
-        if entries and not previous_bundle:
+        if entries and not (previous_bundle and overwrite):
             raise ExportError(f"bundle output folder {path} is not empty; choose a new or empty folder")
     _probe_folder(path)
     return path
@@ -313,10 +358,10 @@ def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple
         interpolation=prep.interpolation,
     )
     try:
-        write_text_atomic(folder / "labels.json", json.dumps(classes, indent=2) + "\n")
-        write_text_atomic(folder / "preprocessing.json", json.dumps(prep.to_dict(), indent=2) + "\n")
-        write_text_atomic(folder / "README.md", readme)
-        write_text_atomic(folder / "predict.py", bundle_template("predict.py"))
+        atomic_write_text(folder / "labels.json", json.dumps(classes, indent=2) + "\n")
+        atomic_write_text(folder / "preprocessing.json", json.dumps(prep.to_dict(), indent=2) + "\n")
+        atomic_write_text(folder / "README.md", readme)
+        atomic_write_text(folder / "predict.py", bundle_template("predict.py"))
     except OSError as exc:
         raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     return diff, checks, [str(folder / name) for name in BUNDLE_FILES]

@@ -134,13 +134,13 @@ def top_losses(
 
 def write_csv_rows(path: str | Path, header: list[str], rows: list[list[Any]]) -> Path:
     """Write a CSV atomically (temp file + rename), readable by others as the umask allows."""
-    from tlgui.core.base.files import write_text_atomic
+    from tlgui.core.base.files import atomic_write_text
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    write_text_atomic(Path(path), buffer.getvalue())
+    atomic_write_text(Path(path), buffer.getvalue())
     return Path(path)
 
 

@@ -270,20 +270,9 @@ def _legend(draw, series, reference, font, top: int, width: int) -> int:
 
 def save_line_chart(path: str | Path, series: Sequence[Series], **kwargs) -> Path:
     """:func:`render_line_chart` written to ``path`` as PNG (atomically)."""
-    import os
-    import tempfile
+    from tlgui.core.base.files import atomic_write
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     image = render_line_chart(series, **kwargs)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        image.save(tmp, format="PNG", optimize=True)
-        from tlgui.core.base.files import readable_mode
-
-        os.chmod(tmp, readable_mode())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(path, lambda handle: image.save(handle, format="PNG", optimize=True))
     return path

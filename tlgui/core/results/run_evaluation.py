@@ -1,10 +1,9 @@
 """Evaluate a finished run on exactly the images it was validated on, and find those images
 again later (for thumbnails in a results gallery).
 
-A run validated either on separate data (``val_data`` with split ``val_split_name``) or on
-a seeded, stratified share of its training data (``val_split`` of ``data``/``split``).
-:func:`evaluate_run` rebuilds that share the way :mod:`tlgui.core.prepare` does, so its
-accuracy equals the run's ``final_val_accuracy``.
+A run validated on the images its ``split.csv`` lists as ``val`` (from separate data,
+``val_data``, or held out from ``data``). :func:`evaluate_run` evaluates exactly those, so
+its accuracy equals the run's ``final_val_accuracy``.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from tlgui.core.data.catalog import open_source
 from tlgui.core.data.sources import load_image_file
 from tlgui.core.data.split import stratified_split
 from tlgui.core.results.evaluate import Evaluation, evaluate_model
+from tlgui.core.results.run_split import indices_of, read_split
 from tlgui.core.results.runs import RunDir
 
 Progress = Callable[[int, int], None]
@@ -40,20 +40,34 @@ class RunValidation:
     split: str
     indices: np.ndarray | None  # None: every image of data/split
     batch_size: int = 256
+    missing: int = 0  # images of the stored split that are gone from the data
 
     def describe(self) -> str:
         if self.indices is None:
             return f"{self.data} ({self.split} split)"
-        return f"{len(self.indices):,} validation images held out from {self.data}"
+        gone = f" ({self.missing:,} listed in split.csv are gone)" if self.missing else ""
+        return f"{len(self.indices):,} validation images held out from {self.data}{gone}"
 
 
 def run_validation(run_dir: str | Path) -> RunValidation:
-    """Read ``config.json`` and say which images the run validated on."""
+    """Read ``config.json`` (and ``split.csv``) and say which images the run validated on.
+
+    The stored split wins: images added to the folder later, or a scan that drops a file,
+    cannot move training images into validation. Runs from before split.csv existed get
+    their split rebuilt the way training made it then."""
     run = RunDir(Path(run_dir).expanduser())
     if not run.config.is_file():
         raise RunDirError(f"{run.path} is not a tlgui run folder (it has no config.json)")
     config = TrainConfig.load(run.config)
     batch = max(int(config.batch_size), 256)  # what training validated with
+    stored = read_split(run.path)
+    spec, split = (config.val_data, config.val_split_name) if config.val_data else (config.data, config.split)
+    if stored is not None:
+        images = open_source(spec, split)
+        indices, missing = indices_of(images, spec, stored, "val")
+        if len(indices) == 0:
+            raise DataError(f"none of the validation images listed in {run.path / 'split.csv'} are in {spec} any more")
+        return RunValidation(spec, split, indices, batch, len(missing))
     if config.val_data:
         return RunValidation(config.val_data, config.val_split_name, None, batch)
     images = open_source(config.data, config.split)

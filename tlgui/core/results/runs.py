@@ -1,6 +1,7 @@
 """The run directory: the contract between GUI, CLI and tests (see DESIGN.md).
 
-    RUN_DIR/config.json   metrics.csv   summary.json   model.pt   checkpoints/{last,best}.pt
+    RUN_DIR/config.json   metrics.csv   summary.json   model.pt   split.csv
+            checkpoints/{last,best}.pt   .lock (while a process trains in it)
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ import csv
 import io
 import json
 import os
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tlgui.core.base.errors import RunDirError
 from tlgui.core.base.files import atomic_save, atomic_write_text, writable_folder_problem
+from tlgui.core.results.run_lock import in_use_error, lock_holder
 
 CONFIG = "config.json"
 
@@ -61,17 +65,13 @@ class RunDir:
     def checkpoints(self) -> Path:
         return self.path / CHECKPOINTS
 
-    def check(self, overwrite: bool) -> None:
-        """Read-only checks before any work: a finished run is refused unless ``overwrite``,
-        and the folder must be creatable. Nothing on disk changes here."""
+    def check(self, overwrite: bool, locked_by_us: bool = False) -> None:
+        """Read-only checks before any work: a folder in use by another process is refused;
+        a finished or interrupted run is refused unless ``overwrite``; the folder must be
+        creatable. Nothing on disk changes here."""
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"output path {self.path} exists and is not a folder")
-        status = read_status(self.path)
-        if status in FINISHED_STATUSES and not overwrite:
-            raise RunDirError(
-                f"{self.path} already holds a finished run (status {status}); "
-                "choose another --out folder or pass --overwrite"
-            )
+        reuse_check(self.path, overwrite, locked_by_us)
         existing = self.path
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
@@ -81,19 +81,14 @@ class RunDir:
             raise RunDirError(f"cannot write to output folder {self.path}: {existing} is not writable")
 
     def prepare(self, overwrite: bool) -> None:
-        """Create the folder, refusing one that holds a finished run unless ``overwrite``.
+        """Create the folder, refusing one that holds a run unless ``overwrite``.
 
         Nothing is deleted here: with ``overwrite`` the old files are replaced one by one
         as the new run writes them (each atomically).
         """
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"output path {self.path} exists and is not a folder")
-        status = read_status(self.path)
-        if status in FINISHED_STATUSES and not overwrite:
-            raise RunDirError(
-                f"{self.path} already holds a finished run (status {status}); "
-                "choose another --out folder or pass --overwrite"
-            )
+        reuse_check(self.path, overwrite, locked_by_us=True)
         problem = writable_folder_problem(self.path)
         if problem:
             raise RunDirError(f"cannot write to output folder {self.path}: {problem}")
@@ -101,6 +96,7 @@ class RunDir:
             # a stale summary must not describe the new run while it is going
             self.summary.unlink(missing_ok=True)
             self.metrics.unlink(missing_ok=True)
+            (self.checkpoints / "last.pt").unlink(missing_ok=True)  # never resume the old run's state
 
     def resume_state(self, epochs: int) -> dict[str, Any]:
         """The last completed epoch's state, checked; errors say why a run cannot go on."""
@@ -112,12 +108,13 @@ class RunDir:
         if not last.is_file():
             raise RunDirError(
                 f"{self.path.name} has no checkpoint to resume from (it stopped before its first epoch ended); "
-                "start it again instead"
+                "start it again with --overwrite instead"
             )
         state = safe_load(last)
         if not isinstance(state, dict) or state.get("format") != "tlgui.state":
             raise RunDirError(f"{last} is not a tlgui training state")
-        if int(state["epoch"]) >= epochs:
+        # a run killed after its last checkpoint but before model.pt goes on to save it
+        if int(state["epoch"]) >= epochs and read_status(self.path) in FINISHED_STATUSES:
             raise RunDirError(f"{self.path.name} already finished all {epochs} epochs: nothing to resume")
         problem = writable_folder_problem(self.path, create=False)
         if problem:
@@ -162,6 +159,49 @@ class RunDir:
         target = self.checkpoints / f"{name}.pt"
         atomic_save(state, target)
         return target
+
+
+def reuse_check(path: Path, overwrite: bool, locked_by_us: bool = False) -> None:
+    """Refuse a folder another process trains in, and (unless ``overwrite``) one that holds a
+    finished run or an interrupted one (which ``--resume`` continues)."""
+    if not locked_by_us:
+        holder = lock_holder(path)
+        if holder is not None:
+            raise in_use_error(path, holder)
+    if overwrite:
+        return
+    status = read_status(path)
+    if status in FINISHED_STATUSES:
+        raise RunDirError(
+            f"{path} already holds a finished run (status {status}); "
+            "choose another --out folder or pass --overwrite"
+        )
+    if (path / CONFIG).is_file():
+        raise RunDirError(
+            f"{path} holds an unfinished run (interrupted or failed); continue it with --resume "
+            "or start again with --overwrite"
+        )
+
+
+def fresh_run_path(parent: str | Path, stem: str) -> Path:
+    """Create and return a new, empty folder ``parent/stem`` (``stem-2``, ``-3``... if taken).
+
+    ``mkdir`` either creates the folder or fails, so two processes naming a run in the same
+    second still get two folders."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        candidate = parent / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    return fresh_run_path(parent, f"{stem}-{secrets.token_hex(3)}")
+
+
+def default_run_name() -> str:
+    return time.strftime("run-%Y%m%d-%H%M%S")
 
 
 def read_summary(path: str | Path) -> dict[str, Any] | None:

@@ -100,30 +100,37 @@ class _Share(torch.utils.data.Dataset):
         return self.dataset[self.index[i]]
 
 
-def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop) -> tuple[float, float]:
-    """Validation (loss, accuracy); under torchrun reduced over every process's share."""
-    loss_sum, correct, count = validation_sums(model, batches, prepared, criterion, should_stop)
+def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop):
+    """(loss, accuracy) over every validation batch, under torchrun reduced over every process's
+    share; (None, None) when ``should_stop`` ended the pass early: figures from part of the
+    validation set are never reported."""
+    sums = validation_sums(model, batches, prepared, criterion, should_stop)
+    if sums is None:
+        return None, None
+    loss_sum, correct, count = sums
     if batches.dist.enabled:
         loss_sum, correct, count = sum_across(batches.dist, [loss_sum, correct, count], prepared.device)
     return (loss_sum / count, correct / count) if count else (float("nan"), float("nan"))
 
 
 def validation_sums(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop):
-    """(summed loss, correct, count) over this process's validation images."""
+    """(summed loss, correct, count) over this process's validation images; None if stopped early."""
     device = prepared.device
     if batches.lazy is None:
         logits = batched_logits(model, batches.x, prepared.preprocessing, device, batches.batch_size, should_stop,
                                 prepared.precision.autocast_dtype, prepared.channels_last)
+        if len(logits) < len(batches.y):
+            return None
         if len(logits) == 0:
             return 0.0, 0.0, 0.0
-        y = batches.y[: len(logits)]
+        y = batches.y
         return float(criterion(logits, y)) * len(y), float((logits.argmax(1) == y).sum()), float(len(y))
     total_loss, correct, count = 0.0, 0, 0
     model.eval()
     with torch.no_grad():
         for x, y in batches:
             if should_stop():
-                break
+                return None
             with autocast_for(device, prepared.precision.autocast_dtype):
                 out = model(to_model_input(x, prepared.preprocessing, device, prepared.channels_last)).float()
             y = y.to(device)

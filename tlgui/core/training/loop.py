@@ -22,13 +22,15 @@ import torch
 from torch import nn
 
 from tlgui.core.base.config import TrainConfig
-from tlgui.core.base.errors import TrainingError
+from tlgui.core.base.errors import ConfigError, TrainingError
 from tlgui.core.base.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
 from tlgui.core.models.checkpoint import make_checkpoint
 from tlgui.core.models.device import device_label
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.models.layers import set_train_mode, trainable_parameters
-from tlgui.core.results.runs import RunDir
+from tlgui.core.results.run_lock import RunLock
+from tlgui.core.results.run_split import read_split, write_split
+from tlgui.core.results.runs import RunDir, default_run_name, fresh_run_path
 from tlgui.core.training import distributed
 from tlgui.core.training.augment import augment_batch
 from tlgui.core.training.batches import Batches, evaluate_batches
@@ -37,32 +39,23 @@ from tlgui.core.training.feature_cache import (
     FeatureCache,
     build_feature_cache,
     head_loss_accuracy,
-    not_used_summary,
     trains_head_only,
 )
 from tlgui.core.training.head_fit import cached_train_epoch, setup_cached_training
 from tlgui.core.training.optim import build_optimizer, build_scheduler
 from tlgui.core.training.prepare import Prepared, prepare
+from tlgui.core.training.records import collect_late_bad_files, resumable_state, run_summary
+from tlgui.core.training.resume import (
+    check_matches,
+    load_resumed_weights,
+    restore_random_streams,
+)
 from tlgui.paths import runs_dir
 
 
 def _is_cpu_oom(exc: BaseException) -> bool:
     text = str(exc)
     return "can't allocate memory" in text or "not enough memory" in text
-
-
-def _resumable_state(state: RunState, epoch: int) -> dict[str, Any]:
-    return {
-        "format": "tlgui.state",
-        "epoch": epoch,
-        "model": {k: v.detach().cpu().clone() for k, v in state.model.state_dict().items()},
-        "optimizer": state.optimizer.state_dict(),
-        "scheduler": state.scheduler.state_dict(),
-        "config": state.config.to_dict(),
-        # random streams, so a resumed run continues exactly as an uninterrupted one would
-        "data_rng": state.generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-    }
 
 
 @dataclass
@@ -77,6 +70,8 @@ class RunState:
     resumed_from: dict[str, Any] | None = None  # the checkpoint a resumed run continues
     dist: distributed.Dist = distributed.SINGLE  # this process's place in a torchrun job
     train_model: nn.Module | None = None  # the model to train with (DDP's wrapper under torchrun)
+    lock: RunLock | None = None  # RUN_DIR/.lock, held until train() returns
+    validated_epoch: int | None = None  # the epoch whose validation the model's weights match
     generator: torch.Generator | None = None
     train_batches: Batches | None = None
     val_batches: Batches | None = None
@@ -121,16 +116,18 @@ def train(
     emit = on_event if on_event is not None and dist.main else (lambda event: None)  # rank 0 reports
     try:
         state = open_run(config, emit, control or TrainControl(), overwrite, resume, dist)
-        build_training(state)
-        announce(state)
-        _train_epochs(state)
-        return finish(state)
+        try:
+            return _run(state)
+        finally:
+            state.lock.release()
     finally:
         distributed.stop(dist)
 
 
-def _train_epochs(state: RunState) -> None:
+def _run(state: RunState) -> RunResult:
     config = state.config
+    build_training(state)
+    announce(state)
     try:
         for epoch in range(state.start_epoch, config.epochs + 1):
             train_figures = train_one_epoch(state, epoch)
@@ -148,18 +145,39 @@ def _train_epochs(state: RunState) -> None:
         if not _is_cpu_oom(exc):
             raise
         raise _out_of_memory(config, "the computer") from None
+    return finish(state)
 
 
 def open_run(config: TrainConfig, emit, control: TrainControl, overwrite: bool, resume: bool,
              dist: distributed.Dist = distributed.SINGLE) -> RunState:
     """Check the run folder, prepare data and model, and only then create or reopen the folder.
 
-    Under torchrun only rank 0 touches the folder; every process prepares the same data.
-    """
-    if not config.out:
-        config.out = str(runs_dir() / time.strftime("run-%Y%m%d-%H%M%S"))
+    The folder's ``.lock`` is taken before anything in it is read for use or changed, and
+    held by the returned state: a second process gets a one-line refusal. Under torchrun
+    only rank 0 touches the folder (and holds the lock); every process prepares the same data."""
+    reserved = not config.out
+    if reserved and dist.enabled:
+        raise ConfigError("under torchrun, give --out RUN_DIR so that every process uses the same run folder")
+    if reserved:  # created here, atomically, so two runs started in the same second differ
+        config.out = str(fresh_run_path(runs_dir(), default_run_name()))
     run = RunDir(Path(config.out).expanduser().resolve())
     config.out = str(run.path)
+    lock = RunLock(run.path)
+    try:
+        if run.path.is_dir() and dist.main:
+            lock.acquire()
+        state = _open_locked(config, run, lock, emit, control, overwrite, resume, dist)
+    except BaseException:
+        lock.release()
+        if reserved:
+            _remove_if_empty(run.path)
+        raise
+    state.lock = lock
+    return state
+
+
+def _open_locked(config: TrainConfig, run: RunDir, lock: RunLock, emit, control, overwrite: bool, resume: bool,
+                 dist: distributed.Dist):
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
     device = distributed.device_for(dist, config.device) if dist.enabled else None
@@ -168,29 +186,50 @@ def open_run(config: TrainConfig, emit, control: TrainControl, overwrite: bool, 
     distributed.start(dist, device)
     resumed = run.resume_state(config.epochs) if resume else None
     if resumed is None and dist.main:
-        run.check(overwrite)  # refuses finished runs and unusable folders, touching nothing
-    prepared = prepare(config, emit, control, device)  # bad data, model or weights fail here
+        run.check(overwrite, lock.held)  # refuses runs in use, finished or interrupted runs, unusable folders
+    elif resumed is not None:
+        check_matches(config, resumed, run.checkpoints / "last.pt")
+    stored_split = read_split(run.path) if resumed is not None else None
+    # bad data, model or weights fail here
+    prepared = prepare(config, emit, control, device=device, stored_split=stored_split)
     distributed.check_same_data(dist, _data_description(prepared))
+    validated = _resumed_epoch(resumed)
     if not dist.main:
         if resumed is not None:
-            prepared.model.load_state_dict(resumed["model"])
-        return RunState(config, run, prepared, emit, control, resumed, dist)
+            load_resumed_weights(prepared.model, resumed, run.checkpoints / "last.pt")
+        return RunState(config, run, prepared, emit, control, resumed, dist, validated_epoch=validated)
     if resumed is None:
+        run.path.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
         run.prepare(overwrite)  # only now is the folder created (or an old run's files replaced)
         resolved = config.to_dict()
         resolved["lr"] = config.resolved_lr()
         run.write_config(resolved)
+        write_split(run.path, prepared.split)
         run.start_metrics()
     else:
-        prepared.model.load_state_dict(resumed["model"])
+        load_resumed_weights(prepared.model, resumed, run.checkpoints / "last.pt")
+        if stored_split is None:  # a run from before split.csv existed
+            write_split(run.path, prepared.split)
         run.truncate_metrics(resumed["epoch"])  # rows written after the checkpoint are redone
-    return RunState(config, run, prepared, emit, control, resumed, dist)
+    return RunState(config, run, prepared, emit, control, resumed, dist, validated_epoch=validated)
 
 
 def _data_description(prepared: Prepared) -> dict[str, Any]:
     """What every torchrun process must agree on before training together."""
     return {"classes": list(prepared.classes), "train_images": prepared.train_count,
             "val_images": prepared.val_count, "model": prepared.config.model}
+
+
+def _resumed_epoch(resumed: dict[str, Any] | None) -> int | None:
+    return int(resumed["epoch"]) if resumed is not None else None
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty, or already gone: leave it
 
 
 def build_training(state: RunState) -> None:
@@ -217,9 +256,7 @@ def build_training(state: RunState) -> None:
     state.optimizer.load_state_dict(resumed["optimizer"])
     state.scheduler.load_state_dict(resumed["scheduler"])
     state.start_epoch = int(resumed["epoch"]) + 1
-    if "data_rng" in resumed:
-        state.generator.set_state(resumed["data_rng"])
-        torch.set_rng_state(resumed["torch_rng"])
+    restore_random_streams(resumed, state.generator)
     state.emit(Message(f"resuming {state.run.path.name} at epoch {state.start_epoch} of {config.epochs}"))
 
 
@@ -272,6 +309,7 @@ def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] |
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        state.validated_epoch = None  # the weights have moved past the last validation
         scheduler.step()
         with torch.no_grad():
             run_loss += loss.detach() * len(y)
@@ -307,10 +345,11 @@ def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, e
         distributed.average_buffers(state.dist, state.model)  # one set of BatchNorm statistics for all
         val_loss, val_acc = evaluate_batches(state.model, state.val_batches, state.prepared, state.criterion,
                                              lambda: control.stopped)
-    if control.stopped and not math.isfinite(val_acc):
+    if val_loss is None:  # stopped midway: a partial pass is not this epoch's figure
         state.status = "stopped"
         return False
     state.epochs_done = epoch
+    state.validated_epoch = epoch
     lr = state.optimizer.param_groups[0]["lr"]
     seconds = time.perf_counter() - epoch_start
     state.last_val = (val_loss, val_acc)
@@ -330,11 +369,11 @@ def save_checkpoints(state: RunState, epoch: int) -> None:
     config, main = state.config, state.dist.main
     val_acc = state.last_val[1]
     if main and (epoch % max(1, config.checkpoint_every) == 0 or epoch == config.epochs):
-        state.run.save_state("last", _resumable_state(state, epoch))
+        state.run.save_state("last", resumable_state(state, epoch))
     if val_acc > state.best_acc:
         state.best_acc, state.best_epoch = val_acc, epoch
         if main:
-            state.run.save_state("best", _resumable_state(state, epoch))
+            state.run.save_state("best", resumable_state(state, epoch))
 
 
 def finish(state: RunState) -> RunResult:
@@ -342,7 +381,7 @@ def finish(state: RunState) -> RunResult:
     train_seconds = time.perf_counter() - state.started
     if state.dist.enabled:  # images per second of the whole job
         state.images_seen = int(distributed.sum_across(state.dist, [state.images_seen], state.device)[0])
-    _collect_late_bad_files(state)
+    collect_late_bad_files(state)
     state.emit(Stage("save", "Saving the model"))
     config, prepared = state.config, state.prepared
     val_loss, val_acc = (v if math.isfinite(v) else None for v in state.last_val)
@@ -350,58 +389,22 @@ def finish(state: RunState) -> RunResult:
         state.model, config.model, prepared.classes, prepared.in_channels, prepared.head_path,
         prepared.preprocessing.to_dict(),
         source={"data": config.data, "weights": config.weights, "freeze": config.freeze,
-                "run_dir": str(state.run.path), "val_accuracy": val_acc},
+                "run_dir": str(state.run.path),
+                # which validation these weights had, if any (after a Stop mid-epoch: none)
+                "validated_epoch": state.validated_epoch,
+                "val_accuracy": val_acc if state.validated_epoch is not None else None},
     )
-    summary = _summary(state, train_seconds, val_loss, val_acc)
+    summary = run_summary(state, train_seconds, val_loss, val_acc)
     if state.dist.main:
         state.run.save_model(checkpoint)
         state.run.write_summary(summary)
     distributed.barrier(state.dist)  # every process ends with the folder complete
     if state.status == "stopped":
-        state.emit(Message(f"stopped after {state.epochs_done} complete epoch(s); the model so far is saved", "info"))
+        matches = (f"its weights are those validated at epoch {state.validated_epoch}"
+                   if state.validated_epoch is not None else "its weights were not validated (stopped mid-epoch)")
+        state.emit(Message(f"stopped after {state.epochs_done} complete epoch(s); the model so far is saved "
+                           f"({matches})", "info"))
     return RunResult(state.status, str(state.run.path), summary)
-
-
-def _collect_late_bad_files(state: RunState) -> None:
-    # files that only failed when decoded during an epoch (data too big to decode up front);
-    # with DataLoader worker processes each worker keeps its own list, so only ours is seen
-    prepared = state.prepared
-    for dataset in (prepared.train_lazy, prepared.val_lazy):
-        for entry in getattr(dataset, "bad", None) or []:
-            if entry not in prepared.skipped:
-                prepared.skipped.append(entry)
-                state.emit(Message(f"skipped {entry[0]} during training: {entry[1]}", "warning"))
-
-
-def _summary(state: RunState, train_seconds: float, val_loss, val_acc) -> dict[str, Any]:
-    config, prepared = state.config, state.prepared
-    return {
-        "status": state.status,
-        "final_val_accuracy": val_acc,
-        "final_val_loss": val_loss,
-        "best_val_accuracy": state.best_acc if state.best_acc >= 0 else None,
-        "best_epoch": state.best_epoch or None,
-        "epochs_completed": state.epochs_done,
-        "epochs_planned": config.epochs,
-        "resumed_from_epoch": state.start_epoch - 1 if state.resumed_from is not None else None,
-        "train_seconds": round(train_seconds, 3),
-        "images_per_second": round(state.images_seen / train_seconds, 1) if train_seconds > 0 else 0.0,
-        "trainable_params": prepared.freeze.trainable_params,
-        "frozen_params": prepared.freeze.frozen_params,
-        "classes": prepared.classes,
-        "model": config.model,
-        "weights": config.weights,
-        "freeze": config.freeze,
-        "device": device_label(state.device),
-        "train_images": prepared.train_count,
-        "val_images": prepared.val_count,
-        "skipped_files": [{"path": p, "reason": r} for p, r in prepared.skipped[:200]],
-        "messages": prepared.messages,
-        "history": state.history,
-        "world_size": state.dist.world,
-        "precision": prepared.precision.name,
-        "feature_cache": state.cache.summary() if state.cache is not None else not_used_summary(),
-    }
 
 
 def _out_of_memory(config: TrainConfig, what: str) -> TrainingError:

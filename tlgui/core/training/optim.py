@@ -7,13 +7,28 @@ import torch
 from tlgui.core.base.config import TrainConfig
 
 
+def decay_groups(params, weight_decay: float) -> list[dict]:
+    """Parameter groups: weight decay on weight matrices and kernels only.
+
+    Biases and normalisation weights (every 0-d or 1-d tensor) get none: shrinking a
+    BatchNorm scale or a bias towards zero is not regularisation, it only distorts the
+    layer (the same rule as timm's ``param_groups_weight_decay``).
+    """
+    params = list(params)
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
 def build_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
     lr = config.resolved_lr()
+    groups = decay_groups(params, config.resolved_weight_decay())
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay or 0.01)
-    return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
+        return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.Adam(groups, lr=lr)
 
 
 def build_scheduler(config: TrainConfig, optimizer, total_steps: int):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tlgui.core.base.checksums import verify_hash_prefix
+from tlgui.core.base.cancel import Cancelled
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, ModelError, WeightsError
 from tlgui.core.base.events import Message, Stage
@@ -23,9 +23,11 @@ from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
 from tlgui.core.data.decode import LazyImageDataset, decode_to_tensor, fits_in_memory
 from tlgui.core.data.decode_cache import DecodeCache
+from tlgui.core.data.grouping import leak_free_split
 from tlgui.core.data.sources import ImageSet
-from tlgui.core.data.split import stratified_split, stratified_subset
+from tlgui.core.data.split import stratified_subset
 from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
+from tlgui.core.library.integrity import check_named_checksum
 from tlgui.core.library.local import default_weights_path
 from tlgui.core.library.timm_weights import (
     check_safetensors_fit,
@@ -46,6 +48,7 @@ from tlgui.core.models.zoo import (
     find_head_path,
     weight_entries,
 )
+from tlgui.core.results.run_split import SplitRow, split_rows, stored_indices
 from tlgui.core.training.precision import PrecisionChoice, resolve_precision, use_channels_last
 
 _WARNING_WORDS = ("skipped", "imbalance", "no native bf16", "cache")
@@ -87,6 +90,7 @@ class Prepared:
     messages: list[str] = field(default_factory=list)
     precision: PrecisionChoice = field(default_factory=lambda: PrecisionChoice("fp32", None))
     channels_last: bool = False  # the model (and so its inputs) use the channels_last layout
+    split: list[SplitRow] = field(default_factory=list)  # what split.csv records
 
     @property
     def train_count(self) -> int:
@@ -114,10 +118,8 @@ def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control
     path = Path(spec).expanduser()
     if not path.exists():
         raise WeightsError(f"weight file not found: {path} (use none, default, demo:source or a file path)")
-    if verify_hash_prefix(path) is False:
-        raise WeightsError(
-            f"{path.name}: the checksum does not match the one in its file name; the file is damaged or not the original"
-        )
+    if path.is_file():
+        check_named_checksum(path)
     obj = safe_load(path)
     if is_tlgui_checkpoint(obj):
         arch = obj.get("architecture")
@@ -147,10 +149,19 @@ def detect_channels(images: ImageSet, sample: int = 24) -> int:
     return 1
 
 
-def _split_indices(config: TrainConfig, train_set, val_set):
+def _split_indices(config: TrainConfig, train_set, val_set, stored=None, messages=None):
+    """(train_idx, val_idx): the run's stored split when ``stored`` (split.csv rows, on
+    resume), else a new leak-free one (sub-folder groups and copies on one side)."""
+    if stored is not None:
+        train_idx = stored_indices(train_set, config.data, stored, "train", config.out)
+        val_source, val_spec = (val_set, config.val_data) if val_set is not None else (train_set, config.data)
+        val_idx = stored_indices(val_source, val_spec, stored, "val", config.out)
+        return train_idx, val_idx
     labels = train_set.labels
     if val_set is None:
-        train_idx, val_idx = stratified_split(labels, config.val_split, config.seed)
+        train_idx, val_idx, report = leak_free_split(train_set, config.val_split, config.seed, config.group_split)
+        if messages is not None:
+            messages.extend(report.messages())
     else:
         train_idx, val_idx = np.arange(len(train_set)), np.arange(len(val_set))
     if config.max_train_images and len(train_idx) > config.max_train_images:
@@ -181,11 +192,12 @@ class _Sources:
     skipped: list[tuple[str, str]]
 
 
-def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, device=None) -> Prepared:
+def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, device=None,
+            stored_split=None) -> Prepared:
     """data -> weights -> preprocessing -> model -> freeze -> tensors, each step failing in one sentence.
 
     ``device``: where to train (a torchrun process's own GPU); default from ``config.device``.
-    """
+    ``stored_split``: the rows of a run's split.csv, reused as they are (resume)."""
     config.validate()
     check_architecture(config.model)
     device = device if device is not None else resolve_device(config.device)
@@ -202,7 +214,7 @@ def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, d
         None, None, None, None, skipped=sources.skipped, messages=sources.messages,
         precision=precision, channels_last=use_channels_last(model),
     )
-    load_images(prepared, sources, emit, control)
+    load_images(prepared, sources, emit, control, stored_split)
     for text in prepared.messages:
         emit(Message(text, "warning" if any(w in text for w in _WARNING_WORDS) else "info"))
     return prepared
@@ -266,12 +278,14 @@ def build_frozen_model(config: TrainConfig, weights: WeightSource, sources: _Sou
     return model, head_path, freeze
 
 
-def load_images(prepared: Prepared, sources: _Sources, emit, control) -> None:
+def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_split=None) -> None:
     """Split, then decode into uint8 tensors when they fit in memory, else lazy datasets."""
     config, prep, classes = prepared.config, prepared.preprocessing, prepared.classes
     train_set, val_set = sources.train_set, sources.val_set
-    train_idx, val_idx = _split_indices(config, train_set, val_set)
+    train_idx, val_idx = _split_indices(config, train_set, val_set, stored_split, prepared.messages)
     val_source = val_set if val_set is not None else train_set
+    prepared.split = split_rows(train_set, config.data, train_idx, "train") + split_rows(
+        val_source, config.val_data or config.data, val_idx, "val")
     if not fits_in_memory(len(train_idx) + len(val_idx), prep):
         prepared.train_lazy = LazyImageDataset(train_set, train_idx, prep)
         prepared.val_lazy = LazyImageDataset(val_source, val_idx, prep)
@@ -290,6 +304,10 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control) -> None:
                                     should_stop, cache)
     if cache.problem:
         prepared.messages.append(f"image cache not used: {cache.problem}; decoding without it")
+    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop)
+    vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"), should_stop)
+    if control is not None and control.stopped:
+        raise Cancelled("stopped while the images were being decoded; nothing was saved")
     if val_set is not None:
         vy = torch.from_numpy(_val_label_map(classes, val_set))[vy]
     bad = bad + vbad

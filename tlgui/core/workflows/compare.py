@@ -22,9 +22,9 @@ from typing import Any
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, RunDirError
 from tlgui.core.base.events import EpochStats
-from tlgui.core.base.files import writable_folder_problem, write_text_atomic
+from tlgui.core.base.files import atomic_write_text, writable_folder_problem
 from tlgui.core.models.zoo import check_architecture
-from tlgui.core.results.runs import FINISHED_STATUSES, read_status
+from tlgui.core.results.runs import reuse_check
 from tlgui.core.training.control import TrainControl
 from tlgui.core.training.loop import train
 from tlgui.core.training.prepare import resolve_weights
@@ -251,11 +251,7 @@ def _check_out(out: Path, names: list[str], overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise RunDirError(f"output path {out} exists and is not a folder")
     for name in names:
-        status = read_status(out / name)
-        if status in FINISHED_STATUSES and not overwrite:
-            raise RunDirError(
-                f"{out / name} already holds a finished run (status {status}); choose another --out folder or pass --overwrite"
-            )
+        reuse_check(out / name, overwrite)  # in use, finished or interrupted: refused up front
     problem = writable_folder_problem(out)
     if problem:
         raise RunDirError(f"cannot write to output folder {out}: {problem}")
@@ -304,7 +300,7 @@ def run_comparison(
     verdict, gains = verdict_text(results, source, int(config.epochs), stopped)
     report = _report(config, names, results, status, verdict, gains, source, classes, time.perf_counter() - start)
     json_path = out / COMPARE_JSON
-    write_text_atomic(json_path, json.dumps(report, indent=2) + "\n")
+    atomic_write_text(json_path, json.dumps(report, indent=2) + "\n")
     png_path = out / COMPARE_PNG
     save_compare_chart(png_path, results, config, len(classes))
     return CompareResult(status, results, verdict, str(out), str(json_path), str(png_path), gains)

@@ -39,9 +39,10 @@ def ensure_demo_source_model(on_event=None, control=None):
     )
     result = train(config, forward, control, overwrite=True)
     if result.status != "completed":
-        from tlgui.core.base.errors import TrainingError
+        from tlgui.core.base.cancel import Cancelled
 
-        raise TrainingError("pretraining the demo source model was stopped before it finished")
+        # a Stop, not a failure: the worker reports it as "stopped before training began"
+        raise Cancelled("pretraining the demo source model was stopped before it finished")
     return model
 
 
