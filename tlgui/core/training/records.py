@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tlgui.core.base.events import Message
 from tlgui.core.models.device import device_label
 from tlgui.core.training.feature_cache import not_used_summary
 from tlgui.core.training.resume import random_streams
 
-if TYPE_CHECKING:
-    from tlgui.core.training.loop import RunState
+# each function takes the loop's RunState (not imported: the loop imports this module)
 
 
-def resumable_state(state: RunState, epoch: int) -> dict[str, Any]:
+def resumable_state(state, epoch: int) -> dict[str, Any]:
     return {
         "format": "tlgui.state",
         "epoch": epoch,
@@ -26,7 +25,7 @@ def resumable_state(state: RunState, epoch: int) -> dict[str, Any]:
     }
 
 
-def collect_late_bad_files(state: RunState) -> None:
+def collect_late_bad_files(state) -> None:
     # files that only failed when decoded during an epoch (data too big to decode up front);
     # with DataLoader worker processes each worker keeps its own list, so only ours is seen
     prepared = state.prepared
@@ -37,7 +36,7 @@ def collect_late_bad_files(state: RunState) -> None:
                 state.emit(Message(f"skipped {entry[0]} during training: {entry[1]}", "warning"))
 
 
-def run_summary(state: RunState, train_seconds: float, val_loss, val_acc) -> dict[str, Any]:
+def run_summary(state, train_seconds: float, val_loss, val_acc) -> dict[str, Any]:
     config, prepared = state.config, state.prepared
     return {
         "status": state.status,
