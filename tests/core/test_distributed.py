@@ -28,8 +28,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(tmp_path: Path, *args: str, nproc: int = 2) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+def torchrun(tmp_path: Path, *args: str, nproc: int = 2, **extra_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **extra_env)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "tlgui", "train", *args]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
@@ -167,6 +167,19 @@ def test_resume_under_torchrun_continues_a_stopped_run(data, tmp_path):
     assert (summary["status"], summary["resumed_from_epoch"], summary["world_size"]) == ("completed", 1, 2)
     rows = metrics_rows(run)
     assert [(r["epoch"], r["phase"]) for r in rows] == [(str(e), p) for e in (1, 2, 3) for p in ("train", "val")]
+
+
+def test_lazy_data_and_head_only_under_torchrun(data, tmp_path):
+    # decoded on demand (as for data too big for memory), and the head-only feature cache falls back
+    result = torchrun(tmp_path, *common_args(data, tmp_path / "lazy", epochs=2), "--freeze", "backbone",
+                      TLGUI_MEMORY_BUDGET_MB="0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "feature cache is not used under torchrun (2 processes)" in result.stdout
+    rows = metrics_rows(tmp_path / "lazy")
+    assert [(r["epoch"], r["phase"]) for r in rows] == [(str(e), p) for e in (1, 2) for p in ("train", "val")]
+    summary = json.loads((tmp_path / "lazy" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["feature_cache"]["used"] is False
+    assert summary["train_images"] + summary["val_images"] == 72
 
 
 def test_each_process_takes_its_share_of_every_global_batch():
