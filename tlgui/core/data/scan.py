@@ -28,6 +28,7 @@ from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
 from tlgui.core.data.sources import (
     FolderListing,
+    check_decoded_size,
     class_imbalance_warning,
     image_error_reason,
     list_folder,
@@ -160,6 +161,7 @@ def _inspect(path: str, size: int) -> tuple[str | None, str, str, int, int]:
     try:
         image = Image.open(io.BytesIO(data))
         mode, (width, height) = image.mode, image.size
+        check_decoded_size(image)  # tlgui's own pixel limit, from the header, before decoding
         image.load()
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
         return image_error_reason(exc), digest, "", 0, 0
