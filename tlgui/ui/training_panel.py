@@ -32,6 +32,7 @@ from ..settings import default_training
 OPTIMIZERS = (("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD with momentum"))
 SCHEDULES = (("cosine", "Cosine decay"), ("onecycle", "One-cycle"), ("constant", "Constant"))
 LR_PRESETS = ("auto", "0.1", "0.03", "0.01", "0.003", "0.001", "0.0003", "0.0001")
+PRECISION_CHOICES = (("auto", "Automatic"), ("fp32", "fp32"), ("bf16", "bf16"))
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 
@@ -72,7 +73,7 @@ def result_html(result) -> str:
 
 
 class TrainingPanel(QWidget):
-    """Epochs, batch size, learning rate, optimizer, schedule, seed, device; Train/Pause/Stop."""
+    """Epochs, batch size, learning rate, optimizer, schedule, seed, device, precision; Train/Pause/Stop."""
 
     train_requested = Signal()
     pause_requested = Signal()
@@ -112,6 +113,14 @@ class TrainingPanel(QWidget):
         self.seed.setToolTip("Same seed, same settings: same result.")
         self.device = QComboBox(objectName="deviceCombo")
         self.set_devices(None)
+        self.precision = QComboBox(objectName="precisionCombo")
+        for key, label in PRECISION_CHOICES:
+            self.precision.addItem(label, key)
+        self.precision.setToolTip(
+            "Number format for the maths. 'auto' uses bf16 where the processor does it natively "
+            "(about twice as fast, same accuracy in practice) and fp32 elsewhere; bf16 without "
+            "native support is many times slower, so a run asked for it then uses fp32 and says so."
+        )
         self.image_size = QComboBox(objectName="imageSizeCombo")
         self.image_size.setEditable(True)
         self.image_size.addItems(["auto", "28", "32", "64", "96", "128", "160", "224", "256"])
@@ -132,6 +141,7 @@ class TrainingPanel(QWidget):
         form.addRow("See&d:", self.seed)
         form.addRow("&Image size:", self.image_size)
         form.addRow("De&vice:", self.device)
+        form.addRow("&Precision:", self.precision)
         settings_box = QGroupBox("Training settings")
         settings_box.setLayout(form)
         self.settings_box = settings_box
@@ -216,6 +226,7 @@ class TrainingPanel(QWidget):
             "schedule": self.schedule.currentData(),
             "seed": self.seed.value(),
             "device": self.device.currentData(),
+            "precision": self.precision.currentData(),
             "image_size": self.image_size_value(),
         }
 
@@ -260,6 +271,7 @@ class TrainingPanel(QWidget):
         self._select(self.schedule, get("schedule", str))
         self.seed.setValue(get("seed", int))
         self._select(self.device, get("device", str))
+        self._select(self.precision, get("precision", str))
         size = values.get("image_size")
         ok = isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 1024
         self.image_size.setCurrentText(str(size) if ok else "auto")
