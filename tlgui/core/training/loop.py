@@ -38,7 +38,7 @@ from tlgui.core.training.feature_cache import (
     head_loss_accuracy,
     not_used_summary,
 )
-from tlgui.core.training.head_fit import cached_train_epoch, setup_cached_training
+from tlgui.core.training.head_fit import cached_train_epoch, head_fit_summary, setup_cached_training
 from tlgui.core.training.optim import build_optimizer, build_scheduler
 from tlgui.core.training.prepare import Prepared, prepare
 from tlgui.paths import runs_dir
@@ -351,6 +351,7 @@ def _summary(state: RunState, train_seconds: float, val_loss, val_acc) -> dict[s
         "history": state.history,
         "precision": prepared.precision.name,
         "feature_cache": state.cache.summary() if state.cache is not None else not_used_summary(),
+        "head_fit": head_fit_summary(state),
     }
 
 
