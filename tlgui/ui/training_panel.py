@@ -87,48 +87,7 @@ class TrainingPanel(QWidget):
         self._ready = False
         self._locked = False
 
-        self.epochs = QSpinBox(objectName="epochsSpin")
-        self.epochs.setRange(1, 1000)
-        self.epochs.setToolTip("How many times training goes through all training images.")
-        self.batch_size = QSpinBox(objectName="batchSizeSpin")
-        self.batch_size.setRange(1, 4096)
-        self.batch_size.setToolTip(
-            "Images per training step. Smaller uses less memory; larger is often faster."
-        )
-        self.lr = QComboBox(objectName="lrCombo")
-        self.lr.setEditable(True)
-        self.lr.addItems(LR_PRESETS)
-        self.lr.setToolTip(
-            "Step size of each update. 'auto' picks a sensible value for the optimizer."
-        )
-        self.optimizer = QComboBox(objectName="optimizerCombo")
-        for key, label in OPTIMIZERS:
-            self.optimizer.addItem(label, key)
-        self.schedule = QComboBox(objectName="scheduleCombo")
-        for key, label in SCHEDULES:
-            self.schedule.addItem(label, key)
-        self.schedule.setToolTip("How the learning rate changes during training.")
-        self.seed = QSpinBox(objectName="seedSpin")
-        self.seed.setRange(0, 2**31 - 1)
-        self.seed.setToolTip("Same seed, same settings: same result.")
-        self.device = QComboBox(objectName="deviceCombo")
-        self.set_devices(None)
-        self.precision = QComboBox(objectName="precisionCombo")
-        for key, label in PRECISION_CHOICES:
-            self.precision.addItem(label, key)
-        self.precision.setToolTip(
-            "Number format for the maths. 'auto' uses bf16 where the processor does it natively "
-            "(about twice as fast, same accuracy in practice) and fp32 elsewhere; bf16 without "
-            "native support is many times slower, so a run asked for it then uses fp32 and says so."
-        )
-        self.image_size = QComboBox(objectName="imageSizeCombo")
-        self.image_size.setEditable(True)
-        self.image_size.addItems(["auto", "28", "32", "64", "96", "128", "160", "224", "256"])
-        self.image_size.setToolTip(
-            "Side of the square pictures the model sees. 'auto': what its pretrained weights "
-            "expect (224 px for most torchvision models, 28 px for smallcnn). Smaller is much "
-            "faster on a CPU; small source images gain nothing from a large size."
-        )
+        self._make_fields()
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -194,6 +153,51 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop_requested)
         self.set_values({})
         self._update_buttons()
+
+    def _make_fields(self) -> None:
+        """The setting widgets, each with a stable objectName for tests."""
+        self.epochs = QSpinBox(objectName="epochsSpin")
+        self.epochs.setRange(1, 1000)
+        self.epochs.setToolTip("How many times training goes through all training images.")
+        self.batch_size = QSpinBox(objectName="batchSizeSpin")
+        self.batch_size.setRange(1, 4096)
+        self.batch_size.setToolTip(
+            "Images per training step. Smaller uses less memory; larger is often faster."
+        )
+        self.lr = QComboBox(objectName="lrCombo")
+        self.lr.setEditable(True)
+        self.lr.addItems(LR_PRESETS)
+        self.lr.setToolTip(
+            "Step size of each update. 'auto' picks a sensible value for the optimizer."
+        )
+        self.optimizer = QComboBox(objectName="optimizerCombo")
+        for key, label in OPTIMIZERS:
+            self.optimizer.addItem(label, key)
+        self.schedule = QComboBox(objectName="scheduleCombo")
+        for key, label in SCHEDULES:
+            self.schedule.addItem(label, key)
+        self.schedule.setToolTip("How the learning rate changes during training.")
+        self.seed = QSpinBox(objectName="seedSpin")
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Same seed, same settings: same result.")
+        self.device = QComboBox(objectName="deviceCombo")
+        self.set_devices(None)
+        self.precision = QComboBox(objectName="precisionCombo")
+        for key, label in PRECISION_CHOICES:
+            self.precision.addItem(label, key)
+        self.precision.setToolTip(
+            "Number format for the maths. 'auto' uses bf16 where the processor does it natively "
+            "(about twice as fast, same accuracy in practice) and fp32 elsewhere; bf16 without "
+            "native support is many times slower, so a run asked for it then uses fp32 and says so."
+        )
+        self.image_size = QComboBox(objectName="imageSizeCombo")
+        self.image_size.setEditable(True)
+        self.image_size.addItems(["auto", "28", "32", "64", "96", "128", "160", "224", "256"])
+        self.image_size.setToolTip(
+            "Side of the square pictures the model sees. 'auto': what its pretrained weights "
+            "expect (224 px for most torchvision models, 28 px for smallcnn). Smaller is much "
+            "faster on a CPU; small source images gain nothing from a large size."
+        )
 
     def _style_train_button(self) -> None:
         """The one button to press first: drawn in the highlight colour while it can be pressed."""
