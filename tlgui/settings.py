@@ -37,6 +37,7 @@ def default_training() -> dict[str, Any]:
         "schedule": "cosine",
         "seed": 0,
         "device": "auto",
+        "precision": "auto",  # tlgui.core.base.config.PRECISIONS
         "image_size": None,  # None: what the model's weights expect
     }
 

@@ -70,9 +70,11 @@ def test_training_panel_values_devices_and_progress(qtbot):
     labels = [panel.device.itemText(i) for i in range(panel.device.count())]
     assert any("NVIDIA H200" in text for text in labels)
     panel.set_values({"epochs": 5, "batch_size": 16, "lr": 0.003, "optimizer": "sgd",
-                      "schedule": "onecycle", "seed": 7, "device": "cuda", "image_size": 64})
+                      "schedule": "onecycle", "seed": 7, "device": "cuda", "precision": "fp32",
+                      "image_size": 64})
     assert panel.values() == {"epochs": 5, "batch_size": 16, "lr": 0.003, "optimizer": "sgd",
-                              "schedule": "onecycle", "seed": 7, "device": "cuda", "image_size": 64}
+                              "schedule": "onecycle", "seed": 7, "device": "cuda", "precision": "fp32",
+                              "image_size": 64}
     panel.set_values({"epochs": "many", "optimizer": "rmsprop", "lr": -1})  # tolerated
     assert panel.values()["epochs"] == 12 and panel.values()["optimizer"] == "adam"
     assert panel.values()["lr"] is None  # "auto"

@@ -49,6 +49,8 @@ class Workspace(QObject):
         data = bar.addMenu("&Data")
         self._action(data, "Built-in data sets…", self.open_builtin_datasets, "builtinDatasetsAction")
         self._action(data, "Check data set health…", self.open_health_check, "healthCheckAction")
+        data.addSeparator()
+        self._action(data, "Clear image cache…", self.clear_image_cache, "clearImageCacheAction")
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "About tlgui", self.show_about, "aboutAction")
         self._needs_panels = [a for a in bar.findChildren(QAction) if a.objectName() not in ("quitAction", "aboutAction")]
@@ -63,6 +65,26 @@ class Workspace(QObject):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    @Slot()
+    def clear_image_cache(self) -> None:
+        """Delete the decoded images kept on disk (tlgui.core.data.decode_cache), after asking."""
+        from tlgui.core.data.decode_cache import cache_size_bytes, clear_cache, decode_cache_dir
+
+        count, size = cache_size_bytes()
+        answer = QMessageBox.question(
+            self.window, "Clear image cache",
+            f"Delete the {count:,} decoded image(s) ({size / 1e6:.1f} MB) kept in {decode_cache_dir()}?\n"
+            "Your images and runs are not touched; the next run decodes its images again.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            count, size = clear_cache()
+        except OSError as exc:
+            self.window.statusBar().showMessage(f"The image cache could not be cleared: {exc}")
+            return
+        self.window.statusBar().showMessage(f"Image cache cleared: {count:,} image(s), {size / 1e6:.1f} MB freed")
 
     # ---------------------------------------------------------------- pages
     @Slot()

@@ -7,6 +7,7 @@ from typing import Any
 from tlgui.core.base.events import Message
 from tlgui.core.models.device import device_label
 from tlgui.core.training.feature_cache import not_used_summary
+from tlgui.core.training.head_fit import head_fit_summary
 from tlgui.core.training.resume import random_streams
 
 # each function takes the loop's RunState (not imported: the loop imports this module)
@@ -65,4 +66,5 @@ def run_summary(state, train_seconds: float, val_loss, val_acc) -> dict[str, Any
         "world_size": state.dist.world,
         "precision": prepared.precision.name,
         "feature_cache": state.cache.summary() if state.cache is not None else not_used_summary(),
+        "head_fit": head_fit_summary(state),
     }
