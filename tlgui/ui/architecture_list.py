@@ -27,6 +27,21 @@ def human_count(n: int) -> str:
     return str(n)
 
 
+
+def make_model_view(object_name: str, model) -> QTreeView:
+    """A read-only, single-selection list of models whose first column stretches."""
+    view = QTreeView()
+    view.setObjectName(object_name)
+    view.setModel(model)
+    view.setUniformRowHeights(True)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setAlternatingRowColors(True)
+    header = view.header()
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    return view
+
 class _ArchitectureFilter(QSortFilterProxyModel):
     """Every word typed must appear in the name (underscores optional) or the family."""
 
@@ -110,16 +125,8 @@ class ArchitectureList(QWidget):
         self._source = _architecture_model(self)
         self._proxy = _ArchitectureFilter(self)
         self._proxy.setSourceModel(self._source)
-        self.view = QTreeView()
-        self.view.setObjectName("modelList")
-        self.view.setModel(self._proxy)
-        self.view.setUniformRowHeights(True)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setAlternatingRowColors(True)
+        self.view = make_model_view("modelList", self._proxy)
         header = self.view.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column, sample in ((1, "Parameters"), (2, "Input")):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Fixed)
             header.resizeSection(column, self.fontMetrics().horizontalAdvance(sample) + 28)

@@ -10,17 +10,16 @@ from __future__ import annotations
 from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from tlgui.core.models.timm_zoo import INSTALL_HINT, TIMM_PREFIX, timm_available, timm_model_names
+from tlgui.ui.architecture_list import make_model_view
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -93,18 +92,9 @@ class TimmArchitectureList(QWidget):
         self._source.setHorizontalHeaderLabels(["Model", "Weights"])
         self._proxy = _Filter(self)
         self._proxy.setSourceModel(self._source)
-        self.view = QTreeView()
-        self.view.setObjectName("timmList")
-        self.view.setModel(self._proxy)
+        self.view = make_model_view("timmList", self._proxy)
         self.view.setRootIsDecorated(False)
-        self.view.setUniformRowHeights(True)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setAlternatingRowColors(True)
-        header = self.view.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.view.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
