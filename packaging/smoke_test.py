@@ -214,7 +214,7 @@ def expect_ok(proc: subprocess.CompletedProcess, what: str) -> None:
     assert proc.returncode == 0, f"{what} exited {proc.returncode}: {tail(proc.stderr or proc.stdout)}"
 
 
-def run_steps(s: Smoke, version: str, installed: str | None, do_install: bool) -> None:
+def run_steps(s: Smoke, version: str, installed: Path | None, do_install: bool) -> None:
     data = make_image_folder(s.work / "images")
     run_dir = s.work / "run"
 
@@ -230,10 +230,10 @@ def run_steps(s: Smoke, version: str, installed: str | None, do_install: bool) -
         assert proc.returncode == 2, f"exited {proc.returncode}, not 2: {tail(proc.stderr)}"
         assert len(lines) == 1 and lines[0].startswith(NO_DISPLAY_PREFIX), f"printed {proc.stderr!r}"
         if installed:
-            ref = s.tlgui(exe=Path(installed))
+            ref = s.tlgui(exe=installed)
             assert (ref.returncode, ref.stderr) == (proc.returncode, proc.stderr), (
                 f"the installed app printed {ref.stderr!r} (exit {ref.returncode}), the frozen one {proc.stderr!r}")
-            return "the same line and exit status 2 as " + installed
+            return f"the same line and exit status 2 as {installed}"
         return lines[0][:60] + "..."
 
     def self_test(i: int, x_display: str = ""):
@@ -407,6 +407,17 @@ def locate(dist: Path) -> tuple[Path | None, Path | None]:
     return (archives[-1] if archives else None), (folder if app_executable(folder).exists() else None)
 
 
+def installed_exe(arg: str | None) -> Path | None:
+    """The --installed executable as an absolute path: the steps run in a temporary folder, so a
+    relative path (CI passes .venv/bin/tlgui) would not be found from there."""
+    if not arg:
+        return None
+    exe = Path(arg).expanduser().absolute()
+    if not exe.is_file():
+        raise SystemExit(f"smoke: error: --installed {arg}: no such file ({exe})")
+    return exe
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="packaging/smoke_test.py", description=__doc__.split("\n\n")[0])
     p.add_argument("dist", nargs="?", default="dist", help="the build's output folder (default: dist)")
@@ -417,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     if not sys.platform.startswith("linux"):
         print("smoke: error: this smoke test runs the Linux build; see the README for Windows and macOS", file=sys.stderr)
         return 2
+    installed = installed_exe(args.installed)
     dist = Path(args.dist).resolve()
     archive, folder = locate(dist)
     if archive is None and folder is None:
@@ -440,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         s = Smoke(app_dir=app_dir, work=tmp / "work", home=tmp / "home")
         s.work.mkdir()
         s.home.mkdir()
-        run_steps(s, version, args.installed, not args.no_install)
+        run_steps(s, version, installed, not args.no_install)
         print_summary(s)
         return 0 if all(st.ok for st in s.steps) else 1
     finally:

@@ -59,3 +59,19 @@ def test_worker_watch_sees_a_spawned_child_of_the_executable(smoke, tmp_path):
         child.wait()
         other.wait()
     assert watch.pids == {child.pid}
+
+
+def test_installed_exe_is_made_absolute_because_steps_run_elsewhere(smoke, tmp_path, monkeypatch):
+    # CI passes `--installed .venv/bin/tlgui`; the steps run with cwd in a temporary folder.
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "tlgui").write_text("#!/bin/sh\n")
+    monkeypatch.chdir(tmp_path)
+    exe = smoke.installed_exe(".venv/bin/tlgui")
+    assert exe.is_absolute() and exe == tmp_path / ".venv" / "bin" / "tlgui"
+    assert smoke.installed_exe(None) is None
+
+
+def test_missing_installed_exe_is_one_line_naming_it(smoke, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"--installed nope/tlgui: no such file"):
+        smoke.installed_exe("nope/tlgui")
