@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from tlgui.core.base.config import TrainConfig
@@ -76,3 +77,16 @@ def test_stop_and_errors(tmp_path):
         evaluate_run(tmp_path)
     with pytest.raises(TlguiError):
         ImageLookup("demo:target", "train").load("demo:target (train) #99999")
+
+
+@pytest.mark.parametrize("recorded, expected", [("bf16", torch.bfloat16), ("fp32", None)])
+def test_run_is_evaluated_in_the_precision_it_validated_in(tmp_path, recorded, expected):
+    # bf16 and fp32 logits differ on borderline images: evaluating a bf16 run in fp32 gave
+    # 24.2 % where the run had recorded 24.0 % (this CPU has native bf16, so auto picks it).
+    from tlgui.core.results.run_evaluation import _run_precision
+    from tlgui.core.results.runs import RunDir
+
+    (tmp_path / "summary.json").write_text(json.dumps({"precision": recorded}))
+    assert _run_precision(RunDir(tmp_path)) is expected
+    (tmp_path / "summary.json").write_text("{not json")
+    assert _run_precision(RunDir(tmp_path)) == "device-default"

@@ -22,7 +22,7 @@ from tlgui.core.data.catalog import open_source
 from tlgui.core.data.decode import decode_to_tensor
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
 from tlgui.core.models.device import resolve_device
-from tlgui.core.models.inference import batched_logits
+from tlgui.core.models.inference import DEVICE_DEFAULT, batched_logits
 from tlgui.core.results.metrics import (
     TopLoss,
     metrics_from_confusion,
@@ -133,9 +133,12 @@ def evaluate_model(
     progress: Progress | None = None,
     should_stop=None,
     indices: np.ndarray | None = None,
+    amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT,
 ) -> Evaluation:
     """Evaluate ``model_path`` (a tlgui model.pt) on ``data`` (any ``open_source`` spec).
 
+    ``amp_dtype``: autocast dtype (None: fp32; default: bf16 on a CUDA GPU that has it). A run's own evaluation passes the precision it
+    validated in (bf16 where the CPU has it), so the figures match the run's to the image.
     ``indices``: only these samples of the data (e.g. a run's validation split); the
     descriptions still name them as the full data set does.
     ``progress(done, total)`` counts each image twice (decoded, then classified).
@@ -173,7 +176,7 @@ def evaluate_model(
         raise DataError(f"{data}: none of the images could be read")
     logits = torch.empty(0, len(classes))
     if len(y) and not stop():
-        logits = _classify(model, x, prep, dev, batch_size, stop, progress, total)
+        logits = _classify(model, x, prep, dev, batch_size, stop, progress, total, amp_dtype)
     n = len(logits)
     probs = torch.softmax(logits, 1).numpy() if n else np.zeros((0, len(classes)), dtype=np.float32)
     targets = label_map[y.numpy()[:n]]
@@ -186,14 +189,14 @@ def evaluate_model(
     return Evaluation(classes, confusion, probs, targets, descriptions, skipped, stopped=bool(stop()))
 
 
-def _classify(model, x, prep, dev, batch_size, stop, progress, total) -> torch.Tensor:
+def _classify(model, x, prep, dev, batch_size, stop, progress, total, amp_dtype) -> torch.Tensor:
     """Logits in slices, so progress moves and a stop is noticed between slices."""
     chunk = max(batch_size, 1) * 4
     parts = []
     for start in range(0, len(x), chunk):
         if stop():
             break
-        parts.append(batched_logits(model, x[start : start + chunk], prep, dev, batch_size, stop))
+        parts.append(batched_logits(model, x[start : start + chunk], prep, dev, batch_size, stop, amp_dtype))
         if progress:
             progress(total + min(start + chunk, len(x)), 2 * total)
     parts = [p for p in parts if len(p)]

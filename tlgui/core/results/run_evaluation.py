@@ -8,6 +8,7 @@ its accuracy equals the run's ``final_val_accuracy``.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from tlgui.core.base.config import TrainConfig
@@ -22,6 +24,7 @@ from tlgui.core.base.errors import DataError, RunDirError
 from tlgui.core.data.catalog import open_source
 from tlgui.core.data.sources import load_image_file
 from tlgui.core.data.split import stratified_split
+from tlgui.core.models.inference import DEVICE_DEFAULT
 from tlgui.core.results.evaluate import Evaluation, evaluate_model
 from tlgui.core.results.run_split import indices_of, read_split
 from tlgui.core.results.runs import RunDir
@@ -41,6 +44,7 @@ class RunValidation:
     indices: np.ndarray | None  # None: every image of data/split
     batch_size: int = 256
     missing: int = 0  # images of the stored split that are gone from the data
+    amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT  # what the run validated in (summary.json "precision")
 
     def describe(self) -> str:
         if self.indices is None:
@@ -67,12 +71,22 @@ def run_validation(run_dir: str | Path) -> RunValidation:
         indices, missing = indices_of(images, spec, stored, "val")
         if len(indices) == 0:
             raise DataError(f"none of the validation images listed in {run.path / 'split.csv'} are in {spec} any more")
-        return RunValidation(spec, split, indices, batch, len(missing))
+        return RunValidation(spec, split, indices, batch, len(missing), _run_precision(run))
     if config.val_data:
-        return RunValidation(config.val_data, config.val_split_name, None, batch)
+        return RunValidation(config.val_data, config.val_split_name, None, batch, 0, _run_precision(run))
     images = open_source(config.data, config.split)
     _train_idx, val_idx = stratified_split(images.labels, config.val_split, config.seed)
-    return RunValidation(config.data, config.split, val_idx, batch)
+    return RunValidation(config.data, config.split, val_idx, batch, 0, _run_precision(run))
+
+
+def _run_precision(run: RunDir) -> torch.dtype | None | str:
+    """The autocast dtype the run validated in, from summary.json; the device's default for
+    runs that did not record it. bf16 and fp32 differ in a few borderline images."""
+    try:
+        precision = json.loads(run.summary.read_text()).get("precision")
+    except (OSError, ValueError, AttributeError):
+        return DEVICE_DEFAULT
+    return {"bf16": torch.bfloat16, "fp32": None}.get(precision, DEVICE_DEFAULT)
 
 
 def evaluate_run(
@@ -93,22 +107,10 @@ def evaluate_run(
         raise RunDirError(f"{run.path.name} has no model.pt yet: the run is still going, or it failed before saving")
     val = run_validation(run.path)
     if val.indices is None:
-        return evaluate_model(str(run.model), val.data, val.split, device, val.batch_size, progress, should_stop)
-    return evaluate_indices(str(run.model), val.data, val.split, val.indices, device, val.batch_size, progress, should_stop)
-
-
-def evaluate_indices(
-    model_path: str,
-    data: str,
-    split: str,
-    indices: np.ndarray,
-    device: str = "auto",
-    batch_size: int = 256,
-    progress: Progress | None = None,
-    should_stop=None,
-) -> Evaluation:
-    """:func:`tlgui.core.evaluate.evaluate_model` on ``indices`` of the data only."""
-    return evaluate_model(model_path, data, split, device, batch_size, progress, should_stop, indices=indices)
+        return evaluate_model(str(run.model), val.data, val.split, device, val.batch_size, progress, should_stop,
+                              amp_dtype=val.amp_dtype)
+    return evaluate_model(str(run.model), val.data, val.split, device, val.batch_size, progress, should_stop,
+                          indices=val.indices, amp_dtype=val.amp_dtype)
 
 
 class ImageLookup:
