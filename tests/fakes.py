@@ -38,20 +38,25 @@ class FakeResponse:
 
 
 
-def holding_control():
-    """A TrainControl whose ``holding`` event says the loop is actually held in wait_if_paused.
+
+def holding_control_class():
+    """A TrainControl subclass whose ``holding`` event says the loop is held in wait_if_paused.
 
     Tests of Pause wait on that condition instead of sleeping and hoping the worker has
-    reached the pause by then. Imported on call so this module stays torch-free.
+    reached the pause by then. ``made`` lists every instance (for a control the code under
+    test creates itself). Imported on call so this module stays torch-free.
     """
     import threading
 
     from tlgui.core.training.control import TrainControl
 
     class HoldingControl(TrainControl):
+        made: list = []
+
         def __init__(self) -> None:
             super().__init__()
             self.holding = threading.Event()
+            HoldingControl.made.append(self)
 
         def wait_if_paused(self) -> None:
             # re-checked in a loop: a pause that lands between the check and the wait is
@@ -61,4 +66,8 @@ def holding_control():
                 super().wait_if_paused()
             self.holding.clear()
 
-    return HoldingControl()
+    return HoldingControl
+
+
+def holding_control():
+    return holding_control_class()()
