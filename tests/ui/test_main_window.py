@@ -387,7 +387,7 @@ def test_exception_hook_shows_a_dialog(qtbot, monkeypatch):
         raise ValueError("a bug in a slot")
     except ValueError:
         sys.excepthook(*sys.exc_info())
-    qtbot.waitUntil(lambda: len(find_error_dialogs()) == 1, timeout=2000)
+    qtbot.waitUntil(lambda: len(find_error_dialogs()) == 1, timeout=20000)
     (box,) = find_error_dialogs()
     assert "a bug in a slot" in box.text() and "still running" in box.text()
     assert "Traceback" in box.detailedText()

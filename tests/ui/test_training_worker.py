@@ -195,8 +195,8 @@ def test_stop_before_the_first_batch_is_not_an_error(qtbot, controller, tmp_path
     controller.train_fn = slow_preparation
     rec = Recorder(controller)
     controller.start(config(tmp_path), TrainControl())
-    qtbot.waitUntil(lambda: len(rec.stages) == 1, timeout=5000)
-    with qtbot.waitSignal(controller.running_changed, timeout=5000):
+    qtbot.waitUntil(lambda: len(rec.stages) == 1, timeout=20000)
+    with qtbot.waitSignal(controller.running_changed, timeout=20000):
         controller.stop()
     assert not rec.failed
     assert rec.finished[0].status == "stopped" and "nothing was saved" in rec.finished[0].message
@@ -207,7 +207,7 @@ def test_shutdown_stops_quits_and_waits(qtbot, controller, tmp_path):
     rec = Recorder(controller)
     controller.start(config(tmp_path), TrainControl())
     thread = controller.thread
-    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
+    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=20000)
     assert thread.isRunning() and thread in registry.live_threads()
     assert controller.shutdown(30000)
     assert not controller.is_running()
@@ -225,7 +225,7 @@ def test_a_second_start_is_refused(qtbot, controller, tmp_path):
     controller.start(config(tmp_path), TrainControl())
     with pytest.raises(RuntimeError):
         controller.start(config(tmp_path, out=str(tmp_path / "b")), TrainControl())
-    with qtbot.waitSignal(controller.running_changed, timeout=5000):
+    with qtbot.waitSignal(controller.running_changed, timeout=20000):
         controller.stop()
 
 
