@@ -54,8 +54,11 @@ def test_head_only_run_uses_the_cache_and_records_it(tmp_path):
     assert any("feature cache" in t for t in texts) and any("L-BFGS" in t for t in texts)
     assert result.summary["epochs_completed"] == 3 and len(summary["history"]) == 3
     # the saved model is the whole network with the fitted head, and it scores what validation said
-    from tlgui.core.results.run_evaluation import evaluate_run  # noqa: F401  (the run folder is complete)
-    assert (tmp_path / "run" / "model.pt").exists()
+    from tlgui.core.results.run_evaluation import evaluate_run
+
+    evaluation = evaluate_run(tmp_path / "run", device="cpu")
+    assert evaluation.n == summary["val_images"]
+    assert evaluation.accuracy == pytest.approx(summary["final_val_accuracy"], abs=1e-6)
 
 
 def test_fine_tuning_does_not_use_the_cache(tmp_path):

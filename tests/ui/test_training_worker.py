@@ -263,7 +263,11 @@ def test_real_core_training_through_the_worker(qtbot, controller, tmp_path):
     run = Path(result.run_dir)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs_completed"] == 2
-    assert (run / "model.pt").is_file()
+    import torch
+
+    checkpoint = torch.load(run / "model.pt", weights_only=True)  # a usable model, the demo's classes
+    assert checkpoint["architecture"] == "smallcnn" and len(checkpoint["classes"]) == 6
+    assert list(checkpoint["classes"]) == list(rec.started[0].classes)
     assert len(rec.epochs) == 2
     assert sum(len(b) for b in rec.batches) == 2 * rec.started[0].batches_per_epoch
 
