@@ -161,9 +161,10 @@ def test_train_runs_to_the_end(qtbot, main_window):
     assert w.training_panel.progress.value() == 1000
     assert run.name in w.run_label.text()
     assert w.training_panel.result_box.isVisible()
-    assert "Validation accuracy" in w.training_panel.result_label.text()
+    shown = f"{100 * summary['final_val_accuracy']:.1f} %"  # the run's own figure, in both places
+    assert f"Validation accuracy: {shown}" in w.training_panel.result_label.text()
     assert run.name in w.training_panel.result_label.text()
-    assert "validation accuracy" in w.statusBar().currentMessage()
+    assert f"validation accuracy {shown}" in w.statusBar().currentMessage()
     assert not running_threads() or all(t is not w.controller.thread for t in running_threads())
 
 
