@@ -266,7 +266,7 @@ def test_stratified_split_is_seeded_and_balanced():
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(len(labels)))
     assert np.bincount(labels[val], minlength=4).tolist() == [10, 2, 1, 0]
     assert np.bincount(labels[train], minlength=4).tolist() == [40, 8, 1, 1]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="between 0 and 1, got 1.0"):
         stratified_split(labels, 1.0, 0)
 
 

@@ -223,7 +223,7 @@ def test_shutdown_stops_quits_and_waits(qtbot, controller, tmp_path):
 def test_a_second_start_is_refused(qtbot, controller, tmp_path):
     controller.train_fn = fake_train(batches=100_000, epochs=1, delay=0.001)
     controller.start(config(tmp_path), TrainControl())
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="training is already running"):
         controller.start(config(tmp_path, out=str(tmp_path / "b")), TrainControl())
     with qtbot.waitSignal(controller.running_changed, timeout=20000):
         controller.stop()
