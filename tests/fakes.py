@@ -35,3 +35,39 @@ class FakeResponse:
 
     def close(self):
         self.closed = True
+
+
+
+
+def holding_control_class():
+    """A TrainControl subclass whose ``holding`` event says the loop is held in wait_if_paused.
+
+    Tests of Pause wait on that condition instead of sleeping and hoping the worker has
+    reached the pause by then. ``made`` lists every instance (for a control the code under
+    test creates itself). Imported on call so this module stays torch-free.
+    """
+    import threading
+
+    from tlgui.core.training.control import TrainControl
+
+    class HoldingControl(TrainControl):
+        made: list = []
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.holding = threading.Event()
+            HoldingControl.made.append(self)
+
+        def wait_if_paused(self) -> None:
+            # re-checked in a loop: a pause that lands between the check and the wait is
+            # caught at the next batch, so `holding` is never missed
+            while self.paused:
+                self.holding.set()
+                super().wait_if_paused()
+            self.holding.clear()
+
+    return HoldingControl
+
+
+def holding_control():
+    return holding_control_class()()

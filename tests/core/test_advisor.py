@@ -69,7 +69,7 @@ def test_smallest_class_is_mentioned_and_mapping_input_accepted():
     advice = advise({"images_per_class": {"a": 100, "b": 100, "c": 7}, "image_size": 224, "channels": 3},
                     DEEP_RGB, "default")
     assert any("smallest class has 7" in r for r in advice.reasons)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs 'images_per_class'"):
         advise({"image_size": 10}, DEEP_RGB, "default")
 
 

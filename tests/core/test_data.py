@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -75,14 +76,34 @@ def test_decode_reports_progress_and_stops(odd):
     assert len(x) == len(y) == 0 and bad == []
 
 
-def test_decode_many_files_uses_threads_and_keeps_order(tmp_path):
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: decoding is serial by design")
+def test_decode_many_files_uses_threads_and_keeps_order(tmp_path, monkeypatch):
+    import tlgui.core.data.decode as decode_module
+
     for i in range(40):
         corpus.save(tmp_path / "a" / f"{i:02}.png", Image.new("L", (8, 8), i))
         corpus.save(tmp_path / "b" / f"{i:02}.png", Image.new("L", (8, 8), 100 + i))
     images = open_source(str(tmp_path))
     prep = Preprocessing(resize=8, crop=8, channels=1)
-    x, y, bad = decode_to_tensor(images, np.arange(80)[::-1].copy(), prep)
+    raw, lock, first, threads = decode_module._load_raw, threading.Lock(), [], set()
+    # the first two files meet at a barrier: only two threads decoding at once get past it
+    # (one thread would wait for itself, time out, and the file would be reported bad)
+    meet = threading.Barrier(2, timeout=30)
+
+    def recorded(images, index, prep=None):
+        with lock:
+            threads.add(threading.current_thread())
+            wait = len(first) < 2
+            if wait:
+                first.append(index)
+        if wait:
+            meet.wait()
+        return raw(images, index, prep)
+
+    monkeypatch.setattr(decode_module, "_load_raw", recorded)
+    x, y, bad = decode_to_tensor(images, np.arange(80)[::-1].copy(), prep, cache=None)
     assert bad == [] and x.shape == (80, 1, 8, 8)
+    assert len(threads) >= 2 and threading.main_thread() not in threads
     assert x[:, 0, 0, 0].tolist() == [100 + i for i in range(39, -1, -1)] + list(range(39, -1, -1))
     assert y.tolist() == [1] * 40 + [0] * 40
 
@@ -245,7 +266,7 @@ def test_stratified_split_is_seeded_and_balanced():
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(len(labels)))
     assert np.bincount(labels[val], minlength=4).tolist() == [10, 2, 1, 0]
     assert np.bincount(labels[train], minlength=4).tolist() == [40, 8, 1, 1]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="between 0 and 1, got 1.0"):
         stratified_split(labels, 1.0, 0)
 
 

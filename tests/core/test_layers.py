@@ -113,7 +113,9 @@ def test_frozen_weights_and_bn_stats_bit_identical_after_training(tmp_path):
             assert torch.equal(initial[key], final[key]), key  # weights AND running stats
     assert not torch.equal(initial["features.2.0.weight"], final["features.2.0.weight"])
     assert not torch.equal(initial["fc.weight"], final["fc.weight"])
-    assert result.summary["frozen_params"] > 0
+    in_frozen = [v.numel() for k, v in build_model("smallcnn", 3, in_channels=1).named_parameters()
+                 if k.startswith(("features.0.", "features.1."))]
+    assert result.summary["frozen_params"] == sum(in_frozen)  # exactly the two frozen modules
 
 
 def test_bn_update_option_changes_running_stats(tmp_path):

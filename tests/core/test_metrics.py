@@ -49,7 +49,7 @@ def test_empty_and_perfect_matrices():
     assert not any(math.isnan(v) for v in empty["precision"] + empty["recall"] + empty["f1"])
     perfect = metrics_from_confusion(np.diag([2, 5, 1]))
     assert perfect["accuracy"] == perfect["balanced_accuracy"] == perfect["macro_f1"] == 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must be square, got shape \(2, 3\)"):
         metrics_from_confusion(np.zeros((2, 3)))
 
 

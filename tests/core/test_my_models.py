@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,7 +142,9 @@ def test_train_list_then_transfer_to_a_new_class_set(tmp_path, capsys):
     assert (mine.name, mine.architecture, mine.classes) == ("digits-smallcnn", "smallcnn", ("one", "two", "zero"))
     assert mine.source_data == str(source) and mine.ok
     assert mine.accuracy == pytest.approx(first.summary["final_val_accuracy"])
-    assert mine.date is not None
+    # the date shown is when model.pt was written, in UTC
+    stamp = Path(mine.path).stat().st_mtime
+    assert mine.date == datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="seconds")
     assert main(["weights", "models", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["models"]
     assert [m["path"] for m in listed] == [mine.path]

@@ -68,7 +68,7 @@ def test_collect_skips_hidden_and_non_images_but_tries_named_files(tmp_path):
 
 
 def test_odd_modes_are_predicted_and_junk_reported(tmp_path):
-    files = corpus.odd_folder(tmp_path / "odd")
+    corpus.odd_folder(tmp_path / "odd")
     model = write_model(tmp_path / "m.pt", classes=["cats", "dogs"], channels=3, crop=24, resize=28)
     report = predict_paths(model, [tmp_path / "odd"], top_k=5, device="cpu")
     predicted = {Path(p.path).name for p in report.predictions}
@@ -81,9 +81,10 @@ def test_odd_modes_are_predicted_and_junk_reported(tmp_path):
         assert p.top[0] == (p.label, p.probability)
         assert sum(prob for _, prob in p.top) == pytest.approx(1.0, abs=1e-5)
     write_predictions_csv(tmp_path / "out.csv", report)
-    header = next(csv.reader(open(tmp_path / "out.csv", newline="")))
+    with open(tmp_path / "out.csv", newline="") as f:
+        header, *rows = list(csv.reader(f))
     assert header == ["path", "label", "probability", "top1", "p1", "top2", "p2"]
-    assert files  # keep the fixture referenced
+    assert [(r[0], r[1]) for r in rows] == [(p.path, p.label) for p in report.predictions]  # one row per image
 
 
 def test_stop_flag_and_progress(trained):

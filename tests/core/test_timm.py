@@ -284,9 +284,15 @@ def test_resume_evaluate_and_predict(hub, data, tmp_path, capsys):
     capsys.readouterr()
     assert cli(["evaluate", str(model_pt), "--data", str(data), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert 0.0 <= report["accuracy"] <= 1.0
+    # every image of the folder was evaluated, and the accuracy is the confusion matrix's
+    assert report["n"] == 36 and report["skipped"] == 0
+    assert report["classes"] == ["diagonal", "horizontal", "vertical"]
+    confusion = np.array(report["confusion"])
+    assert confusion.sum(axis=1).tolist() == [12, 12, 12]
+    assert report["accuracy"] == pytest.approx(np.trace(confusion) / 36)
     assert cli(["predict", str(model_pt), str(data / "vertical" / "000.png")]) == 0
-    assert "000.png" in capsys.readouterr().out
+    line = next(t for t in capsys.readouterr().out.splitlines() if "000.png" in t)
+    assert any(name in line for name in report["classes"]), line
 
 
 def test_transfer_check_runs_for_a_timm_model(hub, data, tmp_path, capsys):

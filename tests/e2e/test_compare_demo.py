@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tlgui.cli import main as cli
+from tlgui.core.models.zoo import build_model
 from tlgui.core.workflows.compare import STRATEGIES
 
 
@@ -53,7 +54,10 @@ def check_artifacts(out, report: dict, epochs: int) -> None:
         # the contract: each strategy also keyed by its name at the top level
         for key in ("best_val_accuracy", "final_val_accuracy", "seconds"):
             assert report[name][key] == s[key], (name, key)
-    assert report["strategies"]["head"]["frozen_params"] > 0
+    # head only: everything but the classifier is frozen, to the parameter
+    model = build_model("smallcnn", 6, in_channels=1)
+    backbone = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("fc."))
+    assert report["strategies"]["head"]["frozen_params"] == backbone
     assert report["strategies"]["scratch"]["weights"] == "none"
     assert report["strategies"]["finetune"]["freeze"] == "none"
     assert "over training from scratch" in report["verdict"]

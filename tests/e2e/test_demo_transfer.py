@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+from PIL import Image
 
 from tlgui.cli import main as cli
 
@@ -23,5 +24,7 @@ def test_demo_finetune_beats_scratch(tmp_path, capsys):
     for strategy in s:
         summary = json.loads((tmp_path / "demo" / strategy / "summary.json").read_text())
         assert summary["status"] == "completed"
-    assert (tmp_path / "demo" / "compare.png").stat().st_size > 1000
+    with Image.open(tmp_path / "demo" / "compare.png") as image:  # the figure, at its size
+        assert image.format == "PNG" and image.size == (900, 560)
+        assert len(image.convert("RGB").getcolors(1 << 24)) > 20  # drawn, not blank
     assert "Transfer helped" in report["verdict"]

@@ -48,16 +48,20 @@ def test_no_build_is_one_line_and_exit_2(smoke, tmp_path, capsys):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_worker_watch_sees_a_spawned_child_of_the_executable(smoke, tmp_path):
     exe = tmp_path / "moved here" / "tlgui"  # argv[0] as a frozen app's spawned worker has it
-    code = "import time; time.sleep(1.5)"
-    with smoke.WorkerWatch(exe) as watch:
-        child = subprocess.Popen([str(exe), "-c", code, "--multiprocessing-fork", "pipe_handle=5"],
-                                 executable=sys.executable)
-        other = subprocess.Popen([str(exe), "-c", code], executable=sys.executable)
-        deadline = time.monotonic() + 10
-        while child.pid not in watch.pids and time.monotonic() < deadline:
-            time.sleep(0.05)
-        child.wait()
-        other.wait()
+    code = "import sys; sys.stdin.read()"  # alive until the test closes its stdin, however slow the machine
+    child = subprocess.Popen([str(exe), "-c", code, "--multiprocessing-fork", "pipe_handle=5"],
+                             executable=sys.executable, stdin=subprocess.PIPE)
+    other = subprocess.Popen([str(exe), "-c", code], executable=sys.executable, stdin=subprocess.PIPE)
+    try:
+        # both run before the watch starts, so the scan that finds the worker has also seen the other
+        with smoke.WorkerWatch(exe) as watch:
+            deadline = time.monotonic() + 60  # a generous limit on a condition, not a speed
+            while child.pid not in watch.pids and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        for proc in (child, other):
+            proc.stdin.close()
+            proc.wait(60)
     assert watch.pids == {child.pid}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
-import time
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -180,13 +180,25 @@ def test_download_offline_is_explained_fast(qtbot):
 
 def test_download_cancel(qtbot, monkeypatch, tmp_path):
     fake = publish_fake_fashion(monkeypatch, tmp_path / "made", 3000, 10)
-    server = Server(fake, on_read=lambda response: time.sleep(0.01))
+    holding, clicked = threading.Event(), threading.Event()
+
+    def hold_midway(response):
+        # a quarter into the first file the download waits for the Cancel click: the cancel
+        # lands mid-file however slow the machine is, instead of racing a sleep-slowed server
+        if response.pos >= len(response.data) // 4 and not clicked.is_set():
+            holding.set()
+            clicked.wait(30)
+
+    server = Server(fake, on_read=hold_midway)
     dialog = open_dialog(qtbot, opener=server)
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.progress.bar.value() > 0, timeout=10000)
-    with qtbot.waitSignal(dialog.download_finished, timeout=10000) as finished:
+    qtbot.waitUntil(holding.is_set, timeout=20000)
+    assert dialog.progress.isVisible() and dialog.progress.cancel_button.isEnabled()
+    with qtbot.waitSignal(dialog.download_finished, timeout=20000) as finished:
         qtbot.mouseClick(dialog.progress.cancel_button, Qt.MouseButton.LeftButton)
+        clicked.set()
     assert finished.args == [False, "Download cancelled; nothing more was saved."]
+    assert len(server.requests) == 1  # it stopped in the first file, asking for no more
     dialog.wait_idle()
     assert not any(default_root().rglob("*.gz"))
 

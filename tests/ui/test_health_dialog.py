@@ -4,7 +4,7 @@ train/val overlap, cancel, context actions, export, and the event loop during a 
 from __future__ import annotations
 
 import json
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -127,20 +127,27 @@ def test_cancel_stops_the_scan(qtbot, monkeypatch, tmp_path):
     for i in range(600):
         corpus.gray(tmp_path / "set" / f"c{i % 3}" / f"{i}.png", size=(8, 8))
     slow = scan_module._inspect
+    inspected, clicked = [], threading.Event()
 
-    def slower(path, size):
-        time.sleep(0.004)
+    def held(path, size):
+        # in its second chunk (the first was reported) the scan waits for the Cancel click: the cancel lands mid-scan
+        # however slow the machine is (a per-image sleep only made that likely)
+        inspected.append(path)
+        if len(inspected) > 200:
+            clicked.wait(30)
         return slow(path, size)
 
-    monkeypatch.setattr(scan_module, "_inspect", slower)
+    monkeypatch.setattr(scan_module, "_inspect", held)
     dialog = open_dialog(qtbot, tmp_path / "set")
     finished = []
     dialog.scan_finished.connect(finished.append)
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.progress.bar.value() > 0, timeout=10000)
+    qtbot.waitUntil(lambda: dialog.progress.bar.value() > 0, timeout=20000)
     assert dialog.progress.bar.format().endswith("of 600 images")
     qtbot.mouseClick(dialog.progress.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.busy() and dialog.start_button.isEnabled(), timeout=10000)
+    clicked.set()
+    qtbot.waitUntil(lambda: not dialog.busy() and dialog.start_button.isEnabled(), timeout=20000)
+    assert len(inspected) <= 256  # it stopped after the chunk it was in (2 x 128), not at the end
     assert "cancelled" in dialog.summary.text() and not dialog.progress.isVisible()
     assert finished == [] and dialog.report is None and not dialog.export_button.isEnabled()
     monkeypatch.setattr(scan_module, "_inspect", slow)

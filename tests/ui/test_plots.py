@@ -93,17 +93,20 @@ def test_non_finite_losses_are_not_plotted(plots):
 
 def test_timer_redraws_from_buffers(qtbot, plots):
     plots.reset(epochs=3)
+    ticks = []
+    plots.timer.timeout.connect(lambda: ticks.append(plots.redraw_count))
     plots.start()
     try:
         before = plots.redraw_count
         plots.add_batches(batches(1))
-        qtbot.waitUntil(lambda: plots.curve_data("train_loss_raw")[0].size == 10, timeout=2000)
+        qtbot.waitUntil(lambda: plots.curve_data("train_loss_raw")[0].size == 10, timeout=10000)
         assert plots.redraw_count == before + 1
-        # nothing new: the timer does not redraw again
-        qtbot.wait(250)
+        # nothing new: three more timer ticks (counted, not timed) and no redraw among them
+        seen = len(ticks)
+        qtbot.waitUntil(lambda: len(ticks) >= seen + 3, timeout=10000)
         assert plots.redraw_count == before + 1
         plots.add_epoch(epoch_stats(1))
-        qtbot.waitUntil(lambda: plots.curve_data("val_acc")[0].size == 1, timeout=2000)
+        qtbot.waitUntil(lambda: plots.curve_data("val_acc")[0].size == 1, timeout=10000)
     finally:
         plots.stop()
     assert not plots.timer.isActive()

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
@@ -92,7 +93,9 @@ def test_top_losses_and_exports(qtbot, panel, run_dir, tmp_path, monkeypatch):
     png = tmp_path / "cm.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(png), "PNG image (*.png)"))
     qtbot.mouseClick(panel.save_png_button, Qt.MouseButton.LeftButton)
-    assert png.is_file() and png.stat().st_size > 1000
+    with Image.open(png) as image:  # a picture of the matrix, not an empty or one-colour file
+        assert image.format == "PNG" and min(image.size) >= 200
+        assert len(image.convert("RGB").getcolors(1 << 24)) > 20
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "tables"))
     qtbot.mouseClick(panel.save_csv_button, Qt.MouseButton.LeftButton)
     names = sorted(p.name for p in (tmp_path / "tables").iterdir())

@@ -59,7 +59,11 @@ def test_search_pick_a_timm_model_and_see_its_layers(main_window, qtbot, hub, tm
     assert layers.tree_model().item("blocks") is not None
     layers.head_button.click()
     assert layers.plan().mode == "backbone"
-    assert "1,026 of" in layers.summary_text() or "Trainable" in layers.summary_text()
+    # head only: exactly the classifier's parameters train, of all the model's
+    tree = layers.tree_model()
+    head, everything = tree.item("classifier").total, tree.items()[0].total
+    assert layers.summary_text().startswith(f"Trainable: {head:,} of {everything:,} parameters")
+    assert 0 < head < everything
     assert layers.blocks()[-1] == "blocks.5"
     # "unfreeze the last 1 block": blocks.5 and everything after it (conv_head, classifier) train
     layers.unfreeze_last(1)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThread
+from PySide6.QtCore import QCoreApplication, QThread
 
 from tlgui.core.base.cancel import Cancelled
 from tlgui.core.base.config import TrainConfig
@@ -18,9 +18,16 @@ from tlgui.core.training.control import TrainControl
 from tlgui.workers import registry
 from tlgui.workers.training import TrainingController, describe_exception, new_run_dir
 
+from ..fakes import holding_control
 
-def fake_train(batches: int = 200, epochs: int = 2, delay: float = 0.002, fail: BaseException | None = None):
-    """A stand-in for core.train: same events and control protocol, no torch."""
+
+def fake_train(batches: int = 200, epochs: int = 2, delay: float = 0.002, fail: BaseException | None = None,
+               after_batch: dict | None = None):
+    """A stand-in for core.train: same events and control protocol, no torch.
+
+    ``after_batch``: {batch number: callable} run in the worker after that batch's event
+    (a test holds the worker there until it has done what it needs, instead of racing it).
+    """
     threads: list = []
 
     def train(config, on_event=None, control=None):
@@ -37,6 +44,8 @@ def fake_train(batches: int = 200, epochs: int = 2, delay: float = 0.002, fail: 
                     break
                 time.sleep(delay)
                 on_event(BatchStats(epoch, i, batches, 1.0 / i, 0.5, 1e-3, 0.0))
+                if after_batch and i in after_batch:
+                    after_batch[i]()
                 if fail is not None and i == 5:
                     raise fail
             if status == "stopped":
@@ -78,6 +87,10 @@ class Recorder:
         c.running_changed.connect(self.running.append)
 
 
+def seen(rec: Recorder) -> int:
+    return sum(len(b) for b in rec.batches)
+
+
 def run_to_end(qtbot, c: TrainingController, cfg, timeout=20000) -> None:
     with qtbot.waitSignal(c.running_changed, timeout=timeout, check_params_cb=lambda r: r is False):
         c.start(cfg, TrainControl())
@@ -110,7 +123,7 @@ def test_a_failure_is_reported_then_finished(qtbot, controller, tmp_path):
     assert message == "the loss became nan at epoch 1"
     assert "Traceback" in details and "TrainingError" in details
     assert rec.finished[0].status == "failed" and rec.finished[0].message == message
-    assert rec.batches  # batches before the failure were flushed
+    assert seen(rec) == 5  # every batch before the failure (it raised after batch 5) was flushed
 
 
 @pytest.mark.parametrize(
@@ -130,18 +143,22 @@ def test_plain_language_messages(exc, words):
 
 
 def test_pause_holds_and_resume_continues(qtbot, controller, tmp_path):
-    controller.train_fn = fake_train(batches=400, epochs=1, delay=0.003)
+    paused = threading.Event()
+    # the worker waits after batch 10 until Pause was pressed: the pause lands at batch 11
+    # however fast or loaded the machine is
+    controller.train_fn = fake_train(batches=400, epochs=1, delay=0, after_batch={10: lambda: paused.wait(30)})
+    controller.emit_hz = 0  # every batch its own signal, so the counts below are exact
     rec = Recorder(controller)
-    control = TrainControl()
+    control = holding_control()
     controller.start(config(tmp_path), control)
-    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
+    qtbot.waitUntil(lambda: seen(rec) == 10, timeout=30000)
     controller.pause()
+    paused.set()
     assert controller.is_paused() and control.paused
-    qtbot.wait(150)  # let in-flight signals land
-    seen = sum(len(b) for b in rec.batches)
-    qtbot.wait(400)
-    assert sum(len(b) for b in rec.batches) == seen  # held
-    assert seen < 400
+    qtbot.waitUntil(control.holding.is_set, timeout=30000)  # the loop is held before batch 11
+    QCoreApplication.processEvents()  # deliver whatever the worker posted before it was held
+    assert seen(rec) == 10 and control.holding.is_set()  # held: nothing after batch 10
+    assert controller.is_running() and not rec.finished
     with qtbot.waitSignal(controller.running_changed, timeout=10000):
         controller.resume()
     assert sum(len(b) for b in rec.batches) == 400  # went on where it left off
@@ -151,14 +168,20 @@ def test_pause_holds_and_resume_continues(qtbot, controller, tmp_path):
 
 
 def test_stop_while_paused_ends_the_run(qtbot, controller, tmp_path):
-    controller.train_fn = fake_train(batches=10_000, epochs=1, delay=0.001)
+    paused = threading.Event()
+    controller.train_fn = fake_train(batches=1000, epochs=1, delay=0, after_batch={5: lambda: paused.wait(30)})
+    controller.emit_hz = 0
     rec = Recorder(controller)
-    controller.start(config(tmp_path), TrainControl())
-    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
+    control = holding_control()
+    controller.start(config(tmp_path), control)
+    qtbot.waitUntil(lambda: seen(rec) == 5, timeout=30000)
     controller.pause()
-    with qtbot.waitSignal(controller.running_changed, timeout=5000):
+    paused.set()
+    qtbot.waitUntil(control.holding.is_set, timeout=30000)  # really paused, not merely asked
+    with qtbot.waitSignal(controller.running_changed, timeout=10000):
         controller.stop()
-    assert rec.finished[0].status == "stopped"
+    assert [r.status for r in rec.finished] == ["stopped"]
+    assert seen(rec) == 5  # the stop woke the held loop, which ended without another batch
     assert not controller.is_paused()
 
 
@@ -172,8 +195,8 @@ def test_stop_before_the_first_batch_is_not_an_error(qtbot, controller, tmp_path
     controller.train_fn = slow_preparation
     rec = Recorder(controller)
     controller.start(config(tmp_path), TrainControl())
-    qtbot.waitUntil(lambda: len(rec.stages) == 1, timeout=5000)
-    with qtbot.waitSignal(controller.running_changed, timeout=5000):
+    qtbot.waitUntil(lambda: len(rec.stages) == 1, timeout=20000)
+    with qtbot.waitSignal(controller.running_changed, timeout=20000):
         controller.stop()
     assert not rec.failed
     assert rec.finished[0].status == "stopped" and "nothing was saved" in rec.finished[0].message
@@ -184,14 +207,14 @@ def test_shutdown_stops_quits_and_waits(qtbot, controller, tmp_path):
     rec = Recorder(controller)
     controller.start(config(tmp_path), TrainControl())
     thread = controller.thread
-    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=5000)
+    qtbot.waitUntil(lambda: len(rec.batches) > 0, timeout=20000)
     assert thread.isRunning() and thread in registry.live_threads()
     assert controller.shutdown(30000)
     assert not controller.is_running()
     # the result comes out at once, exactly once (the queued copy is dropped)
     assert [r.status for r in rec.finished] == ["stopped"]
     assert rec.running == [True, False]
-    qtbot.wait(200)
+    QCoreApplication.processEvents()  # deliver the worker's queued finished(): it must be dropped
     assert len(rec.finished) == 1 and rec.running == [True, False]
     # no thread of ours is left running
     assert not [t for t in registry.live_threads() if isinstance(t, QThread) and t.isRunning()]
@@ -200,9 +223,9 @@ def test_shutdown_stops_quits_and_waits(qtbot, controller, tmp_path):
 def test_a_second_start_is_refused(qtbot, controller, tmp_path):
     controller.train_fn = fake_train(batches=100_000, epochs=1, delay=0.001)
     controller.start(config(tmp_path), TrainControl())
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="training is already running"):
         controller.start(config(tmp_path, out=str(tmp_path / "b")), TrainControl())
-    with qtbot.waitSignal(controller.running_changed, timeout=5000):
+    with qtbot.waitSignal(controller.running_changed, timeout=20000):
         controller.stop()
 
 
@@ -240,7 +263,11 @@ def test_real_core_training_through_the_worker(qtbot, controller, tmp_path):
     run = Path(result.run_dir)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs_completed"] == 2
-    assert (run / "model.pt").is_file()
+    import torch
+
+    checkpoint = torch.load(run / "model.pt", weights_only=True)  # a usable model, the demo's classes
+    assert checkpoint["architecture"] == "smallcnn" and len(checkpoint["classes"]) == 6
+    assert list(checkpoint["classes"]) == list(rec.started[0].classes)
     assert len(rec.epochs) == 2
     assert sum(len(b) for b in rec.batches) == 2 * rec.started[0].batches_per_epoch
 

@@ -190,13 +190,21 @@ def test_dropping_a_weight_file_imports_it(qtbot, monkeypatch, tmp_path, mobilen
 
 
 class SlowResponse:
-    def __init__(self, data: bytes, delay: float = 0.0):
+    """``hold_after``: after this many bytes, reads wait for ``release`` (set by the test),
+    so a Cancel lands mid-file however slow the machine is; ``holding`` says it got there."""
+
+    def __init__(self, data: bytes, delay: float = 0.0, hold_after: int | None = None):
         self.data, self.pos, self.delay = data, 0, delay
         self.headers = Message()
         self.headers["Content-Length"] = str(len(data))
+        self.hold_after = hold_after
+        self.holding, self.release = threading.Event(), threading.Event()
 
     def read(self, n: int) -> bytes:
         time.sleep(self.delay)
+        if self.hold_after is not None and self.pos >= self.hold_after and not self.release.is_set():
+            self.holding.set()
+            self.release.wait(30)
         block = self.data[self.pos : self.pos + min(n, 64 * 1024)]
         self.pos += len(block)
         return block
@@ -234,16 +242,17 @@ def test_download_shows_progress_then_succeeds(qtbot, monkeypatch):
 
 def test_download_cancel_midway(qtbot, monkeypatch):
     publish(monkeypatch, PAYLOAD_SHA)
-    response = SlowResponse(PAYLOAD, delay=0.05)
+    response = SlowResponse(PAYLOAD, hold_after=len(PAYLOAD) // 2)
     dialog = open_dialog(qtbot, opener=lambda request, timeout=None: response)
     select_entry(qtbot, dialog)
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
     assert dialog.progress.isVisible() and not dialog.import_button.isEnabled()
-    qtbot.waitUntil(lambda: dialog.progress.bar.value() > 0, timeout=10000)
-    with qtbot.waitSignal(dialog.operation_finished, timeout=10000) as blocker:
+    qtbot.waitUntil(response.holding.is_set, timeout=20000)  # half the file is in
+    with qtbot.waitSignal(dialog.operation_finished, timeout=20000) as blocker:
         qtbot.mouseClick(dialog.progress.cancel_button, Qt.MouseButton.LeftButton)
+        response.release.set()
     assert blocker.args[:2] == ["download", False] and "cancelled" in blocker.args[2]
-    assert 0 < response.pos < len(PAYLOAD)
+    assert len(PAYLOAD) // 2 <= response.pos < len(PAYLOAD)  # stopped mid-file, after the Cancel
     assert not weights_dir().exists() or not any(weights_dir().iterdir())
     dialog.wait_idle()
 
