@@ -223,6 +223,8 @@ def main() -> None:
     from tlgui.core.training.precision import use_default_threads
 
     use_default_threads()  # the plain scripts run with the threads tlgui's CLI picks
+    import tlgui.cli.train  # noqa: F401 - imports (torchvision pulls in torch._dynamo, ~3 s) are
+    import tlgui.core.training.loop  # noqa: F401 - paid once here, not by whichever job runs first
     with tempfile.TemporaryDirectory() as tmp:
         d = {k: os.path.join(tmp, k) for k in ("train", "val", "normal", "big")}
         t = time.perf_counter()
