@@ -160,44 +160,52 @@ def plain_head_only(train: str, val: str, args) -> float:
     return time.perf_counter() - start
 
 
-def run_repeat(rows: dict[str, list[float]], d: dict[str, str], tmp: str, r: int, args) -> None:
+def run_repeat(rows: dict[str, list[float]], cpu_rows: dict[str, list[float]], d: dict[str, str], tmp: str, r: int,
+               args) -> None:
     """One round of every job; the 12 MP first run gets an empty decode cache of its own."""
     def out(name: str) -> str:
         return os.path.join(tmp, "runs", f"{name}-{r}")
 
-    def add(name: str, seconds: float) -> None:
+    def add(name: str, job) -> None:
+        cpu = time.process_time()
+        seconds = job()
+        cpu = time.process_time() - cpu
         rows.setdefault(name, []).append(seconds)
-        print(f"  round {r + 1}: {name:<28} {seconds:6.1f} s", flush=True)
+        cpu_rows.setdefault(name, []).append(cpu)
+        print(f"  round {r + 1}: {name:<28} {seconds:6.1f} s wall {cpu:6.1f} s cpu", flush=True)
 
     small = (args.big_model, 96, 1)
     if "big" in args.jobs:
         os.environ["TLGUI_HOME"] = os.path.join(tmp, f"home-big-{r}")  # empty decode cache
-        add("12 MP, first run", tlgui_train(d["big"], out("big1"), *small))
-        add("12 MP, second run", tlgui_train(d["big"], out("big2"), *small))
+        add("12 MP, first run", lambda: tlgui_train(d["big"], out("big1"), *small))
+        add("12 MP, second run", lambda: tlgui_train(d["big"], out("big2"), *small))
         os.environ["TLGUI_HOME"] = os.path.join(tmp, f"home-normal-{r}")
-        add("500 px, first run", tlgui_train(d["normal"], out("normal1"), *small))
-        add("500 px, second run", tlgui_train(d["normal"], out("normal2"), *small))
+        add("500 px, first run", lambda: tlgui_train(d["normal"], out("normal1"), *small))
+        add("500 px, second run", lambda: tlgui_train(d["normal"], out("normal2"), *small))
     os.environ["TLGUI_HOME"] = os.path.join(tmp, "home")  # tlgui's own runs share one cache, as a user's do
     val = ("--val-data", d["val"])
     if "finetune" in args.jobs:
-        add("plain fine-tune", plain_finetune(d["train"], d["val"], args))
-        add("tlgui fine-tune", tlgui_train(d["train"], out("ft"), args.model, args.size, args.finetune_epochs, *val))
+        add("plain fine-tune", lambda: plain_finetune(d["train"], d["val"], args))
+        add("tlgui fine-tune", lambda: tlgui_train(d["train"], out("ft"), args.model, args.size, args.finetune_epochs, *val))
     if "head" in args.jobs:
         head = (d["train"], args.model, args.size, args.head_epochs, *val, "--freeze", "backbone")
-        add("plain head-only", plain_head_only(d["train"], d["val"], args))
-        add("tlgui head-only", tlgui_train(head[0], out("head"), *head[1:]))
-        add("tlgui head-only, flip K=2", tlgui_train(head[0], out("headflip"), *head[1:], "--augment", "flip"))
+        add("plain head-only", lambda: plain_head_only(d["train"], d["val"], args))
+        add("tlgui head-only", lambda: tlgui_train(head[0], out("head"), *head[1:]))
+        add("tlgui head-only, flip K=2", lambda: tlgui_train(head[0], out("headflip"), *head[1:], "--augment", "flip"))
 
 
-def report(rows: dict[str, list[float]]) -> None:
+def report(rows: dict[str, list[float]], cpu_rows: dict[str, list[float]]) -> None:
+    """Medians of wall time (the target) and of process CPU time (all threads: steadier than
+    wall time when other processes share the cores)."""
     med = {k: statistics.median(v) for k, v in rows.items()}
+    cpu = {k: statistics.median(v) for k, v in cpu_rows.items()}
     print(f"medians of {len(next(iter(rows.values())))} round(s):")
     for name, value in med.items():
-        print(f"  {name:<28} {value:6.1f} s")
+        print(f"  {name:<28} {value:6.1f} s wall {cpu[name]:6.1f} s cpu")
 
     def ratio(label: str, a: str, b: str) -> None:
         if a in med and b in med:
-            print(f"{label}: {med[a] / med[b]:.2f}x")
+            print(f"{label}: {med[a] / med[b]:.2f}x wall, {cpu[a] / cpu[b]:.2f}x cpu")
 
     ratio("fine-tune tlgui/plain", "tlgui fine-tune", "plain fine-tune")
     ratio("head-only tlgui/plain (both one view)", "tlgui head-only", "plain head-only")
@@ -237,9 +245,10 @@ def main() -> None:
         print(f"made the JPEGs in {time.perf_counter() - t:.0f} s; torch threads {torch.get_num_threads()}; "
               f"{args.model} at {args.size} px; 12 MP job: {args.big_model} at 96 px", flush=True)
         rows: dict[str, list[float]] = {}
+        cpu_rows: dict[str, list[float]] = {}
         for r in range(args.repeats):  # alternate jobs so drifting machine load hits both alike
-            run_repeat(rows, d, tmp, r, args)
-        report(rows)
+            run_repeat(rows, cpu_rows, d, tmp, r, args)
+        report(rows, cpu_rows)
 
 
 if __name__ == "__main__":
