@@ -289,6 +289,7 @@ def announce(state: RunState) -> None:
         if row["accuracy"] > state.best_acc:
             state.best_acc, state.best_epoch = row["accuracy"], row["epoch"]
     state.started = time.perf_counter()
+    state.checkpoint_written = time.monotonic()  # the write interval counts from the first epoch
 
 
 def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] | None:
