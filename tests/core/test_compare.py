@@ -156,3 +156,38 @@ def test_compare_passes_split_and_settings_to_every_strategy():
     for strategy in ("scratch", "head", "finetune"):
         t = config.train_config(strategy)
         assert (t.split, t.val_split, t.device, t.optimizer, t.schedule) == ("test", 0.3, "cpu", "sgd", "onecycle")
+
+
+def test_three_runs_decode_each_image_once_and_head_only_trains_on_cached_features(tiny, tmp_path, monkeypatch):
+    from tlgui.core.data import decode
+    from tlgui.core.data.decode_cache import DecodeCache
+    from tlgui.core.training import prepare
+
+    data, weights = tiny
+    decoded, caches = [], []
+    load = decode._load_raw
+    monkeypatch.setattr(decode, "_load_raw", lambda images, index, prep=None: (
+        decoded.append(images.paths[index]), load(images, index, prep))[1])
+
+    class Recorded(DecodeCache):  # the decode cache of each run, to read its hits afterwards
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            caches.append(self)
+
+    monkeypatch.setattr(prepare, "DecodeCache", Recorded)
+    lookups = []
+    get = DecodeCache.get
+    monkeypatch.setattr(DecodeCache, "get", lambda self, key, shape: (lookups.append(key), get(self, key, shape))[1])
+    # the image size of the source weights for all three (smallcnn's default, 28 px, would
+    # make the baseline decode at another size than the two transfer runs)
+    outcome = run_comparison(config(tmp_path, data, weights, image_size=16))
+    assert outcome.status == "completed" and list(outcome.strategies) == ["scratch", "head", "finetune"]
+    images = 18  # tiny: 3 classes x 6 files
+    assert len(decoded) == len(set(decoded)) == images  # every file decoded once over the three runs
+    assert [(c.hits, c.writes) for c in caches] == [(0, images), (images, 0), (images, 0)]
+    assert len(lookups) == 3 * images  # one pass per run over the images, not a second one
+    head = json.loads((tmp_path / "cmp" / "head" / "summary.json").read_text())
+    assert head["feature_cache"]["used"] is True and head["head_fit"]["method"] in ("lbfgs", "steps")
+    for name in ("scratch", "finetune"):
+        summary = json.loads((tmp_path / "cmp" / name / "summary.json").read_text())
+        assert summary["feature_cache"]["used"] is False

@@ -128,3 +128,49 @@ def test_stop_during_caching_ends_the_run_cleanly(tmp_path, augment):
 
     result = loop.train(_config(tmp_path, augment=augment), on_event, control=control)
     assert result.status == "stopped" and result.summary["epochs_completed"] == 0
+
+
+def test_cache_build_runs_the_backbone_once_per_image(tmp_path):
+    prepared = prepare(_config(tmp_path), lambda e: None)
+    seen = []
+    prepared.model.conv1.register_forward_hook(lambda _m, inp, _out: seen.append(len(inp[0])))
+    cache = feature_cache.build_feature_cache(prepared, torch.Generator(), lambda e: None, lambda: False)
+    assert cache is not None
+    images = prepared.train_count + prepared.val_count
+    # every image once, plus the few whose whole forward pass checks that the head comes last
+    assert sum(seen) == images + feature_cache._CHECK_IMAGES
+
+
+def test_cached_run_writes_its_checkpoints_at_the_end_not_every_epoch(tmp_path, monkeypatch):
+    from tlgui.core.results.runs import RunDir
+
+    written = []
+    original = RunDir.save_state
+    monkeypatch.setattr(RunDir, "save_state", lambda self, name, state: (written.append((name, state["epoch"])),
+                                                                         original(self, name, state))[1])
+    result = loop.train(_config(tmp_path, epochs=6))
+    assert result.summary["feature_cache"]["used"] is True
+    best = result.summary["best_epoch"]
+    assert sorted(written) == [("best", best), ("last", 6)]  # one write each, the final states
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)
+    saved_head = last["model"]["fc.weight"]
+    final = torch.load(tmp_path / "run" / "model.pt", weights_only=False)
+    torch.testing.assert_close(saved_head, final["state_dict"]["fc.weight"])
+
+
+def test_cached_run_stopped_midway_keeps_its_last_completed_epoch(tmp_path):
+    from tlgui.core.base.events import EpochStats
+    from tlgui.core.training.control import TrainControl
+
+    control = TrainControl()
+
+    def on_event(event):
+        if isinstance(event, EpochStats) and event.epoch == 2:
+            control.stop()
+
+    result = loop.train(_config(tmp_path, epochs=6), on_event, control=control)
+    assert result.status == "stopped" and result.summary["epochs_completed"] == 2
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)
+    assert last["epoch"] == 2  # written on stop, so --resume continues from epoch 3
+    resumed = loop.train(_config(tmp_path, epochs=6), resume=True)
+    assert resumed.status == "completed" and resumed.summary["epochs_completed"] == 6

@@ -24,6 +24,7 @@ from tlgui.core.training.augment import augment_batch
 from tlgui.core.training.prepare import Prepared
 
 _MAX_CACHE_BYTES = 2 * 1024**3
+_CHECK_IMAGES = 2  # images whose full forward pass checks that the head is the last module
 
 
 class _NotCached(Exception):
@@ -92,8 +93,9 @@ class HeadInputs:
 
 @torch.no_grad()
 def capture_features(prepared: Prepared, train: bool, views: int, augment: str, generator, should_stop,
-                     batch_size: int = 64) -> Features | None:
-    """Head inputs for every image (``views`` augmented views each); None when stopped."""
+                     batch_size: int = 64, check: bool = True) -> Features | None:
+    """Head inputs for every image (``views`` augmented views each); None when stopped.
+    ``check``: first make sure the model's output is its head applied to the captured input."""
     model, device = prepared.model, prepared.device
     capture = HeadInputs(model, prepared.head_path)
     model.eval()
@@ -106,8 +108,8 @@ def capture_features(prepared: Prepared, train: bool, views: int, augment: str, 
                 x = augment_batch(x, augment, generator)
             inputs = to_model_input(x, prepared.preprocessing, device, prepared.channels_last)
             with autocast_for(device, prepared.precision.autocast_dtype):
-                if not parts:
-                    _check_head_is_last(model, capture, inputs)
+                if check and not parts:
+                    _check_head_is_last(model, capture, inputs[:_CHECK_IMAGES])
                 capture.stop_early = True
                 feats = capture(inputs)
             parts.append(feats.float())
@@ -118,7 +120,9 @@ def capture_features(prepared: Prepared, train: bool, views: int, augment: str, 
 
 
 def _check_head_is_last(model: nn.Module, capture: HeadInputs, inputs: torch.Tensor) -> None:
-    """The model's output must be the head applied to the captured input, else caching is wrong."""
+    """The model's output must be the head applied to the captured input, else caching is wrong.
+    A few images are enough (eval mode: each image's output depends on that image alone); the
+    whole first batch made resnet18 at 224 px run its first 64 images twice, ~2 s here."""
     capture.stop_early = False
     handle = capture.head.register_forward_pre_hook(capture._hook)
     try:
@@ -186,7 +190,8 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
         if config.bn_update_frozen and adapt_batchnorm(prepared, should_stop):
             emit(Message("frozen BatchNorm statistics re-estimated on this data in one pass (AdaBN)"))
         train = capture_features(prepared, True, views, config.augment, generator, should_stop)
-        val = capture_features(prepared, False, 1, "none", generator, should_stop) if train is not None else None
+        val = (capture_features(prepared, False, 1, "none", generator, should_stop, check=False)
+               if train is not None else None)  # the same model: checked once is enough
     except _NotCached as exc:
         emit(Message(f"feature cache not used: {exc}; the backbone runs every epoch", "info"))
         return None

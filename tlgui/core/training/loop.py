@@ -44,7 +44,12 @@ from tlgui.core.training.feature_cache import (
 from tlgui.core.training.head_fit import cached_train_epoch, setup_cached_training
 from tlgui.core.training.optim import build_optimizer, build_scheduler
 from tlgui.core.training.prepare import Prepared, prepare
-from tlgui.core.training.records import collect_late_bad_files, resumable_state, run_summary
+from tlgui.core.training.records import (
+    collect_late_bad_files,
+    flush_checkpoints,
+    run_summary,
+    save_checkpoints,
+)
 from tlgui.core.training.resume import (
     check_matches,
     load_resumed_weights,
@@ -90,6 +95,8 @@ class RunState:
     started: float = 0.0
     cache: FeatureCache | None = None  # head-only runs: the head trains on cached backbone features
     head_l2: float | None = None  # set when the head is fitted by full-batch L-BFGS
+    pending_checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> state to write
+    checkpoint_written: float = field(default_factory=time.monotonic)
 
     @property
     def model(self) -> nn.Module:
@@ -129,16 +136,20 @@ def _run(state: RunState) -> RunResult:
     build_training(state)
     announce(state)
     try:
-        for epoch in range(state.start_epoch, config.epochs + 1):
-            train_figures = train_one_epoch(state, epoch)
-            if train_figures is None:
-                break
-            if not validate(state, epoch, *train_figures):
-                break
-            save_checkpoints(state, epoch)
-            if state.control.stopped:
-                state.status = "stopped"
-                break
+        try:
+            for epoch in range(state.start_epoch, config.epochs + 1):
+                train_figures = train_one_epoch(state, epoch)
+                if train_figures is None:
+                    break
+                if not validate(state, epoch, *train_figures):
+                    break
+                save_checkpoints(state, epoch)
+                if state.control.stopped:
+                    state.status = "stopped"
+                    break
+        finally:
+            if state.pending_checkpoints:  # those a cached head-only run kept in memory
+                flush_checkpoints(state)
     except torch.cuda.OutOfMemoryError:
         raise _out_of_memory(config, "the GPU") from None
     except RuntimeError as exc:
@@ -278,6 +289,7 @@ def announce(state: RunState) -> None:
         if row["accuracy"] > state.best_acc:
             state.best_acc, state.best_epoch = row["accuracy"], row["epoch"]
     state.started = time.perf_counter()
+    state.checkpoint_written = time.monotonic()  # the write interval counts from the first epoch
 
 
 def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] | None:
@@ -362,18 +374,6 @@ def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, e
     state.emit(EpochStats(epoch, state.config.epochs, train_loss, train_acc, val_loss, val_acc, lr, seconds,
                           time.perf_counter() - state.started))
     return True
-
-
-def save_checkpoints(state: RunState, epoch: int) -> None:
-    """checkpoints/last.pt every ``checkpoint_every`` epochs and at the end; best.pt on a new best."""
-    config, main = state.config, state.dist.main
-    val_acc = state.last_val[1]
-    if main and (epoch % max(1, config.checkpoint_every) == 0 or epoch == config.epochs):
-        state.run.save_state("last", resumable_state(state, epoch))
-    if val_acc > state.best_acc:
-        state.best_acc, state.best_epoch = val_acc, epoch
-        if main:
-            state.run.save_state("best", resumable_state(state, epoch))
 
 
 def finish(state: RunState) -> RunResult:

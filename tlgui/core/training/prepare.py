@@ -304,8 +304,6 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_spl
                                     should_stop, cache)
     if cache.problem:
         prepared.messages.append(f"image cache not used: {cache.problem}; decoding without it")
-    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop)
-    vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"), should_stop)
     if control is not None and control.stopped:
         raise Cancelled("stopped while the images were being decoded; nothing was saved")
     if val_set is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import time
 from typing import Any
 
 from tlgui.core.base.events import Message
@@ -13,17 +15,66 @@ from tlgui.core.training.resume import random_streams
 # each function takes the loop's RunState (not imported: the loop imports this module)
 
 
+# Head-only runs on cached features: an epoch takes milliseconds, while a checkpoint of the
+# whole network (resnet18: 45 MB, cloned, pickled, fsync'ed) took 0.1-0.3 s each here: 20 epochs
+# spent 5.7 s of a 16 s run writing last.pt and best.pt. Their checkpoints are kept in memory
+# and written at most this often, after the last epoch, on stop and when the run fails.
+CACHED_WRITE_SECONDS = 30.0
+
+
 def resumable_state(state, epoch: int) -> dict[str, Any]:
+    """Everything a resumed run needs, detached from the live run (it may be written later).
+
+    In a cached head-only run nothing outside the head can change (eval mode, no gradients),
+    so only the head's tensors are copied; the optimizer's state is copied in full either way
+    when the write may come later."""
+    cached = state.cache is not None
+    prefix = state.prepared.head_path + "."
+
+    def detached(key: str, value):
+        value = value.detach().cpu()
+        return value if cached and not key.startswith(prefix) else value.clone()
+
     return {
         "format": "tlgui.state",
         "epoch": epoch,
-        "model": {k: v.detach().cpu().clone() for k, v in state.model.state_dict().items()},
-        "optimizer": state.optimizer.state_dict(),
+        "model": {k: detached(k, v) for k, v in state.model.state_dict().items()},
+        "optimizer": copy.deepcopy(state.optimizer.state_dict()) if cached else state.optimizer.state_dict(),
         "scheduler": state.scheduler.state_dict(),
         "config": state.config.to_dict(),
         # random streams, so a resumed run continues exactly as an uninterrupted one would
         **random_streams(state.generator),
     }
+
+
+def save_checkpoints(state, epoch: int) -> None:
+    """checkpoints/last.pt every ``checkpoint_every`` epochs and at the end; best.pt on a new
+    best. Cached head-only runs write them at most every CACHED_WRITE_SECONDS and at the end
+    (see :func:`flush_checkpoints`)."""
+    config, main = state.config, state.dist.main
+    val_acc = state.last_val[1]
+    due = epoch % max(1, config.checkpoint_every) == 0 or epoch == config.epochs
+    best = val_acc > state.best_acc
+    if best:
+        state.best_acc, state.best_epoch = val_acc, epoch
+    if not main or not (due or best):
+        return
+    snapshot = resumable_state(state, epoch)
+    if due:
+        state.pending_checkpoints["last"] = snapshot
+    if best:
+        state.pending_checkpoints["best"] = snapshot
+    if state.cache is None or epoch == config.epochs or time.monotonic() - state.checkpoint_written >= CACHED_WRITE_SECONDS:
+        flush_checkpoints(state)
+
+
+def flush_checkpoints(state) -> None:
+    """Write the checkpoints kept in memory (best.pt first: it is the one a user looks for)."""
+    pending = sorted(state.pending_checkpoints.items())
+    state.pending_checkpoints.clear()  # a failed write is reported once, not retried by the caller
+    for name, snapshot in pending:
+        state.run.save_state(name, snapshot)
+    state.checkpoint_written = time.monotonic()
 
 
 def collect_late_bad_files(state) -> None:
