@@ -32,3 +32,32 @@ def test_results_are_delivered_normally(qtbot):
     qtbot.waitUntil(lambda: got == ["done"], timeout=20000)
     assert progress == [0.5]
     runner.shutdown()
+
+
+def test_on_ended_is_called_for_a_job_that_ended_before_start_returned(qtbot):
+    # Connecting job.finished after start() missed jobs that ended first (an offline download
+    # under load); on_ended is connected before the thread starts.
+    runner = TaskRunner()
+    ended = []
+    job = runner.start(lambda job: None, None, on_ended=lambda: ended.append(True), name="instant")
+    assert job.wait(20000)  # the thread has ended and emitted finished before anyone else connects
+    qtbot.waitUntil(lambda: ended == [True], timeout=20000)
+
+
+def test_panels_are_not_left_busy_by_a_job_that_ends_at_once(qtbot, monkeypatch):
+    from tlgui.ui.weights_dialog import WeightsLibraryDialog
+
+    original = TaskRunner.start
+
+    def start_and_let_it_end(self, fn, *args, **kwargs):  # the worst case of the race
+        job = original(self, fn, *args, **kwargs)
+        job.wait(20000)
+        return job
+
+    monkeypatch.setattr(TaskRunner, "start", start_and_let_it_end)
+    dialog = WeightsLibraryDialog()
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.operation_finished, timeout=20000):
+        dialog.import_file("/nonexistent/weights.pth")
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=20000)
+    dialog.wait_idle()

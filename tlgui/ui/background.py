@@ -82,7 +82,12 @@ class TaskRunner(QObject):
         on_error: Callable[[BaseException], None] | None = None,
         on_progress: Callable[[Any], None] | None = None,
         name: str = "job",
+        on_ended: Callable[[], None] | None = None,
     ) -> Job:
+        """Start ``fn(job)`` on a new thread. ``on_ended`` runs on the GUI thread once the job's
+        thread has ended, cancelled or not. It is connected here, before the thread starts: a
+        caller that connected ``job.finished`` after ``start()`` returned missed it whenever the
+        job ended first (an offline download under load), and stayed busy for ever."""
         global _reaper
         if _reaper is None:
             _reaper = _Reaper()
@@ -95,6 +100,8 @@ class TaskRunner(QObject):
         job.progressed.connect(self._deliver_progress)
         job.finished.connect(_reaper.reap)
         job.finished.connect(self._forget)
+        if on_ended is not None:
+            job.finished.connect(on_ended)
         registry.register(job)
         _live.add(job)
         self._jobs.append(job)

@@ -188,9 +188,9 @@ class BuiltinDatasetDialog(QDialog):
         self._say(f"Downloading {name}…", "")
         self.progress.start(f"Connecting for {name}…")
         self._job = self._download_runner.start(
-            work, self._on_downloaded, self._on_download_failed, self._on_progress, name="dataset-download"
+            work, self._on_downloaded, self._on_download_failed, self._on_progress, name="dataset-download",
+            on_ended=self._on_download_ended,
         )
-        self._job.finished.connect(self._on_download_ended)
         self._set_busy(True)
 
     @Slot()

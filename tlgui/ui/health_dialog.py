@@ -244,8 +244,8 @@ class DatasetHealthDialog(QDialog):
         self.start_button.setEnabled(False)
         self.export_button.setEnabled(False)
         self.progress.start(self._phase_text())
-        self._job = self._runner.start(work, self._on_scanned, self._on_failed, self._on_progress, name="health-scan")
-        self._job.finished.connect(self._on_job_ended)
+        self._job = self._runner.start(work, self._on_scanned, self._on_failed, self._on_progress, name="health-scan",
+                                       on_ended=self._on_job_ended)
 
     @Slot()
     def cancel(self) -> None:

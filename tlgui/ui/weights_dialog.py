@@ -262,8 +262,8 @@ class WeightsLibraryDialog(QDialog):
         self._op = op
         self.message.hide()
         self.progress.start(text)
-        self._job = self._runner.start(work, on_done, on_error, self._on_progress, name=f"weights-{op}")
-        self._job.finished.connect(self._on_job_ended)
+        self._job = self._runner.start(work, on_done, on_error, self._on_progress, name=f"weights-{op}",
+                                       on_ended=self._on_job_ended)
         self._update_buttons()
 
     @Slot(object)
