@@ -181,8 +181,7 @@ class PredictPanel(QWidget):
         predictor, model_path = self.predictor, self.model_path
         self._active = True
         self._runner.start(lambda job: _predict_job(predictor, model_path, paths, job),
-                                 self._on_done, self._on_error, self._on_progress, name="predict",
-                                 on_ended=self._next)
+                           self._on_done, self._on_error, self._on_progress, name="predict", on_ended=self._next)
         self._update_buttons()
 
     @Slot()
