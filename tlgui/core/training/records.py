@@ -64,7 +64,10 @@ def save_checkpoints(state, epoch: int) -> None:
         state.pending_checkpoints["last"] = snapshot
     if best:
         state.pending_checkpoints["best"] = snapshot
-    if state.cache is None or epoch == config.epochs or time.monotonic() - state.checkpoint_written >= CACHED_WRITE_SECONDS:
+    # the first last.pt at once: a run killed within its first 30 s can still be resumed
+    first = due and not (state.run.checkpoints / "last.pt").is_file()
+    if (state.cache is None or first or epoch == config.epochs
+            or time.monotonic() - state.checkpoint_written >= CACHED_WRITE_SECONDS):
         flush_checkpoints(state)
 
 
