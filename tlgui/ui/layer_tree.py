@@ -64,6 +64,20 @@ class LayerTreePanel(QWidget):
         self.title.setObjectName("layerTreeTitle")
         self.title.setWordWrap(True)
 
+        presets = self._build_presets()
+        self._build_view()
+        self._build_labels()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(presets)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.detail_label)
+        layout.addWidget(self.bn_check)
+
+    def _build_presets(self) -> QHBoxLayout:
+        """The preset buttons: fine-tune everything, head only, the last N blocks."""
         self.finetune_button = QPushButton("Fine-tune everything")
         self.finetune_button.setObjectName("presetFinetune")
         self.finetune_button.setToolTip("Every layer trains (FreezePlan 'none')")
@@ -94,7 +108,9 @@ class LayerTreePanel(QWidget):
         presets.addWidget(self.last_button)
         presets.addWidget(self.blocks_spin)
         presets.addStretch(1)
+        return presets
 
+    def _build_view(self) -> None:
         self.view = QTreeView()
         self.view.setObjectName("layerTree")
         self.view.setModel(self._model)
@@ -117,6 +133,7 @@ class LayerTreePanel(QWidget):
             header.resizeSection(column, metrics.horizontalAdvance(sample) + 24)
         self._model.freeze_changed.connect(self._on_user_toggle)
 
+    def _build_labels(self) -> None:
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("layerTreeSummary")
         font = self.summary_label.font()
@@ -134,14 +151,6 @@ class LayerTreePanel(QWidget):
             "learned before.\nOn: they re-estimate them from your images while training."
         )
         self.bn_check.toggled.connect(self._on_bn_toggled)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addLayout(presets)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.summary_label)
-        layout.addWidget(self.detail_label)
-        layout.addWidget(self.bn_check)
 
     # ------------------------------------------------------------------ public API
 

@@ -64,8 +64,6 @@ class WeightsLibraryDialog(QDialog):
 
     def __init__(self, parent=None, architecture: str | None = None, opener=None):
         super().__init__(parent)
-        from tlgui.core.library.catalog import library_dirs
-
         self.setObjectName("weightsLibraryDialog")
         self.setWindowTitle("Pretrained weights library")
         self.setAcceptDrops(True)
@@ -81,14 +79,27 @@ class WeightsLibraryDialog(QDialog):
         self._import_path = ""
         self._closed = False
 
+        self._build_widgets()
+        self._lay_out()
+        self.resize(1080, 640)
+
+        self.search.textChanged.connect(self._on_filter_changed)
+        self.only_offline.toggled.connect(self._on_filter_changed)
+        self._on_filter_changed()
+        self._update_buttons()
+        self.refresh()
+
+    def _build_widgets(self) -> None:
+        from tlgui.core.library.catalog import library_dirs
+
         folders = "<br>".join(f"<code>{escape(str(d))}</code>" for d in library_dirs())
-        intro = QLabel(
+        self.intro = QLabel(
             "Weights tlgui can start from without internet. Files are looked for in:<br>" + folders
             + "<br>Import a file copied from another computer (or drop it here), or download one."
         )
-        intro.setWordWrap(True)
-        intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.search = QLineEdit(architecture or "")
+        self.intro.setWordWrap(True)
+        self.intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.search = QLineEdit(self._architecture or "")
         self.search.setObjectName("weightsSearch")
         self.search.setPlaceholderText("Search architectures, entries or file names")
         self.search.setClearButtonEnabled(True)
@@ -119,8 +130,9 @@ class WeightsLibraryDialog(QDialog):
         self.download_button = push_button("Download…", "weightsDownload", self.download_selected)
         self.use_button = push_button("Use these weights", "weightsUse", self.use_selected)
         self.use_button.setDefault(True)
-        close = push_button("Close", "weightsClose", self.reject)
+        self.close_button = push_button("Close", "weightsClose", self.reject)
 
+    def _lay_out(self) -> None:
         search_row = QHBoxLayout()
         search_row.addWidget(self.search, 1)
         search_row.addWidget(self.only_offline)
@@ -130,21 +142,14 @@ class WeightsLibraryDialog(QDialog):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.use_button)
-        buttons.addWidget(close)
+        buttons.addWidget(self.close_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addWidget(self.intro)
         layout.addLayout(search_row)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
-        self.resize(1080, 640)
-
-        self.search.textChanged.connect(self._on_filter_changed)
-        self.only_offline.toggled.connect(self._on_filter_changed)
-        self._on_filter_changed()
-        self._update_buttons()
-        self.refresh()
 
     # ------------------------------------------------------------------ public API
 
