@@ -46,3 +46,48 @@ def test_dataloader_workers_use_spawn(lazy, tmp_path):
     result = train(TrainConfig(data=str(data), model="smallcnn", epochs=1, batch_size=8, num_workers=1,
                                out=str(tmp_path / "run")))
     assert result.status == "completed"
+
+
+def test_lazy_path_decodes_each_file_once_across_runs(lazy, tmp_path, monkeypatch):
+    import tlgui.core.data.decode as decode_mod
+    from tlgui.core.data.decode_cache import decode_cache_dir
+
+    data = image_folder(tmp_path / "data", per_class=8)
+    config = dict(data=str(data), model="smallcnn", epochs=2, batch_size=8)
+    decoded = []
+    original = decode_mod._load_raw
+    monkeypatch.setattr(decode_mod, "_load_raw", lambda *a: (decoded.append(a[1]), original(*a))[1])
+    assert train(TrainConfig(**config, out=str(tmp_path / "run1"))).status == "completed"
+    assert sorted(decoded) == list(range(24))  # 2 epochs, each file decoded in the first only
+    assert len(list(decode_cache_dir().glob("*/*.npy"))) == 24
+    decoded.clear()
+    second = train(TrainConfig(**config, out=str(tmp_path / "run2")))
+    assert second.status == "completed" and decoded == []  # all from the cache
+    assert second.summary["best_val_accuracy"] == pytest.approx(
+        json.loads((tmp_path / "run1" / "summary.json").read_text())["best_val_accuracy"])
+
+
+def test_lazy_path_skips_the_cache_when_the_images_would_not_fit_in_it(lazy, tmp_path, monkeypatch):
+    from tlgui.core.data import decode_cache
+
+    monkeypatch.setattr(decode_cache, "limit_bytes", lambda: 1000)  # 24 images of 16x16 px grey are 6 KB decoded
+    data = image_folder(tmp_path / "data", per_class=8)
+    events = []
+    result = train(TrainConfig(data=str(data), model="smallcnn", epochs=1, batch_size=8, out=str(tmp_path / "run")),
+                   events.append)
+    assert result.status == "completed"
+    text = " ".join(getattr(e, "text", "") for e in events)
+    assert "image cache not used: these 24 images take" in text and "decoded again every epoch" in text
+    assert not list(decode_cache.decode_cache_dir().glob("*/*.npy"))
+
+
+def test_decode_cache_survives_pickling_for_worker_processes(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from tlgui.core.data.decode_cache import DecodeCache
+
+    cache = pickle.loads(pickle.dumps(DecodeCache(tmp_path, limit=10**6)))
+    cache.put("ab" * 32, np.zeros((1, 2, 2), np.uint8))
+    assert cache.get("ab" * 32, (1, 2, 2)).shape == (1, 2, 2) and cache.hits == 1

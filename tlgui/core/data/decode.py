@@ -175,10 +175,11 @@ class LazyImageDataset(torch.utils.data.Dataset):
     is returned instead, so an epoch never stops on a bad file. With DataLoader worker
     processes each worker keeps its own ``bad`` list."""
 
-    def __init__(self, images: ImageSet, indices, prep: Preprocessing):
+    def __init__(self, images: ImageSet, indices, prep: Preprocessing, cache: DecodeCache | None = None):
         self.images = images
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         self.prep = prep
+        self.cache = cache if images.paths is not None else None  # decoded files on disk, as decode_to_tensor
         self.bad: list[tuple[str, str]] = []
         self._bad_positions: set[int] = set()
 
@@ -189,12 +190,18 @@ class LazyImageDataset(torch.utils.data.Dataset):
         if position in self._bad_positions:
             return None
         index = int(self.indices[position])
+        key = _key(self.images, index, self.prep) if self.cache is not None else None
+        array = self.cache.get(key, (self.prep.channels, self.prep.crop, self.prep.crop)) if key else None
+        if array is not None:
+            return torch.from_numpy(array), int(self.images.labels[index])
         try:
             array = self.prep.load_image(_load_raw(self.images, index, self.prep))
         except Exception as exc:  # noqa: BLE001
             self._bad_positions.add(position)
             self.bad.append((self.images.describe(index), image_error_reason(exc)))
             return None
+        if key is not None:
+            self.cache.put(key, array)
         if not array.flags.writeable:  # PIL-backed arrays are read-only
             array = array.copy()
         return torch.from_numpy(array), int(self.images.labels[index])

@@ -62,6 +62,15 @@ class DecodeCache:
         self.hits = self.writes = self.redecoded = 0
         self._lock = threading.Lock()
 
+    def __getstate__(self):  # DataLoader worker processes get a copy of a lazy data set's cache
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @property
     def enabled(self) -> bool:
         return self.problem is None and self.limit > 0
@@ -114,9 +123,10 @@ class DecodeCache:
                 self.problem = reason
                 log.warning("image cache turned off: %s", reason)
 
-    def trim(self) -> None:
-        """Delete the oldest entries until the cache is under its limit."""
-        if self.writes == 0:
+    def trim(self, force: bool = False) -> None:
+        """Delete the oldest entries until the cache is under its limit (``force``: even when
+        this object wrote nothing, e.g. DataLoader worker processes did the writing)."""
+        if self.writes == 0 and not force:
             return
         entries = []
         try:

@@ -49,6 +49,7 @@ from tlgui.core.training.records import (
     flush_checkpoints,
     run_summary,
     save_checkpoints,
+    trim_lazy_decode_cache,
 )
 from tlgui.core.training.resume import (
     check_matches,
@@ -382,6 +383,7 @@ def finish(state: RunState) -> RunResult:
     if state.dist.enabled:  # images per second of the whole job
         state.images_seen = int(distributed.sum_across(state.dist, [state.images_seen], state.device)[0])
     collect_late_bad_files(state)
+    trim_lazy_decode_cache(state)
     state.emit(Stage("save", "Saving the model"))
     config, prepared = state.config, state.prepared
     val_loss, val_acc = (v if math.isfinite(v) else None for v in state.last_val)

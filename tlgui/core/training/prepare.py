@@ -278,6 +278,20 @@ def build_frozen_model(config: TrainConfig, weights: WeightSource, sources: _Sou
     return model, head_path, freeze
 
 
+def _lazy_decode_cache(count: int, prep, messages: list[str]) -> DecodeCache | None:
+    """The decode cache for images decoded during each epoch, or None when they would not fit
+    in its limit: read in the same order every epoch, they would push each other out (oldest
+    first) and every read would be a miss plus a write."""
+    cache = DecodeCache()
+    needed = count * prep.channels * prep.crop * prep.crop
+    if needed > cache.limit:
+        messages.append(
+            f"image cache not used: these {count:,} images take {needed / 1024**3:.1f} GB decoded, more than its "
+            f"limit of {cache.limit / 1024**3:.1f} GB (Settings); they are decoded again every epoch")
+        return None
+    return cache
+
+
 def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_split=None) -> None:
     """Split, then decode into uint8 tensors when they fit in memory, else lazy datasets."""
     config, prep, classes = prepared.config, prepared.preprocessing, prepared.classes
@@ -287,8 +301,9 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_spl
     prepared.split = split_rows(train_set, config.data, train_idx, "train") + split_rows(
         val_source, config.val_data or config.data, val_idx, "val")
     if not fits_in_memory(len(train_idx) + len(val_idx), prep):
-        prepared.train_lazy = LazyImageDataset(train_set, train_idx, prep)
-        prepared.val_lazy = LazyImageDataset(val_source, val_idx, prep)
+        cache = _lazy_decode_cache(len(train_idx) + len(val_idx), prep, prepared.messages)
+        prepared.train_lazy = LazyImageDataset(train_set, train_idx, prep, cache)
+        prepared.val_lazy = LazyImageDataset(val_source, val_idx, prep, cache)
         if val_set is not None:
             prepared.val_lazy.label_map = _val_label_map(classes, val_set)
         return

@@ -80,6 +80,14 @@ def flush_checkpoints(state) -> None:
     state.checkpoint_written = time.monotonic()
 
 
+def trim_lazy_decode_cache(state) -> None:
+    """Keep the decode cache under its limit after the lazy data sets filled it during the
+    epochs (perhaps from DataLoader worker processes, whose writes this process did not count)."""
+    cache = getattr(state.prepared.train_lazy, "cache", None)
+    if cache is not None:
+        cache.trim(force=True)
+
+
 def collect_late_bad_files(state) -> None:
     # files that only failed when decoded during an epoch (data too big to decode up front);
     # with DataLoader worker processes each worker keeps its own list, so only ours is seen
