@@ -13,7 +13,6 @@ import io
 import json
 import os
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from PIL import Image, ImageOps
 from tlgui import paths
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
+from tlgui.core.data import sources
 from tlgui.core.data.sources import (
     FolderListing,
     check_decoded_size,
@@ -126,9 +126,9 @@ def scan_folder(
     step = max(1, -(-len(files) // 20))
     stopped = False
     workers = min(4, os.cpu_count() or 1)
-    with warnings.catch_warnings(), ThreadPoolExecutor(workers) as pool:
-        # over MAX_IMAGE_PIXELS * 2 PIL raises (reported as a bomb); below that it only warns
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    # No warnings filters here: they are process-wide and not thread-safe, and this runs in
+    # background jobs. PIL's own bomb check is off (sources.py); _inspect applies tlgui's limit.
+    with ThreadPoolExecutor(workers) as pool:
         for start in range(0, len(files), _CHUNK):
             if stop():
                 stopped = True
@@ -260,7 +260,7 @@ def folder_fingerprint(listing: FolderListing) -> str:
     """Changes when any file is added, removed, resized or touched (or scan rules change)."""
     digest = hashlib.sha256()
     digest.update(
-        f"v{SCAN_VERSION}|{Image.MAX_IMAGE_PIXELS}|{TINY_PIXELS}|{listing.ignored}|{listing.stray_images}\n".encode()
+        f"v{SCAN_VERSION}|{sources.MAX_DECODED_PIXELS}|{TINY_PIXELS}|{listing.ignored}|{listing.stray_images}\n".encode()
     )
     root = str(listing.root)
     for name, entries in listing.classes.items():
