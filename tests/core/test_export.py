@@ -184,3 +184,26 @@ def test_cli_export_and_errors(model_rgb, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if the extra were not installed
     one_line_error(capsys, ["export", str(model_rgb), "--format", "onnx", "--out", str(tmp_path / "x.onnx")], "install tlgui[export]")
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_export_never_replaces_the_model_nor_an_existing_file_without_overwrite(model_rgb, tmp_path, capsys):
+    import shutil
+
+    model = tmp_path / "model.pt"
+    shutil.copy(model_rgb, model)
+    original = model.read_bytes()
+    # the model it reads, named directly or as "a .ts next to it" that is the same file
+    for fmt, out in (("torchscript", model), ("onnx", model), ("bundle", tmp_path)):
+        one_line_error(capsys, ["export", str(model), "--format", fmt, "--out", str(out), "--overwrite"],
+                       str(model.name) if fmt != "bundle" else "")
+        assert model.read_bytes() == original
+    existing = tmp_path / "old.ts"
+    existing.write_bytes(b"someone's earlier export")
+    one_line_error(capsys, ["export", str(model), "--format", "torchscript", "--out", str(existing)], "--overwrite")
+    assert existing.read_bytes() == b"someone's earlier export"
+    with pytest.raises(ExportError, match="already exists"):
+        export_model(model, "torchscript", existing)
+    assert Path(export_model(model, "torchscript", existing, overwrite=True).path) == existing
+    torch.testing.assert_close(torch.jit.load(str(existing))(inputs(2)), eager(model)(inputs(2)))
+    assert model.read_bytes() == original
