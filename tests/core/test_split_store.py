@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +154,23 @@ def test_weight_decay_means_what_it_says(optimizer):
     assert decayed == {id(model[0].weight), id(model[3].weight)}  # never biases or BatchNorm
     default = build_optimizer(TrainConfig(data="x", model="smallcnn", optimizer=optimizer), model.parameters())
     assert max(g["weight_decay"] for g in default.param_groups) == (0.01 if optimizer == "adamw" else 0.0)
+
+
+def test_files_removed_after_a_health_scan_do_not_move_training_images_into_validation(tmp_path):
+    from tlgui.core.results.run_evaluation import evaluate_run, run_validation
+
+    data = image_folder(tmp_path / "data", per_class=10)
+    run = tmp_path / "run"
+    train(cfg(data, run))
+    table = rows(run)
+    val_paths = [r["path"] for r in table if r["subset"] == "val"]
+    train_paths = [r["path"] for r in table if r["subset"] == "train"]
+    # what a user does after the health scan flags files: they go (sorting shifts every index)
+    for gone in (sorted(train_paths)[0], sorted(val_paths)[0]):
+        Path(gone).unlink()
+    validation = run_validation(run)
+    assert validation.missing == 1
+    evaluation = evaluate_run(run)
+    assert evaluation.n == len(val_paths) - 1
+    assert set(evaluation.descriptions) == set(val_paths) - {sorted(val_paths)[0]}
+    assert not set(evaluation.descriptions) & set(train_paths)
