@@ -109,3 +109,41 @@ def test_standard_shifts_differ_per_image():
     assert out.shape == x.shape and out.dtype == torch.uint8
     distinct = {bytes(o.numpy().tobytes()) for o in out}
     assert len(distinct) > 8
+
+
+@pytest.mark.parametrize("native, flag, used", [(True, "auto", "bf16"), (False, "auto", "fp32"),
+                                                 (True, "fp32", "fp32"), (False, "bf16", "fp32")])
+def test_cli_precision_flag(tmp_path, capsys, native_bf16, native, flag, used):
+    from tlgui.cli import main as cli
+
+    native_bf16(native)
+    data = image_folder(tmp_path / "data", per_class=6)
+    run = tmp_path / "run"
+    assert cli(["train", "--data", str(data), "--model", "smallcnn", "--epochs", "1", "--batch-size", "8",
+                "--precision", flag, "--out", str(run)]) == 0
+    out = capsys.readouterr()
+    assert json.loads((run / "summary.json").read_text())["precision"] == used
+    assert json.loads((run / "config.json").read_text())["precision"] == flag
+    fallback = [line for line in (out.out + out.err).splitlines() if "no native bf16" in line]
+    assert len(fallback) == (1 if flag == "bf16" and not native else 0)
+
+
+def test_training_runs_a_convolutional_model_channels_last(tmp_path, monkeypatch):
+    from tlgui.core.training import loop
+
+    data = image_folder(tmp_path / "data", per_class=6, mode="RGB")  # 1 channel is channels_last anyway
+    seen, real_prepare = [], loop.prepare
+
+    def prepare_and_watch(*args, **kwargs):  # the run's own model, hooked before it trains
+        prepared = real_prepare(*args, **kwargs)
+        convs = [m for m in prepared.model.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert prepared.channels_last is True
+        assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+        convs[0].register_forward_pre_hook(
+            lambda _m, inp: seen.append(inp[0].is_contiguous(memory_format=torch.channels_last)))
+        return prepared
+
+    monkeypatch.setattr(loop, "prepare", prepare_and_watch)
+    result = train(TrainConfig(data=str(data), model="smallcnn", out=str(tmp_path / "run"), epochs=1, batch_size=8))
+    assert result.status == "completed"
+    assert len(seen) >= 2 and all(seen)  # training and validation batches, all channels_last
