@@ -96,3 +96,41 @@ def test_cli_cache_clear(tmp_path, capsys):
     decode_to_tensor(_Set(paths), np.arange(4), PREP)  # the default cache under TLGUI_HOME
     assert main(["cache", "info"]) == 0 and "4 decoded" in capsys.readouterr().out
     assert main(["cache", "clear"]) == 0 and "removed 4" in capsys.readouterr().out
+
+
+def test_the_limit_comes_from_the_settings_and_the_cli_sets_it(tmp_path, capsys):
+    from tlgui.cli import main
+    from tlgui.core.data.decode_cache import DEFAULT_LIMIT_GB, limit_bytes
+    from tlgui.settings import load_settings
+
+    assert limit_bytes() == int(DEFAULT_LIMIT_GB * 1024**3)  # nothing saved yet: the default
+    assert main(["cache", "limit", "0.5"]) == 0 and "image cache limit: 0.5 GB" in capsys.readouterr().out
+    assert load_settings().image_cache_limit_gb == 0.5 and limit_bytes() == 512 * 1024**2
+    assert main(["cache", "info"]) == 0 and "limit 0.5 GB" in capsys.readouterr().out
+    assert main(["cache", "limit", "-1"]) == 2 and "give a size of 0 or more" in capsys.readouterr().err
+    assert main(["cache", "limit", "0"]) == 0 and "the cache is off" in capsys.readouterr().out
+    paths = _folder(tmp_path)
+    cache = DecodeCache()  # what a run makes: the limit from the settings
+    decode_to_tensor(_Set(paths), np.arange(4), PREP, cache=cache)
+    assert not cache.enabled and cache.writes == 0
+
+
+def test_a_run_goes_on_without_a_broken_cache_and_says_so_once(tmp_path):
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.base.events import Message
+    from tlgui.core.data.decode_cache import decode_cache_dir
+    from tlgui.core.training.loop import train
+
+    from .learnable import image_folder
+
+    blocker = decode_cache_dir()
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file where the cache folder should be")  # as a full or broken disk would
+    data = image_folder(tmp_path / "data", per_class=8)
+    events = []
+    result = train(TrainConfig(data=str(data), model="smallcnn", epochs=1, batch_size=8, out=str(tmp_path / "run")),
+                   events.append)
+    assert result.status == "completed" and (tmp_path / "run" / "model.pt").is_file()
+    notes = [e.text for e in events if isinstance(e, Message) and "image cache not used" in e.text]
+    assert len(notes) == 1 and "cannot write to the image cache" in notes[0] and str(blocker) in notes[0]
+    assert blocker.read_text() == "a file where the cache folder should be"  # nothing of the user's lost

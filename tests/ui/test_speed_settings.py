@@ -89,6 +89,26 @@ def test_clear_image_cache_asks_then_empties_the_cache(qtbot, main_window, monke
     assert "cleared" in message and "2.0 MB freed" in message
 
 
+def test_image_cache_limit_is_asked_for_and_saved(qtbot, main_window, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from tlgui.core.data.decode_cache import limit_bytes
+    from tlgui.settings import load_settings
+
+    w = main_window
+    action = w.findChild(QAction, "imageCacheLimitAction")
+    assert action is not None and action.isEnabled()
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: asked.append(a) or (0.0, False))
+    action.trigger()  # Cancel changes nothing
+    assert asked and asked[0][3] == w.settings.image_cache_limit_gb == 4.0
+    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: (1.5, True))
+    action.trigger()
+    assert w.settings.image_cache_limit_gb == 1.5 and load_settings().image_cache_limit_gb == 1.5
+    assert limit_bytes() == int(1.5 * 1024**3)  # what the next run uses
+    assert w.statusBar().currentMessage() == "Image cache limit: 1.5 GB"
+
+
 def test_window_defaults_count_as_defaults_for_the_head_fit():
     from tlgui.core.base.config import TrainConfig
     from tlgui.core.training.head_fit import WINDOW_DEFAULTS, uses_auto_fit

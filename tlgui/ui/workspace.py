@@ -12,7 +12,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QTabWidget, QWidget
+
+from ..settings import save_settings
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class Workspace(QObject):
         self._action(data, "Built-in data sets…", self.open_builtin_datasets, "builtinDatasetsAction")
         self._action(data, "Check data set health…", self.open_health_check, "healthCheckAction")
         data.addSeparator()
+        self._action(data, "Image cache limit…", self.set_image_cache_limit, "imageCacheLimitAction")
         self._action(data, "Clear image cache…", self.clear_image_cache, "clearImageCacheAction")
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "About tlgui", self.show_about, "aboutAction")
@@ -65,6 +68,30 @@ class Workspace(QObject):
         action.triggered.connect(slot)
         menu.addAction(action)
         return action
+
+    @Slot()
+    def set_image_cache_limit(self) -> None:
+        """Ask for the decode cache's size limit (settings: ``image_cache_limit_gb``)."""
+        from tlgui.core.data.decode_cache import cache_size_bytes, decode_cache_dir
+
+        settings = self.window.settings  # the window saves this object on close: change it, not a copy
+        _count, size = cache_size_bytes()
+        gb, ok = QInputDialog.getDouble(
+            self.window, "Image cache limit",
+            f"Decoded images kept in {decode_cache_dir()} (now {size / 1e9:.2f} GB).\n"
+            "Limit in GB (0 turns the cache off; the oldest images go first):",
+            float(settings.image_cache_limit_gb), 0.0, 10000.0, 1,
+        )
+        if not ok:
+            return
+        before = settings.image_cache_limit_gb
+        settings.image_cache_limit_gb = float(gb)
+        if not save_settings(settings):  # training reads the limit from the settings file
+            settings.image_cache_limit_gb = before
+            self.window.statusBar().showMessage(
+                f"The settings file could not be written; the image cache limit stays {before:g} GB")
+            return
+        self.window.statusBar().showMessage(f"Image cache limit: {gb:g} GB")
 
     @Slot()
     def clear_image_cache(self) -> None:
