@@ -147,3 +147,14 @@ def test_training_runs_a_convolutional_model_channels_last(tmp_path, monkeypatch
     result = train(TrainConfig(data=str(data), model="smallcnn", out=str(tmp_path / "run"), epochs=1, batch_size=8))
     assert result.status == "completed"
     assert len(seen) >= 2 and all(seen)  # training and validation batches, all channels_last
+
+
+@pytest.mark.parametrize("supported", [True, False])
+def test_auto_on_a_gpu_follows_its_bf16_support(monkeypatch, supported):
+    # no GPU here: torch.cuda's own answer is mocked; resolving touches nothing else on the device
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: supported)
+    cuda = torch.device("cuda", 0)
+    assert precision.resolve_precision("auto", cuda).name == ("bf16" if supported else "fp32")
+    forced = precision.resolve_precision("bf16", cuda)
+    assert forced.name == ("bf16" if supported else "fp32")
+    assert (forced.note or "") == ("" if supported else "--precision bf16: this GPU has no native bf16 support; training in fp32")

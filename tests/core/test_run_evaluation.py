@@ -90,3 +90,16 @@ def test_run_is_evaluated_in_the_precision_it_validated_in(tmp_path, recorded, e
     assert _run_precision(RunDir(tmp_path)) is expected
     (tmp_path / "summary.json").write_text("{not json")
     assert _run_precision(RunDir(tmp_path)) == "device-default"
+
+
+def test_evaluating_a_run_reads_its_images_from_the_decode_cache(tmp_path, monkeypatch):
+    import tlgui.core.data.decode as decode_mod
+
+    root = _folder(tmp_path / "imgs", {"dark": 10, "mid": 10, "light": 10})
+    out = tmp_path / "run"
+    train(TrainConfig(data=str(root), model="smallcnn", epochs=1, device="cpu", out=str(out), seed=5))
+    decoded = []
+    real = decode_mod._load_raw
+    monkeypatch.setattr(decode_mod, "_load_raw", lambda *a: (decoded.append(a[1]), real(*a))[1])
+    evaluation = evaluate_run(out)
+    assert evaluation.n == _summary(out)["val_images"] and decoded == []  # none decoded again
