@@ -42,6 +42,27 @@ def make_model_view(object_name: str, model) -> QTreeView:
     header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
     return view
 
+
+class QuietChoice:
+    """Moving the list's current row from code (a filter, a restored choice) is not a user's
+    pick: ``_quiet`` tells the selection slot to emit nothing meanwhile. Needs ``view``."""
+
+    _quiet = False
+
+    def _show_quietly(self, proxy: QModelIndex) -> None:
+        """Make ``proxy`` current and visible, or clear the selection when it is invalid."""
+        self._quiet = True
+        try:
+            if proxy.isValid():
+                self.view.setCurrentIndex(proxy)
+                self.view.scrollTo(proxy)
+            else:
+                self.view.selectionModel().clearSelection()
+                self.view.selectionModel().clearCurrentIndex()
+        finally:
+            self._quiet = False
+
+
 class _ArchitectureFilter(QSortFilterProxyModel):
     """Every word typed must appear in the name (underscores optional) or the family."""
 
@@ -105,7 +126,7 @@ def _architecture_model(parent) -> QStandardItemModel:
     return model
 
 
-class ArchitectureList(QWidget):
+class ArchitectureList(QuietChoice, QWidget):
     """Search box over a family-grouped list; ``chosen`` fires only for user picks."""
 
     chosen = Signal(str)
@@ -155,22 +176,12 @@ class ArchitectureList(QWidget):
             self.search.clear()
             proxy = self._proxy.mapFromSource(source)
         self._current = name
-        self._quiet = True
-        try:
-            self.view.setCurrentIndex(proxy)
-        finally:
-            self._quiet = False
-        self.view.scrollTo(proxy)
+        self._show_quietly(proxy)
 
     def clear_choice(self) -> None:
         """Nothing chosen here (the architecture was picked in another list); emits nothing."""
         self._current = ""
-        self._quiet = True
-        try:
-            self.view.selectionModel().clearSelection()
-            self.view.selectionModel().clearCurrentIndex()
-        finally:
-            self._quiet = False
+        self._show_quietly(QModelIndex())
 
     def visible_names(self) -> list[str]:
         names = []
@@ -197,16 +208,9 @@ class ArchitectureList(QWidget):
         try:
             self._proxy.set_text(text)
             self.view.expandAll()
-            current = self.proxy_index(self._current)
-            selection = self.view.selectionModel()
-            if current.isValid():
-                self.view.setCurrentIndex(current)
-                self.view.scrollTo(current)
-            else:
-                selection.clearSelection()
-                selection.clearCurrentIndex()
         finally:
             self._quiet = False
+        self._show_quietly(self.proxy_index(self._current))
 
     @Slot()
     def _select_first_match(self) -> None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.core.models.timm_zoo import INSTALL_HINT, TIMM_PREFIX, timm_available, timm_model_names
-from tlgui.ui.architecture_list import make_model_view
+from tlgui.ui.architecture_list import QuietChoice, make_model_view
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -66,7 +66,7 @@ class _Filter(QSortFilterProxyModel):
         return all(word in haystack for word in self._words)
 
 
-class TimmArchitectureList(QWidget):
+class TimmArchitectureList(QuietChoice, QWidget):
     """Search box over timm's names; ``chosen`` fires only for user picks (``timm:NAME``)."""
 
     chosen = Signal(str)
@@ -168,21 +168,11 @@ class TimmArchitectureList(QWidget):
             self.search.clear()
             self.only_present.setChecked(False)
             proxy = self._proxy.mapFromSource(source)
-        self._quiet = True
-        try:
-            self.view.setCurrentIndex(proxy)
-        finally:
-            self._quiet = False
-        self.view.scrollTo(proxy)
+        self._show_quietly(proxy)
 
     def clear_selection(self) -> None:
         self._current = ""
-        self._quiet = True
-        try:
-            self.view.selectionModel().clearSelection()
-            self.view.selectionModel().clearCurrentIndex()
-        finally:
-            self._quiet = False
+        self._show_quietly(QModelIndex())
 
     # ------------------------------------------------------------------ slots
 
@@ -195,15 +185,9 @@ class TimmArchitectureList(QWidget):
         self._quiet = True
         try:
             self._proxy.set_filter(self.search.text(), self.only_present.isChecked())
-            current = self.proxy_index(self._current) if self._current else QModelIndex()
-            if current.isValid():
-                self.view.setCurrentIndex(current)
-                self.view.scrollTo(current)
-            else:
-                self.view.selectionModel().clearSelection()
-                self.view.selectionModel().clearCurrentIndex()
         finally:
             self._quiet = False
+        self._show_quietly(self.proxy_index(self._current) if self._current else QModelIndex())
 
     @Slot()
     def _select_first_match(self) -> None:
