@@ -127,6 +127,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         (["predict", str(bad_model), str(image)], "garbage.pt"),
         (["predict", str(write_model(tmp_path / "m.pt")), str(image), "--top-k", "0"], "--top-k"),
         (["predict", str(tmp_path / "m.pt"), str(image), "--csv", str(tmp_path / "no" / "dir" / "x.csv")], "x.csv"),
+        # a folder nobody can write in, not even root: refused before any image is predicted
+        (["predict", str(tmp_path / "m.pt"), str(image), "--csv", "/proc/x.csv"], "/proc is not writable"),
     ]:
         code = cli(args)
         err = capsys.readouterr().err.strip()

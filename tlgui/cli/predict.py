@@ -55,11 +55,13 @@ def _check_csv_target(path: str) -> None:
     import os
 
     from tlgui.core.base.errors import ConfigError
+    from tlgui.core.base.files import writable_folder_problem
 
     folder = os.path.dirname(os.path.abspath(os.path.expanduser(path)))
     if os.path.isdir(path):
         raise ConfigError(f"--csv {path} is a folder; give a file name such as predictions.csv")
     if not os.path.isdir(folder):
         raise ConfigError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(f"cannot write {path}: folder {folder} is not writable")
+    problem = writable_folder_problem(folder, create=False)  # the shared probe: it writes, so read-only mounts show
+    if problem:
+        raise ConfigError(f"cannot write {path}: folder {folder} is not writable ({problem})")
