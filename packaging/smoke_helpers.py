@@ -16,6 +16,10 @@ import time
 import zlib
 from pathlib import Path
 
+from buildlib import APP_NAME
+
+BARE_PATH = "/usr/bin:/bin"
+
 
 def write_png(path: Path, pixels: list[list[tuple[int, int, int]]]) -> None:
     """An 8-bit RGB PNG from rows of (r, g, b), with the standard library only."""
@@ -46,6 +50,11 @@ def make_image_folder(root: Path, per_class: int = 10, size: int = 32, seed: int
                 rows.append(row)
             write_png(root / label / f"{i:03d}.png", rows)
     return root
+
+
+def expect_ok(proc: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, f"{what} exited {proc.returncode}: {tail(proc.stderr or proc.stdout)}"
+    return proc
 
 
 def last_json(text: str) -> dict:
@@ -96,6 +105,12 @@ class WorkerWatch:
                     self.pids.add(int(name))
 
 
+def free_display_number(start: int = 90) -> int:
+    """An X display number no server uses here (no lock file, no socket)."""
+    return next(n for n in range(start, start + 200) if not Path(f"/tmp/.X{n}-lock").exists()
+                and not Path(f"/tmp/.X11-unix/X{n}").exists())
+
+
 class Xvfb:
     """A virtual X server (when Xvfb is installed): the window on Qt's xcb plugin, as on a desktop."""
 
@@ -104,8 +119,7 @@ class Xvfb:
         self.display = ""
 
     def __enter__(self) -> Xvfb:
-        n = next(n for n in range(90, 200) if not Path(f"/tmp/.X{n}-lock").exists()
-                 and not Path(f"/tmp/.X11-unix/X{n}").exists())
+        n = free_display_number()
         self.proc = subprocess.Popen([shutil.which("Xvfb") or "Xvfb", f":{n}", "-screen", "0", "1280x800x24",
                                       "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
@@ -217,3 +231,33 @@ def bundle_labels(stdout: str) -> dict[str, str]:
             path = Path(parts[0])
             out[f"{path.parent.name}/{path.name}"] = parts[1]
     return out
+
+
+# ---------------------------------------------------------------- install.sh
+
+
+def install_round_trip(app_dir: Path, home: Path, version: str) -> str:
+    """install.sh into a new HOME, the installed command and menu entry, then --uninstall."""
+    home.mkdir()
+    env = {"HOME": str(home), "PATH": BARE_PATH}
+    proc = subprocess.run(["sh", str(app_dir / "install.sh")], env=env, capture_output=True, text=True, timeout=900)
+    expect_ok(proc, "install.sh")
+    link = home / ".local" / "bin" / APP_NAME
+    desktop = home / ".local" / "share" / "applications" / "tlgui.desktop"
+    assert link.is_symlink(), f"no {link}"
+    got = subprocess.run([str(link), "--version"], env=env, capture_output=True, text=True, timeout=300)
+    assert got.stdout.strip() == f"tlgui {version}", f"{link} --version: {got.stdout!r} {tail(got.stderr)}"
+    text = desktop.read_text(encoding="utf-8")
+    exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
+    assert str(home / ".local" / "lib" / APP_NAME / APP_NAME) in exec_line, exec_line
+    validated = ""
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)
+        assert check.returncode == 0 and not check.stdout.strip(), f"desktop-file-validate: {check.stdout}"
+        validated = ", desktop-file-validate clean"
+    proc = subprocess.run(["sh", str(home / ".local" / "lib" / APP_NAME / "install.sh"), "--uninstall"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    expect_ok(proc, "install.sh --uninstall")
+    left = [p for p in (link, desktop, home / ".local" / "lib" / APP_NAME) if p.exists() or p.is_symlink()]
+    assert not left, f"left behind after --uninstall: {left}"
+    return f"installed, ran through ~/.local/bin/tlgui, menu entry{validated}, uninstalled"

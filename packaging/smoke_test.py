@@ -7,7 +7,8 @@ DIST is the folder packaging/build.py wrote (default: dist). The archive in it i
 a new temporary folder whose name has a space (or, without an archive, DIST/tlgui is copied
 there), and every command runs from there in a bare environment: ``env -i`` with a new HOME,
 PATH=/usr/bin:/bin, and QT_QPA_PLATFORM=offscreen only where a window opens. Steps:
---version; no display (compared with the installed app's one plain line, exit 2); --self-test
+--version; no display, and no usable Qt platform plugin (each one plain line and exit 2, compared
+with the installed app's); --self-test
 three times (offscreen), and once on X11 when Xvfb is installed; a short demo (the transfer
 check); compare; a training run with a DataLoader worker process (freeze_support); evaluate;
 export to TorchScript, ONNX and a bundle (each checked by the app against the model); scan;
@@ -44,10 +45,14 @@ from buildlib import (  # noqa: E402
     read_version,
 )
 from smoke_helpers import (  # noqa: E402, F401 - write_png: used by the unit tests through this module
+    BARE_PATH,
     WorkerWatch,
     Xvfb,
     bundle_labels,
     check_exports,
+    expect_ok,
+    free_display_number,
+    install_round_trip,
     last_json,
     make_image_folder,
     reported_difference,
@@ -56,8 +61,8 @@ from smoke_helpers import (  # noqa: E402, F401 - write_png: used by the unit te
     write_png,
 )
 
-BARE_PATH = "/usr/bin:/bin"
 NO_DISPLAY_PREFIX = "tlgui: error: no screen to open the window on"
+NO_PLATFORM_PREFIX = "tlgui: error: cannot open the window: "
 SELF_TEST_RUNS = 3
 EXPORT_TOLERANCE = 1e-4  # tlgui.core.results.export.TOLERANCE: a faithful export
 
@@ -112,11 +117,6 @@ class Smoke:
         return s
 
 
-def expect_ok(proc: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, f"{what} exited {proc.returncode}: {tail(proc.stderr or proc.stdout)}"
-    return proc
-
-
 def window_steps(s: Smoke, version: str, installed: Path | None) -> None:
     """--version, the no-display line, and the window's self-test."""
 
@@ -137,6 +137,23 @@ def window_steps(s: Smoke, version: str, installed: Path | None) -> None:
                 f"the installed app printed {ref.stderr!r} (exit {ref.returncode}), the frozen one {proc.stderr!r}")
             return f"the same line and exit status 2 as {installed}"
         return lines[0][:60] + "... (not compared: no --installed)"
+
+    def no_platform_plugin():
+        # Qt itself would print several lines, list its plugins (the frozen app has fewer) and dump core
+        cases = {"QT_QPA_PLATFORM=nosuchplugin": {"QT_QPA_PLATFORM": "nosuchplugin"},
+                 "DISPLAY without an X server": {"DISPLAY": f":{free_display_number(150)}"}}
+        for label, extra in cases.items():
+            proc = s.tlgui(**extra)
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(NO_PLATFORM_PREFIX), (
+                f"{label}: exited {proc.returncode}, printed {tail(proc.stderr, 3)!r}")
+            if installed:
+                ref = s.tlgui(exe=installed, **extra)
+                assert (ref.returncode, ref.stderr) == (proc.returncode, proc.stderr), (
+                    f"{label}: the installed app printed {tail(ref.stderr, 3)!r} (exit {ref.returncode}), "
+                    f"the frozen one {proc.stderr!r}")
+        same = f", the same as {installed}" if installed else " (not compared: no --installed)"
+        return f"{' and '.join(cases)}: one line, exit 2{same}"
 
     def self_test(i: int, x_display: str = ""):
         def go():
@@ -161,6 +178,7 @@ def window_steps(s: Smoke, version: str, installed: Path | None) -> None:
 
     s.step("--version", version_step)
     s.step("no display: plain line, exit 2", no_display)
+    s.step("no usable Qt platform plugin: plain line, exit 2", no_platform_plugin)
     for i in range(1, SELF_TEST_RUNS + 1):
         note = " (new HOME: trains the demo's source model first)" if i == 1 else ""
         s.step(f"--self-test run {i}{note}", self_test(i))
@@ -305,33 +323,6 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
     s.step("layers, cache", layers_and_cache)
 
 
-def install_round_trip(s: Smoke, version: str) -> str:
-    home = s.work.parent / "home for install"
-    home.mkdir()
-    env = {"HOME": str(home), "PATH": BARE_PATH}
-    proc = subprocess.run(["sh", str(s.app_dir / "install.sh")], env=env, capture_output=True, text=True, timeout=900)
-    expect_ok(proc, "install.sh")
-    link = home / ".local" / "bin" / APP_NAME
-    desktop = home / ".local" / "share" / "applications" / "tlgui.desktop"
-    assert link.is_symlink(), f"no {link}"
-    got = subprocess.run([str(link), "--version"], env=env, capture_output=True, text=True, timeout=300)
-    assert got.stdout.strip() == f"tlgui {version}", f"{link} --version: {got.stdout!r} {tail(got.stderr)}"
-    text = desktop.read_text(encoding="utf-8")
-    exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
-    assert str(home / ".local" / "lib" / APP_NAME / APP_NAME) in exec_line, exec_line
-    validated = ""
-    if shutil.which("desktop-file-validate"):
-        check = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)
-        assert check.returncode == 0 and not check.stdout.strip(), f"desktop-file-validate: {check.stdout}"
-        validated = ", desktop-file-validate clean"
-    proc = subprocess.run(["sh", str(home / ".local" / "lib" / APP_NAME / "install.sh"), "--uninstall"],
-                          env=env, capture_output=True, text=True, timeout=300)
-    expect_ok(proc, "install.sh --uninstall")
-    left = [p for p in (link, desktop, home / ".local" / "lib" / APP_NAME) if p.exists() or p.is_symlink()]
-    assert not left, f"left behind after --uninstall: {left}"
-    return f"installed, ran through ~/.local/bin/tlgui, menu entry{validated}, uninstalled"
-
-
 # ---------------------------------------------------------------- sizes and summary
 
 
@@ -423,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         training_steps(s, data, s.work / "run")
         model_steps(s, data, s.work / "run", check_python)
         if not args.no_install:
-            s.step("install.sh, then --uninstall", lambda: install_round_trip(s, version))
+            s.step("install.sh, then --uninstall", lambda: install_round_trip(s.app_dir, tmp / "home for install", version))
         print_summary(s)
         return 0 if all(st.ok for st in s.steps) else 1
     finally:

@@ -169,3 +169,9 @@ def test_missing_check_python_is_one_line_naming_it(smoke, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match=r"--check-python nope/python: no such file"):
         smoke.installed_exe("nope/python", "--check-python")
+
+
+def test_free_display_number_skips_displays_in_use(smoke, monkeypatch):
+    taken = {"/tmp/.X150-lock", "/tmp/.X11-unix/X151"}
+    monkeypatch.setattr(smoke.Path, "exists", lambda self: str(self) in taken)
+    assert smoke.free_display_number(150) == 152
