@@ -6,6 +6,7 @@ build environment exists. Unit tests: tests/packaging.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -171,6 +172,33 @@ def env_stamp(root: Path, torch_index_url: str | None, python_version: str) -> s
     digest.update((root / "pyproject.toml").read_bytes())
     digest.update(f"\0{torch_index_url or ''}\0{python_version}\0{MIN_PYINSTALLER}".encode())
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- what the spec leaves out
+
+# files dropped after analysis, matched against their path inside the app folder
+DROP = (
+    "torch/include/*", "torch/share/*", "torch/test/*", "torch/bin/protoc*",
+    "nvidia/*/include/*", "*.a", "*.lib", "*.pyi",
+    "*/tests/*",
+    "PySide6/Qt/translations/qtwebengine*", "PySide6/Qt/qml/*",
+    # Qt platforms for embedded devices (framebuffer, EGLFS, VNC); desktops use xcb or wayland
+    "PySide6/Qt/plugins/platforms/libqeglfs.so", "PySide6/Qt/plugins/platforms/libqlinuxfb.so",
+    "PySide6/Qt/plugins/platforms/libqvnc.so", "PySide6/Qt/plugins/platforms/libqvkkhrdisplay.so",
+    "PySide6/Qt/plugins/platforms/libqminimalegl.so", "PySide6/Qt/plugins/egldeviceintegrations/*",
+    # (in PySide6/Qt/lib/; only the dropped eglfs plugins link to them)
+    "*/libQt6EglFSDeviceIntegration.so*", "*/libQt6EglFsKmsSupport.so*",
+    # the GTK 3 theme plugin would load the desktop's GTK against the bundled GLib and cairo,
+    # which need not match; Qt's own dialogs and style are used instead
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+)
+# (torch.testing._internal stays: torch.utils.checkpoint imports it at run time)
+
+
+def keep_in_app(dest_name: str) -> bool:
+    """False for a file DROP names (matched against its path inside the app folder)."""
+    path = dest_name.replace("\\", "/")
+    return not any(fnmatch.fnmatch(path, pattern) for pattern in DROP)
 
 
 # ---------------------------------------------------------------- sizes

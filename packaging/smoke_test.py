@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Smoke test of the frozen Linux app, run the way a user gets it.
 
-    python3 packaging/smoke_test.py [DIST] [--installed PATH/TO/tlgui] [--keep] [--no-install]
+    python3 packaging/smoke_test.py [DIST] [--installed PATH/TO/tlgui] [--check-python PY] [--keep] [--no-install]
 
 DIST is the folder packaging/build.py wrote (default: dist). The archive in it is unpacked into
 a new temporary folder whose name has a space (or, without an archive, DIST/tlgui is copied
 there), and every command runs from there in a bare environment: ``env -i`` with a new HOME,
 PATH=/usr/bin:/bin, and QT_QPA_PLATFORM=offscreen only where a window opens. Steps:
---version; no display (the installed app's one plain line, exit 2); --self-test three times
-(offscreen), and once on X11 when Xvfb is installed;
-a short demo (the transfer check); a training run with a DataLoader worker process
-(freeze_support); evaluate; TorchScript and ONNX export; scan; predict; weights; layers;
-install.sh and its --uninstall. Prints the folder and archive sizes, the CUDA libraries, the
-self-test times and the 20 largest files. Exit status 0 when every step passed, else 1.
-Standard library only.
+--version; no display, and no usable Qt platform plugin (each one plain line and exit 2, compared
+with the installed app's); --self-test
+three times (offscreen), and once on X11 when Xvfb is installed; a short demo (the transfer
+check); compare; a training run with a DataLoader worker process (freeze_support); evaluate;
+export to TorchScript, ONNX and a bundle (each checked by the app against the model); scan;
+predict; the exported files loaded in another Python (the installed app's, or --check-python:
+torch.jit.load, onnxruntime and the bundle's predict.py must give what model.pt gives);
+weights list/path/import/models; layers; cache info; install.sh and its --uninstall. Prints the
+folder and archive sizes, the CUDA libraries, the self-test times and the 20 largest files.
+Exit status 0 when every step passed, else 1. Standard library only.
 """
 
 from __future__ import annotations
@@ -21,17 +24,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import random
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,118 +44,27 @@ from buildlib import (  # noqa: E402
     largest_files,
     read_version,
 )
+from smoke_helpers import (  # noqa: E402, F401 - write_png: used by the unit tests through this module
+    BARE_PATH,
+    WorkerWatch,
+    Xvfb,
+    bundle_labels,
+    check_exports,
+    expect_ok,
+    free_display_number,
+    install_round_trip,
+    last_json,
+    make_image_folder,
+    reported_difference,
+    script_python,
+    tail,
+    write_png,
+)
 
-BARE_PATH = "/usr/bin:/bin"
 NO_DISPLAY_PREFIX = "tlgui: error: no screen to open the window on"
+NO_PLATFORM_PREFIX = "tlgui: error: cannot open the window: "
 SELF_TEST_RUNS = 3
-
-
-# ---------------------------------------------------------------- small helpers
-
-
-def write_png(path: Path, pixels: list[list[tuple[int, int, int]]]) -> None:
-    """An 8-bit RGB PNG from rows of (r, g, b), with the standard library only."""
-    height, width = len(pixels), len(pixels[0])
-    raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in pixels)
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-def make_image_folder(root: Path, per_class: int = 10, size: int = 32, seed: int = 0) -> Path:
-    """Two learnable classes: horizontal and vertical stripes, random phase and noise."""
-    rng = random.Random(seed)
-    for label in ("horizontal", "vertical"):
-        (root / label).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            period, phase = rng.randint(4, 8), rng.randint(0, 7)
-            rows = []
-            for y in range(size):
-                row = []
-                for x in range(size):
-                    on = ((y if label == "horizontal" else x) + phase) % period < period // 2
-                    v = max(0, min(255, (220 if on else 35) + rng.randint(-25, 25)))
-                    row.append((v, v, v))
-                rows.append(row)
-            write_png(root / label / f"{i:03d}.png", rows)
-    return root
-
-
-def last_json(text: str) -> dict:
-    """The output as one JSON object (scan prints it indented), else its last JSON line."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            return json.loads(line)
-    raise AssertionError("no JSON line in the output")
-
-
-def tail(text: str, lines: int = 6) -> str:
-    return " | ".join(text.strip().splitlines()[-lines:])
-
-
-class WorkerWatch:
-    """Sees processes the frozen app starts as ``EXE --multiprocessing-fork ...`` (spawned workers)."""
-
-    def __init__(self, exe: Path) -> None:
-        self.exe = os.fsencode(str(exe))
-        self.pids: set[int] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> WorkerWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            for name in os.listdir("/proc"):
-                if not name.isdigit():
-                    continue
-                try:
-                    with open(f"/proc/{name}/cmdline", "rb") as f:
-                        argv = f.read().split(b"\0")
-                except OSError:
-                    continue
-                if argv[0] == self.exe and b"--multiprocessing-fork" in argv:
-                    self.pids.add(int(name))
-
-
-class Xvfb:
-    """A virtual X server (when Xvfb is installed): the window on Qt's xcb plugin, as on a desktop."""
-
-    def __init__(self) -> None:
-        self.proc: subprocess.Popen | None = None
-        self.display = ""
-
-    def __enter__(self) -> Xvfb:
-        n = next(n for n in range(90, 200) if not Path(f"/tmp/.X{n}-lock").exists()
-                 and not Path(f"/tmp/.X11-unix/X{n}").exists())
-        self.proc = subprocess.Popen([shutil.which("Xvfb") or "Xvfb", f":{n}", "-screen", "0", "1280x800x24",
-                                      "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while not Path(f"/tmp/.X11-unix/X{n}").exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("Xvfb did not start")
-            time.sleep(0.1)
-        self.display = f":{n}"
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+EXPORT_TOLERANCE = 1e-4  # tlgui.core.results.export.TOLERANCE: a faithful export
 
 
 # ---------------------------------------------------------------- the run
@@ -210,13 +117,8 @@ class Smoke:
         return s
 
 
-def expect_ok(proc: subprocess.CompletedProcess, what: str) -> None:
-    assert proc.returncode == 0, f"{what} exited {proc.returncode}: {tail(proc.stderr or proc.stdout)}"
-
-
-def run_steps(s: Smoke, version: str, installed: Path | None, do_install: bool) -> None:
-    data = make_image_folder(s.work / "images")
-    run_dir = s.work / "run"
+def window_steps(s: Smoke, version: str, installed: Path | None) -> None:
+    """--version, the no-display line, and the window's self-test."""
 
     def version_step():
         proc = s.tlgui("--version")
@@ -234,7 +136,24 @@ def run_steps(s: Smoke, version: str, installed: Path | None, do_install: bool) 
             assert (ref.returncode, ref.stderr) == (proc.returncode, proc.stderr), (
                 f"the installed app printed {ref.stderr!r} (exit {ref.returncode}), the frozen one {proc.stderr!r}")
             return f"the same line and exit status 2 as {installed}"
-        return lines[0][:60] + "..."
+        return lines[0][:60] + "... (not compared: no --installed)"
+
+    def no_platform_plugin():
+        # Qt itself would print several lines, list its plugins (the frozen app has fewer) and dump core
+        cases = {"QT_QPA_PLATFORM=nosuchplugin": {"QT_QPA_PLATFORM": "nosuchplugin"},
+                 "DISPLAY without an X server": {"DISPLAY": f":{free_display_number(150)}"}}
+        for label, extra in cases.items():
+            proc = s.tlgui(**extra)
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(NO_PLATFORM_PREFIX), (
+                f"{label}: exited {proc.returncode}, printed {tail(proc.stderr, 3)!r}")
+            if installed:
+                ref = s.tlgui(exe=installed, **extra)
+                assert (ref.returncode, ref.stderr) == (proc.returncode, proc.stderr), (
+                    f"{label}: the installed app printed {tail(ref.stderr, 3)!r} (exit {ref.returncode}), "
+                    f"the frozen one {proc.stderr!r}")
+        same = f", the same as {installed}" if installed else " (not compared: no --installed)"
+        return f"{' and '.join(cases)}: one line, exit 2{same}"
 
     def self_test(i: int, x_display: str = ""):
         def go():
@@ -257,6 +176,25 @@ def run_steps(s: Smoke, version: str, installed: Path | None, do_install: bool) 
                     f"val accuracy {report.get('val_accuracy')}")
         return go
 
+    s.step("--version", version_step)
+    s.step("no display: plain line, exit 2", no_display)
+    s.step("no usable Qt platform plugin: plain line, exit 2", no_platform_plugin)
+    for i in range(1, SELF_TEST_RUNS + 1):
+        note = " (new HOME: trains the demo's source model first)" if i == 1 else ""
+        s.step(f"--self-test run {i}{note}", self_test(i))
+    if shutil.which("Xvfb"):
+        def on_x11():
+            with Xvfb() as x:
+                return self_test(0, x.display)()
+
+        s.step("--self-test on X11 (Xvfb, Qt's xcb platform plugin)", on_x11)
+    else:
+        print("smoke: skipped the X11 self-test: no Xvfb (apt install xvfb)")
+
+
+def training_steps(s: Smoke, data: Path, run_dir: Path) -> None:
+    """demo, compare, train (with a DataLoader worker process), evaluate."""
+
     def demo():
         proc = s.tlgui("demo", "--epochs", "1", "--json", "--out", str(s.work / "demo"))
         expect_ok(proc, "demo")
@@ -264,6 +202,21 @@ def run_steps(s: Smoke, version: str, installed: Path | None, do_install: bool) 
         assert report["status"] == "completed", report
         assert Path(report["compare_png"]).is_file(), "no compare.png"
         return f"{len(report['strategies'])} strategies, {report['total_seconds']} s: {report['verdict'][:70]}"
+
+    def compare():
+        # the three strategies on the folder of images, from the demo's source model (in this HOME)
+        out = s.work / "compare"
+        proc = s.tlgui("compare", "--data", str(data), "--model", "smallcnn", "--weights", "demo:source",
+                       "--epochs", "1", "--batch-size", "8", "--out", str(out), "--json")
+        expect_ok(proc, "compare")
+        report = last_json(proc.stdout)
+        assert (out / "compare.json").is_file() and (out / "compare.png").is_file(), "no compare.json/compare.png"
+        strategies = report.get("strategies") or {}
+        assert report.get("status") == "completed", f"compare status {report.get('status')}"
+        assert sorted(strategies) == ["finetune", "head", "scratch"], f"strategies in compare.json: {sorted(strategies)}"
+        done = [k for k, r in strategies.items() if r.get("status") == "completed" and r.get("epochs_completed") == 1]
+        assert len(done) == 3, f"completed strategies: {done}"
+        return f"{', '.join(strategies)}: {str(report.get('verdict'))[:70]}"
 
     def train_with_workers():
         # decode on demand, so that the DataLoader starts a worker process (the frozen
@@ -282,16 +235,32 @@ def run_steps(s: Smoke, version: str, installed: Path | None, do_install: bool) 
     def evaluate():
         proc = s.tlgui("evaluate", str(run_dir / "model.pt"), "--data", str(data), "--json")
         expect_ok(proc, "evaluate")
-        return f"accuracy {last_json(proc.stdout).get('accuracy')}"
+        report = last_json(proc.stdout)
+        assert isinstance(report.get("accuracy"), (int, float)), f"no accuracy in {report}"
+        return f"accuracy {report['accuracy']}"
 
-    def export(fmt: str, suffix: str):
+    s.step("demo --epochs 1 (the transfer check)", demo)
+    s.step("compare (scratch, head, fine-tune) from demo:source", compare)
+    s.step("train with a DataLoader worker process", train_with_workers)
+    s.step("evaluate", evaluate)
+
+
+def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) -> None:
+    """export (three formats), scan, predict, the exports in another Python, weights, layers, cache."""
+    model = str(run_dir / "model.pt")
+    exported = s.work / "export"
+    predictions = s.work / "predictions.csv"
+
+    def export(fmt: str, name: str, check: str):
         def go():
-            out = s.work / "export" / f"model{suffix}"
-            proc = s.tlgui("export", str(run_dir / "model.pt"), "--format", fmt, "--out", str(out))
+            out = exported / name
+            proc = s.tlgui("export", model, "--format", fmt, "--out", str(out))
             expect_ok(proc, f"export {fmt}")
-            assert out.is_file() and out.stat().st_size > 0, f"no {out}"
+            assert out.exists(), f"no {out}"
             checks = [line for line in proc.stdout.splitlines() if line.startswith("checked:")]
-            assert checks, f"no checks reported: {tail(proc.stdout)}"
+            # the app compares the saved file with the model itself; it must have done so here
+            diff = reported_difference(checks, check)
+            assert diff <= EXPORT_TOLERANCE, f"{check} differs from the model by {diff:.3g}"
             return "; ".join(c[len("checked: "):] for c in checks)
         return go
 
@@ -303,70 +272,55 @@ def run_steps(s: Smoke, version: str, installed: Path | None, do_install: bool) 
         return f"{report['files']} images, {len(report.get('warnings') or [])} warning(s)"
 
     def predict():
-        out = s.work / "predictions.csv"
-        proc = s.tlgui("predict", str(run_dir / "model.pt"), str(data), "--csv", str(out), "--quiet")
+        proc = s.tlgui("predict", model, str(data), "--csv", str(predictions), "--quiet")
         expect_ok(proc, "predict")
-        with open(out, newline="", encoding="utf-8") as f:
+        with open(predictions, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         assert len(rows) == 20, f"{len(rows)} predictions for 20 images"
         right = sum(1 for r in rows if Path(r["path"]).parent.name == r["label"])
         return f"{len(rows)} images, {right} labelled as their folder"
 
-    def weights_and_layers():
-        expect_ok(s.tlgui("weights", "list", "--json"), "weights list")
+    def elsewhere():
+        env = {"HOME": str(s.home), "PATH": BARE_PATH}
+        report = check_exports(check_python, run_dir / "model.pt", exported / "model.ts", exported / "model.onnx", env)
+        proc = subprocess.run([str(check_python), str(exported / "bundle" / "predict.py"), str(data)], env=env,
+                              capture_output=True, text=True, timeout=600)
+        expect_ok(proc, "the bundle's predict.py")
+        with open(predictions, newline="", encoding="utf-8") as f:
+            frozen = {f"{Path(r['path']).parent.name}/{Path(r['path']).name}": r["label"] for r in csv.DictReader(f)}
+        assert bundle_labels(proc.stdout) == frozen, "the bundle's predict.py labels the images differently from 'tlgui predict'"
+        return (f"torch {report['torch']}: TorchScript max |difference| {report['torchscript']:.1e}, onnxruntime "
+                f"{report['onnxruntime']}: ONNX {report['onnx']:.1e} vs model.pt (batch of 5); bundle's predict.py "
+                f"gives tlgui predict's {len(frozen)} labels")
+
+    def weights():
+        listed = last_json(expect_ok(s.tlgui("weights", "list", "--json"), "weights list").stdout)
+        assert "architectures" in listed, f"weights list --json: {listed}"
+        folders = expect_ok(s.tlgui("weights", "path"), "weights path").stdout.split()
+        assert folders and all(f.startswith(str(s.home)) for f in folders), f"weights path: {folders}"
+        imported = last_json(expect_ok(s.tlgui("weights", "import", model, "--json"), "weights import").stdout)
+        mine = last_json(expect_ok(s.tlgui("weights", "models", "--json"), "weights models").stdout)
+        assert imported["path"] in json.dumps(mine), f"weights models does not list the imported {imported['path']}"
+        return f"list, path ({len(folders)} folder(s) under the new HOME), import of model.pt as {imported['kind']}, models"
+
+    def layers_and_cache():
         expect_ok(s.tlgui("layers", "smallcnn"), "layers smallcnn")
-        return "weights list, layers smallcnn"
+        info = expect_ok(s.tlgui("cache", "info"), "cache info").stdout.strip()
+        assert info.startswith(str(s.home)), f"cache info: {info}"
+        return f"layers smallcnn; cache info: {info[len(str(s.home)):][:70]}"
 
-    s.step("--version", version_step)
-    s.step("no display: plain line, exit 2", no_display)
-    for i in range(1, SELF_TEST_RUNS + 1):
-        note = " (new HOME: trains the demo's source model first)" if i == 1 else ""
-        s.step(f"--self-test run {i}{note}", self_test(i))
-    if shutil.which("Xvfb"):
-        def on_x11():
-            with Xvfb() as x:
-                return self_test(0, x.display)()
-
-        s.step("--self-test on X11 (Xvfb, Qt's xcb platform plugin)", on_x11)
-    else:
-        print("smoke: skipped the X11 self-test: no Xvfb (apt install xvfb)")
-    s.step("demo --epochs 1 (the transfer check)", demo)
-    s.step("train with a DataLoader worker process", train_with_workers)
-    s.step("evaluate", evaluate)
-    s.step("export torchscript", export("torchscript", ".ts"))
-    s.step("export onnx", export("onnx", ".onnx"))
+    s.step("export torchscript", export("torchscript", "model.ts", "torch.jit.load"))
+    s.step("export onnx", export("onnx", "model.onnx", "onnxruntime"))
+    s.step("export bundle", export("bundle", "bundle", "torch.jit.load"))
     s.step("scan", scan)
     s.step("predict", predict)
-    s.step("weights, layers", weights_and_layers)
-    if do_install:
-        s.step("install.sh, then --uninstall", lambda: install_round_trip(s, version))
-
-
-def install_round_trip(s: Smoke, version: str) -> str:
-    home = s.work.parent / "home for install"
-    home.mkdir()
-    env = {"HOME": str(home), "PATH": BARE_PATH}
-    proc = subprocess.run(["sh", str(s.app_dir / "install.sh")], env=env, capture_output=True, text=True, timeout=900)
-    expect_ok(proc, "install.sh")
-    link = home / ".local" / "bin" / APP_NAME
-    desktop = home / ".local" / "share" / "applications" / "tlgui.desktop"
-    assert link.is_symlink(), f"no {link}"
-    got = subprocess.run([str(link), "--version"], env=env, capture_output=True, text=True, timeout=300)
-    assert got.stdout.strip() == f"tlgui {version}", f"{link} --version: {got.stdout!r} {tail(got.stderr)}"
-    text = desktop.read_text(encoding="utf-8")
-    exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
-    assert str(home / ".local" / "lib" / APP_NAME / APP_NAME) in exec_line, exec_line
-    validated = ""
-    if shutil.which("desktop-file-validate"):
-        check = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)
-        assert check.returncode == 0 and not check.stdout.strip(), f"desktop-file-validate: {check.stdout}"
-        validated = ", desktop-file-validate clean"
-    proc = subprocess.run(["sh", str(home / ".local" / "lib" / APP_NAME / "install.sh"), "--uninstall"],
-                          env=env, capture_output=True, text=True, timeout=300)
-    expect_ok(proc, "install.sh --uninstall")
-    left = [p for p in (link, desktop, home / ".local" / "lib" / APP_NAME) if p.exists() or p.is_symlink()]
-    assert not left, f"left behind after --uninstall: {left}"
-    return f"installed, ran through ~/.local/bin/tlgui, menu entry{validated}, uninstalled"
+    if check_python:
+        s.step(f"the exports load in {check_python} and agree with model.pt", elsewhere)
+    else:
+        print("smoke: skipped loading the exports in another Python: give --installed (a pip-installed tlgui) "
+              "or --check-python")
+    s.step("weights list, path, import, models", weights)
+    s.step("layers, cache", layers_and_cache)
 
 
 # ---------------------------------------------------------------- sizes and summary
@@ -407,14 +361,14 @@ def locate(dist: Path) -> tuple[Path | None, Path | None]:
     return (archives[-1] if archives else None), (folder if app_executable(folder).exists() else None)
 
 
-def installed_exe(arg: str | None) -> Path | None:
-    """The --installed executable as an absolute path: the steps run in a temporary folder, so a
-    relative path (CI passes .venv/bin/tlgui) would not be found from there."""
+def installed_exe(arg: str | None, option: str = "--installed") -> Path | None:
+    """The --installed executable (or --check-python) as an absolute path: the steps run in a
+    temporary folder, so a relative path (CI passes .venv/bin/tlgui) would not be found from there."""
     if not arg:
         return None
     exe = Path(arg).expanduser().absolute()
     if not exe.is_file():
-        raise SystemExit(f"smoke: error: --installed {arg}: no such file ({exe})")
+        raise SystemExit(f"smoke: error: {option} {arg}: no such file ({exe})")
     return exe
 
 
@@ -422,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="packaging/smoke_test.py", description=__doc__.split("\n\n")[0])
     p.add_argument("dist", nargs="?", default="dist", help="the build's output folder (default: dist)")
     p.add_argument("--installed", metavar="TLGUI", help="an installed (pip) tlgui to compare the no-display line with")
+    p.add_argument("--check-python", metavar="PY", help="a Python with torch, onnxruntime and tlgui to load the "
+                   "exported models in (default: the one --installed runs with)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     p.add_argument("--no-install", action="store_true", help="skip the install.sh round trip (it copies the app)")
     args = p.parse_args(argv)
@@ -429,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         print("smoke: error: this smoke test runs the Linux build; see the README for Windows and macOS", file=sys.stderr)
         return 2
     installed = installed_exe(args.installed)
+    check_python = installed_exe(args.check_python, "--check-python") if args.check_python else script_python(installed)
     dist = Path(args.dist).resolve()
     archive, folder = locate(dist)
     if archive is None and folder is None:
@@ -452,7 +409,12 @@ def main(argv: list[str] | None = None) -> int:
         s = Smoke(app_dir=app_dir, work=tmp / "work", home=tmp / "home")
         s.work.mkdir()
         s.home.mkdir()
-        run_steps(s, version, installed, not args.no_install)
+        data = make_image_folder(s.work / "images")
+        window_steps(s, version, installed)
+        training_steps(s, data, s.work / "run")
+        model_steps(s, data, s.work / "run", check_python)
+        if not args.no_install:
+            s.step("install.sh, then --uninstall", lambda: install_round_trip(s.app_dir, tmp / "home for install", version))
         print_summary(s)
         return 0 if all(st.ok for st in s.steps) else 1
     finally:

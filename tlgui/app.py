@@ -16,7 +16,16 @@ import threading
 import time
 import traceback
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QObject,
+    Qt,
+    QTimer,
+    QtMsgType,
+    Signal,
+    Slot,
+    qInstallMessageHandler,
+)
 from PySide6.QtWidgets import QApplication, QWidget
 
 log = logging.getLogger(__name__)
@@ -41,7 +50,8 @@ def process_age_s() -> float | None:
 def create_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
-        app = QApplication(argv if argv is not None else sys.argv[:1])
+        with _PlatformGuard():
+            app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName("tlgui")
     app.setApplicationDisplayName("tlgui")
     app.setOrganizationName("tlgui")
@@ -49,6 +59,49 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
     apply_theme(app)
     return app
+
+
+class _PlatformGuard:
+    """While QApplication starts: when no Qt platform plugin can start (DISPLAY names no
+    reachable X server, QT_QPA_PLATFORM names a plugin that is not there), Qt prints several
+    qt.qpa lines, lists its plugins and aborts with a core dump. Say it in tlgui's one plain
+    line instead and exit 2, the same from a pip install and from the frozen app (whose plugin
+    list differs). Qt's other messages from the start are passed on unchanged."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def __enter__(self) -> _PlatformGuard:
+        qInstallMessageHandler(self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        qInstallMessageHandler(None)
+        for category, message in self.messages:
+            print(f"{category}: {message}" if category and category != "default" else message, file=sys.stderr)
+
+    def _handle(self, kind, context, message: str) -> None:
+        if kind != QtMsgType.QtFatalMsg:
+            self.messages.append((context.category or "", message))
+            return
+        print(f"tlgui: error: {platform_failure(self.messages, message)}", file=sys.stderr, flush=True)
+        os._exit(2)  # Qt would abort() after this handler; nothing else can run safely now
+
+
+def platform_failure(messages: list[tuple[str, str]], fatal: str) -> str:
+    """One line from the qt.qpa messages Qt printed before giving up."""
+    texts = [m for c, m in messages if c.startswith("qt.qpa")]
+
+    def first(*needles: str) -> str | None:
+        return next((m for m in texts if any(n in m for n in needles)), None)
+
+    reason = first("could not connect to display") or first("is needed to load") or first("Could not find", "Could not load")
+    reason = (reason or fatal.strip().splitlines()[0]).replace(' in ""', "").strip().rstrip(".")
+    return (
+        f"cannot open the window: {reason[:1].lower() + reason[1:]} (Qt found no platform plugin it could "
+        "start). Run tlgui on a desktop session, use the command line instead ('tlgui --help'), "
+        "or set QT_QPA_PLATFORM=offscreen for a headless self-test"
+    )
 
 
 # ---------------------------------------------------------------- exception hook

@@ -1,7 +1,10 @@
-"""``tlgui --help`` must stay fast: building the parser imports neither torch nor Qt."""
+"""``tlgui --help`` must stay fast (building the parser imports neither torch nor Qt); no screen or
+no usable Qt platform plugin is one plain line, not a Qt abort."""
 
 import subprocess
 import sys
+
+import pytest
 
 CHECK = r"""
 import sys
@@ -33,3 +36,46 @@ def test_no_display_gives_a_plain_message_instead_of_a_qt_abort():
     assert out.returncode == 2
     assert "no screen to open the window on" in out.stderr and "tlgui --help" in out.stderr
     assert "Traceback" not in out.stderr and "qt.qpa" not in out.stderr
+
+
+def _free_display() -> str:
+    import os
+
+    n = next(n for n in range(97, 300) if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"))
+    return f":{n}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Qt's xcb platform")
+@pytest.mark.parametrize("setting", ["display", "plugin"])
+def test_no_usable_qt_platform_plugin_is_one_plain_line_not_an_abort(setting):
+    # without the guard Qt prints several qt.qpa lines, lists its plugins and dumps core (134)
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    if setting == "display":
+        env["DISPLAY"] = display = _free_display()  # no X server there
+        expected = f"could not connect to display {display}"
+    else:
+        env["QT_QPA_PLATFORM"] = "nosuchplugin"
+        expected = 'could not find the Qt platform plugin "nosuchplugin"'
+    out = subprocess.run([sys.executable, "-m", "tlgui"], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("tlgui: error: cannot open the window: " + expected)
+    assert "tlgui --help" in lines[0] and "Available platform plugins" not in out.stderr
+
+
+def test_platform_failure_names_the_most_specific_reason():
+    from tlgui.app import platform_failure
+
+    fatal = "This application failed to start because no Qt platform plugin could be initialized."
+    xcb = [("qt.qpa.xcb", "could not connect to display :97"),
+           ("qt.qpa.plugin", "From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin."),
+           ("qt.qpa.plugin", 'Could not load the Qt platform plugin "xcb" in "" even though it was found.')]
+    # a display that cannot be reached, not the library hint Qt adds whenever xcb fails
+    assert "could not connect to display :97 (" in platform_failure(xcb, fatal)
+    # with a display, the library hint is the reason
+    assert "xcb-cursor0 or libxcb-cursor0 is needed" in platform_failure(xcb[1:], fatal)
+    assert "platform plugin it could start" in platform_failure([], fatal)
+    assert 'in ""' not in platform_failure(xcb[2:], fatal)

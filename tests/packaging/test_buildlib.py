@@ -176,3 +176,27 @@ def test_zip_has_one_top_folder(buildlib, tmp_path):
     archive = buildlib.make_zip(root, tmp_path / "tlgui-0.1.0-windows-x86_64.zip")
     names = zipfile.ZipFile(archive).namelist()
     assert "tlgui/tlgui.exe" in names and all(n.startswith("tlgui/") for n in names)
+
+
+@pytest.mark.parametrize(
+    ("dest", "kept"),
+    [
+        ("torch/include/ATen/ATen.h", False),
+        ("torch/test/test_nn.py", False),
+        ("nvidia/cu13/include/cublas.h", False),
+        ("PySide6/Qt/plugins/platforms/libqeglfs.so", False),
+        # these sit in PySide6/Qt/lib/: a pattern without the folder never matched them
+        ("PySide6/Qt/lib/libQt6EglFSDeviceIntegration.so.6", False),
+        ("PySide6/Qt/lib/libQt6EglFsKmsSupport.so.6", False),
+        ("PySide6/Qt/plugins/platformthemes/libqgtk3.so", False),
+        ("PySide6/Qt/lib/libQt6Gui.so.6", True),
+        ("PySide6/Qt/plugins/platforms/libqxcb.so", True),
+        ("PySide6/Qt/plugins/platforms/libqoffscreen.so", True),
+        ("torchvision/_C_stable.so", True),
+        ("torch/testing/_internal/common_utils.py", True),  # torch.utils.checkpoint imports it
+        ("torch/lib/libtorch_cpu.so", True),
+        ("tlgui/core/results/export.py", True),
+    ],
+)
+def test_what_the_spec_drops_from_the_app(buildlib, dest, kept):
+    assert buildlib.keep_in_app(dest) is kept

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +81,97 @@ def test_missing_installed_exe_is_one_line_naming_it(smoke, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match=r"--installed nope/tlgui: no such file"):
         smoke.installed_exe("nope/tlgui")
+
+
+def test_reported_difference_reads_the_apps_check_lines(smoke):
+    lines = ["checked: exported with the torch.export (dynamo), opset 18", "checked: onnx.checker: valid",
+             "checked: onnxruntime: max |difference| 2.38e-07 vs the model, batch of 3"]
+    assert smoke.reported_difference(lines, "onnxruntime") == pytest.approx(2.38e-07)
+    assert smoke.reported_difference(["checked: torch.jit.load: max |difference| 0.00e+00 vs the model, batch of 3"],
+                                     "torch.jit.load") == 0.0
+    # an app without onnxruntime reports that it did not compare: the smoke step must fail
+    with pytest.raises(AssertionError, match="no 'onnxruntime' check"):
+        smoke.reported_difference(lines[:2] + ["checked: onnxruntime is not installed: outputs not compared"],
+                                  "onnxruntime")
+
+
+def test_script_python_is_read_from_a_console_scripts_first_line(smoke, tmp_path):
+    script = tmp_path / "tlgui"
+    script.write_text(f"#!{sys.executable}\nimport sys\n")
+    assert smoke.script_python(script) == Path(sys.executable)
+    script.write_text("#!/bin/sh\nexec true\n")  # not a Python
+    assert smoke.script_python(script) is None
+    script.write_text(f"#!{tmp_path / 'gone' / 'python3'}\n")  # a Python that is not there
+    assert smoke.script_python(script) is None
+    script.write_bytes(b"\x7fELF\x02\x01")  # a binary (the frozen app itself)
+    assert smoke.script_python(script) is None
+    assert smoke.script_python(None) is None and smoke.script_python(tmp_path / "missing") is None
+
+
+def test_bundle_labels_keys_images_by_class_folder_and_name(smoke):
+    out = "/a/b/vertical/001.png\tvertical\t0.9100\n/a/b/horizontal/000.png\tvertical\t0.5200\nnot a row\n"
+    assert smoke.bundle_labels(out) == {"vertical/001.png": "vertical", "horizontal/000.png": "vertical"}
+
+
+def _report(**change):
+    report = {"shape": [5, 3], "torchscript": 1e-7, "onnx": 2e-7, "same_labels": True, "ts_labels_match": True,
+              "torch": "2.14.1", "onnxruntime": "1.32.0"}
+    report.update(change)
+    return json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"onnx": 0.5}, "the onnx export differs from the model by 0.5"),
+        ({"torchscript": None}, "the torchscript export gives outputs of another shape"),
+        ({"same_labels": False}, "label the batch differently"),
+        ({"ts_labels_match": False}, "labels.json is not the model's class list"),
+    ],
+)
+def test_check_exports_fails_on_what_differs(smoke, fake_python, tmp_path, change, message):
+    python = fake_python(_report(**change))
+    with pytest.raises(AssertionError, match=message):
+        smoke.check_exports(python, tmp_path / "m.pt", tmp_path / "m.ts", tmp_path / "m.onnx", {"PATH": "/usr/bin:/bin"})
+    assert smoke.check_exports(fake_python(_report()), tmp_path / "m.pt", tmp_path / "m.ts", tmp_path / "m.onnx",
+                               {"PATH": "/usr/bin:/bin"})["onnx"] == 2e-7
+
+
+def test_check_exports_of_a_python_that_cannot_load_them(smoke, fake_python, tmp_path):
+    python = fake_python("", exit_code=1, stderr="ModuleNotFoundError: No module named onnxruntime")
+    with pytest.raises(AssertionError, match="could not load the exports: .*onnxruntime"):
+        smoke.check_exports(python, tmp_path / "m.pt", tmp_path / "m.ts", tmp_path / "m.onnx", {"PATH": "/usr/bin:/bin"})
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_check_exports_really_loads_them_in_another_python(smoke, tmp_path):
+    # the check script itself, on real exports, in a fresh interpreter: agrees with the model
+    # it was exported from, and catches a TorchScript file of another model
+    pytest.importorskip("onnx", reason="onnx is not installed (pip install 'tlgui[export]')")
+    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'tlgui[export]')")
+    from tests.core.test_evaluate import write_model
+    from tlgui.core.results.export import export_model
+
+    model = write_model(tmp_path / "model.pt", ["a", "b", "c"], channels=3, crop=24)
+    other = write_model(tmp_path / "other.pt", ["a", "b", "c"], channels=3, crop=24, seed=1)
+    export_model(model, "torchscript", tmp_path / "model.ts")
+    export_model(model, "onnx", tmp_path / "model.onnx")
+    export_model(other, "torchscript", tmp_path / "other.ts")
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(root)}
+    report = smoke.check_exports(Path(sys.executable), model, tmp_path / "model.ts", tmp_path / "model.onnx", env)
+    assert report["shape"] == [5, 3] and report["torchscript"] <= 1e-4 and report["onnx"] <= 1e-4
+    with pytest.raises(AssertionError, match="the torchscript export differs from the model"):
+        smoke.check_exports(Path(sys.executable), model, tmp_path / "other.ts", tmp_path / "model.onnx", env)
+
+
+def test_missing_check_python_is_one_line_naming_it(smoke, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"--check-python nope/python: no such file"):
+        smoke.installed_exe("nope/python", "--check-python")
+
+
+def test_free_display_number_skips_displays_in_use(smoke, monkeypatch):
+    taken = {"/tmp/.X150-lock", "/tmp/.X11-unix/X151"}
+    monkeypatch.setattr(smoke.Path, "exists", lambda self: str(self) in taken)
+    assert smoke.free_display_number(150) == 152
