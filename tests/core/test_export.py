@@ -207,3 +207,18 @@ def test_export_never_replaces_the_model_nor_an_existing_file_without_overwrite(
     assert Path(export_model(model, "torchscript", existing, overwrite=True).path) == existing
     torch.testing.assert_close(torch.jit.load(str(existing))(inputs(2)), eager(model)(inputs(2)))
     assert model.read_bytes() == original
+
+
+def test_a_missing_bundle_template_is_called_a_broken_install_and_nothing_is_written(model_rgb, tmp_path, capsys,
+                                                                                       monkeypatch):
+    # what a frozen app that lost the template looked like: "cannot write to OUT" blamed the target
+    import tlgui.core.results.export as export_module
+
+    package = tmp_path / "pkg"
+    (package / "export_bundle").mkdir(parents=True)
+    (package / "export_bundle" / "README.md").write_text("$architecture")  # predict.py is missing
+    monkeypatch.setattr(export_module.resources, "files", lambda _name: package)
+    out = tmp_path / "bundle"
+    one_line_error(capsys, ["export", str(model_rgb), "--format", "bundle", "--out", str(out)],
+                   "lacks the bundle's predict.py", "reinstall")
+    assert not out.exists() or not any(out.iterdir())

@@ -338,16 +338,25 @@ def _opset(proto) -> int:
 
 
 def bundle_template(name: str) -> str:
-    """Text of a file shipped in ``tlgui/core/results/export_bundle`` (package data)."""
-    return resources.files("tlgui.core.results").joinpath("export_bundle", name).read_text(encoding="utf-8")
+    """Text of a file shipped in ``tlgui/core/results/export_bundle`` (package data).
+
+    A missing one means a broken installation, not an unwritable target: say so."""
+    source = resources.files("tlgui.core.results").joinpath("export_bundle", name)
+    try:
+        return source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(
+            f"this tlgui installation lacks the bundle's {name} ({source}: {exc.strerror or exc}); reinstall tlgui"
+        ) from None
 
 
 def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple[float, list[str], list[str]]:
+    readme_template, script = bundle_template("README.md"), bundle_template("predict.py")  # before any write
     diff, checks = export_torchscript(model, ckpt, folder / "model.ts")
     prep = Preprocessing.from_dict(ckpt["preprocessing"])
     classes = list(ckpt["classes"])
     shown = ", ".join(classes[:12]) + (f" ... ({len(classes)} in all)" if len(classes) > 12 else "")
-    readme = string.Template(bundle_template("README.md")).safe_substitute(
+    readme = string.Template(readme_template).safe_substitute(
         architecture=ckpt["architecture"],
         n_classes=len(classes),
         classes=shown,
@@ -361,7 +370,7 @@ def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple
         atomic_write_text(folder / "labels.json", json.dumps(classes, indent=2) + "\n")
         atomic_write_text(folder / "preprocessing.json", json.dumps(prep.to_dict(), indent=2) + "\n")
         atomic_write_text(folder / "README.md", readme)
-        atomic_write_text(folder / "predict.py", bundle_template("predict.py"))
+        atomic_write_text(folder / "predict.py", script)
     except OSError as exc:
         raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     return diff, checks, [str(folder / name) for name in BUNDLE_FILES]
