@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,10 +29,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(tmp_path: Path, *args: str, nproc: int = 2, **extra_env: str) -> subprocess.CompletedProcess:
+def torchrun(tmp_path: Path, *args: str, nproc: int = 2, script: Path | None = None,
+             **extra_env: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **extra_env)
+    program = [str(script)] if script is not None else ["-m", "tlgui"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "tlgui", "train", *args]
+           *program, "train", *args]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -145,6 +148,59 @@ def test_cuda_without_enough_gpus_is_one_line_on_every_rank(data, tmp_path):
     assert lines and all("--device cuda" in line and "GPU" in line for line in lines), result.stderr[-2000:]
     assert "Traceback" not in "\n".join(lines)
     assert not (tmp_path / "gpu").exists()
+
+
+# `python -m tlgui` with one rank made to fail in its second epoch's validation, after the
+# first epoch was recorded: the other rank is then waiting in a collective
+FAILING_TLGUI = """
+import os, sys
+from tlgui.core.training import loop
+if os.environ["RANK"] == os.environ["FAIL_RANK"]:
+    validate = loop.validate
+    def failing(state, epoch, *args):
+        if epoch == 2:
+            raise RuntimeError("injected failure at epoch 2")
+        return validate(state, epoch, *args)
+    loop.validate = failing
+from tlgui.__main__ import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("failing", [1, 0])
+def test_a_failure_on_one_rank_ends_every_rank_with_one_line_naming_it(data, tmp_path, failing):
+    script = tmp_path / "failing_tlgui.py"
+    script.write_text(FAILING_TLGUI)
+    result = torchrun(tmp_path, *common_args(data, tmp_path / "run"), script=script, FAIL_RANK=str(failing))
+    # returning at all means the surviving rank was ended too (it was blocked in a collective)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tlgui:")]
+    assert lines[0] == f"tlgui: unexpected error: rank {failing}: RuntimeError: injected failure at epoch 2", lines
+    # the survivor does not add its own "connection closed" error (nor blame itself as a bug)
+    assert not any(f"rank {1 - failing}" in line for line in lines), lines
+    assert len(lines) == 2 and "TLGUI_DEBUG" in lines[1]
+    # and torchrun's own report names the failing rank as the root cause
+    root_cause = result.stderr.split("Root Cause", 1)[1]
+    assert re.search(rf"rank\s*:\s*{failing}\b", root_cause), result.stderr[-2000:]
+    assert [(r["epoch"], r["phase"]) for r in metrics_rows(tmp_path / "run")] == [("1", "train"), ("1", "val")]
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_a_survivor_of_a_failed_peer_is_quiet_until_ended(monkeypatch):
+    from tlgui.cli import _after_peer_failure
+
+    gone = RuntimeError("[gloo/transport/tcp/pair.cc:561] Connection closed by peer [127.0.0.1]:35230")
+    assert distributed.lost_a_peer(gone)
+    assert not distributed.lost_a_peer(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    assert not distributed.lost_a_peer(ValueError("closed by peer"))
+    outlive, waited = distributed.outlive_a_failed_peer, []
+    monkeypatch.setattr(distributed, "outlive_a_failed_peer", lambda: waited.append(True))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert _after_peer_failure(gone) and waited == [True]
+    assert not _after_peer_failure(RuntimeError("a bug of this process"))
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    outlive(3600)  # without torchrun nobody ends the process: no wait
 
 
 def test_resume_under_torchrun_continues_a_stopped_run(data, tmp_path):
