@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,10 +29,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(tmp_path: Path, *args: str, nproc: int = 2, **extra_env: str) -> subprocess.CompletedProcess:
+def torchrun(tmp_path: Path, *args: str, nproc: int = 2, script: Path | None = None,
+             **extra_env: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **extra_env)
+    program = [str(script)] if script is not None else ["-m", "tlgui"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "tlgui", "train", *args]
+           *program, "train", *args]
     return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -63,6 +66,11 @@ def test_torchrun_two_processes_write_one_run_like_one_process(data, tmp_path):
     assert {"checkpoints", "config.json", "metrics.csv", "model.pt", "summary.json"} <= written
     assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
     assert list(tmp_path.glob("**/*.tmp")) == []
+    # the reduced validation figure is the whole validation split's: model.pt evaluated on it in one process
+    from tlgui.core.results.run_evaluation import evaluate_run
+
+    evaluated = evaluate_run(tmp_path / "two", device="cpu")
+    assert evaluated.accuracy == pytest.approx(summary["final_val_accuracy"])
     from tlgui.ui.runs_panel import discover_runs  # the window's Runs page lists it like any other
 
     listed = {info.path.name: info for info in discover_runs(tmp_path, [])}
@@ -91,9 +99,10 @@ def _spawned_rank(rank: int, world: int, port: int, configs: list[dict], out_dir
         (Path(out_dir) / f"rank{rank}.error").write_text(f"{type(exc).__name__}: {exc}")
 
 
-def _spawned_weights(rank: int, world: int, port: int, config: dict, out_dir: str) -> None:
+def _spawned_weights(rank: int, world: int, port: int, configs: list[dict], out_dir: str) -> None:
+    # each rank its own home (settings, caches), so what each one writes can be told apart
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), TLGUI_HOME=str(Path(out_dir) / "home"))
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), TLGUI_HOME=str(Path(out_dir) / f"home{rank}"))
     torch.set_num_threads(1)
     from tlgui.core.training import loop
 
@@ -105,23 +114,34 @@ def _spawned_weights(rank: int, world: int, port: int, config: dict, out_dir: st
         return original(state)
 
     loop.finish = finish
-    loop.train(TrainConfig.from_dict(config))
-    torch.save(captured, Path(out_dir) / f"weights{rank}.pt")
+    loop.train(TrainConfig.from_dict(configs[rank]))
+    torch.save(captured, Path(out_dir) / "weights" / f"{rank}.pt")
 
 
-def test_spawned_ranks_end_with_the_same_model(data, tmp_path):
+def test_spawned_ranks_end_with_the_same_model_and_only_rank_0_writes(data, tmp_path):
     import torch.multiprocessing as mp
 
     config = TrainConfig(data=str(data), model="smallcnn", epochs=2, batch_size=16, device="cpu", seed=1,
                          out=str(tmp_path / "run")).to_dict()
-    mp.spawn(_spawned_weights, args=(2, free_port(), config, str(tmp_path)), nprocs=2, join=True)
-    w0 = torch.load(tmp_path / "weights0.pt", weights_only=True)
-    w1 = torch.load(tmp_path / "weights1.pt", weights_only=True)
+    # rank 1 is told another run folder: anything it wrote there would show
+    configs = [config, dict(config, out=str(tmp_path / "rank1-out"))]
+    (tmp_path / "weights").mkdir()
+    mp.spawn(_spawned_weights, args=(2, free_port(), configs, str(tmp_path)), nprocs=2, join=True)
+    w0 = torch.load(tmp_path / "weights" / "0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "weights" / "1.pt", weights_only=True)
     saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)["state_dict"]
-    # every tensor of the model, not an empty capture that would compare equal trivially
+    # every tensor of the model, not an empty capture that would compare equal trivially; BatchNorm's
+    # statistics too, which each process gathered on its own share of the batches
     assert w0.keys() == w1.keys() == saved.keys() and "fc.weight" in w0
+    assert any(k.endswith("running_mean") for k in w0)
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
     assert all(torch.equal(saved[k], w0[k]) for k in saved)
+    assert not (tmp_path / "rank1-out").exists()
+    # rank 1's only files: decoded images added to the shared image cache (content-addressed, atomic)
+    rank1_files = [p.relative_to(tmp_path / "home1") for p in (tmp_path / "home1").rglob("*") if p.is_file()]
+    assert all(f.parts[:2] == ("cache", "decoded") and f.suffix == ".npy" for f in rank1_files), rank1_files
+    outside = {p.relative_to(tmp_path).parts[0] for p in tmp_path.iterdir()}
+    assert outside == {"run", "weights", "home0", "home1"}
 
 
 def test_ranks_that_see_different_data_all_stop_with_one_line(data, tmp_path):
@@ -145,6 +165,93 @@ def test_cuda_without_enough_gpus_is_one_line_on_every_rank(data, tmp_path):
     assert lines and all("--device cuda" in line and "GPU" in line for line in lines), result.stderr[-2000:]
     assert "Traceback" not in "\n".join(lines)
     assert not (tmp_path / "gpu").exists()
+
+
+# `python -m tlgui` with one rank made to fail in its second epoch's validation, after the
+# first epoch was recorded: the other rank is then waiting in a collective
+FAILING_TLGUI = """
+import os, sys
+from tlgui.core.training import loop
+if os.environ["RANK"] == os.environ["FAIL_RANK"]:
+    validate = loop.validate
+    def failing(state, epoch, *args):
+        if epoch == 2:
+            raise RuntimeError("injected failure at epoch 2")
+        return validate(state, epoch, *args)
+    loop.validate = failing
+from tlgui.__main__ import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("failing", [1, 0])
+def test_a_failure_on_one_rank_ends_every_rank_with_one_line_naming_it(data, tmp_path, failing):
+    script = tmp_path / "failing_tlgui.py"
+    script.write_text(FAILING_TLGUI)
+    result = torchrun(tmp_path, *common_args(data, tmp_path / "run"), script=script, FAIL_RANK=str(failing))
+    # returning at all means the surviving rank was ended too (it was blocked in a collective)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tlgui:")]
+    assert lines[0] == f"tlgui: unexpected error: rank {failing}: RuntimeError: injected failure at epoch 2", lines
+    # the survivor does not add its own "connection closed" error (nor blame itself as a bug)
+    assert not any(f"rank {1 - failing}" in line for line in lines), lines
+    assert len(lines) == 2 and "TLGUI_DEBUG" in lines[1]
+    # and torchrun's own report names the failing rank as the root cause
+    root_cause = result.stderr.split("Root Cause", 1)[1]
+    assert re.search(rf"rank\s*:\s*{failing}\b", root_cause), result.stderr[-2000:]
+    assert [(r["epoch"], r["phase"]) for r in metrics_rows(tmp_path / "run")] == [("1", "train"), ("1", "val")]
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_a_survivor_of_a_failed_peer_is_quiet_until_ended(monkeypatch):
+    from tlgui.cli import _after_peer_failure
+
+    gone = RuntimeError("[gloo/transport/tcp/pair.cc:561] Connection closed by peer [127.0.0.1]:35230")
+    assert distributed.lost_a_peer(gone)
+    assert not distributed.lost_a_peer(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    assert not distributed.lost_a_peer(ValueError("closed by peer"))
+    outlive, waited = distributed.outlive_a_failed_peer, []
+    monkeypatch.setattr(distributed, "outlive_a_failed_peer", lambda: waited.append(True))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert _after_peer_failure(gone) and waited == [True]
+    assert not _after_peer_failure(RuntimeError("a bug of this process"))
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    outlive(3600)  # without torchrun nobody ends the process: no wait
+
+
+def test_sync_bn_on_the_cpu_is_one_line_on_every_rank(data, tmp_path):
+    result = torchrun(tmp_path, *common_args(data, tmp_path / "sync", epochs=1), "--sync-bn")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tlgui:")]
+    assert sorted(lines) == [f"tlgui: error: rank {r}: --sync-bn needs GPUs (PyTorch synchronises BatchNorm only "
+                             "between CUDA processes); leave it out on the CPU, where each process keeps its own "
+                             "statistics" for r in (0, 1)], result.stderr[-2000:]
+    assert not (tmp_path / "sync").exists()
+
+
+def test_batchnorm_is_per_process_unless_sync_bn(monkeypatch):
+    # DistributedDataParallel itself needs a process group (and, with --sync-bn, GPUs): here only
+    # what is handed to it is checked
+    from tlgui.core.models.zoo import build_model
+
+    handed = []
+    monkeypatch.setattr(torch.nn.parallel, "DistributedDataParallel",
+                        lambda model, device_ids: handed.append((model, device_ids)) or model)
+    dist = Dist(1, 2, 1, 2)
+    plain = distributed.wrap(dist, build_model("smallcnn", 3), torch.device("cpu"), sync_bn=False)
+    kinds = {type(m) for m in plain.modules()}
+    assert torch.nn.BatchNorm2d in kinds and torch.nn.SyncBatchNorm not in kinds
+    assert handed[-1] == (plain, None)
+    model = build_model("smallcnn", 3)
+    bn_count = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    synced = distributed.wrap(dist, model, torch.device("cuda", 1), sync_bn=True)
+    assert sum(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules()) == bn_count > 0
+    assert torch.nn.BatchNorm2d not in {type(m) for m in synced.modules()}
+    assert handed[-1] == (synced, [1])  # one GPU per process: this process's own
+    with pytest.raises(ConfigError, match="--sync-bn needs GPUs"):
+        distributed.wrap(dist, build_model("smallcnn", 3), torch.device("cpu"), sync_bn=True)
+    assert distributed.wrap(distributed.SINGLE, model, torch.device("cpu"), sync_bn=True) is model
 
 
 def test_resume_under_torchrun_continues_a_stopped_run(data, tmp_path):

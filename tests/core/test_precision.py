@@ -158,3 +158,16 @@ def test_auto_on_a_gpu_follows_its_bf16_support(monkeypatch, supported):
     forced = precision.resolve_precision("bf16", cuda)
     assert forced.name == ("bf16" if supported else "fp32")
     assert (forced.note or "") == ("" if supported else "--precision bf16: this GPU has no native bf16 support; training in fp32")
+
+
+def test_torchrun_processes_share_the_cores_of_their_machine(monkeypatch):
+    monkeypatch.setattr(precision, "_physical_cores", lambda: 8)
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert precision.default_num_threads() == 8
+    monkeypatch.setenv("WORLD_SIZE", "8")  # 2 machines of 4 processes
+    monkeypatch.setenv("RANK", "5")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert precision.default_num_threads() == 2
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "16")
+    assert precision.default_num_threads() == 1

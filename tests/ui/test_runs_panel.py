@@ -106,6 +106,36 @@ def test_add_run_and_open_folder(qtbot, panel, tmp_path, monkeypatch):
     assert panel.table.rowCount() == 3
 
 
+def test_a_run_trained_on_several_processes_is_listed_like_any_other(qtbot, two_runs, tmp_path, monkeypatch):
+    # a run folder as torchrun's rank 0 writes it differs only in summary.json's world_size
+    # (tests/core/test_distributed.py checks that on a real 2-process run)
+    import json
+    import shutil
+
+    import tlgui.paths
+
+    _root, a, _b = two_runs
+    root = tmp_path / "runs"
+    shutil.copytree(a.run_dir, root / "on-two")
+    summary = json.loads((root / "on-two" / "summary.json").read_text())
+    summary["world_size"] = 2
+    (root / "on-two" / "summary.json").write_text(json.dumps(summary))
+    shutil.copytree(a.run_dir, root / "on-one")
+    monkeypatch.setattr(tlgui.paths, "runs_dir", lambda: root)
+    widget = RunsPanel()
+    qtbot.addWidget(widget)
+    row = _row_of(widget, "on-two")
+    cells = [widget.table.item(row, c).text() for c in range(len(COLUMNS))]
+    one = [widget.table.item(_row_of(widget, "on-one"), c).text() for c in range(len(COLUMNS))]
+    assert cells[1:] == one[1:] and cells[COLUMNS.index("Status")] == "completed"
+    assert widget.table.item(row, 0).toolTip().endswith("trained on 2 processes (torchrun)")
+    assert "processes" not in widget.table.item(_row_of(widget, "on-one"), 0).toolTip()
+    widget.table.selectRow(row)
+    assert [r.name for r in widget.selected_runs()] == ["on-two"]
+    assert widget.evaluate_button.isEnabled() and widget.export_button.isEnabled()
+    assert len(widget.accuracy_plot.getPlotItem().listDataItems()) == 1
+
+
 def test_empty_state(qtbot, monkeypatch, tmp_path):
     import tlgui.paths
 

@@ -82,11 +82,27 @@ def main(argv: list[str] | None = None) -> int:
         import os
         import traceback
 
+        if _rank() and _after_peer_failure(exc):
+            return 1
         if os.environ.get("TLGUI_DEBUG"):
             traceback.print_exc()
         print(f"tlgui: unexpected error: {_rank()}{type(exc).__name__}: {exc}", file=sys.stderr)
         print("tlgui: this is a bug in tlgui; set TLGUI_DEBUG=1 to see the details", file=sys.stderr)
         return 1
+
+
+def _after_peer_failure(exc: BaseException) -> bool:
+    """Under torchrun: another process failed and said why; this one stays quiet and ends.
+
+    Only that process's line names the rank and the cause (and torchrun's report names it)."""
+    from tlgui.core.training import distributed
+
+    if not distributed.lost_a_peer(exc):
+        return False
+    distributed.outlive_a_failed_peer()  # torchrun ends this process here
+    print(f"tlgui: error: {_rank()}another process of this job failed first (its own line says which and why)",
+          file=sys.stderr)
+    return True
 
 
 def _rank() -> str:

@@ -47,6 +47,12 @@ def _pct(value) -> str:
     return f"{100 * value:.1f} %" if isinstance(value, (int, float)) else "—"
 
 
+def _processes_note(summary: dict[str, Any]) -> str:
+    """How a run trained on several processes (torchrun) is told apart; nothing for one process."""
+    world = summary.get("world_size")
+    return f"\ntrained on {world} processes (torchrun)" if isinstance(world, int) and world > 1 else ""
+
+
 @dataclass
 class RunInfo:
     path: Path
@@ -297,7 +303,7 @@ class RunsPanel(QWidget):
                 NumericItem(_dt.datetime.fromtimestamp(run.created).strftime("%Y-%m-%d %H:%M"), run.created),
             ]
             cells[0].setData(PATH_ROLE, str(run.path))
-            cells[0].setToolTip(str(run.path))
+            cells[0].setToolTip(str(run.path) + _processes_note(s))
             for column, item in enumerate(cells):
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)

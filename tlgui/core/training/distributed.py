@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +24,9 @@ import torch
 from tlgui.core.base.errors import ConfigError, DataError
 
 _TIMEOUT = _dt.timedelta(minutes=10)  # a rank that died mid-collective should not hang the rest forever
+# how gloo and NCCL say that another process of the job went away mid-collective
+_PEER_GONE = ("closed by peer", "reset by peer", "remote worker", "remote process exited")
+PEER_GRACE_SECONDS = 60.0  # torchrun ends the survivors within its monitor interval (0.1 s) plus SIGTERM
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,24 @@ def barrier(dist: Dist) -> None:
 
     if dist.enabled and td.is_initialized():
         td.barrier()
+
+
+def lost_a_peer(exc: BaseException) -> bool:
+    """True when ``exc`` is this process noticing that another process of the job ended
+    (it failed first and reports its own cause), not a failure of this process."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(words in text for words in _PEER_GONE)
+
+
+def outlive_a_failed_peer(seconds: float = PEER_GRACE_SECONDS) -> None:
+    """Wait for torchrun to end this process after another one failed.
+
+    torchrun names the first process to exit as the failure's root cause; a survivor that
+    exited at once, with its own "connection closed" error, would often be named instead of
+    the process that actually failed. Without torchrun (nobody ends us) this returns."""
+    deadline = time.monotonic() + seconds
+    while os.environ.get("TORCHELASTIC_RUN_ID") and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def sum_across(dist: Dist, values: list[float], device: torch.device) -> list[float]:
