@@ -307,7 +307,7 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
         expect_ok(s.tlgui("layers", "smallcnn"), "layers smallcnn")
         info = expect_ok(s.tlgui("cache", "info"), "cache info").stdout.strip()
         assert info.startswith(str(s.home)), f"cache info: {info}"
-        return f"layers smallcnn; cache info: {info[len(str(s.home)):][:70]}"
+        return f"layers smallcnn; cache info: ~{info[len(str(s.home)):][:70]}"
 
     s.step("export torchscript", export("torchscript", "model.ts", "torch.jit.load"))
     s.step("export onnx", export("onnx", "model.onnx", "onnxruntime"))
