@@ -55,9 +55,11 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("tlgui")
     app.setApplicationDisplayName("tlgui")
     app.setOrganizationName("tlgui")
+    from .ui.gui_thread_gc import collect_garbage_on_gui_thread
     from .ui.theme import apply_theme
 
     apply_theme(app)
+    collect_garbage_on_gui_thread(app)  # worker threads must never free Qt objects
     return app
 
 

@@ -57,3 +57,11 @@ def main_window(qtbot, fake_demo_source):
     for panel in (window.model_panel, window.dataset_panel):
         if panel is not None and hasattr(panel, "wait_idle"):
             panel.wait_idle(10000)
+
+
+@pytest.fixture(autouse=True)
+def _gui_thread_gc(qapp):
+    """As in the app (tlgui.app.create_app): garbage is collected on the GUI thread only."""
+    from tlgui.ui.gui_thread_gc import collect_garbage_on_gui_thread
+
+    collect_garbage_on_gui_thread(qapp)
