@@ -133,7 +133,15 @@ def test_library_dialog_imports_a_timm_safetensors_file(qtbot, hub, tmp_path):
 def test_layer_tree_checkboxes_and_counts_for_a_timm_model(qtbot):
     """Clicking the freeze checkboxes of a timm model's layers: each row's parameter count is its
     module's, and the plan and summary are what apply_freeze makes of the same model."""
-    from tests.ui.test_layer_tree import CHECKED, PARTIAL, UNCHECKED, click_checkbox, index_of, reference_report, state
+    from tests.ui.test_layer_tree import (
+        CHECKED,
+        PARTIAL,
+        UNCHECKED,
+        click_checkbox,
+        index_of,
+        reference_report,
+        state,
+    )
     from tlgui.core.models.zoo import build_model
     from tlgui.ui.layer_tree import LayerTreePanel
 
