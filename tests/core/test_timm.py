@@ -73,8 +73,12 @@ def test_hub_cache_location(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
     assert hub_cache_dir() == tmp_path / "home" / "hub"
     monkeypatch.delenv("HF_HOME")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert hub_cache_dir() == tmp_path / ".cache" / "huggingface" / "hub"
+    # huggingface_hub puts ~/.cache under XDG_CACHE_HOME where that is set: so does the search
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert hub_cache_dir() == tmp_path / "xdg" / "huggingface" / "hub"
 
 
 def test_default_weights_found_offline_with_config_preprocessing(hub, data, tmp_path):

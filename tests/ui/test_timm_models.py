@@ -128,3 +128,39 @@ def test_library_dialog_imports_a_timm_safetensors_file(qtbot, hub, tmp_path):
     _op, ok, text = blocker.args
     assert ok and "Recognised as timm:resnet10t weights (4 classes)" in text
     assert text.rstrip(".").endswith(".safetensors")
+
+
+def test_layer_tree_checkboxes_and_counts_for_a_timm_model(qtbot):
+    """Clicking the freeze checkboxes of a timm model's layers: each row's parameter count is its
+    module's, and the plan and summary are what apply_freeze makes of the same model."""
+    from tests.ui.test_layer_tree import (
+        CHECKED,
+        PARTIAL,
+        UNCHECKED,
+        click_checkbox,
+        index_of,
+        reference_report,
+        state,
+    )
+    from tlgui.core.models.zoo import build_model
+    from tlgui.ui.layer_tree import LayerTreePanel
+
+    panel = LayerTreePanel()
+    qtbot.addWidget(panel)
+    panel.resize(760, 560)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_architecture(f"timm:{MODEL}", 5, 3)
+    model = build_model(f"timm:{MODEL}", 5, device="meta")
+    for path in ("conv_stem", "blocks", "blocks.2", "conv_head", "classifier"):
+        expected = sum(p.numel() for p in model.get_submodule(path).parameters())
+        assert panel.tree_model().item(path).total == expected, path
+        assert index_of(panel, path).siblingAtColumn(2).data() == f"{expected:,}"
+    assert state(panel, "blocks") == CHECKED
+    click_checkbox(qtbot, panel, "conv_stem")
+    click_checkbox(qtbot, panel, "blocks.2")
+    assert state(panel, "conv_stem") == UNCHECKED and state(panel, "blocks") == PARTIAL
+    plan = panel.plan()
+    assert plan.paths == ["conv_stem", "blocks.2"]
+    report = reference_report(f"timm:{MODEL}", plan, in_channels=3, classes=5)
+    assert panel.summary_text() == report.describe()

@@ -26,13 +26,16 @@ _PREFIX = "models--timm--"
 
 
 def hub_cache_dir() -> Path:
-    """``HF_HUB_CACHE``, else ``HF_HOME/hub``, else ``~/.cache/huggingface/hub``."""
+    """``HF_HUB_CACHE``, else ``HF_HOME/hub``, else ``~/.cache/huggingface/hub`` (with
+    ``XDG_CACHE_HOME`` for ``~/.cache`` where it is set: huggingface_hub's own rule, so the
+    cache it filled on this machine is the one found)."""
     for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
         if os.environ.get(variable):
             return Path(os.environ[variable]).expanduser()
     if os.environ.get("HF_HOME"):
         return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path("~/.cache/huggingface/hub").expanduser()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(cache_home).expanduser() / "huggingface" / "hub"
 
 
 @dataclass(frozen=True)

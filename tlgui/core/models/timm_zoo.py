@@ -37,8 +37,10 @@ def split_name(name: str) -> tuple[str, str | None]:
 def import_timm():
     """The timm module, or one line saying which extra to install."""
     # timm never downloads with pretrained=False; this keeps huggingface_hub offline too,
-    # should anything inside it look for a file
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # should anything inside it look for a file. Forced, not a default: a shell that exports
+    # HF_HUB_OFFLINE=0 must not let a lookup reach the network (it is read when timm first
+    # imports huggingface_hub)
+    os.environ["HF_HUB_OFFLINE"] = "1"
     try:
         import timm
     except ImportError:
