@@ -317,3 +317,23 @@ def test_several_tags_default_first_or_the_one_named(tmp_path, monkeypatch):
     assert find_hub_weights(f"{ARCH}.aaa_custom").tag == "aaa_custom"
     with pytest.raises(WeightsError, match=f"no models--timm--{MODEL}.other"):
         find_hub_weights(f"{ARCH}.other")
+
+
+@pytest.mark.parametrize("name", ["deit_tiny_distilled_patch16_224", "pit_ti_distilled_224", "efficientformer_l1"])
+def test_distilled_models_have_one_head(name):
+    model = build_model(f"timm:{name}", 3, device="meta")
+    head, head_dist = model.get_classifier()
+    assert head is head_dist and find_head_path(model) == "head"
+
+
+def test_head_only_training_of_a_distilled_model_trains_all_of_its_classifier(data, tmp_path):
+    # LeViT averages head and head_dist; head-only runs used to leave head_dist at its random start
+    out = tmp_path / "levit"
+    result = train(run_config(data, out, model="timm:levit_128s", weights="none", freeze="backbone"), lambda e: None)
+    assert result.status == "completed"
+    trained = load_checkpoint(out / "model.pt")["state_dict"]
+    dist_keys = [k for k in trained if k.startswith("head_dist.")]
+    assert dist_keys and all(torch.equal(trained[k], trained["head" + k[len("head_dist"):]]) for k in dist_keys)
+    summary = json.loads((out / "summary.json").read_text())
+    head = build_model("timm:levit_128s", 3, device="meta").get_submodule("head")
+    assert summary["trainable_params"] == sum(p.numel() for p in head.parameters())

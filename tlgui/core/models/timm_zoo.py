@@ -81,13 +81,33 @@ def build_timm(name: str, num_classes: int, in_channels: int = 3, device: torch.
     device = device or torch.device("cpu")
     try:
         with device:
-            return timm.create_model(base, pretrained=False, num_classes=num_classes, in_chans=in_channels)
+            return tie_distillation_head(
+                timm.create_model(base, pretrained=False, num_classes=num_classes, in_chans=in_channels))
     except (RuntimeError, NotImplementedError) as exc:
         if device.type != "meta":
             raise ModelError(f"timm could not build {name}: {str(exc).splitlines()[0][:160]}") from None
     # a few architectures compute values while building that a meta tensor cannot hold
     model = timm.create_model(base, pretrained=False, num_classes=num_classes, in_chans=in_channels)
-    return model.to("meta")
+    return tie_distillation_head(model).to("meta")
+
+
+def tie_distillation_head(model: nn.Module) -> nn.Module:
+    """One classifier for distilled models (DeiT/PiT distilled, LeViT, EfficientFormer).
+
+    They average a second classifier, ``head_dist``, with the first. For new classes both
+    are new, and tlgui trains "the head": left apart, head-only training kept ``head_dist``
+    at its random start and averaged it into every prediction. Made the same module, the
+    output is the head applied to both tokens, averaged, and everything that trains, freezes,
+    counts or exports the head covers all of it."""
+    classifiers = model.get_classifier()
+    if not isinstance(classifiers, (tuple, list)) or len(classifiers) < 2:
+        return model
+    first, extra = classifiers[0], {id(module) for module in classifiers[1:]}
+    for path, module in list(model.named_modules()):
+        if id(module) in extra and type(module) is type(first) and path:
+            parent, _, attribute = path.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, attribute, first)
+    return model
 
 
 def is_timm_model(model: nn.Module) -> bool:
