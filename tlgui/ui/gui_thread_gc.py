@@ -36,7 +36,7 @@ class GuiThreadCollector(QObject):
         """Collect the generations whose counts passed their thresholds; the generation or None."""
         counts = gc.get_count()
         generation = None
-        for level, (count, threshold) in enumerate(zip(counts, self.thresholds)):
+        for level, (count, threshold) in enumerate(zip(counts, self.thresholds, strict=True)):
             if count <= threshold:
                 break
             generation = level
