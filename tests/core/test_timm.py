@@ -337,3 +337,19 @@ def test_head_only_training_of_a_distilled_model_trains_all_of_its_classifier(da
     summary = json.loads((out / "summary.json").read_text())
     head = build_model("timm:levit_128s", 3, device="meta").get_submodule("head")
     assert summary["trainable_params"] == sum(p.numel() for p in head.parameters())
+
+
+def test_head_only_deit_distilled_uses_the_feature_cache_and_evaluates_to_its_recorded_accuracy(data, tmp_path,
+                                                                                                 capsys):
+    # its head is called on two tokens and averaged: the head's last input is not what it classifies,
+    # so the cache takes timm's forward_head(pre_logits=True) instead of falling back to the live loop
+    out = tmp_path / "deit"
+    config = run_config(data, out, model="timm:deit_tiny_distilled_patch16_224", weights="none", freeze="backbone",
+                        epochs=2)
+    assert train(config, lambda e: None).status == "completed"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["feature_cache"]["used"] is True and summary["feature_cache"]["views"] == 1
+    capsys.readouterr()
+    assert cli(["evaluate", str(out), "--json"]) == 0  # the live model on the run's validation split
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] == pytest.approx(summary["final_val_accuracy"])

@@ -3,7 +3,8 @@
 When only the head trains, every epoch would otherwise push every image through the same
 frozen backbone again. Instead the head module's input is captured once (a forward pre-hook
 on the module at ``prepared.head_path``, so any model whose head is the last module applied
-works: torchvision, timm, smallcnn), in eval mode, without gradients and in the run's
+works: torchvision, timm, smallcnn; for timm models where that is not so, timm's own
+``forward_head(..., pre_logits=True)``), in eval mode, without gradients and in the run's
 precision; then the head module alone trains on those tensors. With augmentation on, K
 augmented views of each training image are cached (``config.cache_views``).
 """
@@ -65,12 +66,22 @@ class Features:
 
 
 class HeadInputs:
-    """Captures the input of the head module during forward passes of the whole model."""
+    """Captures the input of the head module during forward passes of the whole model.
+
+    ``mode`` "hook": a forward pre-hook on the head module (any model whose head is the last
+    module applied). "pre_logits": timm's own ``forward_head(forward_features(x),
+    pre_logits=True)``, for timm models whose head is called more than once per forward, such
+    as distilled ones, which average the head over two tokens."""
 
     def __init__(self, model: nn.Module, head_path: str):
         self.model, self.head = model, model.get_submodule(head_path)
         self.stop_early = False
         self.last: torch.Tensor | None = None
+        self.mode = "hook"
+
+    def modes(self) -> tuple[str, ...]:
+        timm_like = callable(getattr(self.model, "forward_head", None)) and hasattr(self.model, "pretrained_cfg")
+        return ("hook", "pre_logits") if timm_like else ("hook",)
 
     def _hook(self, module, args):
         self.last = args[0].detach()
@@ -78,6 +89,8 @@ class HeadInputs:
             raise _Captured
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "pre_logits":
+            return self.model.forward_head(self.model.forward_features(x), pre_logits=True).detach()
         self.last = None
         handle = self.head.register_forward_pre_hook(self._hook)
         try:
@@ -93,11 +106,12 @@ class HeadInputs:
 
 @torch.no_grad()
 def capture_features(prepared: Prepared, train: bool, views: int, augment: str, generator, should_stop,
-                     batch_size: int = 64, check: bool = True) -> Features | None:
+                     batch_size: int = 64, check: bool = True, capture: HeadInputs | None = None) -> Features | None:
     """Head inputs for every image (``views`` augmented views each); None when stopped.
-    ``check``: first make sure the model's output is its head applied to the captured input."""
+    ``check``: first make sure the model's output is its head applied to the captured input
+    (and pick how to capture it); pass the same ``capture`` to later calls."""
     model, device = prepared.model, prepared.device
-    capture = HeadInputs(model, prepared.head_path)
+    capture = capture or HeadInputs(model, prepared.head_path)
     model.eval()
     parts, labels = [], []
     for _view in range(views):
@@ -120,18 +134,26 @@ def capture_features(prepared: Prepared, train: bool, views: int, augment: str, 
 
 
 def _check_head_is_last(model: nn.Module, capture: HeadInputs, inputs: torch.Tensor) -> None:
-    """The model's output must be the head applied to the captured input, else caching is wrong.
+    """The model's output must be the head applied to the captured input, else caching is wrong;
+    leaves ``capture`` in the first mode for which it is.
     A few images are enough (eval mode: each image's output depends on that image alone); the
     whole first batch made resnet18 at 224 px run its first 64 images twice, ~2 s here."""
-    capture.stop_early = False
+    capture.stop_early, capture.last = False, None  # the hook keeps the head's last call
     handle = capture.head.register_forward_pre_hook(capture._hook)
     try:
         out = model(inputs).float()
     finally:
         handle.remove()
-    again = capture.head(capture.last).float()
-    if again.shape != out.shape or not torch.allclose(again, out, rtol=1e-2, atol=1e-2 * (1 + float(out.abs().max()))):
-        raise _NotCached("the model does more after its head module")
+    tolerance = 1e-2 * (1 + float(out.abs().max()))
+    for mode in capture.modes():
+        capture.mode = mode
+        feats = capture.last if mode == "hook" else capture(inputs)  # a second pass only when needed
+        if feats is None:
+            continue
+        again = capture.head(feats).float()
+        if again.shape == out.shape and torch.allclose(again, out, rtol=1e-2, atol=tolerance):
+            return
+    raise _NotCached("the model does more after its head module")
 
 
 @torch.no_grad()
@@ -189,8 +211,9 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
     try:
         if config.bn_update_frozen and adapt_batchnorm(prepared, should_stop):
             emit(Message("frozen BatchNorm statistics re-estimated on this data in one pass (AdaBN)"))
-        train = capture_features(prepared, True, views, config.augment, generator, should_stop)
-        val = (capture_features(prepared, False, 1, "none", generator, should_stop, check=False)
+        capture = HeadInputs(prepared.model, prepared.head_path)
+        train = capture_features(prepared, True, views, config.augment, generator, should_stop, capture=capture)
+        val = (capture_features(prepared, False, 1, "none", generator, should_stop, check=False, capture=capture)
                if train is not None else None)  # the same model: checked once is enough
     except _NotCached as exc:
         emit(Message(f"feature cache not used: {exc}; the backbone runs every epoch", "info"))
