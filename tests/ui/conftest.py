@@ -9,9 +9,17 @@ from .dialogs import close_open_dialogs
 
 @pytest.fixture(autouse=True)
 def _close_dialogs():
-    """Close the dialogs a test registered in tests/ui/dialogs.py (before the thread check)."""
+    """Close the dialogs a test registered in tests/ui/dialogs.py (before the thread check),
+    then delete every widget the test left: pytest-qt has closed them and called deleteLater,
+    which would otherwise run during the next test, beside its threads (see destroy_now)."""
     yield
     close_open_dialogs()
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture
@@ -57,6 +65,22 @@ def main_window(qtbot, fake_demo_source):
     for panel in (window.model_panel, window.dataset_panel):
         if panel is not None and hasattr(panel, "wait_idle"):
             panel.wait_idle(10000)
+    destroy_now(window)
+
+
+def destroy_now(widget) -> None:
+    """Delete a closed window here, while none of its jobs runs.
+
+    Left to pytest-qt's deleteLater and to the garbage collector (a window is a big reference
+    cycle), its destruction happened at some moment of the next test, beside that test's
+    training and evaluation threads; the suite segfaulted there now and then."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
