@@ -36,10 +36,10 @@ would use weights copied from a machine with internet:
    set-up); each run's ``model.pt`` is scored by ``tlgui evaluate MODEL.pt --data TARGET --split test
    --json`` on the 5,000 test images; the train and evaluate wall times are measured apart.
 
-Prints one line per run and a table of medians over ``--repeats``. Nothing is asserted. The
-defaults took 13.8 minutes of wall time on the shared 2-core CPU here (654 s of CPU time; the
-job got 0.8 cores on average, other work was running), most of it the stand-in pretraining and
-the 100-label fine-tune and scratch runs; ``--source-images 5000 --epochs 10`` roughly halves it.
+Prints one line per run and a table of medians over ``--repeats``. Nothing is asserted. On the
+quiet 2-core CPU here the defaults took 68 s of wall time and ``--repeats 3`` 161 s (the
+stand-in pretraining 14 s); one run while other benchmarks oversubscribed the cores took 13.8
+minutes, so compare times only from one quiet run.
 """
 
 from __future__ import annotations
