@@ -26,31 +26,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import struct
 import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
-
-FASHION = "/usr/share/datasets/fashion-mnist"
-SOURCE, TARGET = range(0, 5), range(5, 10)
-
-
-def write_idx(path: str, array: np.ndarray) -> None:
-    """An uncompressed IDX file (uint8: images N x 28 x 28 or labels N)."""
-    with open(path, "wb") as handle:
-        handle.write(struct.pack(">BBBB", 0, 0, 0x08, array.ndim))
-        handle.write(struct.pack(f">{array.ndim}I", *array.shape))
-        handle.write(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-
-
-def load_fashion(split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from tlgui.core.data.builtin_sets import open_idx_folder
-
-    images = open_idx_folder(FASHION, split)
-    return images.arrays, images.labels, images.classes
+from fashion_split import SOURCE, TARGET, load_fashion, write_idx  # noqa: E402 (beside this script)
 
 
 def normalise(x: np.ndarray) -> torch.Tensor:

@@ -51,36 +51,19 @@ import io
 import json
 import os
 import statistics
-import struct
 import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
+from fashion_split import SOURCE, TARGET, load_fashion, write_idx  # noqa: E402 (beside this script)
 
-FASHION = "/usr/share/datasets/fashion-mnist"
-SOURCE, TARGET = range(0, 5), range(5, 10)
 TAG = "fmnist04"
 REVISION = "b" * 40
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training images, 0-1 scale
 PRETRAINED_CFG = {"input_size": [3, 28, 28], "crop_pct": 1.0, "interpolation": "bilinear",
                   "mean": [MEAN] * 3, "std": [STD] * 3, "num_classes": len(SOURCE)}
-
-
-def write_idx(path: str, array: np.ndarray) -> None:
-    """An uncompressed IDX file (uint8: images N x 28 x 28 or labels N)."""
-    with open(path, "wb") as handle:
-        handle.write(struct.pack(">BBBB", 0, 0, 0x08, array.ndim))
-        handle.write(struct.pack(f">{array.ndim}I", *array.shape))
-        handle.write(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-
-
-def load_fashion(split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from tlgui.core.data.builtin_sets import open_idx_folder
-
-    images = open_idx_folder(FASHION, split)
-    return images.arrays, images.labels, images.classes
 
 
 def to_input(x: np.ndarray) -> torch.Tensor:
