@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
+
+from tlgui.core.base.pixels import RESAMPLE as _RESAMPLE
+from tlgui.core.base.pixels import RawImage, model_input, to_mode
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Preprocessing", "to_mode", "_RESAMPLE"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 
@@ -21,10 +26,16 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class Preprocessing:
     resize: int  # shorter side is resized to this
     crop: int  # then a centred square crop of this side
-    channels: int  # 1 (grayscale) or 3 (RGB): input adaptation happens here
+    channels: int  # what the model takes: 1 (gray), 3 (RGB) or the data's own channel count
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
     interpolation: str = "bilinear"
+    # Deep and multi-channel data (see tlgui.core.base.pixels); defaults are 8-bit pictures as before.
+    channel_select: list[int] | None = None  # 0-based channels of the file the model uses; None: all
+    intensity: dict[str, Any] = field(default_factory=lambda: {"mode": "none"})  # raw value window
+    source_dtype: str | None = None  # the training files' dtype ("uint16"); None: 8-bit pictures
+    source_channels: int | None = None  # channels per training file, before channel_select
+    stack: str = "middle"  # how z/t stacks become one image: "middle" | "max"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,30 +49,26 @@ class Preprocessing:
             mean=[float(v) for v in raw.get("mean", [])],
             std=[float(v) for v in raw.get("std", [])],
             interpolation=str(raw.get("interpolation", "bilinear")),
+            channel_select=[int(c) for c in raw["channel_select"]] if raw.get("channel_select") else None,
+            intensity=dict(raw.get("intensity") or {"mode": "none"}),
+            source_dtype=raw.get("source_dtype") or None,
+            source_channels=int(raw["source_channels"]) if raw.get("source_channels") else None,
+            stack=str(raw.get("stack") or "middle"),
         )
 
     @property
     def mode(self) -> str:
         return "L" if self.channels == 1 else "RGB"
 
-    def load_image(self, image: Image.Image) -> np.ndarray:
-        """PIL image (any mode) -> uint8 array (C, crop, crop), before normalisation."""
-        image = to_mode(image, self.mode)
-        w, h = image.size
-        if (w, h) != (self.crop, self.crop) or self.resize != self.crop:
-            scale = self.resize / min(w, h)
-            new = (max(1, round(w * scale)), max(1, round(h * scale)))
-            if new != (w, h):
-                image = image.resize(new, _RESAMPLE[self.interpolation])
-            w, h = image.size
-            left, top = (w - self.crop) // 2, (h - self.crop) // 2
-            image = image.crop((left, top, left + self.crop, top + self.crop))
-        array = np.array(image, dtype=np.uint8)  # a writable copy (torch.from_numpy needs one)
-        if array.ndim == 2:
-            array = array[None]
-        else:
-            array = array.transpose(2, 0, 1)
-        return np.ascontiguousarray(array)
+    def load_image(self, image: Image.Image | RawImage | np.ndarray) -> np.ndarray:
+        """A picture or raw image -> uint8 array (C, crop, crop), before normalisation
+        (:func:`tlgui.core.base.pixels.model_input`, the one place this happens)."""
+        return model_input(image, self.to_dict())
+
+    @property
+    def deep(self) -> bool:
+        """Whether raw values pass an intensity window (data deeper than 8 bits, or asked for)."""
+        return (self.intensity or {}).get("mode", "none") != "none"
 
     def normalize(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 batch (N, C, H, W) -> float batch ready for the model."""
@@ -81,28 +88,3 @@ def _stats(mean: tuple, std: tuple, device: torch.device) -> tuple[torch.Tensor,
     """Mean and std as broadcastable tensors, made once per device (normalize runs per batch)."""
     shape = (1, -1, 1, 1)
     return (torch.tensor(mean, device=device).view(shape), torch.tensor(std, device=device).view(shape))
-
-
-_RESAMPLE = {
-    "nearest": Image.Resampling.NEAREST,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-}
-
-
-def to_mode(image: Image.Image, mode: str) -> Image.Image:
-    """Convert any PIL mode (L, RGB, RGBA, P, CMYK, I;16, I, F, LA...) to L or RGB."""
-    image = ImageOps.exif_transpose(image) or image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        array = np.asarray(image, dtype=np.float64)
-        lo, hi = float(array.min()), float(array.max())
-        scaled = (array - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(array)
-        image = Image.fromarray(scaled.astype(np.uint8), mode="L")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # composite on white rather than letting transparent pixels turn black
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    if image.mode != mode:
-        image = image.convert(mode)
-    return image

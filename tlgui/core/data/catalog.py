@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.pixels import MULTI_FILE_SEPARATOR
 from tlgui.core.data.sources import (
     ImageSet,
     _add_imbalance_warning,
@@ -114,7 +115,9 @@ def open_image_folder(
 
 def open_csv(path: str | os.PathLike) -> ImageSet:
     """A manifest with a header and columns ``path,label``; relative paths are resolved
-    against the CSV's folder; missing or unreadable files are skipped."""
+    against the CSV's folder; missing or unreadable files are skipped. Labs that save one file
+    per channel list them in columns ``channel_1..channel_N`` (instead of ``path``) or join them
+    with ``;`` in ``path``: the sample is those files stacked as channels, in that order."""
     csv_path = absolute(path)
     if not csv_path.is_file():
         raise DataError(f"CSV manifest not found: {csv_path}")
@@ -124,12 +127,21 @@ def open_csv(path: str | os.PathLike) -> ImageSet:
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read CSV manifest {csv_path}: {exc}") from None
     header = [h.strip().lower() for h in rows[0]] if rows else []
-    if "path" not in header or "label" not in header:
+    channel_cols = _channel_columns(header)
+    if ("path" not in header and not channel_cols) or "label" not in header:
         found = ", ".join(h for h in header if h) or "nothing"
         raise DataError(
-            f"CSV manifest {csv_path} needs a header with columns 'path' and 'label' (found: {found})"
+            f"CSV manifest {csv_path} needs a header with columns 'path' (or channel_1, channel_2, ...) and 'label' "
+            f"(found: {found})"
         )
-    col_path, col_label = header.index("path"), header.index("label")
+    col_label = header.index("label")
+    if channel_cols:  # one file per channel: joined as one multi-file path
+        rows = [rows[0]] + [[MULTI_FILE_SEPARATOR.join(r[c].strip() for c in channel_cols if c < len(r) and r[c].strip())
+                             if len(r) > max(channel_cols) else "", r[col_label] if len(r) > col_label else ""]
+                            for r in rows[1:]]
+        col_path, col_label = 0, 1
+    else:
+        col_path = header.index("path")
     entries: list[tuple[str, str]] = []
     skipped: list[tuple[str, str]] = []
     for line, row in enumerate(rows[1:], start=2):
@@ -142,15 +154,17 @@ def open_csv(path: str | os.PathLike) -> ImageSet:
         ):
             skipped.append((f"{csv_path} line {line}", "missing path or label"))
             continue
-        file = Path(os.path.expanduser(row[col_path].strip()))
-        file = file if file.is_absolute() else csv_path.parent / file
-        file_str = os.path.normpath(str(file))
+        parts = [_resolve(csv_path, p) for p in row[col_path].split(MULTI_FILE_SEPARATOR) if p.strip()]
+        file_str = MULTI_FILE_SEPARATOR.join(parts)
+        if len(parts) == 1 and not os.path.exists(parts[0]) and os.path.exists(_resolve(csv_path, row[col_path])):
+            parts = [file_str := _resolve(csv_path, row[col_path])]  # a file name that holds ";"
         try:
-            size = os.stat(file_str).st_size
+            size = min(os.stat(p).st_size for p in parts)
         except OSError:
-            skipped.append((file_str, "file not found"))
+            missing = next(p for p in parts if not os.path.exists(p))
+            skipped.append((missing, "file not found"))
             continue
-        reason = header_problem(file_str, size)
+        reason = header_problem(parts[0], size) if len(parts) == 1 else (None if size else "empty file (0 bytes)")
         if reason:
             skipped.append((file_str, reason))
         else:
@@ -167,6 +181,20 @@ def open_csv(path: str | os.PathLike) -> ImageSet:
     image_set = ImageSet(str(path), names, labels, skipped, [], [p for p, _ in entries])
     _add_imbalance_warning(image_set)
     return image_set
+
+
+def _channel_columns(header: list[str]) -> list[int]:
+    """Positions of channel_1, channel_2, ... in order (none when absent)."""
+    found = {}
+    for position, name in enumerate(header):
+        if name.startswith("channel_") and name[8:].isdigit():
+            found[int(name[8:])] = position
+    return [found[k] for k in sorted(found)]
+
+
+def _resolve(csv_path: Path, entry: str) -> str:
+    file = Path(os.path.expanduser(entry.strip()))
+    return os.path.normpath(str(file if file.is_absolute() else csv_path.parent / file))
 
 
 def _label_sort_key(label: str) -> tuple[int, float, str]:

@@ -127,13 +127,15 @@ def _load_raw(images: ImageSet, index: int, prep: Preprocessing | None = None):
     larger than ``prep`` needs are decoded at reduced scale."""
     if images.paths is None:
         return images.load(index)
-    return read_image(images.paths[index], prep.resize if prep is not None else None)
+    if prep is None:
+        return read_image(images.paths[index])
+    return read_image(images.paths[index], prep.resize, prep.stack)
 
 
 def _fast_arrays(images: ImageSet, indices: np.ndarray, prep: Preprocessing) -> np.ndarray | None:
     """Vectorised conversion when in-memory images need no resizing; None otherwise."""
     arrays = images.arrays
-    if arrays is None or arrays.dtype != np.uint8 or prep.resize != prep.crop:
+    if arrays is None or arrays.dtype != np.uint8 or prep.resize != prep.crop or prep.deep or prep.channel_select:
         return None
     if arrays.shape[1:3] != (prep.crop, prep.crop):
         return None

@@ -24,7 +24,7 @@ from tlgui.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
-_FORMAT = "v1"  # bump when the decoding itself changes (e.g. another resize filter)
+_FORMAT = "v2"  # bump when the decoding itself changes (e.g. another resize filter)
 DEFAULT_LIMIT_GB = 4.0
 
 
@@ -45,10 +45,16 @@ def limit_bytes() -> int:
 
 def cache_key(path: str, prep: Preprocessing) -> str:
     """Stable key of one file's decoded form; raises OSError when the file cannot be stat'ed."""
-    resolved = os.path.abspath(path)
-    st = os.stat(resolved)
-    text = "|".join(str(v) for v in (_FORMAT, resolved, st.st_size, st.st_mtime_ns, prep.resize, prep.crop,
-                                      prep.channels, prep.interpolation))
+    # a sample stored as one file per channel ("a.tif;b.tif") is keyed by all of them
+    files = [p.strip() for p in path.split(";")] if ";" in path and not os.path.exists(path) else [path]
+    resolved = ";".join(os.path.abspath(f) for f in files)
+    stats = [os.stat(os.path.abspath(f)) for f in files]
+    size, mtime = sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)
+    # how raw values become pixels is part of the key: another intensity window, channel
+    # choice or stack rule decodes the file again
+    parts = [_FORMAT, resolved, size, mtime, prep.resize, prep.crop, prep.channels, prep.interpolation,
+             prep.channel_select, sorted(prep.intensity.items()), prep.source_dtype, prep.source_channels, prep.stack]
+    text = "|".join(str(v) for v in parts)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

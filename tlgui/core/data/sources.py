@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from tlgui.core.base import pixels
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.pixels import PixelError, RawImage
 
 IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".npy"}
 )
 
 
@@ -53,15 +55,16 @@ class ImageSet:
     def __len__(self) -> int:
         return int(len(self.labels))
 
-    def load(self, index: int) -> Image.Image:
-        """Sample ``index`` as a PIL image (any mode); DataError naming the file if unreadable."""
+    def load(self, index: int, stack: str = "middle") -> Image.Image | RawImage:
+        """Sample ``index`` as a PIL picture or, for TIFF stacks, deep and .npy images, a RawImage
+        (C, H, W) in its own dtype; DataError naming the file if unreadable."""
         if self.arrays is not None:
             array = self.arrays[index]
             if array.ndim == 3 and array.shape[-1] == 1:
                 array = array[..., 0]
             return Image.fromarray(np.ascontiguousarray(array))
         assert self.paths is not None
-        return load_image_file(self.paths[index])
+        return load_image_file(self.paths[index], stack)
 
     def describe(self, index: int) -> str:
         if self.paths is not None:
@@ -73,18 +76,24 @@ class ImageSet:
         return {name: int(per[i]) if len(per) else 0 for i, name in enumerate(self.classes)}
 
     def channels(self, sample: int = 16) -> int:
-        """1 when the data looks grayscale (checks up to ``sample`` images), else 3."""
+        """1 when the data looks grayscale (checks up to ``sample`` images), 3 for colour
+        pictures, or the channel count of TIFF stacks and arrays (the most common one)."""
         if self.arrays is not None:
             return 1 if self.arrays.ndim == 3 or self.arrays.shape[-1] == 1 else 3
         step = max(1, len(self) // sample)
+        counts: list[int] = []
         for index in range(0, len(self), step):
+            path = self.paths[index]
             try:
-                with Image.open(self.paths[index]) as image:  # header only
+                if pixels.is_array_file(path):
+                    counts.append(read_image(path).channels)
+                    continue
+                with Image.open(path) as image:  # header only
                     if image.mode not in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"):
                         return 3
             except Exception:  # noqa: BLE001 - unreadable files are someone else's report
                 continue
-        return 1
+        return max(set(counts), key=counts.count) if counts else 1
 
 
 class EmptyImageFile(ValueError):
@@ -115,13 +124,18 @@ def check_decoded_size(image: Image.Image, full_size: tuple[int, int] | None = N
         raise ImageTooLarge(*(full_size or image.size))
 
 
-def read_image(path: str, target: int | None = None) -> Image.Image:
+def read_image(path: str, target: int | None = None, stack: str = "middle") -> Image.Image | RawImage:
     """Decode a whole image file now (no file handle stays open); raises what PIL raises.
 
+    8-bit pictures come back as PIL images; TIFF stacks (every page and channel), 16-bit
+    images and .npy arrays as a RawImage (C, H, W) in their own dtype (``stack``: how a z/t
+    stack becomes one image; see :mod:`tlgui.core.base.pixels`).
     ``target``: the shorter side the caller will resize to. A JPEG at least twice that size
     is decoded at reduced scale by libjpeg (``Image.draft``, 1/2 to 1/8) and stays larger
     than ``target``, so the caller's resize still does the final, antialiased step.
     """
+    if pixels.is_array_file(path):
+        return pixels.read_any(path, stack, target)
     if os.path.getsize(path) == 0:
         raise EmptyImageFile(path)
     with open(path, "rb") as handle:
@@ -132,13 +146,13 @@ def read_image(path: str, target: int | None = None) -> Image.Image:
             image.draft(image.mode, (max(1, math.ceil(full[0] * scale)), max(1, math.ceil(full[1] * scale))))
         check_decoded_size(image, full)
         image.load()
-    return image
+    return pixels.as_raw_if_deep(image)
 
 
-def load_image_file(path: str) -> Image.Image:
+def load_image_file(path: str, stack: str = "middle") -> Image.Image | RawImage:
     """Like :func:`read_image` but any failure is a DataError naming the file."""
     try:
-        return read_image(path)
+        return read_image(path, stack=stack)
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
         raise DataError(f"cannot read {path}: {image_error_reason(exc)}") from None
 
@@ -149,6 +163,8 @@ def image_error_reason(exc: BaseException) -> str:
         mp = exc.width * exc.height / 1e6
         return (f"image too large: {exc.width}x{exc.height} ({mp:.0f} MP); tlgui decodes at most "
                 f"{MAX_DECODED_PIXELS / 1e6:.0f} MP of it (large JPEGs are decoded at reduced size); reduce it first")
+    if isinstance(exc, PixelError):
+        return str(exc)
     if isinstance(exc, Image.DecompressionBombError):
         return "image too large (possible decompression bomb)"
     if isinstance(exc, EmptyImageFile):
@@ -183,6 +199,8 @@ def header_problem(path: str, size: int) -> str | None:
     """Cheap check (header and size only); None when the file looks like a usable image."""
     if size == 0:
         return "empty file (0 bytes)"
+    if pixels.is_array_file(path):
+        return None  # TIFF stacks and arrays are checked when read (axes, dtype, channels)
     try:
         with Image.open(path) as image:
             width, height = image.size
