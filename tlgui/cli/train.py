@@ -39,6 +39,11 @@ def register(sub) -> None:
     p.add_argument("--no-group-split", dest="group_split", action="store_false", default=None,
                    help="split images one by one even when class folders hold sub-folders "
                         "(by default each sub-folder, e.g. a patient, stays on one side)")
+    p.add_argument("--channels", help="channels of the images the model uses: all (default), or numbers such as 2 or 1,2,3 (1-based)")
+    p.add_argument("--intensity", help="how raw values become model inputs: auto (default: dataset for data deeper than 8 bits), "
+                   "dataset (a window measured on the training images), image (each image stretched to its own range), "
+                   "none, or fixed:LO,HI")
+    p.add_argument("--stack", choices=("middle", "max"), help="how a z- or t-stack becomes one image: middle slice (default) or max projection")
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -65,7 +70,7 @@ _FIELDS = {
     "split": "split", "val_split_name": "val_split_name", "augment": "augment",
     "max_train_images": "max_train_images", "seed": "seed", "device": "device",
     "num_workers": "num_workers", "out": "out", "sync_bn": "sync_bn", "precision": "precision",
-    "cache_views": "cache_views",
+    "cache_views": "cache_views", "channels": "channels", "intensity": "intensity", "stack": "stack",
 }
 
 

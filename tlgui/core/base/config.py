@@ -30,6 +30,12 @@ AUGMENTATIONS = ("none", "flip", "standard")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+STACK_RULES = ("middle", "max")  # tlgui.core.base.pixels.STACK_RULES
+
+
+INTENSITY_CHOICES = ("auto", "dataset", "image", "none")  # and fixed:LO,HI
+
+
 @dataclass
 class TrainConfig:
     data: str
@@ -60,6 +66,9 @@ class TrainConfig:
     precision: str = "auto"  # "auto" (bf16 where the hardware does it natively) | "fp32" | "bf16"
     cache_views: int = 2  # augmented views per image in the head-only feature cache
     group_split: bool = True  # keep each sub-folder of a class (a patient, a plate) on one side of the split
+    channels: str = "all"  # "all" or 1-based channel numbers of the files, e.g. "2" or "1,2,3"
+    intensity: str = "auto"  # "auto" (dataset for data deeper than 8 bits) | dataset | image | none | fixed:LO,HI
+    stack: str = "middle"  # how a z/t stack becomes one image: "middle" slice or "max" projection
     schema_version: int = CONFIG_SCHEMA_VERSION
 
     def validate(self) -> TrainConfig:
@@ -92,6 +101,10 @@ class TrainConfig:
             raise bad("--cache-views", self.cache_views, "must be between 1 and 32")
         if int(self.num_workers) < 0:
             raise bad("--num-workers", self.num_workers, "must be 0 or more")
+        if self.stack not in STACK_RULES:
+            raise bad("--stack", self.stack, "choose " + ", ".join(STACK_RULES))
+        parse_intensity(self.intensity)
+        parse_channels(self.channels)
         if self.weight_decay is not None and not (0 <= float(self.weight_decay) < 10):
             raise bad("--weight-decay", self.weight_decay, "must be 0 or a positive number below 10")
         return self
@@ -144,3 +157,35 @@ def migrate_config(raw: dict[str, Any]) -> dict[str, Any]:
         )
     raw["schema_version"] = CONFIG_SCHEMA_VERSION
     return raw
+
+
+def parse_channels(text: str | None, available: int | None = None) -> list[int] | None:
+    """``--channels``: "all" (None), "2" or "1,2,3" (1-based) -> 0-based indices, checked."""
+    text = (text or "all").strip().lower()
+    if text in ("all", ""):
+        return None
+    try:
+        chosen = [int(part) - 1 for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ConfigError(f"invalid value for --channels: {text!r} (use all, or channel numbers like 2 or 1,2,3)") from None
+    if not chosen or min(chosen) < 0 or len(set(chosen)) != len(chosen):
+        raise ConfigError(f"invalid value for --channels: {text!r} (channel numbers start at 1, each once)")
+    if available is not None and max(chosen) >= available:
+        raise ConfigError(f"--channels {text}: the images have {available} channel{'' if available == 1 else 's'}")
+    return chosen
+
+
+def parse_intensity(text: str | None) -> tuple[str, list[float] | None]:
+    """``--intensity``: auto | dataset | image | fixed:LO,HI | none -> (mode, [LO, HI] or None)."""
+    text = (text or "auto").strip().lower()
+    if text.startswith("fixed:"):
+        try:
+            low, high = (float(v) for v in text[6:].split(","))
+        except ValueError:
+            raise ConfigError(f"invalid value for --intensity: {text!r} (use fixed:LO,HI, e.g. fixed:100,4095)") from None
+        if not high > low:
+            raise ConfigError(f"invalid value for --intensity: {text!r} (HI must be above LO)")
+        return "fixed", [low, high]
+    if text in INTENSITY_CHOICES:
+        return text, None
+    raise ConfigError(f"invalid value for --intensity: {text!r} (choose auto, dataset, image, none or fixed:LO,HI)")

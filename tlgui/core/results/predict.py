@@ -147,7 +147,7 @@ class Predictor:
     def _decode(self, path: str) -> np.ndarray | str:
         """uint8 (C, H, W) array, or the reason the file cannot be used."""
         try:
-            return self.preprocessing.load_image(read_image(path))
+            return self.preprocessing.load_image(read_image(path, stack=self.preprocessing.stack))
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the job
             return image_error_reason(exc)
 

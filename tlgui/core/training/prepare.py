@@ -39,22 +39,15 @@ from tlgui.core.models.device import resolve_device
 from tlgui.core.models.layers import FreezePlan, FreezeReport, apply_freeze
 from tlgui.core.models.safe_load import is_safetensors, safe_load
 from tlgui.core.models.state_dicts import extract_state_dict, load_into_model
-from tlgui.core.models.timm_zoo import is_timm, timm_preprocessing
-from tlgui.core.models.zoo import (
-    SMALLCNN,
-    build_model,
-    check_architecture,
-    default_preprocessing,
-    find_head_path,
-    weight_entries,
-)
+from tlgui.core.models.timm_zoo import is_timm
+from tlgui.core.models.zoo import build_model, check_architecture, find_head_path, weight_entries
 from tlgui.core.results.run_split import SplitRow, split_rows, stored_indices
+from tlgui.core.training.inputs import choose_inputs, detect_channels, fit_statistics
 from tlgui.core.training.precision import PrecisionChoice, resolve_precision, use_channels_last
 
+__all__ = ["Prepared", "WeightSource", "detect_channels", "prepare"]
+
 _WARNING_WORDS = ("skipped", "imbalance", "no native bf16", "cache")
-
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
-
 
 @dataclass
 class WeightSource:
@@ -135,20 +128,6 @@ def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control
     return WeightSource("state_dict", str(path), state, None, entry, f"weight file {path.name}")
 
 
-def detect_channels(images: ImageSet, sample: int = 24) -> int:
-    if images.arrays is not None:
-        return 3 if images.arrays.ndim == 4 and images.arrays.shape[-1] >= 3 else 1
-    step = max(1, len(images) // sample)
-    for index in range(0, len(images), step):
-        try:
-            mode = images.load(index).mode
-        except DataError:
-            continue
-        if mode not in _GRAY_MODES:
-            return 3
-    return 1
-
-
 def _split_indices(config: TrainConfig, train_set, val_set, stored=None, messages=None):
     """(train_idx, val_idx): the run's stored split when ``stored`` (split.csv rows, on
     resume), else a new leak-free one (sub-folder groups and copies on one side)."""
@@ -203,7 +182,7 @@ def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, d
     device = device if device is not None else resolve_device(config.device)
     sources = open_sources(config, emit)
     weights = resolve_weights(config, emit, control)
-    in_channels, prep = choose_preprocessing(config, weights, sources.train_set)
+    in_channels, prep = choose_inputs(config, weights, sources.train_set, sources.messages)
     model, head_path, freeze = build_frozen_model(config, weights, sources, in_channels, emit)
     model.to(device)
     precision = resolve_precision(config.precision, device)
@@ -232,26 +211,6 @@ def open_sources(config: TrainConfig, emit: Callable[[object], None]) -> _Source
     if skipped:
         messages.append(f"skipped {len(skipped)} unreadable or non-image file(s), e.g. {skipped[0][0]} ({skipped[0][1]})")
     return _Sources(train_set, val_set, classes, messages, skipped)
-
-
-def choose_preprocessing(config: TrainConfig, weights: WeightSource, train_set: ImageSet) -> tuple[int, Preprocessing]:
-    """Input channels and preprocessing: a tlgui model's own, else what the weights expect."""
-    ckpt = weights.checkpoint
-    if ckpt is not None:
-        in_channels = int(ckpt.get("in_channels", 3))
-    elif config.model == SMALLCNN:
-        in_channels = detect_channels(train_set)
-    else:
-        in_channels = 3
-    if ckpt is not None and config.image_size is None:
-        return in_channels, Preprocessing.from_dict(ckpt["preprocessing"])
-    if is_timm(config.model):
-        return in_channels, timm_preprocessing(config.model, weights.pretrained_cfg, config.image_size)
-    prep = default_preprocessing(config.model, weights.entry, config.image_size)
-    if config.model == SMALLCNN:
-        prep.channels = in_channels
-        prep.mean, prep.std = [0.5] * in_channels, [0.5] * in_channels
-    return in_channels, prep
 
 
 def build_frozen_model(config: TrainConfig, weights: WeightSource, sources: _Sources, in_channels: int, emit):
@@ -301,6 +260,7 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_spl
     val_source = val_set if val_set is not None else train_set
     prepared.split = split_rows(train_set, config.data, train_idx, "train") + split_rows(
         val_source, config.val_data or config.data, val_idx, "val")
+    fit_statistics(prep, train_set, train_idx, config.seed, prepared.messages)
     if not fits_in_memory(len(train_idx) + len(val_idx), prep):
         cache = _lazy_decode_cache(len(train_idx) + len(val_idx), prep, prepared.messages)
         prepared.train_lazy = LazyImageDataset(train_set, train_idx, prep, cache)
