@@ -119,11 +119,13 @@ def test_pickle_with_code_is_refused_and_nothing_runs(data, tmp_path, capsys):
 def test_weights_whose_shapes_do_not_fit_name_the_keys(data, tmp_path, capsys):
     from tlgui.core.models.zoo import build_model
 
-    state = build_model("smallcnn", 3, in_channels=3).state_dict()  # first conv expects RGB
-    path = tmp_path / "rgb_smallcnn.pth"
+    # (a first convolution for other input channels is adapted, as timm does: see test_lab_images)
+    state = build_model("smallcnn", 3, in_channels=1).state_dict()
+    state["features.1.0.weight"] = torch.zeros(64, 16, 3, 3)  # a second block of another width
+    path = tmp_path / "other_smallcnn.pth"
     torch.save(state, path)
     code, err, _ = run_cli(capsys, *train_args(data, tmp_path / "out", "--weights", path))
-    assert_one_line_error(code, err, "features.0.0.weight", "do not fit")
+    assert_one_line_error(code, err, "features.1.0.weight", "do not fit")
 
 
 def test_weights_for_another_architecture_name_missing_layers(data, tmp_path, capsys):

@@ -69,6 +69,9 @@ def load_into_model(
     Shape mismatches outside the head, and missing backbone keys, are errors that name
     the keys; extra keys (e.g. auxiliary classifiers) are ignored.
     """
+    from tlgui.core.models.input_conv import adapt_state_for_input
+
+    state, adapted = adapt_state_for_input(state, model)
     own = model.state_dict()
     head_prefix = head_path + "."
     mismatched, missing = [], []
@@ -103,4 +106,6 @@ def load_into_model(
         message = f"loaded all weights from {source}, including its classifier head"
     else:
         message = f"loaded weights from {source}; made a fresh classifier head ({head_path}) for the new classes"
+    if adapted:
+        message += f"; {adapted}"
     return LoadReport(str(source), keep_head, message)

@@ -228,6 +228,10 @@ def build_model(
     with device:
         model = _build_torchvision(name)
     replace_head(model, num_classes)
+    if in_channels != 3:  # multi-channel data: the first convolution takes every channel
+        from tlgui.core.models.input_conv import set_input_channels
+
+        set_input_channels(model, in_channels)
     return model
 
 
