@@ -74,8 +74,13 @@ def format_report(report, limit: int = 20) -> str:
     if report.counts:
         width = max(len(name) for name in report.counts)
         lines += [f"  {name:<{width}}  {n:>7}" for name, n in report.counts.items()]
+    if report.summary:
+        lines.append(f"  images: {report.summary}")
     if report.modes:
         lines.append("  modes: " + ", ".join(f"{m} {n}" for m, n in report.modes.items()))
+    if report.odd:
+        lines.append(f"Files unlike the rest ({len(report.odd)}, skipped by training):")
+        lines.append(_listing([f"{o['path']}: {o['reason']}" for o in report.odd], limit))
     if report.bad:
         lines.append(f"Unreadable files ({len(report.bad)}, skipped by training):")
         lines.append(_listing([f"{b['path']}: {b['reason']}" for b in report.bad], limit))
@@ -93,7 +98,7 @@ def format_report(report, limit: int = 20) -> str:
     lines += [f"! {w}" for w in report.warnings]
     if report.stopped:
         lines.append("! the scan was stopped early; results are partial")
-    if not (report.bad or report.duplicates or report.tiny or report.warnings):
+    if not (report.bad or report.duplicates or report.tiny or report.warnings or report.odd):
         lines.append("No problems found.")
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ import io
 import json
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
@@ -25,7 +25,9 @@ from PIL import Image, ImageOps
 from tlgui import paths
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.pixels import as_raw_if_deep, is_array_file, read_any
 from tlgui.core.data import sources
+from tlgui.core.data.image_kind import ImageKind, kind_of
 from tlgui.core.data.sources import (
     FolderListing,
     check_decoded_size,
@@ -34,7 +36,7 @@ from tlgui.core.data.sources import (
     list_folder,
 )
 
-SCAN_VERSION = 1
+SCAN_VERSION = 2  # 2: channels, dtype and value range per file
 
 
 TINY_PIXELS = 16  # images smaller than this on a side are flagged (still usable)
@@ -57,13 +59,17 @@ class ScanReport:
     empty_classes: list[str]  # class folders without a usable image
     ignored: int  # hidden, system and non-image files
     imbalance: str | None
-    modes: dict[str, int]  # PIL mode -> usable images
+    modes: dict[str, int]  # PIL mode (or "uint16 x3" for arrays) -> usable images
     files: int  # image files examined
     warnings: list[str]
     seconds: float
     stopped: bool = False  # should_stop ended the scan early (nothing cached)
     from_cache: bool = False
     hashes: dict[str, str] = field(default_factory=dict, repr=False)  # path -> sha256
+    # per usable file: {"path", "channels", "dtype", "min", "max"}; and those unlike the rest
+    pixels: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    odd: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}: skipped by training
+    summary: str = ""  # e.g. "4 channels, 16-bit (12-bit values), 600 images"
 
     @property
     def usable(self) -> int:
@@ -147,39 +153,57 @@ def scan_folder(
     return report
 
 
-def _inspect(path: str, size: int) -> tuple[str | None, str, str, int, int]:
-    """(reason or None, sha256, mode, width, height) after a full decode of one file."""
+def _inspect(path: str, size: int) -> tuple:
+    """(reason or None, sha256, mode, width, height, (channels, dtype, min, max)) after a full
+    decode of one file."""
     if size == 0:
-        return "empty file (0 bytes)", "", "", 0, 0
+        return "empty file (0 bytes)", "", "", 0, 0, None
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return image_error_reason(exc), "", "", 0, 0
+        return image_error_reason(exc), "", "", 0, 0, None
     if not data:
-        return "empty file (0 bytes)", "", "", 0, 0
+        return "empty file (0 bytes)", "", "", 0, 0, None
     digest = hashlib.sha256(data).hexdigest()
+    if is_array_file(path):
+        return _inspect_array(path, digest)
     try:
         image = Image.open(io.BytesIO(data))
         mode, (width, height) = image.mode, image.size
         check_decoded_size(image)  # tlgui's own pixel limit, from the header, before decoding
         image.load()
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
-        return image_error_reason(exc), digest, "", 0, 0
+        return image_error_reason(exc), digest, "", 0, 0, None
     if width < 1 or height < 1:
-        return "image has no pixels", digest, mode, width, height
+        return "image has no pixels", digest, mode, width, height, None
     try:
         ImageOps.exif_transpose(image)  # training applies it: a broken EXIF block must show here
     except Exception:  # noqa: BLE001
-        return "corrupt EXIF orientation data", digest, mode, width, height
-    return None, digest, mode, width, height
+        return "corrupt EXIF orientation data", digest, mode, width, height, None
+    channels, dtype, low, high, _notes, _size, _raw = kind_of(as_raw_if_deep(image))
+    return None, digest, mode, width, height, (channels, dtype, low, high)
+
+
+def _inspect_array(path: str, digest: str) -> tuple:
+    try:
+        raw = read_any(path)
+    except Exception as exc:  # noqa: BLE001 - tifffile and numpy raise many types
+        return image_error_reason(exc), digest, "", 0, 0, None
+    channels, dtype, low, high, _notes, (width, height), _raw = kind_of(raw)
+    if width < 1 or height < 1:
+        return "image has no pixels", digest, "", width, height, None
+    return None, digest, f"{dtype} x{channels}", width, height, (channels, dtype, low, high)
 
 
 def _build_report(listing: FolderListing, results, stopped: bool, seconds: float) -> ScanReport:
     counts: dict[str, int] = {name: 0 for name in listing.classes}
-    bad, tiny, hashes, modes = [], [], {}, defaultdict(int)
+    bad, tiny, hashes, modes, pixel_rows = [], [], {}, defaultdict(int), []
     by_hash: dict[str, list[str]] = defaultdict(list)
     class_of: dict[str, str] = {}
-    for name, path, (reason, digest, mode, width, height) in results:
+    for name, path, (reason, digest, mode, width, height, values) in results:
+        if values is not None and reason is None:
+            pixel_rows.append({"path": path, "channels": values[0], "dtype": values[1], "min": values[2],
+                               "max": values[3]})
         if digest:
             hashes[path] = digest
         if reason is not None:
@@ -216,12 +240,35 @@ def _build_report(listing: FolderListing, results, stopped: bool, seconds: float
         )
     if imbalance:
         notes.append(imbalance)
+    odd, summary = describe_pixels(pixel_rows, sum(counts.values()))
+    if odd:
+        notes.append(f"{len(odd)} file(s) differ from the rest in channels or bit depth and will be skipped, "
+                     f"e.g. {odd[0]['path']} ({odd[0]['reason']})")
     return ScanReport(
         folder=str(listing.root), classes=classes, counts=counts, bad=bad, duplicates=duplicates,
         tiny=tiny, empty_classes=empty, ignored=listing.ignored, imbalance=imbalance,
         modes=dict(sorted(modes.items())), files=len(results), warnings=notes,
-        seconds=round(seconds, 3), stopped=stopped, hashes=hashes,
+        seconds=round(seconds, 3), stopped=stopped, hashes=hashes, pixels=pixel_rows, odd=odd, summary=summary,
     )  # fmt: skip
+
+
+def describe_pixels(rows: list[dict[str, Any]], images: int) -> tuple[list[dict[str, str]], str]:
+    """Files whose channel count or dtype differ from the most common ones, and a summary of
+    the rest ("4 channels, 16-bit (12-bit values), 600 images")."""
+    if not rows:
+        return [], ""
+    channels = Counter(r["channels"] for r in rows).most_common(1)[0][0]
+    dtype = Counter(r["dtype"] for r in rows).most_common(1)[0][0]
+    odd = []
+    for r in rows:
+        if r["channels"] != channels:
+            odd.append({"path": r["path"], "reason": f"{r['channels']} channel(s) where the others have {channels}"})
+        elif r["dtype"] != dtype:
+            odd.append({"path": r["path"], "reason": f"{r['dtype']} values where the others are {dtype}"})
+    usual = [r for r in rows if r["channels"] == channels and r["dtype"] == dtype]
+    kind = ImageKind(channels, dtype, max(r["max"] for r in usual))
+    low, high = min(r["min"] for r in usual), max(r["max"] for r in usual)
+    return odd, f"{kind.describe(images)}; values {low:g}..{high:g}"
 
 
 def scan_pair(
