@@ -47,7 +47,7 @@ TOLERANCE = 1e-4  # max abs difference of logits we report as a faithful export
 _HARD_LIMIT = 1e-2  # beyond this the export is broken, not just rounded differently
 
 
-BUNDLE_FILES = ("model.ts", "labels.json", "preprocessing.json", "README.md", "predict.py")
+BUNDLE_FILES = ("model.ts", "labels.json", "preprocessing.json", "README.md", "predict.py", "pixels.py")
 
 
 INSTALL_HINT = "install tlgui[export] (pip install 'tlgui[export]')"
@@ -350,8 +350,42 @@ def bundle_template(name: str) -> str:
         ) from None
 
 
+def pixels_module_source() -> str:
+    """The source of tlgui.core.base.pixels, which the bundle ships as its pixels.py: one
+    implementation of reading and preprocessing for tlgui and the bundle."""
+    source = resources.files("tlgui.core.base").joinpath("pixels.py")
+    try:
+        return source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(
+            f"this tlgui installation lacks pixels.py ({source}: {exc.strerror or exc}); reinstall tlgui"
+        ) from None
+
+
+def _channels_in_words(prep: Preprocessing) -> str:
+    if prep.channel_select:
+        chosen = ", ".join(str(c + 1) for c in prep.channel_select)
+        return f"channels {chosen} of each {prep.source_channels}-channel image, in that order"
+    if prep.source_channels and prep.source_channels not in (1, 3) or prep.channels not in (1, 3):
+        return f"all {prep.source_channels or prep.channels} channels of each image"
+    return "grayscale (1 channel)" if prep.channels == 1 else "RGB (3 channels)"
+
+
+def _intensity_in_words(prep: Preprocessing) -> str:
+    intensity = prep.intensity or {}
+    mode = intensity.get("mode", "none")
+    if mode in ("dataset", "fixed"):
+        windows = ", ".join(f"{lo:g}..{hi:g}" for lo, hi in zip(intensity["low"], intensity["high"], strict=True))
+        return (f"raw values are mapped per channel from `intensity.low`..`intensity.high` ({windows}) to 0-255 "
+                "(clipped, rounded), the same for every image")
+    if mode == "image":
+        return "each channel is stretched from its own minimum..maximum to 0-255"
+    return "8-bit values are used as they are (transparent pixels become white)"
+
+
 def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple[float, list[str], list[str]]:
     readme_template, script = bundle_template("README.md"), bundle_template("predict.py")  # before any write
+    pixels_source = pixels_module_source()
     diff, checks = export_torchscript(model, ckpt, folder / "model.ts")
     prep = Preprocessing.from_dict(ckpt["preprocessing"])
     classes = list(ckpt["classes"])
@@ -363,7 +397,8 @@ def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple
         created=ckpt.get("created", "unknown"),
         crop=prep.crop,
         resize=prep.resize,
-        channels="grayscale (1 channel)" if prep.channels == 1 else "RGB (3 channels)",
+        channels=_channels_in_words(prep),
+        intensity=_intensity_in_words(prep),
         interpolation=prep.interpolation,
     )
     try:
@@ -371,6 +406,7 @@ def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple
         atomic_write_text(folder / "preprocessing.json", json.dumps(prep.to_dict(), indent=2) + "\n")
         atomic_write_text(folder / "README.md", readme)
         atomic_write_text(folder / "predict.py", script)
+        atomic_write_text(folder / "pixels.py", pixels_source)
     except OSError as exc:
         raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     return diff, checks, [str(folder / name) for name in BUNDLE_FILES]

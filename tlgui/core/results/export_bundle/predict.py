@@ -3,14 +3,14 @@
 
     python predict.py IMAGE_OR_FOLDER... [--top-k K] [--device cpu|cuda]
 
-Prints one line per image: path, label and probability, separated by tabs. The
-preprocessing below mirrors tlgui.core.preprocessing.Preprocessing exactly.
+Prints one line per image: path, label and probability, separated by tabs. Reading
+and preprocessing are tlgui's own code: pixels.py is tlgui/core/base/pixels.py, copied as it is.
+TIFF stacks need tifffile (pip install tifffile imagecodecs).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -19,53 +19,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
 
 HERE = Path(__file__).resolve().parent
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+sys.path.insert(0, str(HERE))
+import pixels  # noqa: E402 - tlgui's tlgui/core/base/pixels.py, shipped beside this file
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm", ".npy"}
 SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"}
-RESAMPLE = {
-    "nearest": Image.Resampling.NEAREST,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-}
 
 
-def to_mode(image: Image.Image, mode: str) -> Image.Image:
-    """Any PIL mode (16-bit, float, alpha, palette...) -> "L" or "RGB"."""
-    image = ImageOps.exif_transpose(image) or image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # stretch the image's own range to 0-255
-        array = np.asarray(image, dtype=np.float64)
-        lo, hi = float(array.min()), float(array.max())
-        scaled = (array - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(array)
-        image = Image.fromarray(scaled.astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # transparent pixels become white, not black
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    if image.mode != mode:
-        image = image.convert(mode)
-    return image
-
-
-def load_image(image: Image.Image, prep: dict) -> np.ndarray:
-    """PIL image -> uint8 array (C, crop, crop): resize the shorter side, centre crop."""
-    crop, resize = int(prep["crop"]), int(prep["resize"])
-    image = to_mode(image, "L" if int(prep["channels"]) == 1 else "RGB")
-    w, h = image.size
-    if (w, h) != (crop, crop) or resize != crop:
-        scale = resize / min(w, h)
-        new = (max(1, round(w * scale)), max(1, round(h * scale)))
-        if new != (w, h):
-            image = image.resize(new, RESAMPLE[prep.get("interpolation", "bilinear")])
-        w, h = image.size
-        left, top = (w - crop) // 2, (h - crop) // 2
-        image = image.crop((left, top, left + crop, top + crop))
-    array = np.asarray(image, dtype=np.uint8)
-    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-    return np.ascontiguousarray(array)
+def load_image(path: str, prep: dict) -> np.ndarray:
+    """A file -> uint8 array (C, crop, crop) by preprocessing.json's rules: channels, intensity
+    window, resize, centre crop. ``pixels.py`` is tlgui's own code for it, copied verbatim."""
+    return pixels.model_input(pixels.read_any(path, prep.get("stack", "middle")), prep)
 
 
 def normalize(batch: torch.Tensor, prep: dict) -> torch.Tensor:
@@ -76,15 +42,6 @@ def normalize(batch: torch.Tensor, prep: dict) -> torch.Tensor:
         std = torch.tensor(prep["std"], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         x = (x - mean) / std
     return x
-
-
-def read_image(path: str) -> Image.Image:
-    data = Path(path).read_bytes()
-    if not data:
-        raise ValueError("empty file (0 bytes)")
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 def image_files(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -141,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         arrays, names = [], []
         for path in files[start : start + args.batch_size]:
             try:
-                arrays.append(load_image(read_image(path), prep))
+                arrays.append(load_image(path, prep))
                 names.append(path)
             except Exception as exc:  # noqa: BLE001 - report and go on
                 print(f"cannot read {path}: {str(exc) or type(exc).__name__}", file=sys.stderr)
