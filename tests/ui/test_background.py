@@ -2,7 +2,7 @@
 
 from PySide6.QtCore import QCoreApplication
 
-from tlgui.ui.background import TaskRunner
+from tlgui.ui.base.background import TaskRunner
 
 
 def test_result_emitted_before_cancel_is_dropped(qtbot):
@@ -45,7 +45,7 @@ def test_on_ended_is_called_for_a_job_that_ended_before_start_returned(qtbot):
 
 
 def test_panels_are_not_left_busy_by_a_job_that_ends_at_once(qtbot, monkeypatch):
-    from tlgui.ui.weights_dialog import WeightsLibraryDialog
+    from tlgui.ui.dialogs.weights_dialog import WeightsLibraryDialog
 
     original = TaskRunner.start
 

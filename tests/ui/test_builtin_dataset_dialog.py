@@ -20,7 +20,7 @@ from tlgui.core.data.builtin_sets import KNOWN_TORCHVISION
 from tlgui.core.data.dataset_download import default_root
 from tlgui.core.data.idx import write_idx
 from tlgui.paths import config_dir
-from tlgui.ui.builtin_dataset_dialog import BuiltinDatasetDialog
+from tlgui.ui.dialogs.builtin_dataset_dialog import BuiltinDatasetDialog
 
 from .dialogs import open_dialogs
 
@@ -205,8 +205,8 @@ def test_download_cancel(qtbot, monkeypatch, tmp_path):
 
 def test_chosen_spec_opens_in_the_dataset_panel(qtbot, monkeypatch, tmp_path):
     """The hook the main window uses: the spec (and its test split for validation) opens."""
-    from tlgui.ui.choices import DatasetChoice
-    from tlgui.ui.dataset_panel import DatasetPanel
+    from tlgui.ui.base.choices import DatasetChoice
+    from tlgui.ui.pages.train.dataset_panel import DatasetPanel
 
     panel = DatasetPanel()
     qtbot.addWidget(panel)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from PySide6.QtCore import Qt
 
-from tlgui.ui.compare_panel import ComparePanel
+from tlgui.ui.pages.compare_panel import ComparePanel
 from tlgui.workers import registry
 
 

@@ -12,8 +12,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from tlgui.core.data.catalog import open_source
-from tlgui.ui.choices import DatasetChoice, DatasetSummary
-from tlgui.ui.dataset_panel import DatasetPanel
+from tlgui.ui.base.choices import DatasetChoice, DatasetSummary
+from tlgui.ui.pages.train.dataset_panel import DatasetPanel
 
 
 def make_folder(root: Path, counts: dict[str, int], size=(20, 20), bad: int = 0) -> Path:

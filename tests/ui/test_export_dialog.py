@@ -8,7 +8,7 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from tlgui.ui.export_dialog import ExportDialog
+from tlgui.ui.dialogs.export_dialog import ExportDialog
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import gc
 import threading
 
 from tlgui.app import create_app
-from tlgui.ui.gui_thread_gc import GuiThreadCollector, collect_garbage_on_gui_thread
+from tlgui.ui.shell.gui_thread_gc import GuiThreadCollector, collect_garbage_on_gui_thread
 
 
 class _Cycle:

@@ -14,8 +14,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from tests.core import corpus
-from tlgui.ui.health_dialog import DatasetHealthDialog
-from tlgui.ui.weights_table import PAYLOAD_ROLE
+from tlgui.ui.dialogs.health_dialog import DatasetHealthDialog
+from tlgui.ui.dialogs.weights_table import PAYLOAD_ROLE
 
 from .dialogs import open_dialogs
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 
 from tlgui.core.models.layers import FreezePlan, apply_freeze
 from tlgui.core.models.zoo import build_model, find_head_path
-from tlgui.ui.layer_tree import LayerTreePanel
+from tlgui.ui.widgets.layer_tree import LayerTreePanel
 
 CHECKED, UNCHECKED, PARTIAL = (
     Qt.CheckState.Checked,

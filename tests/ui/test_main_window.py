@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QMessageBox, QProgressBar, QPushButton, QTreeView,
 from tlgui import paths
 from tlgui.core.base.errors import TrainingError
 from tlgui.core.models.zoo import build_model
-from tlgui.ui.errors import find_error_dialogs
+from tlgui.ui.base.errors import find_error_dialogs
 from tlgui.workers import registry
 
 from ..fakes import holding_control_class
@@ -63,7 +63,13 @@ def close_error_dialogs() -> None:
 
 
 def test_training_panel_values_devices_and_progress(qtbot):
-    from tlgui.ui.training_panel import IDLE, PAUSED, RUNNING, TrainingPanel, format_duration
+    from tlgui.ui.pages.train.training_panel import (
+        IDLE,
+        PAUSED,
+        RUNNING,
+        TrainingPanel,
+        format_duration,
+    )
 
     panel = TrainingPanel()
     qtbot.addWidget(panel)
@@ -95,7 +101,7 @@ def test_training_panel_values_devices_and_progress(qtbot):
 
 
 def test_error_sentences():
-    from tlgui.ui.errors import sentence
+    from tlgui.ui.base.errors import sentence
 
     assert sentence("the loss became nan") == "The loss became nan"
     assert sentence("model.pt holds a vgg11 model") == "model.pt holds a vgg11 model"
@@ -305,7 +311,7 @@ def test_bad_learning_rate_does_not_start(qtbot, main_window):
 
 
 def test_settings_are_remembered(qtbot, main_window):
-    from tlgui.ui.main_window import MainWindow
+    from tlgui.ui.shell.main_window import MainWindow
 
     w = main_window
     set_epochs(w, 7)
@@ -340,7 +346,7 @@ def test_settings_are_remembered(qtbot, main_window):
 
 def test_corrupt_settings_still_open_the_demo(qtbot, fake_demo_source):
     from tlgui.settings import SettingsWarning
-    from tlgui.ui.main_window import MainWindow
+    from tlgui.ui.shell.main_window import MainWindow
 
     path = paths.settings_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -358,7 +364,7 @@ def test_corrupt_settings_still_open_the_demo(qtbot, fake_demo_source):
 
 def test_panels_are_built_after_a_background_import(qtbot, fake_demo_source, monkeypatch):
     """The window paints before PyTorch is imported and says so; panels come later."""
-    import tlgui.ui.main_window as mw
+    import tlgui.ui.shell.main_window as mw
 
     monkeypatch.setattr(mw, "heavy_loaded", lambda: False)
     w = mw.MainWindow()

@@ -10,9 +10,9 @@ from tlgui.core.base.files import atomic_save
 from tlgui.core.library.local import hub_checkpoints_dir, weight_file_name
 from tlgui.core.models.checkpoint import make_checkpoint
 from tlgui.core.models.zoo import build_model, default_preprocessing, default_weight_entry
-from tlgui.ui.architecture_list import NAME_ROLE
-from tlgui.ui.choices import ModelChoice
-from tlgui.ui.model_panel import ModelPanel
+from tlgui.ui.base.choices import ModelChoice
+from tlgui.ui.pages.train.architecture_list import NAME_ROLE
+from tlgui.ui.pages.train.model_panel import ModelPanel
 
 
 @pytest.fixture

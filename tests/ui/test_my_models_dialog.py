@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from tlgui import paths
-from tlgui.ui.choices import ModelChoice
-from tlgui.ui.my_models_dialog import MyModelsDialog
-from tlgui.ui.weights_table import PAYLOAD_ROLE
+from tlgui.ui.base.choices import ModelChoice
+from tlgui.ui.dialogs.my_models_dialog import MyModelsDialog
+from tlgui.ui.dialogs.weights_table import PAYLOAD_ROLE
 
 from .dialogs import open_dialogs
 
@@ -79,7 +79,7 @@ def test_lists_a_trained_run_and_a_damaged_file(qtbot, trained_run):
 
 def test_start_from_this_model_sets_the_model_panel(qtbot, trained_run):
     """The mission's workflow: a model trained on one data set becomes the start of the next."""
-    from tlgui.ui.model_panel import ModelPanel
+    from tlgui.ui.pages.train.model_panel import ModelPanel
 
     path = put_run(trained_run, paths.runs_dir(), "mnist")
     panel = ModelPanel()

@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtGui import QPalette
 
 from tlgui.core.base.events import BatchStats, EpochStats
-from tlgui.ui.plots import Series, TrainingPlots, nice_step, smoothing_for
-from tlgui.ui.theme import dark_palette
+from tlgui.ui.shell.theme import dark_palette
+from tlgui.ui.widgets.plots import Series, TrainingPlots, nice_step, smoothing_for
 
 
 def batches(epoch: int, n: int = 10, loss0: float = 2.0) -> list[BatchStats]:

@@ -10,7 +10,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from tlgui.core.results.predict import predict_paths
-from tlgui.ui.predict_panel import PredictPanel
+from tlgui.ui.pages.predict_panel import PredictPanel
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from tlgui.core.results.metrics import metrics_from_confusion
-from tlgui.ui.results_panel import ResultsPanel
+from tlgui.ui.pages.results_panel import ResultsPanel
 
 
 @pytest.fixture(scope="module")

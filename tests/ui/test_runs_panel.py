@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from tlgui.ui.runs_panel import COLUMNS, RunsPanel, config_diff
+from tlgui.ui.pages.runs_panel import COLUMNS, RunsPanel, config_diff
 
 
 def _train(out, **overrides):

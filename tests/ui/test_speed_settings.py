@@ -25,7 +25,7 @@ def _pick(qtbot, combo: QComboBox, key: str) -> None:
 
 
 def test_precision_choice_goes_into_the_config_and_is_remembered(qtbot, main_window, tmp_path):
-    from tlgui.ui.main_window import MainWindow
+    from tlgui.ui.shell.main_window import MainWindow
 
     w = main_window
     combo = w.findChild(QComboBox, "precisionCombo")
@@ -54,7 +54,7 @@ def test_precision_choice_goes_into_the_config_and_is_remembered(qtbot, main_win
 
 
 def test_unknown_saved_precision_falls_back_to_auto(qtbot):
-    from tlgui.ui.training_panel import TrainingPanel
+    from tlgui.ui.pages.train.training_panel import TrainingPanel
 
     panel = TrainingPanel()
     qtbot.addWidget(panel)

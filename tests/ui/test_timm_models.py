@@ -10,8 +10,8 @@ from PySide6.QtCore import QPoint, Qt
 pytest.importorskip("timm", reason="timm is not installed (pip install 'tlgui[timm]')")
 
 from tests.core.hub_layout import make_hub_model  # noqa: E402
-from tlgui.ui.choices import ModelChoice  # noqa: E402
-from tlgui.ui.timm_list import NAME_ROLE, ON_THIS_COMPUTER  # noqa: E402
+from tlgui.ui.base.choices import ModelChoice  # noqa: E402
+from tlgui.ui.pages.train.timm_list import NAME_ROLE, ON_THIS_COMPUTER  # noqa: E402
 
 MODEL = "mobilenetv3_small_050"
 
@@ -113,7 +113,7 @@ def test_library_dialog_imports_a_timm_safetensors_file(qtbot, hub, tmp_path):
     import torch
 
     from tests.ui.dialogs import open_dialogs
-    from tlgui.ui.weights_dialog import WeightsLibraryDialog
+    from tlgui.ui.dialogs.weights_dialog import WeightsLibraryDialog
 
     torch.manual_seed(0)
     src = tmp_path / "resnet10t-finetuned.safetensors"
@@ -143,7 +143,7 @@ def test_layer_tree_checkboxes_and_counts_for_a_timm_model(qtbot):
         state,
     )
     from tlgui.core.models.zoo import build_model
-    from tlgui.ui.layer_tree import LayerTreePanel
+    from tlgui.ui.widgets.layer_tree import LayerTreePanel
 
     panel = LayerTreePanel()
     qtbot.addWidget(panel)

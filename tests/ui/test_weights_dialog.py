@@ -24,8 +24,8 @@ from tlgui.core.base.checksums import sha256_of
 from tlgui.core.library.local import hub_checkpoints_dir
 from tlgui.core.models.zoo import SmallCNN, build_model
 from tlgui.paths import weights_dir
-from tlgui.ui.weights_dialog import WeightsLibraryDialog
-from tlgui.ui.weights_table import PAYLOAD_ROLE, PRESENT_COLUMN, ArchitectureDialog
+from tlgui.ui.dialogs.weights_dialog import WeightsLibraryDialog
+from tlgui.ui.dialogs.weights_table import PAYLOAD_ROLE, PRESENT_COLUMN, ArchitectureDialog
 
 from .dialogs import open_dialogs
 

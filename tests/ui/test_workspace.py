@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QPushButton, QTabWidget
 
-from tlgui.ui.workspace import PAGE_TITLES
+from tlgui.ui.shell.workspace import PAGE_TITLES
 
 
 def pages(window) -> QTabWidget:
@@ -80,8 +80,8 @@ def test_compare_page_gets_current_choices(qtbot, main_window):
 
 
 def test_menu_opens_weights_library_and_my_models(qtbot, main_window):
-    from tlgui.ui.my_models_dialog import MyModelsDialog
-    from tlgui.ui.weights_dialog import WeightsLibraryDialog
+    from tlgui.ui.dialogs.my_models_dialog import MyModelsDialog
+    from tlgui.ui.dialogs.weights_dialog import WeightsLibraryDialog
 
     actions = {a.objectName(): a for a in main_window.findChildren(QAction) if a.objectName()}
     actions["weightsLibraryAction"].trigger()
@@ -150,7 +150,7 @@ def test_compare_context_carries_split_device_and_optimizer(qtbot, main_window):
 
 
 def test_image_size_reaches_the_run_and_the_transfer_check(qtbot, main_window):
-    from tlgui.ui.errors import find_error_dialogs
+    from tlgui.ui.base.errors import find_error_dialogs
 
     panel = main_window.training_panel
     assert main_window.build_config().image_size is None  # auto: what the weights expect

@@ -20,16 +20,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import paths
-from ..settings import Settings, load_settings, save_settings
-from ..workers import registry
-from ..workers.training import new_run_dir
-from . import window_state
-from .errors import show_error
-from .startup import ImportThread, gpu_name, heavy_loaded, live_loaders
-from .training_panel import TrainingPanel
-from .training_session import TrainingSession
-from .window_layout import build_train_page
+from tlgui import paths
+from tlgui.settings import Settings, load_settings, save_settings
+from tlgui.ui.base.errors import show_error
+from tlgui.ui.pages.train.layout import build_train_page
+from tlgui.ui.pages.train.training_panel import TrainingPanel
+from tlgui.ui.pages.train.training_session import TrainingSession
+from tlgui.ui.shell import window_state
+from tlgui.ui.shell.startup import ImportThread, gpu_name, heavy_loaded, live_loaders
+from tlgui.workers import registry
+from tlgui.workers.training import new_run_dir
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_status_bar()
         self._connect()
-        from .workspace import Workspace
+        from tlgui.ui.shell.workspace import Workspace
 
         self.workspace = Workspace(self, self.pages)
         self._restore_geometry()
@@ -135,7 +135,9 @@ class MainWindow(QMainWindow):
     def _build_plots(self) -> None:
         if self.plots is not None:
             return
-        from .plots import TrainingPlots  # deferred: pyqtgraph takes ~0.3 s to import
+        from tlgui.ui.widgets.plots import (
+            TrainingPlots,  # deferred: pyqtgraph takes ~0.3 s to import
+        )
 
         self.plots = TrainingPlots()
         self.plots.reset(epochs=self.training_panel.epochs.value())
@@ -164,10 +166,10 @@ class MainWindow(QMainWindow):
 
     def _build_panels(self, gpu: str | None = None) -> None:
         """Create the torch-backed panels and apply the remembered (or demo) choices."""
-        from .choices import DatasetChoice, ModelChoice
-        from .dataset_panel import DatasetPanel
-        from .layer_tree import LayerTreePanel
-        from .model_panel import ModelPanel
+        from tlgui.ui.base.choices import DatasetChoice, ModelChoice
+        from tlgui.ui.pages.train.dataset_panel import DatasetPanel
+        from tlgui.ui.pages.train.model_panel import ModelPanel
+        from tlgui.ui.widgets.layer_tree import LayerTreePanel
 
         self._build_plots()  # normally done already, right after the first paint
         s = self.settings

@@ -34,8 +34,7 @@ from tlgui.core.models.layers import (
     layer_tree,
 )
 from tlgui.core.models.zoo import build_model, find_head_path
-
-from .layer_model import LayerTreeModel, stage_blocks
+from tlgui.ui.widgets.layer_model import LayerTreeModel, stage_blocks
 
 _CACHE_SIZE = 6
 

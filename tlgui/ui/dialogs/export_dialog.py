@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .background import TaskRunner
+from tlgui.ui.base.background import TaskRunner
 
 FORMATS = (
     ("torchscript", "TorchScript", "one .ts file; load it with torch.jit.load in any PyTorch program"),

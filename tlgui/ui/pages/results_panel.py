@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .background import TaskRunner
-from .confusion_widget import ConfusionMatrixView
-from .gallery import Gallery, GalleryItem, NumericItem, percent, short_name
+from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.widgets.confusion_widget import ConfusionMatrixView
+from tlgui.ui.widgets.gallery import Gallery, GalleryItem, NumericItem, percent, short_name
 
 EMPTY_TEXT = "Train a model or open a run to see results here.\n\nOr choose a model file and data above and press Evaluate."
 CELL_LIMIT = 400  # images shown for one confusion cell

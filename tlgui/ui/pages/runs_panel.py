@@ -30,8 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .gallery import NumericItem, curve_colour, legend_for, make_curve_plot, paint_placeholder
-from .plots import is_dark
+from tlgui.ui.widgets.gallery import (
+    NumericItem,
+    curve_colour,
+    legend_for,
+    make_curve_plot,
+    paint_placeholder,
+)
+from tlgui.ui.widgets.plots import is_dark
 
 COLUMNS = ("Run", "Status", "Model", "Weights", "Freeze", "Best val.", "Final val.", "Epochs", "Time", "Date")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 5
@@ -281,7 +287,7 @@ class RunsPanel(QWidget):
         return paths.runs_dir()
 
     def _fill_table(self, selected: set[str]) -> None:
-        from .training_panel import format_duration
+        from tlgui.ui.base.formatting import format_duration
 
         self.table.setSortingEnabled(False)
         self.table.blockSignals(True)
@@ -430,7 +436,7 @@ class RunsPanel(QWidget):
     def _on_export(self) -> None:
         if (run := self._single()) is None:
             return
-        from .export_dialog import ExportDialog
+        from tlgui.ui.dialogs.export_dialog import ExportDialog
 
         if self.export_dialog is not None:
             self.export_dialog.close()

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QTabWidget, QWidget
 
-from ..settings import save_settings
+from tlgui.settings import save_settings
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,10 @@ class Workspace(QObject):
     # ---------------------------------------------------------------- pages
     @Slot()
     def _build_pages(self) -> None:
-        from .compare_panel import ComparePanel
-        from .predict_panel import PredictPanel
-        from .results_panel import ResultsPanel
-        from .runs_panel import RunsPanel
+        from tlgui.ui.pages.compare_panel import ComparePanel
+        from tlgui.ui.pages.predict_panel import PredictPanel
+        from tlgui.ui.pages.results_panel import ResultsPanel
+        from tlgui.ui.pages.runs_panel import RunsPanel
 
         self.results_panel = ResultsPanel()
         self.predict_panel = PredictPanel()
@@ -193,7 +193,7 @@ class Workspace(QObject):
 
     @Slot(str, str)
     def use_weights(self, architecture: str, weights: str) -> None:
-        from .choices import ModelChoice
+        from tlgui.ui.base.choices import ModelChoice
 
         w = self.window
         if w.controller.is_running():
@@ -211,7 +211,7 @@ class Workspace(QObject):
 
     @Slot()
     def open_weights_library(self) -> None:
-        from .weights_dialog import WeightsLibraryDialog
+        from tlgui.ui.dialogs.weights_dialog import WeightsLibraryDialog
 
         dialog = WeightsLibraryDialog(self.window, architecture=self.window.model_panel.choice().architecture)
         dialog.weights_chosen.connect(self.use_weights)
@@ -220,7 +220,7 @@ class Workspace(QObject):
 
     @Slot()
     def open_my_models(self) -> None:
-        from .my_models_dialog import MyModelsDialog
+        from tlgui.ui.dialogs.my_models_dialog import MyModelsDialog
 
         dialog = MyModelsDialog(self.window)
         dialog.model_chosen.connect(self.use_weights)
@@ -228,7 +228,7 @@ class Workspace(QObject):
 
     @Slot()
     def open_builtin_datasets(self) -> None:
-        from .builtin_dataset_dialog import BuiltinDatasetDialog
+        from tlgui.ui.dialogs.builtin_dataset_dialog import BuiltinDatasetDialog
 
         dialog = BuiltinDatasetDialog(self.window)
         dialog.dataset_chosen.connect(self.use_dataset)
@@ -236,7 +236,7 @@ class Workspace(QObject):
 
     @Slot(str)
     def use_dataset(self, spec: str) -> None:
-        from .choices import DatasetChoice
+        from tlgui.ui.base.choices import DatasetChoice
 
         w = self.window
         if w.controller.is_running():
@@ -248,7 +248,7 @@ class Workspace(QObject):
 
     @Slot()
     def open_health_check(self) -> None:
-        from .health_dialog import DatasetHealthDialog
+        from tlgui.ui.dialogs.health_dialog import DatasetHealthDialog
 
         choice = self.window.dataset_panel.choice()
         folder = choice.data if _is_plain_folder(choice.data) else None
@@ -276,7 +276,7 @@ class Workspace(QObject):
 
     @Slot()
     def show_about(self) -> None:
-        from .. import __version__
+        from tlgui import __version__
 
         QMessageBox.about(
             self.window,

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .background import TaskRunner
-from .gallery import (
+from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.widgets.gallery import (
     TOP_ROLE,
     NumericItem,
     TopClassesDelegate,

@@ -22,9 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.core.base.download import CONNECT_TIMEOUT
-
-from .background import Job, TaskRunner
-from .weights_table import ProgressRow, push_button
+from tlgui.ui.base.background import Job, TaskRunner
+from tlgui.ui.dialogs.weights_table import ProgressRow, push_button
 
 _OK = "color: #1b7a2f;"
 _ERROR = "color: #b00020;"

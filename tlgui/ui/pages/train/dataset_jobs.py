@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .background import Job
-from .choices import DatasetChoice
+from tlgui.ui.base.background import Job
+from tlgui.ui.base.choices import DatasetChoice
 
 THUMB = 64  # thumbnails are decoded to at most this side; the grid scales small ones up
 

@@ -31,11 +31,10 @@ from tlgui.core.models.zoo import (
     check_architecture,
     default_weight_entry,
 )
-
-from .architecture_list import ArchitectureList
-from .background import Job, TaskRunner
-from .choices import ModelChoice
-from .timm_list import TimmArchitectureList
+from tlgui.ui.base.background import Job, TaskRunner
+from tlgui.ui.base.choices import ModelChoice
+from tlgui.ui.pages.train.architecture_list import ArchitectureList
+from tlgui.ui.pages.train.timm_list import TimmArchitectureList
 
 _OK = "color: #1b7a2f;"
 _MISSING = "color: #a14a00;"

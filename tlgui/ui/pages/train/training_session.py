@@ -13,9 +13,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, QUrl, Signal, Slot
 
-from ..workers.training import TrainingController
-from .errors import show_error
-from .training_panel import IDLE, PAUSED, RUNNING, STOPPING, result_html
+from tlgui.ui.base.errors import show_error
+from tlgui.ui.pages.train.training_panel import IDLE, PAUSED, RUNNING, STOPPING, result_html
+from tlgui.workers.training import TrainingController
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..workers.compare import CompareController
-from .background import TaskRunner
-from .gallery import NumericItem, legend_for, make_curve_plot
-from .plots import REDRAW_MS, Series, is_dark
+from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.widgets.gallery import NumericItem, legend_for, make_curve_plot
+from tlgui.ui.widgets.plots import REDRAW_MS, Series, is_dark
+from tlgui.workers.compare import CompareController
 
 STRATEGY_COLOURS = {"scratch": ("#495057", "#ced4da"), "head": ("#1f6fb4", "#5aa9f0"), "finetune": ("#d9480f", "#ff8c42")}
 INTRO = ("Trains your model three ways on the same data — <b>from scratch</b> (random weights), "

@@ -27,10 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .background import TaskRunner
-from .choices import DatasetChoice, DatasetSummary
-from .dataset_jobs import THUMB, Loaded, open_data, problems, read_thumbnails, torchvision_names
-from .dataset_widgets import ClassBars, ThumbnailGrid, dropped_path
+from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.base.choices import DatasetChoice, DatasetSummary
+from tlgui.ui.pages.train.dataset_jobs import (
+    THUMB,
+    Loaded,
+    open_data,
+    problems,
+    read_thumbnails,
+    torchvision_names,
+)
+from tlgui.ui.pages.train.dataset_widgets import ClassBars, ThumbnailGrid, dropped_path
 
 DEMO_SPEC = "demo:target"
 MAX_CLASS_ROWS = 24  # thumbnail rows; more classes are summarised

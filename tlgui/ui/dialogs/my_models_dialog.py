@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from .background import TaskRunner
-from .weights_table import (
+from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.dialogs.weights_table import (
     ERROR_COLOUR,
     PAYLOAD_ROLE,
     Row,

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .background import Job, TaskRunner
+from tlgui.ui.base.background import Job, TaskRunner
 
 THUMB = 88  # thumbnail side in the gallery (pixels)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1

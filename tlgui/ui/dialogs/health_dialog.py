@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from .background import Job, TaskRunner
-from .weights_table import (
+from tlgui.ui.base.background import Job, TaskRunner
+from tlgui.ui.dialogs.weights_table import (
     ERROR_COLOUR,
     PAYLOAD_ROLE,
     ProgressRow,

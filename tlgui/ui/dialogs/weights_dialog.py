@@ -1,7 +1,7 @@
 """The weights library dialog: which pretrained weights are on this computer, importing a
 file someone copied over, and (only when asked) downloading one.
 
-Listing, importing and downloading run on background jobs (:mod:`tlgui.ui.background`);
+Listing, importing and downloading run on background jobs (:mod:`tlgui.ui.base.background`);
 the GUI thread only fills the table and moves the progress bar.
 """
 
@@ -24,9 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.core.base.download import CONNECT_TIMEOUT
-
-from .background import Job, TaskRunner
-from .weights_table import (
+from tlgui.ui.base.background import Job, TaskRunner
+from tlgui.ui.dialogs.weights_table import (
     PAYLOAD_ROLE,
     PRESENT_COLUMN,
     WEIGHT_COLUMNS,

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.core.models.timm_zoo import INSTALL_HINT, TIMM_PREFIX, timm_available, timm_model_names
-from tlgui.ui.architecture_list import QuietChoice, make_model_view
+from tlgui.ui.pages.train.architecture_list import QuietChoice, make_model_view
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
