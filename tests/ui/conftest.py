@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from .dialogs import close_open_dialogs
+from tests.ui.dialog_registry import close_open_dialogs
 
 
 @pytest.fixture(autouse=True)
 def _close_dialogs():
-    """Close the dialogs a test registered in tests/ui/dialogs.py (before the thread check),
+    """Close the dialogs a test registered in tests/ui/dialog_registry.py (before the thread check),
     then delete every widget the test left: pytest-qt has closed them and called deleteLater,
     which would otherwise run during the next test, beside its threads (see destroy_now)."""
     yield

@@ -112,7 +112,7 @@ def test_library_dialog_imports_a_timm_safetensors_file(qtbot, hub, tmp_path):
     import timm
     import torch
 
-    from tests.ui.dialogs import open_dialogs
+    from tests.ui.dialog_registry import open_dialogs
     from tlgui.ui.dialogs.weights_dialog import WeightsLibraryDialog
 
     torch.manual_seed(0)
@@ -133,7 +133,7 @@ def test_library_dialog_imports_a_timm_safetensors_file(qtbot, hub, tmp_path):
 def test_layer_tree_checkboxes_and_counts_for_a_timm_model(qtbot):
     """Clicking the freeze checkboxes of a timm model's layers: each row's parameter count is its
     module's, and the plan and summary are what apply_freeze makes of the same model."""
-    from tests.ui.test_layer_tree import (
+    from tests.ui.widgets.test_layer_tree import (
         CHECKED,
         PARTIAL,
         UNCHECKED,

@@ -11,13 +11,12 @@ import torch
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QMessageBox, QProgressBar, QPushButton, QTreeView, QWidget
 
+from tests.fakes import holding_control_class
 from tlgui import paths
 from tlgui.core.base.errors import TrainingError
 from tlgui.core.models.zoo import build_model
 from tlgui.ui.base.errors import find_error_dialogs
 from tlgui.workers import registry
-
-from ..fakes import holding_control_class
 
 OBJECT_NAMES = {
     "modelPanel": QWidget,

@@ -16,13 +16,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from tests.core.test_dataset_download import Server, publish_fake_fashion
+from tests.ui.dialog_registry import open_dialogs
 from tlgui.core.data.builtin_sets import KNOWN_TORCHVISION
 from tlgui.core.data.dataset_download import default_root
 from tlgui.core.data.idx import write_idx
 from tlgui.paths import config_dir
 from tlgui.ui.dialogs.builtin_dataset_dialog import BuiltinDatasetDialog
-
-from .dialogs import open_dialogs
 
 DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
+from tests.ui.shell.test_main_window import close_error_dialogs
 from tlgui import paths
 from tlgui.core.base.errors import TrainingError
-
-from .test_main_window import close_error_dialogs
 
 
 def test_self_test_command(qtbot, fake_demo_source, monkeypatch, capsys, tmp_path):

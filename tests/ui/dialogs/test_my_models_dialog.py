@@ -10,12 +10,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from tests.ui.dialog_registry import open_dialogs
 from tlgui import paths
 from tlgui.ui.base.choices import ModelChoice
 from tlgui.ui.dialogs.my_models_dialog import MyModelsDialog
 from tlgui.ui.dialogs.weights_table import PAYLOAD_ROLE
-
-from .dialogs import open_dialogs
 
 
 @pytest.fixture(scope="module")

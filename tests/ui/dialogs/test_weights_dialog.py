@@ -20,14 +20,13 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog
 
+from tests.ui.dialog_registry import open_dialogs
 from tlgui.core.base.checksums import sha256_of
 from tlgui.core.library.local import hub_checkpoints_dir
 from tlgui.core.models.zoo import SmallCNN, build_model
 from tlgui.paths import weights_dir
 from tlgui.ui.dialogs.weights_dialog import WeightsLibraryDialog
 from tlgui.ui.dialogs.weights_table import PAYLOAD_ROLE, PRESENT_COLUMN, ArchitectureDialog
-
-from .dialogs import open_dialogs
 
 ARCH = "mobilenet_v3_small"
 ENTRY = torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1

@@ -14,10 +14,9 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from tests.core import corpus
+from tests.ui.dialog_registry import open_dialogs
 from tlgui.ui.dialogs.health_dialog import DatasetHealthDialog
 from tlgui.ui.dialogs.weights_table import PAYLOAD_ROLE
-
-from .dialogs import open_dialogs
 
 
 def rows(view):
