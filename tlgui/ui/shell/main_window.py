@@ -1,4 +1,4 @@
-"""The main window: wires the panels, the plots and the training controller together.
+"""The main window: builds the frame and wires the panels, the plots and the training session.
 
 It holds no training logic. PyTorch takes seconds to import, so the window first shows a
 light frame (training panel, plots, "Loading PyTorch...") and builds the model, dataset and
@@ -7,31 +7,23 @@ layer-tree panels once a background thread has imported torch.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QEvent, QTimer, Signal, Slot
+from PySide6.QtWidgets import QMainWindow, QWidget
 
-from tlgui import paths
 from tlgui.settings import Settings, load_settings, save_settings
 from tlgui.ui.base.errors import show_error
+from tlgui.ui.pages.train import panels as train_panels
 from tlgui.ui.pages.train.layout import build_train_page
 from tlgui.ui.pages.train.training_panel import TrainingPanel
 from tlgui.ui.pages.train.training_session import TrainingSession
 from tlgui.ui.shell import window_state
+from tlgui.ui.shell.chrome import build_status_bar, confirm_close
 from tlgui.ui.shell.startup import ImportThread, gpu_name, heavy_loaded, live_loaders
+from tlgui.ui.shell.workspace import Workspace
 from tlgui.workers import registry
-from tlgui.workers.training import new_run_dir
-
-log = logging.getLogger(__name__)
 
 AUTO_CONFIRM_ENV = "TLGUI_AUTO_CONFIRM"  # "1": closing during training does not ask
 
@@ -63,15 +55,9 @@ class MainWindow(QMainWindow):
         self.training_panel = TrainingPanel()
         self.training_panel.set_values(self.settings.training)
         self.plots = None  # TrainingPlots, built right after the first paint (pyqtgraph: ~0.3 s)
-        self._plots_holder = QWidget(objectName="plotsHolder")
-        holder = QVBoxLayout(self._plots_holder)
-        holder.setContentsMargins(0, 0, 0, 0)
-        self._plots_holder.setMinimumHeight(180)
-        self._build_layout()
-        self._build_status_bar()
+        build_train_page(self)  # the Train page's frame, with placeholders and the plots' holder
+        build_status_bar(self)
         self._connect()
-        from tlgui.ui.shell.workspace import Workspace
-
         self.workspace = Workspace(self, self.pages)
         self._restore_geometry()
 
@@ -91,20 +77,6 @@ class MainWindow(QMainWindow):
             self._loader.start()
 
     # ------------------------------------------------------------------ construction
-    def _build_layout(self) -> None:
-        build_train_page(self)
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.device_label = QLabel("Device: …", objectName="deviceLabel")
-        self.run_label = QLabel("", objectName="runDirLabel")
-        self.run_label.setTextFormat(Qt.TextFormat.RichText)
-        self.run_label.setOpenExternalLinks(True)
-        self.elapsed_label = QLabel("", objectName="elapsedLabel")
-        for label in (self.device_label, self.run_label, self.elapsed_label):
-            label.setContentsMargins(6, 0, 6, 0)
-            bar.addPermanentWidget(label)
-
     def _connect(self) -> None:
         tp = self.training_panel
         tp.train_requested.connect(self.start_training)
@@ -135,9 +107,8 @@ class MainWindow(QMainWindow):
     def _build_plots(self) -> None:
         if self.plots is not None:
             return
-        from tlgui.ui.widgets.plots import (
-            TrainingPlots,  # deferred: pyqtgraph takes ~0.3 s to import
-        )
+        # deferred: pyqtgraph takes ~0.3 s to import
+        from tlgui.ui.widgets.plots import TrainingPlots
 
         self.plots = TrainingPlots()
         self.plots.reset(epochs=self.training_panel.epochs.value())
@@ -166,42 +137,9 @@ class MainWindow(QMainWindow):
 
     def _build_panels(self, gpu: str | None = None) -> None:
         """Create the torch-backed panels and apply the remembered (or demo) choices."""
-        from tlgui.ui.base.choices import DatasetChoice, ModelChoice
-        from tlgui.ui.pages.train.dataset_panel import DatasetPanel
-        from tlgui.ui.pages.train.model_panel import ModelPanel
-        from tlgui.ui.widgets.layer_tree import LayerTreePanel
-
         self._build_plots()  # normally done already, right after the first paint
-        s = self.settings
-        self.dataset_panel = DatasetPanel()
-        self.model_panel = ModelPanel()
-        self.layer_panel = LayerTreePanel()
-        self.left_tabs.removeTab(1)
-        self.left_tabs.removeTab(0)
-        self.left_tabs.addTab(self.dataset_panel, "1. Data")
-        self.left_tabs.addTab(self.model_panel, "2. Model")
-        self._placeholders[1].setParent(None)
-        self.layer_box.layout().addWidget(self.layer_panel)
-        for label in self._placeholders:
-            label.deleteLater()
-        self._placeholders = []
-
-        try:
-            self.model_panel.set_choice(ModelChoice(s.model, s.weights))
-        except Exception:  # noqa: BLE001 - a remembered model that no longer exists
-            log.warning("remembered model %r is not available", s.model, exc_info=True)
-        try:
-            self.dataset_panel.set_choice(
-                DatasetChoice(s.data, s.val_data, s.split, float(s.val_split))
-            )
-        except Exception:  # noqa: BLE001
-            log.warning("remembered data set %r is not usable", s.data, exc_info=True)
-        try:
-            from tlgui.core.models.layers import FreezePlan
-
-            self.layer_panel.set_plan(FreezePlan.parse(s.freeze, s.bn_update_frozen))
-        except Exception:  # noqa: BLE001
-            log.warning("remembered freeze plan %r is not usable", s.freeze, exc_info=True)
+        train_panels.install_panels(self)
+        train_panels.restore_choices(self, self.settings)
 
         self.model_panel.selection_changed.connect(self._on_model_changed)
         self.dataset_panel.dataset_changed.connect(self._on_dataset_changed)
@@ -212,13 +150,7 @@ class MainWindow(QMainWindow):
         self.training_panel.set_devices(gpu)
         self.device_label.setText(f"Device: GPU ({gpu})" if gpu else "Device: CPU")
         self.training_panel.reset_progress("Ready")
-        if self.settings.data.startswith("demo:") and self.settings.weights == "demo:source":
-            self.training_panel.set_note(
-                "Everything is set up for the built-in demo: a small network that learned "
-                "10 shapes is taught 6 new ones from only 30 pictures each. Press Train."
-            )
-        else:
-            self.training_panel.set_note("Ready. Check the settings, then press Train.")
+        self.training_panel.set_note(train_panels.ready_note(self.settings))
         self.statusBar().showMessage("Ready. Press Train to start.", 8000)
         self._set_ready(True)
         self.panels_built.emit()
@@ -245,21 +177,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(self.layer_panel.summary_text(), 5000)
 
     def _update_architecture(self) -> None:
-        if self.model_panel is None or self.layer_panel is None:
-            return
-        from tlgui.core.models.zoo import model_input_channels
-
-        arch = self.model_panel.choice().architecture
-        summary = self._dataset_summary
-        if summary is not None and len(summary.classes) >= 2:
-            num_classes, channels = len(summary.classes), int(summary.channels)
-        else:
-            num_classes, channels = 2, model_input_channels(arch)
-        try:
-            self.layer_panel.set_architecture(arch, num_classes, channels)
-        except Exception as exc:  # noqa: BLE001 - never let a panel take the window down
-            log.exception("cannot show the layers of %s", arch)
-            show_error(self, f"The layers of {arch} cannot be shown: {exc}")
+        train_panels.update_architecture(self, self._dataset_summary)
 
     # ------------------------------------------------------------------ readiness / state
     def is_ready(self) -> bool:
@@ -291,28 +209,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ config
     def build_config(self):
         """The TrainConfig the panels describe, with a fresh run folder. Raises on bad input."""
-        from tlgui.core.base.config import TrainConfig
-
-        if self.model_panel is None:
-            raise RuntimeError("the window is still loading")
-        model = self.model_panel.choice()
-        data = self.dataset_panel.choice()
-        plan = self.layer_panel.plan()
-        values = self.training_panel.values()
-        out = new_run_dir(paths.runs_dir(), model.architecture)
-        config = TrainConfig(
-            data=data.data,
-            val_data=data.val_data,
-            split=data.split,
-            val_split=float(data.val_split),
-            model=model.architecture,
-            weights=model.weights,
-            freeze=plan.to_spec(),
-            bn_update_frozen=bool(plan.bn_update_frozen),
-            out=str(out),
-            **values,
-        )
-        return config.validate()
+        return train_panels.build_config(self)
 
     # ------------------------------------------------------------------ commands
     @Slot()
@@ -370,7 +267,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # Qt override
         if self.controller.is_running():
-            if not self.auto_confirm_close and not self._confirm_close():
+            if not self.auto_confirm_close and not confirm_close(self):
                 event.ignore()
                 return
             self.statusBar().showMessage("Stopping training…")
@@ -391,14 +288,3 @@ class MainWindow(QMainWindow):
             if panel is not None:
                 panel.close()  # panels stop their own background jobs on close
         super().closeEvent(event)
-
-    def _confirm_close(self) -> bool:
-        answer = QMessageBox.question(
-            self,
-            "Training is running",
-            "Training is still running. Stop it and close tlgui?\n\n"
-            "The model trained so far is kept in the run folder.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes

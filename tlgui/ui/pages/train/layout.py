@@ -11,6 +11,10 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QSplitter, QTabWidget, QVBoxLay
 
 def build_train_page(window) -> None:
     """Create the Train page on ``window`` (placeholders until PyTorch has loaded)."""
+    window._plots_holder = QWidget(objectName="plotsHolder")
+    holder = QVBoxLayout(window._plots_holder)
+    holder.setContentsMargins(0, 0, 0, 0)
+    window._plots_holder.setMinimumHeight(180)
     window._placeholders = []
     for text in ("Loading PyTorch…", "Loading PyTorch…"):
         label = QLabel(text)
