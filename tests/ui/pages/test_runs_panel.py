@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from tlgui.ui.pages.runs_panel import COLUMNS, RunsPanel, config_diff
+from tlgui.ui.pages.runs.panel import COLUMNS, RunsPanel
+from tlgui.ui.pages.runs.run_info import config_diff
 
 
 def _train(out, **overrides):

@@ -119,7 +119,7 @@ class Workspace(QObject):
         from tlgui.ui.pages.compare_panel import ComparePanel
         from tlgui.ui.pages.predict_panel import PredictPanel
         from tlgui.ui.pages.results_panel import ResultsPanel
-        from tlgui.ui.pages.runs_panel import RunsPanel
+        from tlgui.ui.pages.runs.panel import RunsPanel
 
         self.results_panel = ResultsPanel()
         self.predict_panel = PredictPanel()
