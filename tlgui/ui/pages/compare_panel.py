@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
-from tlgui.ui.widgets.gallery import NumericItem, legend_for, make_curve_plot
+from tlgui.ui.widgets.curves import legend_for, make_curve_plot
+from tlgui.ui.widgets.gallery import NumericItem
 from tlgui.ui.widgets.plots import REDRAW_MS, Series, is_dark
 from tlgui.workers.compare import CompareController
 

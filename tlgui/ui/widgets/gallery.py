@@ -1,7 +1,6 @@
 """A thumbnail gallery whose pictures are decoded on a background thread, plus the small
 view helpers the result panels share: a numerically sortable table item, placeholder text
-for empty views, a top-k probability bar delegate, and pyqtgraph plots styled like the
-training plots.
+for empty views and a top-k probability bar delegate (curve plots: :mod:`tlgui.ui.widgets.curves`).
 
 The gallery shows its captions at once; thumbnails arrive in batches from a job that any
 object with ``load(description) -> PIL.Image`` feeds (e.g. ``core.run_evaluation.ImageLookup``).
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
@@ -215,48 +213,6 @@ class Gallery(QListWidget):
         super().paintEvent(event)
         if self.count() == 0 and self.placeholder:
             paint_placeholder(self, self.viewport(), self.placeholder)
-
-
-# (light, dark) pairs, distinguishable with common colour blindness
-COLOURS = (
-    ("#1f6fb4", "#5aa9f0"), ("#d9480f", "#ff8c42"), ("#2b8a3e", "#69db7c"), ("#5f3dc4", "#b197fc"),
-    ("#c2255c", "#f783ac"), ("#e67700", "#ffd43b"), ("#0b7285", "#66d9e8"), ("#495057", "#ced4da"),
-)
-
-
-def curve_colour(index: int, dark: bool) -> str:
-    return COLOURS[index % len(COLOURS)][1 if dark else 0]
-
-
-def make_curve_plot(object_name: str, title: str, y_label: str, widget: QWidget) -> pg.PlotWidget:
-    """A plot styled like the training plots (no grid, no menu), coloured from ``widget``'s palette."""
-    plot = pg.PlotWidget()
-    plot.setObjectName(object_name)
-    plot.setMinimumSize(240, 180)
-    item = plot.getPlotItem()
-    item.setMenuEnabled(False)
-    item.hideButtons()
-    palette = widget.palette()
-    text = palette.color(QPalette.ColorRole.WindowText)
-    plot.setBackground(palette.color(QPalette.ColorRole.Base))
-    for axis in ("left", "bottom"):
-        ax = item.getAxis(axis)
-        ax.setPen(pg.mkPen(text))
-        ax.setTextPen(pg.mkPen(text))
-    item.setTitle(title, color=text.name())
-    item.setLabel("bottom", "epoch")
-    item.setLabel("left", y_label)
-    return plot
-
-
-def legend_for(plot: pg.PlotWidget, widget: QWidget) -> pg.LegendItem:
-    palette = widget.palette()
-    legend = plot.addLegend(offset=(-8, -8))
-    legend.setLabelTextColor(palette.color(QPalette.ColorRole.WindowText))
-    fill = QColor(palette.color(QPalette.ColorRole.Base))
-    fill.setAlpha(200)
-    legend.setBrush(pg.mkBrush(fill))
-    return legend
 
 
 class TopClassesDelegate(QStyledItemDelegate):

@@ -29,13 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.pages.runs.run_info import RunInfo, config_diff, discover_runs, read_run, weights_text
-from tlgui.ui.widgets.gallery import (
-    NumericItem,
-    curve_colour,
-    legend_for,
-    make_curve_plot,
-    paint_placeholder,
-)
+from tlgui.ui.widgets.curves import curve_colour, legend_for, make_curve_plot
+from tlgui.ui.widgets.gallery import NumericItem, paint_placeholder
 from tlgui.ui.widgets.plots import is_dark
 
 COLUMNS = ("Run", "Status", "Model", "Weights", "Freeze", "Best val.", "Final val.", "Epochs", "Time", "Date")
