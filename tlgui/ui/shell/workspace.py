@@ -1,5 +1,5 @@
-"""The window's other pages and menus: results, prediction, run history, the transfer
-check, and the offline library dialogs.
+"""The window's other pages and the dialogs its menus open: results, prediction, run history,
+the transfer check, and the offline library dialogs (the menu bar itself: :mod:`menus`).
 
 Kept apart from :mod:`main_window` so that the main window only wires the training page;
 this module only connects panels' signals to each other (no training logic, no model).
@@ -11,10 +11,9 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QTabWidget, QWidget
 
-from tlgui.settings import save_settings
+from tlgui.ui.shell.menus import Menus
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ _FOLDER_SOURCES = ("demo:", "torchvision:", "csv:")
 
 
 class Workspace(QObject):
-    """Owns the pages after "Train" and the menu bar of a :class:`MainWindow`."""
+    """Owns the pages after "Train" and the dialogs of a :class:`MainWindow` (and its menu bar)."""
 
     def __init__(self, window, pages: QTabWidget) -> None:
         super().__init__(window)
@@ -35,83 +34,8 @@ class Workspace(QObject):
             placeholder = QLabel("Loading PyTorch…")
             placeholder.setEnabled(False)
             pages.addTab(placeholder, title)
-        self._build_menus()
+        self.menus = Menus(window, self)
         window.panels_built.connect(self._build_pages)
-
-    # ---------------------------------------------------------------- menus
-    def _build_menus(self) -> None:
-        bar = self.window.menuBar()
-        file_menu = bar.addMenu("&File")
-        self._action(file_menu, "Open run folder…", self.open_run_folder, "openRunAction")
-        file_menu.addSeparator()
-        self._action(file_menu, "Quit", self.window.close, "quitAction", QKeySequence.StandardKey.Quit)
-        models = bar.addMenu("&Models")
-        self._action(models, "Pretrained weights library…", self.open_weights_library, "weightsLibraryAction")
-        self._action(models, "My models…", self.open_my_models, "myModelsAction")
-        data = bar.addMenu("&Data")
-        self._action(data, "Built-in data sets…", self.open_builtin_datasets, "builtinDatasetsAction")
-        self._action(data, "Check data set health…", self.open_health_check, "healthCheckAction")
-        data.addSeparator()
-        self._action(data, "Image cache limit…", self.set_image_cache_limit, "imageCacheLimitAction")
-        self._action(data, "Clear image cache…", self.clear_image_cache, "clearImageCacheAction")
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "About tlgui", self.show_about, "aboutAction")
-        self._needs_panels = [a for a in bar.findChildren(QAction) if a.objectName() not in ("quitAction", "aboutAction")]
-        for action in self._needs_panels:
-            action.setEnabled(False)
-
-    def _action(self, menu, text, slot, name, shortcut=None) -> QAction:
-        action = QAction(text, self.window)
-        action.setObjectName(name)
-        if shortcut is not None:
-            action.setShortcut(shortcut)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    @Slot()
-    def set_image_cache_limit(self) -> None:
-        """Ask for the decode cache's size limit (settings: ``image_cache_limit_gb``)."""
-        from tlgui.core.data.decode_cache import cache_size_bytes, decode_cache_dir
-
-        settings = self.window.settings  # the window saves this object on close: change it, not a copy
-        _count, size = cache_size_bytes()
-        gb, ok = QInputDialog.getDouble(
-            self.window, "Image cache limit",
-            f"Decoded images kept in {decode_cache_dir()} (now {size / 1e9:.2f} GB).\n"
-            "Limit in GB (0 turns the cache off; the oldest images go first):",
-            float(settings.image_cache_limit_gb), 0.0, 10000.0, 1,
-        )
-        if not ok:
-            return
-        before = settings.image_cache_limit_gb
-        settings.image_cache_limit_gb = float(gb)
-        if not save_settings(settings):  # training reads the limit from the settings file
-            settings.image_cache_limit_gb = before
-            self.window.statusBar().showMessage(
-                f"The settings file could not be written; the image cache limit stays {before:g} GB")
-            return
-        self.window.statusBar().showMessage(f"Image cache limit: {gb:g} GB")
-
-    @Slot()
-    def clear_image_cache(self) -> None:
-        """Delete the decoded images kept on disk (tlgui.core.data.decode_cache), after asking."""
-        from tlgui.core.data.decode_cache import cache_size_bytes, clear_cache, decode_cache_dir
-
-        count, size = cache_size_bytes()
-        answer = QMessageBox.question(
-            self.window, "Clear image cache",
-            f"Delete the {count:,} decoded image(s) ({size / 1e6:.1f} MB) kept in {decode_cache_dir()}?\n"
-            "Your images and runs are not touched; the next run decodes its images again.",
-        )
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        try:
-            count, size = clear_cache()
-        except OSError as exc:
-            self.window.statusBar().showMessage(f"The image cache could not be cleared: {exc}")
-            return
-        self.window.statusBar().showMessage(f"Image cache cleared: {count:,} image(s), {size / 1e6:.1f} MB freed")
 
     # ---------------------------------------------------------------- pages
     @Slot()
@@ -141,8 +65,7 @@ class Workspace(QObject):
         self.compare_panel.running_changed.connect(self._on_compare_running)
         w.controller.running_changed.connect(self.compare_panel.set_locked)
         self.pages.currentChanged.connect(self._on_page_changed)
-        for action in self._needs_panels:
-            action.setEnabled(True)
+        self.menus.set_panels_ready(True)
 
     @Slot(int)
     def _on_page_changed(self, index: int) -> None:
@@ -273,18 +196,6 @@ class Workspace(QObject):
             return
         self.runs_panel.add_run(folder)
         self.pages.setCurrentWidget(self.runs_panel)
-
-    @Slot()
-    def show_about(self) -> None:
-        from tlgui import __version__
-
-        QMessageBox.about(
-            self.window,
-            "About tlgui",
-            f"<b>tlgui {__version__}</b><br>Transfer learning, point and click.<br><br>"
-            "Pick a pretrained network, choose which layers to train, and see whether "
-            "transfer helped on your own images. Runs entirely on this computer.",
-        )
 
     # ---------------------------------------------------------------- shutdown
     def shutdown(self) -> None:
