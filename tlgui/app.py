@@ -55,8 +55,8 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("tlgui")
     app.setApplicationDisplayName("tlgui")
     app.setOrganizationName("tlgui")
-    from .ui.gui_thread_gc import collect_garbage_on_gui_thread
-    from .ui.theme import apply_theme
+    from .ui.shell.gui_thread_gc import collect_garbage_on_gui_thread
+    from .ui.shell.theme import apply_theme
 
     apply_theme(app)
     collect_garbage_on_gui_thread(app)  # worker threads must never free Qt objects
@@ -121,7 +121,7 @@ class _ErrorBridge(QObject):
 
     @Slot(str, str)
     def _show(self, message: str, details: str) -> None:
-        from .ui.errors import show_error
+        from .ui.base.errors import show_error
 
         app = QApplication.instance()
         parent = app.activeWindow() if app is not None else None
@@ -382,7 +382,7 @@ def run_gui(self_test: bool = False, screenshot: str | None = None) -> int:
     t0 = time.perf_counter()
     app = create_app()
     from .settings import Settings
-    from .ui.main_window import MainWindow
+    from .ui.shell.main_window import MainWindow
 
     window = MainWindow(settings=Settings() if self_test else None)
     paint = FirstPaint(window, t0)

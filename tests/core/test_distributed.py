@@ -71,7 +71,8 @@ def test_torchrun_two_processes_write_one_run_like_one_process(data, tmp_path):
 
     evaluated = evaluate_run(tmp_path / "two", device="cpu")
     assert evaluated.accuracy == pytest.approx(summary["final_val_accuracy"])
-    from tlgui.ui.runs_panel import discover_runs  # the window's Runs page lists it like any other
+    # the window's Runs page lists it like any other
+    from tlgui.ui.pages.runs.run_info import discover_runs
 
     listed = {info.path.name: info for info in discover_runs(tmp_path, [])}
     assert listed["two"].status == "completed" and listed["two"].architecture == "smallcnn"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from .dialogs import close_open_dialogs
+from tests.ui.dialog_registry import close_open_dialogs
 
 
 @pytest.fixture(autouse=True)
 def _close_dialogs():
-    """Close the dialogs a test registered in tests/ui/dialogs.py (before the thread check),
+    """Close the dialogs a test registered in tests/ui/dialog_registry.py (before the thread check),
     then delete every widget the test left: pytest-qt has closed them and called deleteLater,
     which would otherwise run during the next test, beside its threads (see destroy_now)."""
     yield
@@ -51,7 +51,7 @@ def fake_demo_source():
 @pytest.fixture
 def main_window(qtbot, fake_demo_source):
     """The real window, shown, with the demo data loaded; closed (stopping any run) after."""
-    from tlgui.ui.main_window import MainWindow
+    from tlgui.ui.shell.main_window import MainWindow
 
     window = MainWindow()
     window.auto_confirm_close = True
@@ -86,6 +86,6 @@ def destroy_now(widget) -> None:
 @pytest.fixture(autouse=True)
 def _gui_thread_gc(qapp):
     """As in the app (tlgui.app.create_app): garbage is collected on the GUI thread only."""
-    from tlgui.ui.gui_thread_gc import collect_garbage_on_gui_thread
+    from tlgui.ui.shell.gui_thread_gc import collect_garbage_on_gui_thread
 
     collect_garbage_on_gui_thread(qapp)

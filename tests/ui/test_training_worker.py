@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QCoreApplication, QThread
 
+from tests.fakes import holding_control
 from tlgui.core.base.cancel import Cancelled
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import TrainingError, WeightsError
@@ -17,8 +18,6 @@ from tlgui.core.base.events import BatchStats, EpochStats, Message, RunResult, R
 from tlgui.core.training.control import TrainControl
 from tlgui.workers import registry
 from tlgui.workers.training import TrainingController, describe_exception, new_run_dir
-
-from ..fakes import holding_control
 
 
 def fake_train(batches: int = 200, epochs: int = 2, delay: float = 0.002, fail: BaseException | None = None,

@@ -1,0 +1,90 @@
+"""What the dataset panel runs on worker threads: open a data set, decode thumbnails.
+
+Plain Python (no widgets); results travel back to the GUI thread as queued signals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from tlgui.ui.base.background import Job
+from tlgui.ui.base.choices import DatasetChoice
+
+THUMB = 64  # thumbnails are decoded to at most this side; the grid scales small ones up
+
+
+def torchvision_names() -> tuple[str, ...]:
+    from tlgui.core.data.builtin_sets import KNOWN_TORCHVISION
+
+    return tuple(KNOWN_TORCHVISION)
+
+
+@dataclasses.dataclass
+class Loaded:
+    generation: int
+    choice: DatasetChoice
+    images: object  # tlgui.core.data.ImageSet
+    val_images: object | None
+    channels: int
+    error: str | None = None
+
+
+def open_data(choice: DatasetChoice, generation: int, job: Job) -> Loaded:
+    """Runs on a worker thread: open the data (and the validation data) once."""
+    from tlgui.core.base.errors import TlguiError
+    from tlgui.core.data.catalog import open_source
+
+    try:
+        images = open_source(choice.data, choice.split)
+        val_images = open_source(choice.val_data, "test") if choice.val_data else None
+        channels = images.channels()
+    except TlguiError as exc:
+        return Loaded(generation, choice, None, None, 0, str(exc))
+    except OSError as exc:
+        return Loaded(generation, choice, None, None, 0, f"cannot read {choice.data}: {exc.strerror or exc}")
+    return Loaded(generation, choice, images, val_images, channels)
+
+
+def read_thumbnails(images, generation: int, per_class: int, max_classes: int, job: Job) -> int:
+    """Runs on a worker thread: decode a few images per class, reporting them in batches."""
+    from tlgui.core.base.preprocessing import to_mode
+
+    labels = np.asarray(images.labels)
+    batch: list[tuple[int, int, np.ndarray, str]] = []
+    made = 0
+    for class_index in range(min(len(images.classes), max_classes)):
+        members = np.flatnonzero(labels == class_index)[:per_class]
+        for sample in members:
+            if job.cancelled():
+                return made
+            try:
+                picture = to_mode(images.load(int(sample)), "RGB")
+            except Exception:  # noqa: BLE001 - a bad file simply gets no thumbnail
+                continue
+            picture.thumbnail((THUMB, THUMB))
+            batch.append((class_index, int(sample), np.ascontiguousarray(np.asarray(picture)), images.describe(int(sample))))
+            made += 1
+        if len(batch) >= 8:
+            job.report((generation, batch))
+            batch = []
+    if batch:
+        job.report((generation, batch))
+    return made
+
+
+def problems(images, val_images=None) -> list[str]:
+    """Warnings worth showing: the source's own, skipped files, validation mismatches."""
+    lines = list(images.warnings)
+    if images.skipped:
+        shown = "; ".join(f"{Path(p).name} ({why})" for p, why in images.skipped[:3])
+        more = f" and {len(images.skipped) - 3} more" if len(images.skipped) > 3 else ""
+        lines.append(f"skipped {len(images.skipped)} unreadable file(s): {shown}{more}")
+    if val_images is not None:
+        lines.extend(f"validation: {w}" for w in val_images.warnings)
+        missing = sorted(set(images.classes) - set(val_images.classes))
+        if missing:
+            lines.append(f"the validation data has no images of {', '.join(missing[:5])}")
+    return lines
