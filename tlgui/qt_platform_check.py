@@ -145,3 +145,47 @@ def xcb_missing_reason(dirs: Iterable[Path] | None = None, run: Runner | None = 
         return None
     missing = missing_libraries(plugin, run)
     return missing_library_reason(missing) if missing else None
+
+
+def pyside_version() -> str | None:
+    """PySide6's version (Qt's is the same), read from the installed metadata without importing it."""
+    from importlib import metadata
+
+    for distribution in ("PySide6", "PySide6_Essentials"):  # pip installs either as the Qt modules
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    loaded = sys.modules.get("PySide6")  # the frozen app carries no package metadata
+    return getattr(loaded, "__version__", None)
+
+
+def planned_platform(environ: dict[str, str] | None = None) -> str:
+    """The platform plugin Qt would start here: QT_QPA_PLATFORM, else Qt's own choice from the
+    session (wayland on a Wayland session, xcb with a DISPLAY), or "none" without a screen."""
+    env = os.environ if environ is None else environ
+    if env.get("QT_QPA_PLATFORM"):
+        return env["QT_QPA_PLATFORM"]
+    if sys.platform == "darwin":
+        return "cocoa"
+    if sys.platform.startswith("win"):
+        return "windows"
+    if env.get("XDG_SESSION_TYPE") == "wayland" and env.get("WAYLAND_DISPLAY"):
+        return "wayland"
+    if env.get("DISPLAY"):
+        return "xcb"
+    return "wayland" if env.get("WAYLAND_DISPLAY") else "none (no DISPLAY or WAYLAND_DISPLAY)"
+
+
+def qt_platform_info(running: str | None = None, run: Runner | None = None) -> dict[str, object]:
+    """Qt's platform for a system report, without importing Qt: the plugin in use (``running``,
+    from the window) or the one Qt would start, and what the X11 plugin lacks on Linux."""
+    info: dict[str, object] = {"platform": running or planned_platform(), "in_use": running is not None}
+    if sys.platform.startswith("linux"):
+        plugin = find_xcb_plugin()
+        info["xcb_plugin"] = str(plugin) if plugin else None
+        info["xcb_missing_libraries"] = missing_libraries(plugin, run) if plugin else []
+        hint = install_hint(info["xcb_missing_libraries"])
+        if hint:
+            info["xcb_install"] = hint
+    return info
