@@ -111,7 +111,10 @@ def platform_failure(messages: list[tuple[str, str]], fatal: str, missing_librar
 
     xcb_unloadable = first("is needed to load the Qt xcb", 'Could not load the Qt platform plugin "xcb"')
     if missing_libraries is not None and xcb_unloadable and not first("could not connect to display"):
-        named = missing_libraries()
+        try:
+            named = missing_libraries()
+        except Exception:  # noqa: BLE001 - Qt is failing: never hide its own reason behind another error
+            named = None
         if named:
             return f"cannot open the window: {named}, or use the command line instead ('tlgui --help')"
     reason = first("could not connect to display") or first("is needed to load") or first("Could not find", "Could not load")

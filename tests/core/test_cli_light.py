@@ -96,8 +96,9 @@ def test_platform_failure_names_missing_xcb_libraries_when_the_plugin_did_not_lo
     line = platform_failure(unloadable, fatal, lambda: named)
     assert line.startswith(f"cannot open the window: {named}, or use") and "tlgui --help" in line
     assert "xcb-cursor0" not in line
-    # nothing found missing: Qt's own hint stays
+    # nothing found missing, or the check itself failed: Qt's own hint stays
     assert "xcb-cursor0 or libxcb-cursor0 is needed" in platform_failure(unloadable, fatal, lambda: None)
+    assert "xcb-cursor0 or libxcb-cursor0 is needed" in platform_failure(unloadable, fatal, lambda: 1 / 0)
     # the plugin loaded and the display is unreachable: the libraries are not asked about
     asked = []
     display = [("qt.qpa.xcb", "could not connect to display :97"), *unloadable]
