@@ -14,7 +14,7 @@ check); compare; a training run with a DataLoader worker process (freeze_support
 export to TorchScript, ONNX and a bundle (each checked by the app against the model); scan;
 predict; the exported files loaded in another Python (the installed app's, or --check-python:
 torch.jit.load, onnxruntime and the bundle's predict.py must give what model.pt gives);
-weights list/path/import/models; layers; cache info; install.sh and its --uninstall. Prints the
+weights list/path/import/models; layers; cache info; doctor --json; install.sh and its --uninstall. Prints the
 folder and archive sizes, the CUDA libraries, the self-test times and the 20 largest files.
 Exit status 0 when every step passed, else 1. Standard library only.
 """
@@ -309,6 +309,14 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
         assert info.startswith(str(s.home)), f"cache info: {info}"
         return f"layers smallcnn; cache info: ~{info[len(str(s.home)):][:70]}"
 
+    def doctor():
+        report = json.loads(expect_ok(s.tlgui("doctor", "--json"), "doctor --json").stdout)
+        assert report["frozen"] is True and report["torch"] and report["pyside6"], f"doctor: {report}"
+        assert report["folders"]["cache"]["path"].startswith(str(s.home)), f"doctor folders: {report['folders']}"
+        qt = report["qt_platform"]
+        return (f"torch {report['torch']}, PySide6 {report['pyside6']}, device {report['device']['label']}; "
+                f"xcb plugin lacks {qt.get('xcb_missing_libraries') or 'nothing'}")
+
     s.step("export torchscript", export("torchscript", "model.ts", "torch.jit.load"))
     s.step("export onnx", export("onnx", "model.onnx", "onnxruntime"))
     s.step("export bundle", export("bundle", "bundle", "torch.jit.load"))
@@ -321,6 +329,7 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
               "or --check-python")
     s.step("weights list, path, import, models", weights)
     s.step("layers, cache", layers_and_cache)
+    s.step("doctor --json (the system report)", doctor)
 
 
 # ---------------------------------------------------------------- sizes and summary

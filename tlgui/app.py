@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from PySide6.QtCore import (
     QEvent,
@@ -86,17 +87,36 @@ class _PlatformGuard:
         if kind != QtMsgType.QtFatalMsg:
             self.messages.append((context.category or "", message))
             return
-        print(f"tlgui: error: {platform_failure(self.messages, message)}", file=sys.stderr, flush=True)
+        line = platform_failure(self.messages, message, _missing_xcb_libraries)
+        print(f"tlgui: error: {line}", file=sys.stderr, flush=True)
         os._exit(2)  # Qt would abort() after this handler; nothing else can run safely now
 
 
-def platform_failure(messages: list[tuple[str, str]], fatal: str) -> str:
-    """One line from the qt.qpa messages Qt printed before giving up."""
+def _missing_xcb_libraries() -> str | None:
+    from PySide6.QtCore import QLibraryInfo
+
+    from .qt_platform_check import plugin_dirs, xcb_missing_reason
+
+    here = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath))  # Qt's own, also when frozen
+    return xcb_missing_reason([here, *plugin_dirs()])
+
+
+def platform_failure(messages: list[tuple[str, str]], fatal: str, missing_libraries=None) -> str:
+    """One line from the qt.qpa messages Qt printed before giving up. ``missing_libraries()``:
+    the xcb plugin's missing system libraries, named (or None), asked when the plugin did not load."""
     texts = [m for c, m in messages if c.startswith("qt.qpa")]
 
     def first(*needles: str) -> str | None:
         return next((m for m in texts if any(n in m for n in needles)), None)
 
+    xcb_unloadable = first("is needed to load the Qt xcb", 'Could not load the Qt platform plugin "xcb"')
+    if missing_libraries is not None and xcb_unloadable and not first("could not connect to display"):
+        try:
+            named = missing_libraries()
+        except Exception:  # noqa: BLE001 - Qt is failing: never hide its own reason behind another error
+            named = None
+        if named:
+            return f"cannot open the window: {named}, or use the command line instead ('tlgui --help')"
     reason = first("could not connect to display") or first("is needed to load") or first("Could not find", "Could not load")
     reason = (reason or fatal.strip().splitlines()[0]).replace(' in ""', "").strip().rstrip(".")
     return (

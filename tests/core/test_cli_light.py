@@ -53,8 +53,13 @@ def test_no_usable_qt_platform_plugin_is_one_plain_line_not_an_abort(setting):
 
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     if setting == "display":
+        from tlgui.qt_platform_check import xcb_missing_reason
+
         env["DISPLAY"] = display = _free_display()  # no X server there
-        expected = f"could not connect to display {display}"
+        # where the xcb plugin cannot even load (its system libraries missing) Qt never tries
+        # the display, and the line names those libraries instead
+        missing = xcb_missing_reason()
+        expected = "Qt's X11 plugin needs libraries" if missing else f"could not connect to display {display}"
     else:
         env["QT_QPA_PLATFORM"] = "nosuchplugin"
         expected = 'could not find the Qt platform plugin "nosuchplugin"'
@@ -79,3 +84,26 @@ def test_platform_failure_names_the_most_specific_reason():
     assert "xcb-cursor0 or libxcb-cursor0 is needed" in platform_failure(xcb[1:], fatal)
     assert "platform plugin it could start" in platform_failure([], fatal)
     assert 'in ""' not in platform_failure(xcb[2:], fatal)
+
+
+def test_platform_failure_names_missing_xcb_libraries_when_the_plugin_did_not_load():
+    from tlgui.app import platform_failure
+
+    fatal = "This application failed to start because no Qt platform plugin could be initialized."
+    unloadable = [("qt.qpa.plugin", "From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin."),
+                  ("qt.qpa.plugin", 'Could not load the Qt platform plugin "xcb" in "" even though it was found.')]
+    named = "Qt's X11 plugin needs libraries this system lacks: libxcb-icccm.so.4; install them (...)"
+    line = platform_failure(unloadable, fatal, lambda: named)
+    assert line.startswith(f"cannot open the window: {named}, or use") and "tlgui --help" in line
+    assert "xcb-cursor0" not in line
+    # nothing found missing, or the check itself failed: Qt's own hint stays
+    assert "xcb-cursor0 or libxcb-cursor0 is needed" in platform_failure(unloadable, fatal, lambda: None)
+    assert "xcb-cursor0 or libxcb-cursor0 is needed" in platform_failure(unloadable, fatal, lambda: 1 / 0)
+    # the plugin loaded and the display is unreachable: the libraries are not asked about
+    asked = []
+    display = [("qt.qpa.xcb", "could not connect to display :97"), *unloadable]
+    line = platform_failure(display, fatal, lambda: asked.append(1) or named)
+    assert "could not connect to display :97" in line and not asked
+    missing_plugin = [("qt.qpa.plugin", 'Could not find the Qt platform plugin "nosuch" in ""')]
+    assert "could not find" in platform_failure(missing_plugin, fatal, lambda: asked.append(1) or named)
+    assert not asked

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "predict",
     "export",
     "compare",
+    "doctor",
 )
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from tlgui.core.base.errors import ConfigError, DataError
+from tlgui.core.models.device import cuda_problem
 
 _TIMEOUT = _dt.timedelta(minutes=10)  # a rank that died mid-collective should not hang the rest forever
 # how gloo and NCCL say that another process of the job went away mid-collective
@@ -68,8 +69,7 @@ def from_env(environ=None) -> Dist:
 
 def device_for(dist: Dist, spec: str) -> torch.device:
     """The device of this process: ``cuda:LOCAL_RANK`` when GPUs are used, else the CPU."""
-    use_cuda = spec == "cuda" or (spec == "auto" and torch.cuda.is_available())
-    if not use_cuda:
+    if spec == "cpu" or (spec == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     available = torch.cuda.device_count()
     if available == 0:
@@ -79,6 +79,12 @@ def device_for(dist: Dist, spec: str) -> torch.device:
             f"--device cuda with {dist.local_world} processes on this machine but only {available} GPU(s); "
             f"start torchrun with --nproc-per-node={available} or use --device cpu"
         )
+    # each process checks its own card (a check on cuda:0 would put a context there for every process)
+    problem = cuda_problem(dist.local_rank)
+    if problem and spec == "auto":
+        return torch.device("cpu")
+    if problem:
+        raise ConfigError(f"--device cuda: {problem}; use --device cpu")
     torch.cuda.set_device(dist.local_rank)
     return torch.device("cuda", dist.local_rank)
 

@@ -25,7 +25,7 @@ from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, TrainingError
 from tlgui.core.base.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
 from tlgui.core.models.checkpoint import make_checkpoint
-from tlgui.core.models.device import device_label
+from tlgui.core.models.device import device_label, fallback_note
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.models.layers import set_train_mode, trainable_parameters
 from tlgui.core.results.run_lock import RunLock
@@ -275,6 +275,10 @@ def build_training(state: RunState) -> None:
 def announce(state: RunState) -> None:
     """Emit RunStarted and reload a resumed run's earlier validation figures."""
     p = state.prepared
+    note = fallback_note(state.device)  # a GPU is here but failed its check: say so, once
+    if note and note not in p.messages:
+        p.messages.append(note)
+        state.emit(Message(note, "warning"))
     state.emit(
         RunStarted(
             str(state.run.path), device_label(state.device), state.config.epochs, len(state.train_batches),
