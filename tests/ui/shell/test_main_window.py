@@ -398,3 +398,17 @@ def test_exception_hook_shows_a_dialog(qtbot, monkeypatch):
     assert "Traceback" in box.detailedText()
     assert bridge.count == 1
     close_error_dialogs()
+
+
+def test_help_copies_a_system_report_to_the_clipboard(qtbot, main_window):
+    from PySide6.QtGui import QAction, QGuiApplication
+
+    QGuiApplication.clipboard().setText("")
+    action = main_window.findChild(QAction, "copySystemReportAction")
+    assert action is not None and action.isEnabled()
+    action.trigger()
+    qtbot.waitUntil(lambda: "torch" in QGuiApplication.clipboard().text(), timeout=60_000)
+    text = QGuiApplication.clipboard().text()
+    for needed in ("tlgui", "python", "torch", "device", "threads", "offscreen"):
+        assert needed in text.lower(), needed
+    assert "copied to the clipboard" in main_window.statusBar().currentMessage()

@@ -5,10 +5,12 @@ disabled until they exist; the image cache and About commands live here, the dia
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from tlgui.settings import save_settings
+from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.base.errors import show_error
 
 
 class Menus(QObject):
@@ -18,6 +20,7 @@ class Menus(QObject):
         super().__init__(window)
         self.window = window
         self.workspace = workspace
+        self._runner = TaskRunner(self)  # the system report (it may wake the CUDA driver)
         self._build()
 
     def _build(self) -> None:
@@ -37,8 +40,10 @@ class Menus(QObject):
         self._action(data, "Image cache limit…", self.set_image_cache_limit, "imageCacheLimitAction")
         self._action(data, "Clear image cache…", self.clear_image_cache, "clearImageCacheAction")
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Copy system report", self.copy_system_report, "copySystemReportAction")
         self._action(help_menu, "About tlgui", self.show_about, "aboutAction")
-        self._needs_panels = [a for a in bar.findChildren(QAction) if a.objectName() not in ("quitAction", "aboutAction")]
+        always = ("quitAction", "aboutAction", "copySystemReportAction")
+        self._needs_panels = [a for a in bar.findChildren(QAction) if a.objectName() not in always]
         for action in self._needs_panels:
             action.setEnabled(False)
 
@@ -98,6 +103,31 @@ class Menus(QObject):
     def set_panels_ready(self, ready: bool) -> None:
         for action in self._needs_panels:
             action.setEnabled(ready)
+
+    @Slot()
+    def copy_system_report(self) -> None:
+        """Versions, device, threads, Qt platform, folders and their sizes, on the clipboard
+        for a bug report (``tlgui doctor`` prints the same); gathered off the GUI thread."""
+        platform = QGuiApplication.platformName()
+
+        def gather(_job):
+            from tlgui.core.workflows.system_report import system_report_text
+
+            return system_report_text(platform)
+
+        self.window.statusBar().showMessage("Gathering the system report…")
+        self._runner.start(gather, self._report_ready, self._report_failed, name="system-report")
+
+    def _report_ready(self, text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+        self.window.statusBar().showMessage("System report copied to the clipboard: paste it into your bug report", 8000)
+
+    def _report_failed(self, exc: BaseException) -> None:
+        self.window.statusBar().clearMessage()
+        show_error(self.window, f"Could not gather the system report: {exc}")
+
+    def shutdown(self) -> None:
+        self._runner.shutdown()
 
     @Slot()
     def show_about(self) -> None:

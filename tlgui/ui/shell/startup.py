@@ -53,7 +53,11 @@ def gpu_name() -> str | None:
     try:
         import torch
 
-        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        if not torch.cuda.is_available():
+            return None
+        from tlgui.core.models.device import cuda_problem
+
+        return None if cuda_problem() else torch.cuda.get_device_name(0)  # a card this build cannot use: CPU
     except Exception:  # noqa: BLE001 - a broken driver means: CPU
         return None
 

@@ -199,6 +199,7 @@ class Workspace(QObject):
 
     # ---------------------------------------------------------------- shutdown
     def shutdown(self) -> None:
+        self.menus.shutdown()
         for dialog in list(self._dialogs):
             dialog.done(0)
         if self.compare_panel is not None:
