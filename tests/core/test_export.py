@@ -88,11 +88,16 @@ def test_bundle_predict_py_matches_tlgui_predict(model_rgb, tmp_path):
     assert "python predict.py" in (folder / "README.md").read_text()
     assert result.max_abs_diff <= 1e-4
 
-    # predict.py needs nothing but the standard library, numpy, torch, torchvision, Pillow
-    tree = ast.parse((folder / "predict.py").read_text())
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert imported - set(sys.stdlib_module_names) <= {"numpy", "torch", "torchvision", "PIL"}
+    # predict.py needs nothing but the standard library, numpy, torch, torchvision, Pillow and
+    # the pixels.py beside it (tlgui's own, which imports tifffile/imagecodecs only to read TIFFs)
+    def top_level_imports(path):
+        tree = ast.parse(path.read_text())
+        imported = {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom) and n.module}
+        return imported - set(sys.stdlib_module_names)
+
+    assert top_level_imports(folder / "predict.py") <= {"numpy", "torch", "torchvision", "PIL", "pixels"}
+    assert top_level_imports(folder / "pixels.py") <= {"numpy", "PIL"}
 
     corpus.odd_folder(tmp_path / "images")
     run = subprocess.run(
@@ -129,7 +134,13 @@ def test_bundle_preprocessing_is_identical(prep, tmp_path):
     la = Image.fromarray(corpus.noise((15, 15), 1)).convert("LA")
     transparent_p = Image.fromarray(corpus.noise((15, 15), 3)).convert("P")
     transparent_p.info["transparency"] = 3
-    module = load_bundle_module(Path(__file__).resolve().parents[2] / "tlgui" / "core" / "results" / "export_bundle")
+    from tlgui.core.results.export import bundle_template, pixels_module_source
+
+    bundle = tmp_path / "bundle"  # what export_bundle writes: the template beside tlgui's pixels.py
+    bundle.mkdir()
+    (bundle / "predict.py").write_text(bundle_template("predict.py"))
+    (bundle / "pixels.py").write_text(pixels_module_source())
+    module = load_bundle_module(bundle)
     images = [Image.open(f) for f in files.values() if f.name not in ("zero.png", "fake.jpg", "truncated.png")]
     images += [Image.open(tmp_path / "wide.png"), Image.open(tmp_path / "tall.png"), float_image, int_image, la, transparent_p]
     modes = {im.mode for im in images}

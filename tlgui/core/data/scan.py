@@ -165,7 +165,7 @@ def _inspect(path: str, size: int) -> tuple:
     if not data:
         return "empty file (0 bytes)", "", "", 0, 0, None
     digest = hashlib.sha256(data).hexdigest()
-    if is_array_file(path):
+    if is_array_file(path) and not path.lower().endswith(".png"):  # 16-bit PNGs: PIL's I;16 below
         return _inspect_array(path, digest)
     try:
         image = Image.open(io.BytesIO(data))

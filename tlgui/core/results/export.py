@@ -4,7 +4,8 @@
 Every export is checked: the exported model is run on random inputs of a batch size it
 was not traced with and compared with the eager model (``ExportResult.max_abs_diff``).
 Exported models take the *normalised* float tensor (N, C, crop, crop) and return logits;
-the bundle's ``predict.py`` does the preprocessing exactly as tlgui does.
+the bundle's ``predict.py`` does the preprocessing with tlgui's own code (it ships
+``tlgui/core/base/pixels.py`` as ``pixels.py``).
 """
 
 from __future__ import annotations
@@ -205,7 +206,9 @@ def _metadata(ckpt: dict[str, Any]) -> dict[str, str]:
         "created": ckpt.get("created", ""),
         "in_channels": int(ckpt.get("in_channels", 3)),
         "source": {k: v for k, v in dict(ckpt.get("source", {})).items() if isinstance(v, (str, int, float, type(None)))},
-        "input": "normalised float tensor (N, C, crop, crop); see preprocessing.json",
+        "input": ("normalised float tensor (N, C, crop, crop): channels chosen (channel_select), raw values mapped "
+                  "from intensity.low..high to 0-255, resized and cropped, /255, minus mean, divided by std; "
+                  "see preprocessing.json"),
         "output": "logits (N, classes); softmax gives probabilities",
     }
     return {

@@ -28,10 +28,13 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"}
 
 
-def load_image(path: str, prep: dict) -> np.ndarray:
-    """A file -> uint8 array (C, crop, crop) by preprocessing.json's rules: channels, intensity
-    window, resize, centre crop. ``pixels.py`` is tlgui's own code for it, copied verbatim."""
-    return pixels.model_input(pixels.read_any(path, prep.get("stack", "middle")), prep)
+def load_image(source, prep: dict) -> np.ndarray:
+    """A file path, PIL image or (C, H, W) array -> uint8 array (C, crop, crop) by
+    preprocessing.json's rules: channels, intensity window, resize, centre crop.
+    ``pixels.py`` is tlgui's own code for it, copied verbatim."""
+    if isinstance(source, (str, os.PathLike)):
+        source = pixels.read_any(os.fspath(source), prep.get("stack", "middle"))
+    return pixels.model_input(source, prep)
 
 
 def normalize(batch: torch.Tensor, prep: dict) -> torch.Tensor:
