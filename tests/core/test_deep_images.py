@@ -28,7 +28,7 @@ def write_variants(folder):
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     paths["cyx"] = folder / "cyx.tif"
-    tifffile.imwrite(paths["cyx"], DATA)
+    tifffile.imwrite(paths["cyx"], DATA, photometric="rgb", planarconfig="separate")  # axes SYX
     paths["yxc"] = folder / "yxc.tif"
     tifffile.imwrite(paths["yxc"], DATA.transpose(1, 2, 0), photometric="rgb")
     paths["ome"] = folder / "cells.ome.tif"
@@ -38,9 +38,9 @@ def write_variants(folder):
         for plane in DATA:
             tif.write(plane, metadata=None, contiguous=False)
     paths["zlib"] = folder / "zlib.tif"
-    tifffile.imwrite(paths["zlib"], DATA, compression="zlib")
+    tifffile.imwrite(paths["zlib"], DATA, compression="zlib", photometric="minisblack")
     paths["lzw"] = folder / "lzw.tif"
-    tifffile.imwrite(paths["lzw"], DATA, compression="lzw")
+    tifffile.imwrite(paths["lzw"], DATA, compression="lzw", photometric="minisblack")
     paths["npy_chw"] = folder / "chw.npy"
     np.save(paths["npy_chw"], DATA)
     paths["npy_hwc"] = folder / "hwc.npy"
@@ -146,7 +146,7 @@ def folder_of(root, make, per_class=24, classes=("a", "b"), seed=0):
     for k, name in enumerate(classes):
         (root / name).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            tifffile.imwrite(root / name / f"{i:03d}.tif", make(rng, k))
+            tifffile.imwrite(root / name / f"{i:03d}.tif", make(rng, k), photometric="minisblack")
     return root
 
 
@@ -259,8 +259,9 @@ def test_odd_files_are_named_by_the_scan_and_skipped_by_training(tmp_path):
     from tlgui.core.data.scan import scan_folder
 
     data = folder_of(tmp_path / "data", channel_signal, per_class=10)
-    tifffile.imwrite(data / "a" / "three.tif", DATA)  # 3 channels among 4-channel stacks
-    tifffile.imwrite(data / "b" / "eight_bit.tif", (channel_signal(RNG, 1) // 16).astype(np.uint8))
+    tifffile.imwrite(data / "a" / "three.tif", DATA, photometric="minisblack")  # 3 channels among 4
+    tifffile.imwrite(data / "b" / "eight_bit.tif", (channel_signal(RNG, 1) // 16).astype(np.uint8),
+                     photometric="minisblack")
     report = scan_folder(data, use_cache=False)
     reasons = {os.path.basename(o["path"]): o["reason"] for o in report.odd}
     assert reasons == {"three.tif": "3 channel(s) where the others have 4",
@@ -312,7 +313,7 @@ def test_one_file_per_channel_from_a_csv(tmp_path):
         for i in range(3):
             stack = channel_signal(RNG, k)[2:]
             for c in range(2):
-                tifffile.imwrite(tmp_path / f"{name}{i}_c{c + 1}.tif", stack[c])
+                tifffile.imwrite(tmp_path / f"{name}{i}_c{c + 1}.tif", stack[c], photometric="minisblack")
             rows.append(f"{name}{i}_c1.tif,{name}{i}_c2.tif,{name}")
     (tmp_path / "list.csv").write_text("\n".join(rows) + "\n")
     images = open_csv(tmp_path / "list.csv")
@@ -334,3 +335,53 @@ def test_smallcnn_keeps_small_crops_at_their_size(tmp_path):
     ckpt = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert ckpt["preprocessing"]["crop"] == 40
     assert any("image size: 40 px, the images' own size" in m for m in messages)
+
+
+def test_a_stopped_run_on_tiffs_resumes_to_the_uninterrupted_result(tmp_path, capsys):
+    from tlgui.cli import main as cli
+    from tlgui.core.base.events import EpochStats
+    from tlgui.core.training.control import TrainControl
+    from tlgui.core.training.loop import train
+
+    data = folder_of(tmp_path / "data", channel_signal, per_class=10)
+
+    def config(out):
+        return TrainConfig(data=str(data), model="smallcnn", epochs=3, batch_size=8, out=str(out), device="cpu",
+                           augment="flip", intensity="dataset")
+
+    whole = train(config(tmp_path / "whole"))
+    control = TrainControl()
+    stopped = train(config(tmp_path / "part"), lambda e: control.stop() if isinstance(e, EpochStats) else None,
+                    control)
+    assert stopped.status == "stopped"
+    assert cli(["train", str(tmp_path / "part" / "config.json"), "--resume"]) == 0
+    a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "part" / "model.pt", weights_only=True)
+    assert a["preprocessing"] == b["preprocessing"]  # the same window, measured again on the same split
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    assert whole.summary["history"] == json.loads((tmp_path / "part" / "summary.json").read_text())["history"]
+
+
+def test_the_transfer_check_runs_on_tiff_stacks(tmp_path, capsys):
+    from tlgui.cli import main as cli
+    from tlgui.core.models.zoo import build_model
+
+    data = folder_of(tmp_path / "data", channel_signal, per_class=8)
+    torch.save(build_model("smallcnn", 3, in_channels=1).state_dict(), tmp_path / "gray_source.pth")
+    code = cli(["compare", "--data", str(data), "--model", "smallcnn", "--weights", str(tmp_path / "gray_source.pth"),
+                "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path / "check")])
+    assert code == 0, capsys.readouterr().err
+    for name in ("scratch", "head", "finetune"):
+        ckpt = torch.load(next((tmp_path / "check").glob(f"*{name}*/model.pt")), weights_only=True)
+        assert ckpt["in_channels"] == 4, name
+
+
+def test_torchrun_trains_tiff_stacks(tmp_path):
+    from tests.core.test_distributed import torchrun
+
+    data = folder_of(tmp_path / "data", channel_signal, per_class=12)
+    result = torchrun(tmp_path, "--data", str(data), "--model", "smallcnn", "--epochs", "1", "--batch-size", "8",
+                      "--device", "cpu", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert ckpt["in_channels"] == 4 and ckpt["preprocessing"]["intensity"]["mode"] == "dataset"
