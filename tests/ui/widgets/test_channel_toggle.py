@@ -46,9 +46,10 @@ def test_toggle_offers_a_coloured_button_per_channel_and_reports_clicks(qtbot, t
     assert names == ["channel_toggle_1", "channel_toggle_2", "channel_toggle_3", "channel_toggle_4"]
     assert [b.text() for b in toggle.buttons] == ["C1", "C2", "C3", "C4"]
     assert all(b.isChecked() for b in toggle.buttons)
-    assert "rgb(255,0,0)" in toggle.buttons[0].styleSheet()  # Fiji's order: red, green, blue, gray
-    assert "rgb(0,255,0)" in toggle.buttons[1].styleSheet()
-    assert "rgb(255,255,255)" in toggle.buttons[3].styleSheet()
+    # Fiji's order: red, green, blue, gray
+    assert "background-color: rgb(255,0,0)" in toggle.buttons[0].styleSheet()
+    assert "background-color: rgb(0,255,0)" in toggle.buttons[1].styleSheet()
+    assert "background-color: rgb(255,255,255)" in toggle.buttons[3].styleSheet()
     with qtbot.waitSignal(toggle.changed) as blocker:
         qtbot.mouseClick(toggle.findChild(type(toggle.buttons[0]), "channel_toggle_2"), Qt.MouseButton.LeftButton)
     assert blocker.args[0] == [True, False, True, True]

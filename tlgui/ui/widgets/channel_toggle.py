@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from tlgui.core.data.display import CHANNEL_COLOUR_NAMES, channel_colour, display_rgb
@@ -89,9 +89,11 @@ class ChannelToggle(QWidget):
         name = CHANNEL_COLOUR_NAMES[index % len(CHANNEL_COLOUR_NAMES)]
         button.setToolTip(f"Channel {index + 1} (shown in {name}): click to hide or show it")
         r, g, b = channel_colour(index)
-        text = "black" if (0.299 * r + 0.587 * g + 0.114 * b) > 140 else "white"
+        light = (0.299 * r + 0.587 * g + 0.114 * b) > 140
+        text = "black" if light else "white"
+        edge = QColor(r, g, b).darker(150 if light else 110)  # a white channel still has an edge
         button.setStyleSheet(
-            f"QPushButton {{ border: 2px solid rgb({r},{g},{b}); border-radius: 3px; padding: 1px 6px;"
+            f"QPushButton {{ border: 2px solid {edge.name()}; border-radius: 3px; padding: 1px 6px;"
             " font-weight: bold; }"
             f"QPushButton:checked {{ background-color: rgb({r},{g},{b}); color: {text}; }}"
             "QPushButton:!checked { background-color: transparent; color: palette(mid); }"
