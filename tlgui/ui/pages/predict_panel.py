@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.widgets.channel_toggle import ChannelToggle, render
 from tlgui.ui.widgets.gallery import (
     TOP_ROLE,
     NumericItem,
@@ -80,6 +81,7 @@ class PredictPanel(QWidget):
         self._active = False  # a prediction job runs (its thread may outlive this flag briefly)
         self._runner = TaskRunner(self)
         self._thumbs = TaskRunner(self)
+        self._smalls: dict[int, object] = {}  # table row -> its small raw image (channel toggle)
         self._build()
 
     def _build(self) -> None:
@@ -138,8 +140,12 @@ class PredictPanel(QWidget):
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.progress)
 
+        self.channel_toggle = ChannelToggle()  # shown once a picture has channels to toggle
+        self.channel_toggle.changed.connect(self._on_channels_toggled)
+
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.channel_toggle)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.unreadable_label)
         layout.addWidget(self.unreadable_list)
@@ -190,6 +196,8 @@ class PredictPanel(QWidget):
         self._generation += 1
         self.predictions, self.unreadable = [], []
         self.table.setRowCount(0)
+        self._smalls = {}
+        self.channel_toggle.set_channels(0)
         self.unreadable_list.clear()
         for widget in (self.unreadable_label, self.unreadable_list):
             widget.setVisible(False)
@@ -347,12 +355,32 @@ class PredictPanel(QWidget):
         (generation, start), batch = payload
         if generation != self._generation:
             return
-        for row, array in batch:
+        for row, thumb in batch:
             item = self.table.item(start + row, 0)
-            if item is not None and array is not None:
-                pixmap = QPixmap.fromImage(to_qimage(array)).scaled(
-                    ICON, ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
-                item.setIcon(QIcon(pixmap))
+            if item is None or thumb is None:
+                continue
+            if thumb.channels:
+                self._smalls[start + row] = thumb.small
+                self.channel_toggle.grow_to(thumb.channels)
+            visible = self.channel_toggle.visible_channels()
+            self._set_icon(item, render(thumb.small, visible) if thumb.channels and not all(visible)
+                           else to_qimage(thumb.rgb))
+
+    @staticmethod
+    def _set_icon(item, image) -> None:
+        item.setIcon(QIcon(QPixmap.fromImage(image).scaled(
+            ICON, ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)))
+
+    @Slot(object)
+    def _on_channels_toggled(self, visible: list[bool]) -> None:
+        for row, small in self._smalls.items():
+            item = self.table.item(row, 0)
+            if item is not None:
+                self._set_icon(item, render(small, visible))
+
+    def icon_image(self, row: int):
+        """The picture shown in ``row`` (a QImage; for tests)."""
+        return self.table.item(row, 0).icon().pixmap(ICON, ICON).toImage()
 
     def icon_count(self) -> int:
         return sum(1 for r in range(self.table.rowCount()) if not self.table.item(r, 0).icon().isNull())

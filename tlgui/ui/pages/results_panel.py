@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.widgets.channel_toggle import ChannelToggle
 from tlgui.ui.widgets.confusion_widget import ConfusionMatrixView
 from tlgui.ui.widgets.gallery import Gallery, GalleryItem, NumericItem, percent, short_name
 
@@ -156,6 +157,8 @@ class ResultsPanel(QWidget):
         cell_layout = QVBoxLayout(cell_page)
         cell_layout.setContentsMargins(4, 4, 4, 4)
         cell_layout.addWidget(self.cell_label)
+        self.gallery_channels = _toggle_for(self.gallery)
+        cell_layout.addWidget(self.gallery_channels)
         cell_layout.addWidget(self.gallery, 1)
         self.top_losses = Gallery("topLossesGallery", "No mistakes: every image was classified correctly.")
         losses_page = QWidget()
@@ -164,6 +167,8 @@ class ResultsPanel(QWidget):
         note = QLabel("The images the model got wrong while being most sure of itself. Mislabelled "
                       "pictures and look-alike classes show up here first.", wordWrap=True)
         losses_layout.addWidget(note)
+        self.top_losses_channels = _toggle_for(self.top_losses)
+        losses_layout.addWidget(self.top_losses_channels)
         losses_layout.addWidget(self.top_losses, 1)
         self.tabs = QTabWidget(objectName="resultsTabs")
         self.tabs.addTab(self.table, "Per class")
@@ -426,3 +431,12 @@ class ResultsPanel(QWidget):
             self.status.setText(f"Could not save the tables: {exc}")
             return
         self.status.setText(f"Saved {', '.join(p.name for p in written)} to {folder}")
+
+
+def _toggle_for(gallery: Gallery) -> ChannelToggle:
+    """A channel toggle that follows ``gallery``'s pictures and re-renders them."""
+    toggle = ChannelToggle()
+    toggle.setObjectName(f"{gallery.objectName()}_channel_toggle")
+    gallery.channels_found.connect(toggle.set_channels)
+    toggle.changed.connect(gallery.set_visible_channels)
+    return toggle

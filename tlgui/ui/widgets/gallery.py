@@ -3,7 +3,9 @@ view helpers the result panels share: a numerically sortable table item, placeho
 for empty views and a top-k probability bar delegate (curve plots: :mod:`tlgui.ui.widgets.curves`).
 
 The gallery shows its captions at once; thumbnails arrive in batches from a job that any
-object with ``load(description) -> PIL.Image`` feeds (e.g. ``core.run_evaluation.ImageLookup``).
+object with ``load(description) -> PIL.Image | RawImage`` feeds (e.g. ``core.run_evaluation.ImageLookup``).
+Deep and multi-channel images are shown as Fiji shows them (``core.data.display``); the job keeps
+each one small and raw, so a :class:`ChannelToggle` re-renders them without reading files again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QListView,
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import Job, TaskRunner
+from tlgui.ui.widgets.channel_toggle import render, rgb_qimage
 
 THUMB = 88  # thumbnail side in the gallery (pixels)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -52,29 +55,42 @@ def percent(value: float, digits: int = 1) -> str:
     return f"{100 * float(value):.{digits}f} %"
 
 
+@dataclass
+class Thumb:
+    """One decoded thumbnail: ``rgb`` as first shown (all channels), ``small`` the image itself
+    fitted to the thumbnail (a PIL picture or a RawImage) and ``channels`` it can toggle."""
+
+    rgb: np.ndarray  # uint8 (H, W, 3)
+    small: Any
+    channels: int
+
+
+def thumbnail(image, side: int) -> Thumb:
+    """``image`` fitted into ``side`` x ``side`` and rendered for the screen (worker thread)."""
+    from tlgui.core.data.display import channel_count, display_rgb, shrink
+
+    small = shrink(image, side)
+    return Thumb(np.ascontiguousarray(display_rgb(small)), small, channel_count(small))
+
+
 def thumbnail_array(image, side: int) -> np.ndarray:
     """An RGB uint8 array of ``image`` fitted into ``side`` x ``side`` (worker thread)."""
-    from tlgui.core.base.preprocessing import to_mode
-
-    picture = to_mode(image, "RGB")
-    picture.thumbnail((side, side))
-    return np.ascontiguousarray(np.asarray(picture))
+    return thumbnail(image, side).rgb
 
 
 def to_qimage(array: np.ndarray) -> QImage:
-    h, w = array.shape[:2]
-    return QImage(array.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return rgb_qimage(array)
 
 
 def load_thumbnails(lookup, descriptions: list[str], generation: int, side: int, job: Job) -> int:
-    """Worker thread: decode each description, report ``(generation, [(row, array|None)])``."""
+    """Worker thread: decode each description, report ``(generation, [(row, Thumb|None)])``."""
     batch: list[tuple[int, Any]] = []
     made = 0
     for row, description in enumerate(descriptions):
         if job.cancelled():
             return made
         try:
-            batch.append((row, thumbnail_array(lookup.load(description), side)))
+            batch.append((row, thumbnail(lookup.load(description), side)))
             made += 1
         except Exception:  # noqa: BLE001 - a missing or broken file gets a blank tile
             batch.append((row, None))
@@ -119,7 +135,11 @@ def paint_placeholder(widget: QWidget, viewport: QWidget, text: str) -> None:
 
 
 class Gallery(QListWidget):
-    """Thumbnails with captions in a wrapping grid; call :meth:`shutdown` before closing."""
+    """Thumbnails with captions in a wrapping grid; call :meth:`shutdown` before closing.
+    ``channels_found`` tells a :class:`ChannelToggle` how many channels the pictures have;
+    its ``changed`` goes to :meth:`set_visible_channels`."""
+
+    channels_found = Signal(int)  # the most channels among the pictures shown (0: nothing to toggle)
 
     def __init__(self, object_name: str, placeholder: str = "", side: int = THUMB, parent=None):
         super().__init__(parent)
@@ -140,6 +160,9 @@ class Gallery(QListWidget):
         self.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self.setSpacing(2)
         self._blank = self._blank_icon()
+        self._smalls: dict[int, Any] = {}  # row -> the small raw image, for re-rendering
+        self._visible: list[bool] | None = None  # channels shown (None: all)
+        self._channels = 0
 
     def _blank_icon(self) -> QIcon:
         pixmap = QPixmap(self._side, self._side)
@@ -148,9 +171,7 @@ class Gallery(QListWidget):
 
     def set_items(self, items: list[GalleryItem], lookup, note: str = "") -> None:
         """Show ``items`` now (blank tiles) and load their pictures in the background."""
-        self._runner.cancel_all()
-        self._generation += 1
-        self.clear()
+        self._reset()
         for item in items:
             entry = QListWidgetItem(self._blank, item.caption)
             entry.setData(DESCRIPTION_ROLE, item.description)
@@ -168,10 +189,17 @@ class Gallery(QListWidget):
             )
         self.viewport().update()
 
-    def clear_items(self, placeholder: str | None = None) -> None:
+    def _reset(self) -> None:
         self._runner.cancel_all()
         self._generation += 1
         self.clear()
+        self._smalls, self._visible = {}, None
+        if self._channels:
+            self._channels = 0
+            self.channels_found.emit(0)
+
+    def clear_items(self, placeholder: str | None = None) -> None:
+        self._reset()
         if placeholder is not None:
             self.placeholder = placeholder
         self.viewport().update()
@@ -181,10 +209,30 @@ class Gallery(QListWidget):
         generation, batch = payload
         if generation != self._generation:
             return
-        for row, array in batch:
+        found = self._channels
+        for row, thumb in batch:
             entry = self.item(row)
-            if entry is not None and array is not None:
-                entry.setIcon(QIcon(self._scaled(to_qimage(array))))
+            if entry is None or thumb is None:
+                continue
+            self._smalls[row] = thumb
+            found = max(found, thumb.channels)
+            shown = render(thumb.small, self._visible) if thumb.channels and self._visible else to_qimage(thumb.rgb)
+            entry.setIcon(QIcon(self._scaled(shown)))
+        if found != self._channels:
+            self._channels = found
+            self.channels_found.emit(found)
+
+    @Slot(object)
+    def set_visible_channels(self, visible: list[bool] | None) -> None:
+        """Show only the channels flagged True (display only); re-renders the loaded tiles."""
+        self._visible = list(visible) if visible is not None else None
+        for row, thumb in self._smalls.items():
+            entry = self.item(row)
+            if entry is not None and thumb.channels:
+                entry.setIcon(QIcon(self._scaled(render(thumb.small, self._visible))))
+
+    def channel_count(self) -> int:
+        return self._channels
 
     def _scaled(self, image: QImage) -> QPixmap:
         """Small images (28 px digits) are enlarged with sharp pixels, big ones smoothed."""

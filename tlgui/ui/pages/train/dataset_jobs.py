@@ -1,4 +1,5 @@
-"""What the dataset panel runs on worker threads: open a data set, decode thumbnails.
+"""What the dataset panel runs on worker threads: open a data set (and say what kind of
+images it holds), decode thumbnails.
 
 Plain Python (no widgets); results travel back to the GUI thread as queued signals.
 """
@@ -12,6 +13,7 @@ import numpy as np
 
 from tlgui.ui.base.background import Job
 from tlgui.ui.base.choices import DatasetChoice
+from tlgui.ui.widgets.gallery import thumbnail
 
 THUMB = 64  # thumbnails are decoded to at most this side; the grid scales small ones up
 
@@ -30,12 +32,31 @@ class Loaded:
     val_images: object | None
     channels: int
     error: str | None = None
+    kind: object | None = None  # tlgui.core.data.image_kind.ImageKind (None: could not tell)
 
 
-def open_data(choice: DatasetChoice, generation: int, job: Job) -> Loaded:
-    """Runs on a worker thread: open the data (and the validation data) once."""
+def kind_text(kind, images: int) -> str:
+    """What the data panel says about the pixels: "4 channels, 16-bit (12-bit values), 600 images"
+    for lab images; for 8-bit pictures "RGB, 8-bit" or "grayscale, 8-bit"."""
+    if kind is None:
+        return ""
+    if needs_image_values(kind):
+        return kind.describe(images=images)
+    return f"{'grayscale' if kind.channels == 1 else 'RGB'}, 8-bit, {images:,} images"
+
+
+def needs_image_values(kind) -> bool:
+    """Whether the channel, intensity and stack choices mean something for these images:
+    deeper than 8 bits, read as arrays (TIFF stacks, .npy), or not 1 or 3 channels."""
+    return kind is not None and (kind.deep or kind.arrays or kind.channels not in (1, 3))
+
+
+def open_data(choice: DatasetChoice, generation: int, job: Job, stack: str = "middle") -> Loaded:
+    """Runs on a worker thread: open the data (and the validation data) once, and look at a
+    few of its images to tell their kind (channels, bit depth, values used)."""
     from tlgui.core.base.errors import TlguiError
     from tlgui.core.data.catalog import open_source
+    from tlgui.core.data.image_kind import probe_kind
 
     try:
         images = open_source(choice.data, choice.split)
@@ -45,15 +66,19 @@ def open_data(choice: DatasetChoice, generation: int, job: Job) -> Loaded:
         return Loaded(generation, choice, None, None, 0, str(exc))
     except OSError as exc:
         return Loaded(generation, choice, None, None, 0, f"cannot read {choice.data}: {exc.strerror or exc}")
-    return Loaded(generation, choice, images, val_images, channels)
+    try:
+        kind = probe_kind(images, stack=stack) if len(images) else None
+    except TlguiError:
+        kind = None  # no image could be read: the status line and the thumbnails say so
+    return Loaded(generation, choice, images, val_images, channels, kind=kind)
 
 
-def read_thumbnails(images, generation: int, per_class: int, max_classes: int, job: Job) -> int:
-    """Runs on a worker thread: decode a few images per class, reporting them in batches."""
-    from tlgui.core.base.preprocessing import to_mode
-
+def read_thumbnails(images, generation: int, per_class: int, max_classes: int, job: Job,
+                    stack: str = "middle") -> int:
+    """Runs on a worker thread: decode a few images per class, reporting them in batches of
+    ``(class index, sample, Thumb, description)`` (a Thumb keeps the small raw image)."""
     labels = np.asarray(images.labels)
-    batch: list[tuple[int, int, np.ndarray, str]] = []
+    batch: list[tuple[int, int, object, str]] = []
     made = 0
     for class_index in range(min(len(images.classes), max_classes)):
         members = np.flatnonzero(labels == class_index)[:per_class]
@@ -61,11 +86,10 @@ def read_thumbnails(images, generation: int, per_class: int, max_classes: int, j
             if job.cancelled():
                 return made
             try:
-                picture = to_mode(images.load(int(sample)), "RGB")
+                thumb = thumbnail(images.load(int(sample), stack), THUMB)
             except Exception:  # noqa: BLE001 - a bad file simply gets no thumbnail
                 continue
-            picture.thumbnail((THUMB, THUMB))
-            batch.append((class_index, int(sample), np.ascontiguousarray(np.asarray(picture)), images.describe(int(sample))))
+            batch.append((class_index, int(sample), thumb, images.describe(int(sample))))
             made += 1
         if len(batch) >= 8:
             job.report((generation, batch))

@@ -1,7 +1,9 @@
 """The dataset panel: where the images come from, what classes they hold, a peek at them.
 
-Opening a data set and decoding thumbnails happen on background threads; the GUI thread
-only turns small uint8 arrays into pixmaps.
+Opening a data set (and telling the kind of its images) and decoding thumbnails happen on
+background threads; the GUI thread only turns small arrays into pixmaps. Lab images (16-bit,
+multi-channel) are shown as Fiji shows them, with a channel toggle; their channel, intensity and
+stack choices live in :mod:`image_values`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,8 +20,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPushButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -32,12 +31,22 @@ from tlgui.ui.base.choices import DatasetChoice, DatasetSummary
 from tlgui.ui.pages.train.dataset_jobs import (
     THUMB,
     Loaded,
+    kind_text,
+    needs_image_values,
     open_data,
     problems,
     read_thumbnails,
     torchvision_names,
 )
-from tlgui.ui.pages.train.dataset_widgets import ClassBars, ThumbnailGrid, dropped_path
+from tlgui.ui.pages.train.dataset_widgets import (
+    ClassBars,
+    SamplesView,
+    dropped_path,
+    make_button,
+    make_label,
+    make_line,
+)
+from tlgui.ui.pages.train.image_values import ImageValuesBox
 
 DEMO_SPEC = "demo:target"
 MAX_CLASS_ROWS = 24  # thumbnail rows; more classes are summarised
@@ -80,24 +89,24 @@ class DatasetPanel(QWidget):
             self.kind_combo.addItem(text, key)
         self.kind_combo.activated.connect(self._on_kind_activated)
 
-        self.folder_edit = _line(
+        self.folder_edit = make_line(
             "datasetFolder", "Choose or drop a folder with one sub-folder per class", self._on_folder_entered
         )
-        self.folder_button = _button("Choose folder…", "datasetChooseFolder", self._choose_folder)
+        self.folder_button = make_button("Choose folder…", "datasetChooseFolder", self._choose_folder)
         self.tv_name = QComboBox()
         self.tv_name.setObjectName("torchvisionName")
         self.tv_name.addItems(torchvision_names())
         self.tv_name.activated.connect(self._on_torchvision_entered)
-        self.tv_root = _line(
+        self.tv_root = make_line(
             "torchvisionRoot", "folder you would pass as root= to torchvision", self._on_torchvision_entered
         )
-        self.tv_button = _button("Choose folder…", "torchvisionChoose", self._choose_torchvision_root)
+        self.tv_button = make_button("Choose folder…", "torchvisionChoose", self._choose_torchvision_root)
 
         self.val_check = QCheckBox("Separate validation folder")
         self.val_check.setObjectName("separateValidation")
         self.val_check.toggled.connect(self._on_val_toggled)
-        self.val_edit = _line("validationFolder", "folder with the same class sub-folders", self._on_val_entered)
-        self.val_button = _button("Choose…", "validationChoose", self._choose_val_folder)
+        self.val_edit = make_line("validationFolder", "folder with the same class sub-folders", self._on_val_entered)
+        self.val_button = make_button("Choose…", "validationChoose", self._choose_val_folder)
         self.val_split = QSpinBox()  # a percentage for people; DatasetChoice keeps the fraction
         self.val_split.setObjectName("validationSplit")
         self.val_split.setRange(5, 90)
@@ -108,10 +117,13 @@ class DatasetPanel(QWidget):
         self.val_split.valueChanged.connect(self._on_split_changed)
         self.val_split_label = QLabel("Hold out for validation:")
 
-        self.status = _label("datasetStatus")
-        self.error_label = _label("datasetError", _ERROR)
+        self.status = make_label("datasetStatus")
+        self.error_label = make_label("datasetError", _ERROR)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warnings_label = _label("datasetWarnings", _WARN)
+        self.warnings_label = make_label("datasetWarnings", _WARN)
+        self.kind_label = make_label("data_kind_label")  # "4 channels, 16-bit (12-bit values), 600 images"
+        self.image_values = ImageValuesBox()
+        self.image_values.stack_changed.connect(self._on_stack_changed)
 
     def _make_layout(self) -> None:
         source_box = self._source_box = QGroupBox("Images")
@@ -145,23 +157,21 @@ class DatasetPanel(QWidget):
         self._bars_scroll.setWidget(self.bars)
         self._bars_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
 
-        self.thumbnails = ThumbnailGrid(THUMB, MAX_CLASS_ROWS)
-        self.thumbnails.setObjectName("datasetThumbnails")
-        thumbs_scroll = QScrollArea()
-        thumbs_scroll.setWidgetResizable(True)
-        thumbs_scroll.setWidget(self.thumbnails)
-        thumbs_scroll.setMinimumHeight(2 * THUMB + 20)
+        self.samples = SamplesView(THUMB, MAX_CLASS_ROWS)  # the channel toggle over the thumbnails
+        self.thumbnails, self.channel_toggle = self.samples.grid, self.samples.channel_toggle
 
         content_box = QGroupBox("Classes and samples")
         content = QVBoxLayout(content_box)
         content.addWidget(self.status)
+        content.addWidget(self.kind_label)
         content.addWidget(self.warnings_label)
         content.addWidget(self._bars_scroll)
-        content.addWidget(thumbs_scroll, 1)
+        content.addWidget(self.samples, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(source_box)
+        layout.addWidget(self.image_values)
         layout.addWidget(content_box, 1)
 
     # ------------------------------------------------------------------ public API
@@ -208,9 +218,17 @@ class DatasetPanel(QWidget):
         self.folder_edit.setText(path)
         self._open(dataclasses.replace(self._choice, data=path, split="train"))
 
+    def image_choices(self) -> dict[str, str]:
+        """``channels``, ``intensity`` and ``stack`` for the TrainConfig. Raises ConfigError."""
+        return self.image_values.values()
+
+    def set_image_choices(self, values: dict) -> None:
+        self.image_values.set_values(values)
+
     def set_locked(self, locked: bool) -> None:
         self._locked = bool(locked)
         self._source_box.setEnabled(not self._locked)
+        self.image_values.setEnabled(not self._locked)
         self.setAcceptDrops(not self._locked)
 
     def is_loading(self) -> bool:
@@ -329,8 +347,10 @@ class DatasetPanel(QWidget):
         self._runner.cancel_all()
         self.error_label.hide()
         self.status.setText(f"Opening {choice.data} …")
+        stack = self.image_values.stack_combo.currentData()
         self._runner.start(
-            lambda job: open_data(choice, generation, job), self._on_opened, self._on_open_crashed, name="open-data"
+            lambda job: open_data(choice, generation, job, stack), self._on_opened, self._on_open_crashed,
+            name="open-data",
         )
 
     @Slot(object)
@@ -352,6 +372,10 @@ class DatasetPanel(QWidget):
         )
         changed = loaded.choice != self._choice
         self._choice = loaded.choice
+        self.image_values.set_kind(loaded.kind, needs_image_values(loaded.kind))
+        self.kind_label.setText(kind_text(loaded.kind, len(images)))
+        self.kind_label.setToolTip("\n".join(loaded.kind.notes) if loaded.kind is not None else "")
+        self.kind_label.setVisible(bool(self.kind_label.text()))
         self._show_summary(images, loaded.val_images, loaded.channels)
         self._start_thumbnails(images)
         if changed:
@@ -374,7 +398,7 @@ class DatasetPanel(QWidget):
     def _status_text(self) -> str:
         summary = self._summary
         total = sum(summary.counts)
-        kind = "grayscale" if summary.channels == 1 else "colour"
+        kind = {1: "grayscale", 3: "colour"}.get(summary.channels, f"{summary.channels}-channel")
         return (
             f"<b>{total:,}</b> {kind} images in <b>{len(summary.classes)}</b> classes "
             f"from <code>{summary.spec}</code>"
@@ -394,11 +418,12 @@ class DatasetPanel(QWidget):
 
     def _start_thumbnails(self, images) -> None:
         self._thumb_runner.cancel_all()
-        self.thumbnails.set_classes(list(images.classes))
+        self.samples.set_classes(list(images.classes))
         per_class = 5 if len(images.classes) <= 10 else 3
         generation = self._generation
+        stack = self.image_values.stack()
         self._thumb_runner.start(
-            lambda job: read_thumbnails(images, generation, per_class, MAX_CLASS_ROWS, job),
+            lambda job: read_thumbnails(images, generation, per_class, MAX_CLASS_ROWS, job, stack),
             None, None, self._on_thumbnails, name="thumbnails",
         )
 
@@ -407,11 +432,12 @@ class DatasetPanel(QWidget):
         generation, batch = payload
         if generation != self._generation or self._images is None:
             return
-        for class_index, sample, array, where in batch:
-            h, w = array.shape[:2]
-            image = QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888).copy()
-            name = self._images.classes[class_index]
-            self.thumbnails.add(class_index, image, f"{name} (#{sample})\n{where}")
+        self.samples.add_batch(batch, self._images.classes)
+
+    @Slot(str)
+    def _on_stack_changed(self, _stack: str) -> None:
+        if self._images is not None:
+            self._start_thumbnails(self._images)  # show the stack as the model will see it
 
     def thumbnail_count(self) -> int:
         return self.thumbnails.count()
@@ -419,27 +445,3 @@ class DatasetPanel(QWidget):
     def thumbnail_classes(self) -> list[str]:
         return self.thumbnails.classes_shown()
 
-
-def _line(name: str, placeholder: str, on_enter) -> QLineEdit:
-    edit = QLineEdit()
-    edit.setObjectName(name)
-    edit.setPlaceholderText(placeholder)
-    edit.returnPressed.connect(on_enter)
-    return edit
-
-
-def _button(text: str, name: str, on_click) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.clicked.connect(on_click)
-    return button
-
-
-def _label(name: str, style: str = "") -> QLabel:
-    label = QLabel("")
-    label.setObjectName(name)
-    label.setWordWrap(True)
-    if style:
-        label.setStyleSheet(style)
-        label.hide()  # errors and warnings show only when there are some
-    return label

@@ -1,4 +1,5 @@
-"""Dataset views: a painted bar chart of class counts and a grid of sample thumbnails."""
+"""Dataset views: a painted bar chart of class counts and a grid of sample thumbnails
+(deep and multi-channel ones re-rendered when the channel toggle changes)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt, QUrl
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tlgui.ui.widgets.channel_toggle import ChannelToggle, render, rgb_qimage
 
 _BAR = QColor(66, 133, 244)
 _SMALL = QColor(230, 145, 56)  # classes far below the largest one stand out
@@ -94,6 +106,8 @@ class ThumbnailGrid(QWidget):
         self._filled: dict[int, int] = {}  # class index -> thumbnails placed
         self._names: list[str] = []
         self._count = 0
+        self._smalls: list[tuple[QLabel, object]] = []  # tiles with channels to toggle
+        self._visible: list[bool] | None = None
 
     def clear(self) -> None:
         while self._layout.count():
@@ -101,6 +115,7 @@ class ThumbnailGrid(QWidget):
             if widget is not None:
                 widget.deleteLater()
         self._rows, self._filled, self._names, self._count = {}, {}, [], 0
+        self._smalls, self._visible = [], None
 
     def set_classes(self, names: list[str]) -> None:
         self.clear()
@@ -120,16 +135,18 @@ class ThumbnailGrid(QWidget):
             self._layout.addWidget(more, len(self._rows), 0, 1, 8)
         self._layout.setColumnStretch(99, 1)
 
-    def add(self, class_index: int, image: QImage, tooltip: str) -> bool:
+    def add(self, class_index: int, image: QImage, tooltip: str, small=None) -> bool:
+        """Place ``image``; ``small`` (a RawImage with channels) lets the toggle re-render it."""
         row = self._rows.get(class_index)
         if row is None:
             return False
-        pixmap = QPixmap.fromImage(image).scaled(
-            self._thumb, self._thumb, Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.FastTransformation if image.width() < self._thumb else Qt.TransformationMode.SmoothTransformation,
-        )
         label = QLabel()
-        label.setPixmap(pixmap)
+        label.setObjectName("datasetThumbnail")
+        if small is not None:
+            self._smalls.append((label, small))
+            if self._visible is not None:
+                image = render(small, self._visible)
+        label.setPixmap(self._scaled(image))
         label.setFixedSize(self._thumb, self._thumb)
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         label.setToolTip(tooltip)
@@ -138,11 +155,55 @@ class ThumbnailGrid(QWidget):
         self._count += 1
         return True
 
+    def _scaled(self, image: QImage) -> QPixmap:
+        small = image.width() < self._thumb
+        return QPixmap.fromImage(image).scaled(
+            self._thumb, self._thumb, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation if small else Qt.TransformationMode.SmoothTransformation,
+        )
+
+    def set_visible_channels(self, visible: list[bool] | None) -> None:
+        """Show only the flagged channels in the tiles that have channels (display only)."""
+        self._visible = list(visible) if visible is not None else None
+        for label, small in self._smalls:
+            label.setPixmap(self._scaled(render(small, self._visible)))
+
     def count(self) -> int:
         return self._count
 
     def classes_shown(self) -> list[str]:
         return [self._names[i] for i, n in self._filled.items() if n > 0]
+
+
+class SamplesView(QWidget):
+    """The thumbnail grid in a scroll area, with a channel toggle over it for lab images."""
+
+    def __init__(self, thumb: int, max_rows: int, parent=None):
+        super().__init__(parent)
+        self.grid = ThumbnailGrid(thumb, max_rows)
+        self.grid.setObjectName("datasetThumbnails")
+        self.channel_toggle = ChannelToggle()
+        self.channel_toggle.changed.connect(self.grid.set_visible_channels)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid)
+        scroll.setMinimumHeight(2 * thumb + 20)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.channel_toggle)
+        layout.addWidget(scroll, 1)
+
+    def set_classes(self, names: list[str]) -> None:
+        self.grid.set_classes(names)
+        self.channel_toggle.set_channels(0)  # back once thumbnails with channels arrive
+
+    def add_batch(self, batch, classes: list[str]) -> None:
+        """``[(class index, sample, Thumb, description)]`` from ``dataset_jobs.read_thumbnails``."""
+        for class_index, sample, thumb, where in batch:
+            self.channel_toggle.grow_to(thumb.channels)
+            small = thumb.small if thumb.channels else None
+            tip = f"{classes[class_index]} (#{sample})\n{where}"
+            self.grid.add(class_index, rgb_qimage(thumb.rgb), tip, small)
 
 
 def dropped_path(mime) -> str | None:
@@ -155,3 +216,28 @@ def dropped_path(mime) -> str | None:
             if local.is_dir() or local.suffix.lower() == ".csv":
                 return str(local)
     return None
+
+
+def make_line(name: str, placeholder: str, on_enter) -> QLineEdit:
+    edit = QLineEdit()
+    edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    edit.returnPressed.connect(on_enter)
+    return edit
+
+
+def make_button(text: str, name: str, on_click) -> QPushButton:
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.clicked.connect(on_click)
+    return button
+
+
+def make_label(name: str, style: str = "") -> QLabel:
+    label = QLabel("")
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    if style:
+        label.setStyleSheet(style)
+        label.hide()  # errors and warnings show only when there are some
+    return label

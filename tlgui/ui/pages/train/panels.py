@@ -90,6 +90,7 @@ def build_config(window):
     data = window.dataset_panel.choice()
     plan = window.layer_panel.plan()
     values = window.training_panel.values()
+    values.update(window.dataset_panel.image_choices())  # channels, intensity, stack (ConfigError)
     out = new_run_dir(paths.runs_dir(), model.architecture)
     config = TrainConfig(
         data=data.data,
