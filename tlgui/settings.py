@@ -42,6 +42,9 @@ def default_training() -> dict[str, Any]:
     }
 
 
+DEFAULT_IMAGE_VALUES = {"channels": "all", "intensity": "auto", "stack": "middle"}
+
+
 @dataclass
 class Settings:
     """Everything the main window remembers. Defaults set up the built-in demo."""
@@ -60,6 +63,8 @@ class Settings:
     freeze: str = "none"
     bn_update_frozen: bool = False
     training: dict[str, Any] = field(default_factory=default_training)
+    # how raw image values become model inputs: TrainConfig's channels, intensity and stack
+    image_values: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGE_VALUES))
     last_run_dir: str = ""
     image_cache_limit_gb: float = 4.0  # decoded images kept on disk (tlgui.core.data.decode_cache)
     schema_version: int = SETTINGS_SCHEMA_VERSION
@@ -79,6 +84,8 @@ class Settings:
         merged = default_training()
         merged.update({k: v for k, v in settings.training.items() if k in merged})
         settings.training = merged
+        settings.image_values = {**DEFAULT_IMAGE_VALUES, **{
+            k: str(v) for k, v in settings.image_values.items() if k in DEFAULT_IMAGE_VALUES}}
         return settings
 
     def _check_types(self) -> None:
@@ -94,6 +101,7 @@ class Settings:
             "freeze": str,
             "bn_update_frozen": bool,
             "training": dict,
+            "image_values": dict,
             "last_run_dir": str,
             "image_cache_limit_gb": (int, float),
         }

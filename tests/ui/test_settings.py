@@ -98,3 +98,16 @@ def test_unwritable_settings_do_not_crash(tmp_path):
     blocker.write_text("x")
     with pytest.warns(SettingsWarning):
         assert save_settings(Settings(), blocker / "sub" / "settings.json") is False
+
+
+def test_image_values_round_trip_and_unknown_keys_are_dropped():
+    from tlgui.settings import DEFAULT_IMAGE_VALUES, Settings
+
+    chosen = {"channels": "1,2,4", "intensity": "fixed:100,4000", "stack": "max"}
+    again = Settings.from_dict(Settings(image_values=dict(chosen)).to_dict())
+    assert again.image_values == chosen
+    older = Settings().to_dict()
+    del older["image_values"]  # a settings file from before lab images
+    assert Settings.from_dict(older).image_values == DEFAULT_IMAGE_VALUES
+    odd = Settings.from_dict({**Settings().to_dict(), "image_values": {"channels": "2", "colour": "x"}})
+    assert odd.image_values == {**DEFAULT_IMAGE_VALUES, "channels": "2"}

@@ -54,7 +54,7 @@ def test_bundle_export_and_format_switch(qtbot, dialog, tmp_path):
     with qtbot.waitSignal(dialog.exported, timeout=60000) as blocker:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     names = sorted(p.name for p in (tmp_path / "bundle").iterdir())
-    assert names == ["README.md", "labels.json", "model.ts", "predict.py", "preprocessing.json"]
+    assert names == ["README.md", "labels.json", "model.ts", "pixels.py", "predict.py", "preprocessing.json"]
     assert blocker.args[0].format == "bundle" and "predict.py" in dialog.status.text()
 
 

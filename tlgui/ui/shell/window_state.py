@@ -23,6 +23,10 @@ def remember(window) -> None:
         data = window.dataset_panel.choice()
         s.data, s.val_data = data.data, data.val_data
         s.split, s.val_split = data.split, float(data.val_split)
+        try:
+            s.image_values = dict(window.dataset_panel.image_choices())
+        except Exception:  # noqa: BLE001 - a half-typed value: keep the last good one
+            pass
     if window.layer_panel is not None:
         plan = window.layer_panel.plan()
         s.freeze, s.bn_update_frozen = plan.to_spec(), bool(plan.bn_update_frozen)

@@ -113,6 +113,16 @@ def test_choices_flow_into_the_train_config(qtbot, main_window, tmp_path):
     config = window.build_config()
     assert (config.channels, config.intensity, config.stack) == ("1,2,4", "fixed:100,4000", "max")
     assert config.data == str(tmp_path / "cells")
+    # remembered for the next session (settings.json), restored into the panel
+    from tlgui.ui.pages.train.panels import restore_choices
+    from tlgui.ui.shell import window_state
+
+    window_state.remember(window)
+    assert window.settings.image_values == {"channels": "1,2,4", "intensity": "fixed:100,4000", "stack": "max"}
+    panel.set_image_choices({"channels": "all", "intensity": "auto", "stack": "middle"})
+    restore_choices(window, window.settings)
+    qtbot.waitUntil(lambda: not panel.is_loading(), timeout=20_000)
+    assert panel.image_choices() == {"channels": "1,2,4", "intensity": "fixed:100,4000", "stack": "max"}
 
 
 def test_a_bad_channels_value_says_why_and_starts_nothing(qtbot, main_window, tmp_path):

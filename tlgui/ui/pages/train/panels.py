@@ -49,6 +49,10 @@ def restore_choices(window, s) -> None:
     except Exception:  # noqa: BLE001
         log.warning("remembered data set %r is not usable", s.data, exc_info=True)
     try:
+        window.dataset_panel.set_image_choices(s.image_values)
+    except Exception:  # noqa: BLE001
+        log.warning("remembered image values %r are not usable", s.image_values, exc_info=True)
+    try:
         from tlgui.core.models.layers import FreezePlan
 
         window.layer_panel.set_plan(FreezePlan.parse(s.freeze, s.bn_update_frozen))
