@@ -33,6 +33,40 @@ def write_png(path: Path, pixels: list[list[tuple[int, int, int]]]) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
+def write_tiff_pages(path: Path, planes: list[list[list[int]]]) -> None:
+    """A plain multi-page 16-bit TIFF (one page per channel, no metadata, uncompressed), with
+    the standard library only: what a lab instrument without OME metadata writes."""
+    height, width = len(planes[0]), len(planes[0][0])
+    out = bytearray(b"II*\x00" + struct.pack("<I", 0))
+    previous_next = 4  # where the offset of the next IFD is written
+    for plane in planes:
+        strip = len(out)
+        out += struct.pack(f"<{width * height}H", *(v for row in plane for v in row))
+        if len(out) % 2:
+            out += b"\x00"
+        struct.pack_into("<I", out, previous_next, len(out))
+        entries = [(256, 4, width), (257, 4, height), (258, 3, 16), (259, 3, 1), (262, 3, 1), (273, 4, strip),
+                   (277, 3, 1), (278, 4, height), (279, 4, width * height * 2), (284, 3, 1)]
+        out += struct.pack("<H", len(entries))
+        for tag, kind, value in entries:
+            out += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+        previous_next = len(out)
+        out += struct.pack("<I", 0)
+    path.write_bytes(bytes(out))
+
+
+def make_tiff_folder(root: Path, per_class: int = 4, size: int = 16, channels: int = 4, seed: int = 0) -> Path:
+    """Two classes of 12-bit, 4-channel stacks: only the last channel differs (a bright square)."""
+    rng = random.Random(seed)
+    for k, label in enumerate(("plain", "spot")):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            planes = [[[rng.randint(800, 1200) + (2000 if k and c == channels - 1 and 4 <= y < 12 and 4 <= x < 12 else 0)
+                        for x in range(size)] for y in range(size)] for c in range(channels)]
+            write_tiff_pages(root / label / f"{i}.tif", planes)
+    return root
+
+
 def make_image_folder(root: Path, per_class: int = 10, size: int = 32, seed: int = 0) -> Path:
     """Two learnable classes: horizontal and vertical stripes, random phase and noise."""
     rng = random.Random(seed)

@@ -55,6 +55,7 @@ from smoke_helpers import (  # noqa: E402, F401 - write_png: used by the unit te
     install_round_trip,
     last_json,
     make_image_folder,
+    make_tiff_folder,
     reported_difference,
     script_python,
     tail,
@@ -330,6 +331,16 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
     s.step("weights list, path, import, models", weights)
     s.step("layers, cache", layers_and_cache)
     s.step("doctor --json (the system report)", doctor)
+
+    def lab_images():
+        # 16-bit, 4-channel TIFF stacks: tifffile must be in the frozen app, every channel read
+        folder = make_tiff_folder(s.work / "tiffs")
+        report = json.loads(expect_ok(s.tlgui("scan", str(folder), "--json", "--no-cache"), "scan tiffs").stdout)
+        assert report["summary"].startswith("4 channels, 16-bit (12-bit values), 8 images"), report["summary"]
+        assert not report["bad"], f"unreadable TIFFs: {report['bad']}"
+        return report["summary"]
+
+    s.step("scan 16-bit 4-channel TIFF stacks (tifffile)", lab_images)
 
 
 # ---------------------------------------------------------------- sizes and summary

@@ -175,3 +175,18 @@ def test_free_display_number_skips_displays_in_use(smoke, monkeypatch):
     taken = {"/tmp/.X150-lock", "/tmp/.X11-unix/X151"}
     monkeypatch.setattr(smoke.Path, "exists", lambda self: str(self) in taken)
     assert smoke.free_display_number(150) == 152
+
+
+def test_stdlib_tiff_stacks_read_as_four_channels_by_tifffile(tmp_path):
+    """The smoke test's TIFFs (written without tifffile) are what tlgui reads as lab images."""
+    pytest.importorskip("tifffile")
+    from smoke_helpers import make_tiff_folder
+
+    from tlgui.core.data.scan import scan_folder
+    from tlgui.core.data.sources import read_image
+
+    folder = make_tiff_folder(tmp_path / "tiffs")
+    raw = read_image(str(folder / "spot" / "0.tif"))
+    assert raw.array.shape == (4, 16, 16) and str(raw.array.dtype) == "uint16"
+    assert raw.array[3, 8, 8] > 2700 and raw.array[2, 8, 8] < 1300
+    assert scan_folder(folder, use_cache=False).summary.startswith("4 channels, 16-bit (12-bit values), 8 images")
