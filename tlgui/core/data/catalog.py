@@ -131,8 +131,8 @@ def open_csv(path: str | os.PathLike) -> ImageSet:
     if ("path" not in header and not channel_cols) or "label" not in header:
         found = ", ".join(h for h in header if h) or "nothing"
         raise DataError(
-            f"CSV manifest {csv_path} needs a header with columns 'path' (or channel_1, channel_2, ...) and 'label' "
-            f"(found: {found})"
+            f"CSV manifest {csv_path} needs a header with columns 'path' and 'label' (or channel_1, channel_2, ... "
+            f"and 'label' for one file per channel; found: {found})"
         )
     col_label = header.index("label")
     if channel_cols:  # one file per channel: joined as one multi-file path
