@@ -190,3 +190,21 @@ def test_window_stays_responsive_while_scanning_3000_images(qtbot, tmp_path, rec
     stall = max(gaps[1:]) - 5
     record_property("max_event_loop_stall_ms", stall)  # reported, never asserted
     print(f"\n{len(gaps)} probe ticks, {sum(busy_ticks)} during the scan, max event-loop stall {stall} ms")
+
+
+def test_lab_stacks_state_their_kind_and_odd_files_are_listed(qtbot, tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            stack = rng.integers(100, 4000, (4, 16, 16)).astype(np.uint16)
+            tifffile.imwrite(tmp_path / name / f"{i}.tif", stack, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "b" / "odd.tif", rng.integers(0, 4000, (2, 16, 16)).astype(np.uint16),
+                     photometric="minisblack")
+    dialog = open_dialog(qtbot, tmp_path)
+    scan(qtbot, dialog)
+    assert "4 channels, 16-bit (12-bit values); values" in dialog.summary.text()
+    problems = {(kind, payload): details for kind, _file, details, payload in rows(dialog.problems)}
+    assert problems[("Unlike the rest", str(tmp_path / "b" / "odd.tif"))] == (
+        "2 channel(s) where the others have 4 (skipped by training)")

@@ -181,7 +181,7 @@ def _inspect(path: str, size: int) -> tuple:
     except Exception:  # noqa: BLE001
         return "corrupt EXIF orientation data", digest, mode, width, height, None
     channels, dtype, low, high, _notes, _size, _raw = kind_of(as_raw_if_deep(image))
-    return None, digest, mode, width, height, (channels, dtype, low, high)
+    return None, digest, mode, width, height, (channels, dtype, low, high, False)
 
 
 def _inspect_array(path: str, digest: str) -> tuple:
@@ -192,7 +192,7 @@ def _inspect_array(path: str, digest: str) -> tuple:
     channels, dtype, low, high, _notes, (width, height), _raw = kind_of(raw)
     if width < 1 or height < 1:
         return "image has no pixels", digest, "", width, height, None
-    return None, digest, f"{dtype} x{channels}", width, height, (channels, dtype, low, high)
+    return None, digest, f"{dtype} x{channels}", width, height, (channels, dtype, low, high, True)
 
 
 def _build_report(listing: FolderListing, results, stopped: bool, seconds: float) -> ScanReport:
@@ -203,7 +203,7 @@ def _build_report(listing: FolderListing, results, stopped: bool, seconds: float
     for name, path, (reason, digest, mode, width, height, values) in results:
         if values is not None and reason is None:
             pixel_rows.append({"path": path, "channels": values[0], "dtype": values[1], "min": values[2],
-                               "max": values[3]})
+                               "max": values[3], "array": bool(values[4])})
         if digest:
             hashes[path] = digest
         if reason is not None:
@@ -254,12 +254,16 @@ def _build_report(listing: FolderListing, results, stopped: bool, seconds: float
 
 def describe_pixels(rows: list[dict[str, Any]], images: int) -> tuple[list[dict[str, str]], str]:
     """Files whose channel count or dtype differ from the most common ones, and a summary of
-    the rest ("4 channels, 16-bit (12-bit values), 600 images")."""
+    the rest ("4 channels, 16-bit (12-bit values), 600 images"). Only for data read as arrays
+    (TIFF stacks, .npy): 8-bit pictures in gray and colour mix freely (training converts them)."""
     if not rows:
         return [], ""
     channels = Counter(r["channels"] for r in rows).most_common(1)[0][0]
     dtype = Counter(r["dtype"] for r in rows).most_common(1)[0][0]
     odd = []
+    if Counter(r.get("array", True) for r in rows).most_common(1)[0][0] is False:
+        kind = ImageKind(channels, dtype, max(r["max"] for r in rows))
+        return [], kind.describe(images)
     for r in rows:
         if r["channels"] != channels:
             odd.append({"path": r["path"], "reason": f"{r['channels']} channel(s) where the others have {channels}"})

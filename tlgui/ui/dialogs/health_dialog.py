@@ -83,6 +83,8 @@ def problem_list(report, label: str = "") -> list[tuple[str, str, str, str]]:
                 ))  # fmt: skip
             else:
                 out.append(("Duplicate" + tag, path, root, f"same content as {_others(group, path, root)}"))
+    for o in getattr(report, "odd", []):
+        out.append(("Unlike the rest" + tag, o["path"], root, f"{o['reason']} (skipped by training)"))
     for t in report.tiny:
         out.append(("Tiny image" + tag, t["path"], root, f"{t['width']}×{t['height']} pixels (used, but very small)"))
     for name in report.empty_classes:
@@ -100,6 +102,8 @@ def summary_text(report) -> str:
     if report.empty_classes:
         parts.append(f"{len(report.empty_classes)} empty class(es)")
     parts.append("classes imbalanced" if report.imbalance else "classes balanced")
+    if getattr(report, "summary", ""):  # channels, bit depth and value range of the images
+        parts.append(report.summary.replace(f", {report.usable:,} images", ""))
     return "; ".join(parts)
 
 
