@@ -93,3 +93,10 @@ def test_summarize_image_set():
     summary = summarize_image_set(open_source("demo:target"))
     assert summary.channels == 1 and summary.side == 28
     assert len(summary.counts) == 6 and min(summary.counts) > 0
+
+
+def test_multi_channel_lab_images_are_not_called_colour():
+    advice = advise(DataSummary([30] * 4, 40, 4), SHALLOW_GRAY, "demo:source")
+    text = " ".join(advice.reasons)
+    assert "4 channels but the source model saw 1" in text and "first convolution is adapted" in text
+    assert "colour" not in text

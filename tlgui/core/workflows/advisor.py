@@ -205,7 +205,12 @@ def _resembles_source(data: DataSummary, src_size: int, src_channels: int, reaso
     similar = True
     if data.channels is not None and data.channels != src_channels:
         similar = False
-        if data.channels == 1:
+        if data.channels not in (1, 3):
+            reasons.append(
+                f"the images have {data.channels} channels but the source model saw {src_channels}: its first "
+                "convolution is adapted to take them all (the pretrained filters repeated and scaled), so the first "
+                "layer fits the new images less well than the rest")
+        elif data.channels == 1:
             reasons.append("the images are grayscale but the source model saw colour images (they are copied into 3 channels)")
         else:
             reasons.append("the images are in colour but the source model saw grayscale (colour is lost)")
