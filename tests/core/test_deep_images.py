@@ -385,3 +385,23 @@ def test_torchrun_trains_tiff_stacks(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert ckpt["in_channels"] == 4 and ckpt["preprocessing"]["intensity"]["mode"] == "dataset"
+
+
+@pytest.mark.parametrize(("name", "size"), [("timm:resnet10t", 32), ("timm:vit_tiny_patch16_224", 224)])
+def test_a_timm_rgb_backbone_takes_four_channels(tmp_path, name, size):
+    pytest.importorskip("timm")
+    from tlgui.core.models.input_conv import first_conv_path
+    from tlgui.core.models.zoo import build_model
+    from tlgui.core.training.loop import train
+
+    data = folder_of(tmp_path / "data", channel_signal, per_class=6)
+    rgb = build_model(name, 1000)
+    torch.save(rgb.state_dict(), tmp_path / "rgb.pth")
+    messages = []
+    config = TrainConfig(data=str(data), model=name, weights=str(tmp_path / "rgb.pth"), epochs=1, batch_size=8,
+                         image_size=size, out=str(tmp_path / "run"), device="cpu", freeze="backbone")
+    train(config, lambda e: messages.append(getattr(e, "text", "")))
+    ckpt = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    key = first_conv_path(rgb) + ".weight"
+    assert ckpt["in_channels"] == 4 and ckpt["state_dict"][key].shape[1] == 4
+    assert any("adapted from 3 to 4 input channels" in m for m in messages)
