@@ -200,7 +200,7 @@ def rank(config: RankConfig, emit: Callable[[object], None] | None = None,
     emit = emit or (lambda event: None)
     stop = stop or threading.Event()
     started = time.perf_counter()
-    classes, counts = _data_facts(config, emit)
+    classes, counts = _data_facts(config, lambda event: None)  # listeners get RankProgress only
     candidates = parse_models(config.models)
     if not candidates:
         raise TlguiError("no pretrained backbones on this computer: download or import some "
