@@ -22,6 +22,7 @@ from torch import nn
 from tlgui.core.base.events import Message, Stage
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.training.augment import augment_batch
+from tlgui.core.training.feature_store import feature_key, load_features, save_features, usable
 from tlgui.core.training.prepare import Prepared
 
 _MAX_CACHE_BYTES = 2 * 1024**3
@@ -207,6 +208,15 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
         return None
     started = time.perf_counter()
     views = 1 if config.augment == "none" else int(config.cache_views)
+    key = feature_key(prepared) if usable(prepared) else None
+    stored = load_features(key) if key else None
+    if stored is not None:  # the same backbone, weights, preprocessing and images as before (e.g. tlgui rank)
+        device = prepared.device
+        emit(Message(f"feature cache: reused the stored features of these {len(stored['train_y']):,} training and "
+                     f"{len(stored['val_y']):,} validation images (no backbone pass)"))
+        return FeatureCache(Features(stored["train_x"].to(device), stored["train_y"].to(device)),
+                            Features(stored["val_x"].to(device), stored["val_y"].to(device)), 1,
+                            float(stored["seconds"]))
     emit(Stage("cache", "Running the frozen backbone once over the images"))
     try:
         if config.bn_update_frozen and adapt_batchnorm(prepared, should_stop):
@@ -221,6 +231,8 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
     if train is None or val is None:
         return None
     seconds = time.perf_counter() - started
+    if key:
+        save_features(key, train.x, train.y, val.x, val.y, seconds)
     count = len(train.y) // views
     what = f"{views} augmented views of each of {count:,}" if views > 1 else f"{count:,}"
     emit(Message(f"feature cache: the frozen backbone ran once over {what} training and {len(val.y):,} "

@@ -61,6 +61,7 @@ def _advice_job(data: str, model: str, weights: str, job):
 class ComparePanel(QWidget):
     comparison_finished = Signal(object)  # core.compare.CompareResult
     running_changed = Signal(bool)
+    rank_requested = Signal()  # the advisor's "which model?" link: the shell shows that page
 
     def __init__(self, parent: QWidget | None = None, controller: CompareController | None = None):
         super().__init__(parent)
@@ -112,7 +113,10 @@ class ComparePanel(QWidget):
         row.addWidget(self.stop_button)
         setup = QGroupBox("Did transfer help?")
         setup_layout = QVBoxLayout(setup)
-        for widget in (intro, self.context_label, self.advice_label):
+        self.rank_link = QLabel('<a href="rank">Not sure which model? Rank the backbones on this computer '
+                                "for this data</a>", objectName="rankLink")
+        self.rank_link.linkActivated.connect(lambda _link: self.rank_requested.emit())
+        for widget in (intro, self.context_label, self.advice_label, self.rank_link):
             setup_layout.addWidget(widget)
         setup_layout.addLayout(row)
 

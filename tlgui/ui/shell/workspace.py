@@ -17,7 +17,7 @@ from tlgui.ui.shell.menus import Menus
 
 log = logging.getLogger(__name__)
 
-PAGE_TITLES = ("Train", "Results", "Predict", "Runs", "Did transfer help?")
+PAGE_TITLES = ("Train", "Results", "Predict", "Runs", "Did transfer help?", "Which model?")
 _FOLDER_SOURCES = ("demo:", "torchvision:", "csv:")
 
 
@@ -28,7 +28,7 @@ class Workspace(QObject):
         super().__init__(window)
         self.window = window
         self.pages = pages
-        self.results_panel = self.predict_panel = self.runs_panel = self.compare_panel = None
+        self.results_panel = self.predict_panel = self.runs_panel = self.compare_panel = self.rank_panel = None
         self._dialogs: set[QWidget] = set()  # open dialogs, kept alive until they close
         for title in PAGE_TITLES[1:]:
             placeholder = QLabel("Loading PyTorch…")
@@ -42,6 +42,7 @@ class Workspace(QObject):
     def _build_pages(self) -> None:
         from tlgui.ui.pages.compare_panel import ComparePanel
         from tlgui.ui.pages.predict_panel import PredictPanel
+        from tlgui.ui.pages.rank_panel import RankPanel
         from tlgui.ui.pages.results_panel import ResultsPanel
         from tlgui.ui.pages.runs.panel import RunsPanel
 
@@ -49,8 +50,9 @@ class Workspace(QObject):
         self.predict_panel = PredictPanel()
         self.runs_panel = RunsPanel()
         self.compare_panel = ComparePanel()
+        self.rank_panel = RankPanel()
         for index, panel in enumerate(
-            (self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel), start=1
+            (self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel, self.rank_panel), start=1
         ):
             old = self.pages.widget(index)
             self.pages.removeTab(index)
@@ -64,6 +66,9 @@ class Workspace(QObject):
         self.compare_panel.comparison_finished.connect(self._on_comparison_finished)
         self.compare_panel.running_changed.connect(self._on_compare_running)
         w.controller.running_changed.connect(self.compare_panel.set_locked)
+        self.compare_panel.rank_requested.connect(self.show_rank)
+        self.rank_panel.train_requested.connect(self.train_from_rank)
+        self.rank_panel.running_changed.connect(self._on_compare_running)
         self.pages.currentChanged.connect(self._on_page_changed)
         self.menus.set_panels_ready(True)
 
@@ -72,6 +77,26 @@ class Workspace(QObject):
         # the transfer check reads the current choices when it is shown, not on every edit
         if self.pages.widget(index) is self.compare_panel and self.window.model_panel is not None:
             self.update_compare_context()
+        if self.pages.widget(index) is self.rank_panel and self.window.dataset_panel is not None:
+            data, values = self.window.dataset_panel.choice(), self.window.training_panel.values()
+            self.rank_panel.set_context(data.data, data.val_data, int(values["seed"]), values.get("device", "auto"),
+                                        values.get("image_size"))
+
+    @Slot()
+    def show_rank(self) -> None:
+        self.pages.setCurrentWidget(self.rank_panel)
+
+    @Slot(str, str, str)
+    def train_from_rank(self, architecture: str, weights: str, strategy: str) -> None:
+        """"Train this" on the Which model? page: model, weights and freeze preset on the Train page."""
+        from tlgui.core.models.layers import FreezePlan
+        from tlgui.ui.pages.rank_panel import STRATEGY_FREEZE
+
+        if self.window.controller.is_running():
+            return
+        self.use_weights(architecture, weights)
+        self.window.layer_panel.set_plan(FreezePlan.parse(STRATEGY_FREEZE[strategy]))
+        self.window.statusBar().showMessage(f"Train page set to {architecture}, {strategy}", 8000)
 
     def update_compare_context(self) -> None:
         w = self.window
@@ -202,9 +227,10 @@ class Workspace(QObject):
         self.menus.shutdown()
         for dialog in list(self._dialogs):
             dialog.done(0)
-        if self.compare_panel is not None:
-            self.compare_panel.shutdown()
-        for panel in (self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel):
+        for panel in (self.compare_panel, self.rank_panel):
+            if panel is not None:
+                panel.shutdown()
+        for panel in (self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel, self.rank_panel):
             if panel is not None:
                 panel.close()
 

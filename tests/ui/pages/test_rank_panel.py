@@ -1,0 +1,95 @@
+"""The "Which model?" page: a background rank, a sortable table, a bar chart with spread, Stop, Train this."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from tests.core.learnable import image_folder
+from tlgui.core.models.zoo import SmallCNN
+from tlgui.ui.pages.rank_panel import COLUMNS, RankPanel
+from tlgui.workers import registry
+
+
+@pytest.fixture
+def candidates(tmp_path):
+    """An informative random smallcnn and one with every convolution zeroed (features carry nothing)."""
+    torch.manual_seed(0)
+    model = SmallCNN(3, 1)
+    good, dead = tmp_path / "good.pt", tmp_path / "dead.pt"
+    torch.save(model.state_dict(), good)
+    torch.save({k: (torch.zeros_like(v) if k.startswith("features") and v.dim() == 4 else v)
+                for k, v in model.state_dict().items()}, dead)
+    return str(good), str(dead)
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path, candidates):
+    widget = RankPanel()
+    qtbot.addWidget(widget)
+    widget.resize(1100, 700)
+    widget.show()
+    widget.models = f"smallcnn={candidates[1]},smallcnn={candidates[0]},nosuch"
+    widget.folds_spin.setValue(3)
+    yield widget
+    widget.shutdown()
+    widget.close()
+    assert not any(t.isRunning() for t in registry.live_threads())
+
+
+def _rank(qtbot, panel, data):
+    panel.set_context(str(data), device="cpu")
+    assert panel.run_button.isEnabled()
+    with qtbot.waitSignal(panel.running_changed, timeout=120000, check_params_cb=lambda running: not running):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+
+
+def test_rank_fills_table_chart_and_train_this(qtbot, panel, tmp_path, candidates):
+    good, dead = candidates
+    assert not panel.run_button.isEnabled()  # no data yet
+    _rank(qtbot, panel, image_folder(tmp_path / "data", per_class=15, size=16))
+    assert panel.result is not None and panel.result.status == "completed" and not panel.last_error
+    table = panel.table
+    assert table.rowCount() == 3 and table.columnCount() == len(COLUMNS)
+    assert table.item(0, 1).toolTip() == good and table.item(2, 0).text() == "nosuch"
+    assert "failed: unknown model" in table.item(2, len(COLUMNS) - 1).text()  # listed with its reason
+    assert "random or unrelated" in table.item(1, len(COLUMNS) - 1).text()
+    # sortable by each column: ascending accuracy puts the dead backbone above the good one
+    table.sortItems(2, Qt.SortOrder.AscendingOrder)
+    scored = [table.item(r, 1).toolTip() for r in range(3) if table.item(r, 2).text()]
+    assert scored == [dead, good]
+    table.sortItems(6, Qt.SortOrder.DescendingOrder)  # ms per image
+    table.sortItems(2, Qt.SortOrder.DescendingOrder)
+    # the chart: one bar per scored backbone with its spread
+    assert list(panel.bars.opts["height"]) == pytest.approx([100 * c.accuracy for c in panel.result.candidates[:2]])
+    assert len(panel.error_bars.opts["height"]) == 2
+    assert "Recommended" in panel.advice_label.text() and "head" in panel.advice_label.text()
+    # Train this: the best row is selected; the signal carries model, weights and strategy
+    assert panel.train_button.isEnabled()
+    with qtbot.waitSignal(panel.train_requested) as sent:
+        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    assert sent.args == ["smallcnn", good, "head"]
+    panel.grab().save(str(tmp_path / "rank_panel.png"))
+
+
+def test_stop_keeps_what_was_ranked(qtbot, panel, tmp_path):
+    data = image_folder(tmp_path / "data", per_class=10, size=16)
+    panel.set_context(str(data), device="cpu")
+
+    def stop_after_first(event):
+        if event.done is not None:
+            panel.stop()
+
+    original = panel._on_progress
+    panel._on_progress = lambda event: (original(event), stop_after_first(event))
+    with qtbot.waitSignal(panel.running_changed, timeout=120000, check_params_cb=lambda running: not running):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert panel.result.status == "stopped" and 1 <= len(panel.result.candidates) < 3
+    assert "stopped" in panel.advice_label.text()
+
+
+def test_bad_data_is_one_sentence(qtbot, panel, tmp_path):
+    _rank(qtbot, panel, tmp_path / "nowhere")
+    assert panel.error_label.isVisible() and "Could not rank" in panel.error_label.text()
+    assert "Traceback" not in panel.error_label.text() and panel.run_button.isEnabled()

@@ -1,0 +1,228 @@
+"""Rank the backbones on this computer for the user's data, cheaper than training each.
+
+For each candidate (model, weights) the frozen backbone runs once over the data, prepared as
+a head-only run prepares it (:func:`tlgui.core.training.prepare.prepare`, ``--freeze
+backbone``, no augmentation), and its features are stored (:mod:`feature_store`), so a second
+rank and the head-only run that follows skip the backbone pass. Then a K-fold linear probe,
+leave-one-out kNN and LogME score the features (:mod:`tlgui.core.workflows.probes`); the probe
+ranks. A candidate that fails is listed with its reason, never hidden; a stop ends the rank
+between candidates and between batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.errors import TlguiError
+from tlgui.core.base.events import Message, Stage
+from tlgui.core.training.feature_cache import FeatureCache, Features, build_feature_cache
+from tlgui.core.training.prepare import open_sources, prepare
+from tlgui.core.workflows import demo as _demo  # noqa: F401 - registers --weights demo:source
+from tlgui.core.workflows.candidates import Candidate, find_candidates, parse_models
+from tlgui.core.workflows.probes import knn_accuracy, linear_probe, logme
+from tlgui.core.workflows.rank_advice import previous_check, recommend
+
+__all__ = ["Candidate", "CandidateResult", "RankConfig", "RankProgress", "RankResult", "find_candidates", "rank"]
+
+NEAR_CHANCE = 0.15  # a probe this close to chance (as a share of the way to 100 %) is flagged
+
+
+@dataclass
+class RankConfig:
+    data: str
+    val_data: str | None = None
+    models: str = "auto"  # "auto" and/or NAME or NAME=WEIGHTS, comma separated
+    folds: int = 5
+    seed: int = 0
+    device: str = "auto"
+    image_size: int | None = None
+    max_train_images: int | None = None
+    channels: str = "all"
+    intensity: str = "auto"
+
+    def train_config(self, candidate: Candidate) -> TrainConfig:
+        """The head-only run this candidate's features belong to (its feature-cache key is the rank's)."""
+        return TrainConfig(data=self.data, val_data=self.val_data, model=candidate.model, weights=candidate.weights,
+                           freeze="backbone", augment="none", seed=self.seed, device=self.device,
+                           image_size=self.image_size, max_train_images=self.max_train_images,
+                           channels=self.channels, intensity=self.intensity)
+
+
+@dataclass
+class CandidateResult:
+    model: str
+    weights: str
+    origin: str = ""
+    accuracy: float | None = None
+    accuracy_std: float | None = None
+    train_accuracy: float | None = None
+    knn_accuracy: float | None = None
+    logme: float | None = None
+    seconds_per_image: float | None = None
+    parameters: int | None = None
+    folds: int | None = None
+    features_reused: bool = False
+    problem: str | None = None  # why it could not be scored
+    note: str | None = None  # a warning about its score (near chance)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and self.accuracy is not None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for key in ("accuracy", "accuracy_std", "train_accuracy", "knn_accuracy", "logme"):
+            out[key] = None if out[key] is None else round(float(out[key]), 4)
+        if out["seconds_per_image"] is not None:
+            out["seconds_per_image"] = float(f"{out['seconds_per_image']:.4g}")
+        return out
+
+
+@dataclass
+class RankProgress:
+    """One step of the rank: ``index`` of ``count`` candidates, what it is doing now."""
+
+    index: int
+    count: int
+    model: str
+    weights: str
+    text: str
+    done: CandidateResult | None = None  # set when this candidate is finished
+
+
+@dataclass
+class RankResult:
+    status: str  # "completed" | "stopped"
+    candidates: list[CandidateResult]
+    recommendation: dict[str, Any]
+    classes: list[str] = field(default_factory=list)
+    images: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"candidates": [c.to_json() for c in self.candidates], "recommendation": self.recommendation,
+                "status": self.status, "classes": self.classes, "images": self.images,
+                "seconds": round(self.seconds, 3)}
+
+
+class _Control:
+    """prepare()'s stop interface over a threading.Event."""
+
+    def __init__(self, stop: threading.Event):
+        self._stop = stop
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_if_paused(self) -> None:
+        return None
+
+
+def extract(config: TrainConfig, stop: threading.Event, emit) -> tuple[Any, FeatureCache, bool] | None:
+    """Prepare the head-only run and get its cached features: (prepared, cache, reused), None on stop."""
+    notes: list[str] = []
+
+    def listen(event):
+        if isinstance(event, Message):
+            notes.append(event.text)
+        emit(event)
+
+    prepared = prepare(config, listen, _Control(stop))
+    generator = torch.Generator().manual_seed(config.seed)
+    cache = build_feature_cache(prepared, generator, listen, stop.is_set)
+    if cache is None:
+        if stop.is_set():
+            return None
+        why = next((n.split("feature cache not used: ", 1)[1] for n in notes if "feature cache not used" in n),
+                   "its head is not the last module the model applies")
+        raise TlguiError(f"the frozen features cannot be read from this model: {why}")
+    return prepared, cache, any("reused the stored features" in n for n in notes)
+
+
+def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Event, emit) -> CandidateResult | None:
+    """One candidate's scores, or its problem; None when stopped."""
+    result = CandidateResult(candidate.model, candidate.weights, candidate.origin)
+    try:
+        got = extract(config.train_config(candidate), stop, emit)
+        if got is None:
+            return None
+        prepared, cache, reused = got
+        result.features_reused = reused
+        result.parameters = int(sum(p.numel() for p in prepared.model.parameters()))
+        images = len(cache.train.y) + len(cache.val.y)
+        result.seconds_per_image = cache.seconds / max(1, images)
+        features = Features(torch.cat([cache.train.x, cache.val.x]).float(), torch.cat([cache.train.y, cache.val.y]))
+        classes = len(prepared.classes)
+        probe = linear_probe(features, classes, config.folds, config.seed, stop.is_set)
+        if probe is None:
+            return None
+        result.accuracy, result.accuracy_std = probe.accuracy, probe.accuracy_std
+        result.train_accuracy, result.folds = probe.train_accuracy, probe.folds
+        result.knn_accuracy = knn_accuracy(features, classes)
+        labels = features.y.cpu().numpy()
+        result.logme = logme(features.x.cpu().numpy(), labels, classes)
+        chance = float(np.bincount(labels).max() / len(labels))
+        if probe.accuracy - chance < NEAR_CHANCE * (1 - chance):
+            result.note = (f"its features barely separate these classes ({probe.accuracy:.0%} against {chance:.0%} "
+                           "by guessing the commonest class): random or unrelated weights?")
+    except Exception as exc:  # noqa: BLE001 - a bad candidate is listed with its reason, never a crash
+        result.problem = str(exc) if isinstance(exc, TlguiError) else f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def _data_facts(config: RankConfig, emit) -> tuple[list[str], list[int]]:
+    """Open the data once (bad data is the user's error for every candidate: it raises)."""
+    probe = config.train_config(Candidate("smallcnn", "none", "check"))
+    probe.validate()
+    sources = open_sources(probe, emit)
+    counts = np.bincount(np.asarray(sources.train_set.labels), minlength=len(sources.classes))
+    return list(sources.classes), [int(c) for c in counts]
+
+
+def _order(results: list[CandidateResult]) -> list[CandidateResult]:
+    scored = sorted((r for r in results if r.ok), key=lambda r: (-r.accuracy, -(r.logme or -1e300)))
+    return scored + [r for r in results if not r.ok]
+
+
+def rank(config: RankConfig, emit: Callable[[object], None] | None = None,
+         stop: threading.Event | None = None) -> RankResult:
+    """Score every candidate (see the module docstring); candidates best first."""
+    emit = emit or (lambda event: None)
+    stop = stop or threading.Event()
+    started = time.perf_counter()
+    classes, counts = _data_facts(config, lambda event: None)  # listeners get RankProgress only
+    candidates = parse_models(config.models)
+    if not candidates:
+        raise TlguiError("no pretrained backbones on this computer: download or import some "
+                         "(tlgui weights), or name them with --models NAME[=WEIGHTS],...")
+    results: list[CandidateResult] = []
+    status = "completed"
+    for index, candidate in enumerate(candidates, start=1):
+        if stop.is_set():
+            status = "stopped"
+            break
+        emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, "reading features"))
+
+        def forward(event, index=index, candidate=candidate):
+            if isinstance(event, Stage):
+                emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, event.detail))
+
+        result = score_candidate(config, candidate, stop, forward)
+        if result is None:
+            status = "stopped"
+            break
+        results.append(result)
+        emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, "done", result))
+    ordered = _order(results)
+    advice = recommend(ordered, counts, previous_check(config.data))
+    return RankResult(status, ordered, advice, classes, int(sum(counts)), time.perf_counter() - started)
