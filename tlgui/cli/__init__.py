@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "export",
     "compare",
     "doctor",
+    "explain",
+    "check_labels",
 )
 
 
