@@ -35,6 +35,8 @@ class Corrections:
     labels: dict[str, str] = field(default_factory=dict)
     source: str = ""  # the file it was read from
     sha256: str = ""
+    relabelled: int = 0  # what applying it did (apply_corrections counts)
+    excluded: int = 0
 
 
 def normalise_key(entry: str, base: Path | None = None) -> str:
@@ -116,8 +118,10 @@ def apply_corrections(corrections: Corrections, sets: list[tuple[ImageSet, str]]
                     problems.append(f"{name}: cannot exclude {key}: only image files can be excluded")
                     continue
                 keep[index] = False
+                corrections.excluded += 1
             elif label in images.classes:
                 images.labels[index] = images.classes.index(label)
+                corrections.relabelled += 1
             else:
                 problems.append(f"{name}: class {label!r} for {key} does not exist "
                                 f"(classes: {', '.join(images.classes[:8])})")
@@ -137,9 +141,8 @@ def _drop(images: ImageSet, keep: np.ndarray) -> None:
 
 
 def summary(corrections: Corrections) -> str:
-    excluded = sum(1 for v in corrections.labels.values() if v.lower() == EXCLUDE)
-    return (f"corrections from {corrections.source}: {len(corrections.labels) - excluded} relabelled, "
-            f"{excluded} excluded (the image files are not changed)")
+    return (f"corrections from {corrections.source}: {corrections.relabelled} relabelled, "
+            f"{corrections.excluded} excluded (the image files are not changed)")
 
 
 def correct_sets(path: str | None, expected_sha256: str | None, sets: list[tuple[ImageSet, str]]

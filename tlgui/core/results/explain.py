@@ -160,7 +160,7 @@ def peak_in_original(coarse: np.ndarray, size: tuple[int, int], prep: Preprocess
     the crop and the resize (a 7x7 map's upsampled argmax would sit on a cell edge)."""
     h, w = coarse.shape
     row, col = np.unravel_index(int(np.argmax(coarse)), coarse.shape)
-    rows, cols = slice(max(0, row - 1), row + 2), slice(max(0, col - 1), col + 2)
+    rows, cols = slice(max(0, row - 1), min(h, row + 2)), slice(max(0, col - 1), min(w, col + 2))
     patch = np.clip(coarse[rows, cols], 0, None)
     if patch.sum() > 0:
         yy, xx = np.mgrid[rows, cols]
@@ -229,9 +229,14 @@ def explain_files(model_path: str, paths: list[str], out: str | Path, class_name
     rows, used = [], set()
     for path in files:
         try:
-            heatmap = explainer.explain(load_image_file(path, explainer.prep.stack), target)
-        except (*_IMAGE_ERRORS, ImageTooLarge) as exc:  # one image the model cannot take: say why, go on
+            image = load_image_file(path, explainer.prep.stack)
+        except (*_IMAGE_ERRORS, ImageTooLarge) as exc:  # one image that cannot be read: say why, go on
             problems.append((path, str(exc) if isinstance(exc, DataError) else image_error_reason(exc)))
+            continue
+        try:
+            heatmap = explainer.explain(image, target)
+        except PixelError as exc:  # channels or bit depth the model cannot take
+            problems.append((path, str(exc)))
             continue
         name = f"{Path(path).stem}_heatmap.png"
         counter = 1
