@@ -154,3 +154,14 @@ def correct_sets(path: str | None, expected_sha256: str | None, sets: list[tuple
     corrections = read_corrections(path, expected_sha256)
     problems = apply_corrections(corrections, sets)
     return corrections.sha256, [summary(corrections), *problems]
+
+
+def default_corrections_path(data: str) -> Path:
+    """Where the window keeps the corrections of data set ``data``: the user's data folder
+    (tlgui.paths), one CSV per data set, named after the folder and a hash of its path."""
+    from tlgui.paths import data_dir
+
+    spec = normalise_key(data) if os.path.exists(data) else data
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(spec).name)[:40] or "data"
+    digest = hashlib.sha256(spec.encode("utf-8")).hexdigest()[:10]
+    return data_dir() / "corrections" / f"{name}-{digest}.csv"
