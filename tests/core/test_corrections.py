@@ -79,7 +79,7 @@ def test_train_records_corrections_split_shows_them_and_evaluate_uses_them(data,
     assert report["n"] == sum(1 for r in csv.DictReader((out / "split.csv").open()) if r["subset"] == "val")
 
 
-def test_resume_honours_the_corrections_and_refuses_a_changed_file(data, tmp_path, capsys):
+def test_resume_and_evaluate_use_the_corrections_the_run_trained_with(data, tmp_path, capsys):
     fixes = _fix_file(data, tmp_path)
     config = TrainConfig(data=str(data), model="smallcnn", out=str(tmp_path / "part"), epochs=2, batch_size=8,
                          corrections=str(fixes))
@@ -89,8 +89,13 @@ def test_resume_honours_the_corrections_and_refuses_a_changed_file(data, tmp_pat
     # "changed class" images; with them it continues
     assert cli(["train", str(tmp_path / "part" / "config.json"), "--resume"]) == 0
     assert json.loads((tmp_path / "part" / "summary.json").read_text())["status"] == "completed"
+    assert (tmp_path / "part" / "corrections.csv").read_bytes() == fixes.read_bytes()  # the run's own copy
     capsys.readouterr()
+    # the user's file changes later (more review): the run evaluates with the copy it trained with
     fixes.write_text(fixes.read_text() + f"{data / 'vertical' / '003.png'},diagonal\n")
+    assert cli(["evaluate", str(tmp_path / "part"), "--json"]) == 0
+    capsys.readouterr()
+    (tmp_path / "part" / "corrections.csv").unlink()
     assert cli(["evaluate", str(tmp_path / "part")]) == 2
     assert "has changed since this run recorded it" in capsys.readouterr().err
 

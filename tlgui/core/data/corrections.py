@@ -54,9 +54,10 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def read_corrections(path: str | Path, expected_sha256: str | None = None) -> Corrections:
+def read_corrections(path: str | Path, expected_sha256: str | None = None, base: Path | None = None) -> Corrections:
     """Read a corrections file; DataError naming it when it is missing, unreadable, has the
-    wrong columns, or (``expected_sha256``) changed since a run recorded it."""
+    wrong columns, or (``expected_sha256``) changed since a run recorded it. Relative paths in
+    it are resolved against ``base`` (default: its own folder)."""
     path = Path(path).expanduser()
     try:
         data = path.read_bytes()
@@ -77,7 +78,7 @@ def read_corrections(path: str | Path, expected_sha256: str | None = None) -> Co
     labels: dict[str, str] = {}
     for row in rows[1:]:
         if len(row) >= 2 and row[0].strip():
-            labels[normalise_key(row[0].strip(), path.parent)] = row[1].strip()
+            labels[normalise_key(row[0].strip(), base or path.parent)] = row[1].strip()
     return Corrections(labels, str(path), digest)
 
 
@@ -145,12 +146,35 @@ def summary(corrections: Corrections) -> str:
             f"{corrections.excluded} excluded (the image files are not changed)")
 
 
-def correct_sets(path: str | None, expected_sha256: str | None, sets: list[tuple[ImageSet, str]]
-                 ) -> tuple[str | None, list[str]]:
+RUN_COPY = "corrections.csv"  # a run folder's copy of the corrections it trained with
+
+
+def snapshot_corrections(path: str | None, sha256: str | None, run_dir: str | Path) -> None:
+    """Keep a copy of the corrections a run trained with in its folder, so evaluation and
+    resume still work after the user's file changes (the copy is used when it has the hash
+    config.json recorded)."""
+    if not path or not sha256:
+        return
+    try:
+        data = Path(path).read_bytes()
+        if hashlib.sha256(data).hexdigest() == sha256:
+            (Path(run_dir) / RUN_COPY).write_bytes(data)
+    except OSError:
+        pass  # the run still records the file and its hash; only the fallback copy is missing
+
+
+def correct_sets(path: str | None, expected_sha256: str | None, sets: list[tuple[ImageSet, str]],
+                 run_dir: str | Path | None = None) -> tuple[str | None, list[str]]:
     """Apply the corrections file at ``path`` (if any) to ``sets``: (its SHA-256, the lines to
-    show: a summary, then one per row not applied)."""
+    show: a summary, then one per row not applied). With ``run_dir`` and the hash the run
+    recorded, the run's own copy of the file is used (the user's may have changed since)."""
     if not path:
         return None, []
+    copy = Path(run_dir) / RUN_COPY if run_dir else None
+    if expected_sha256 and copy is not None and copy.is_file() and file_sha256(copy) == expected_sha256:
+        corrections = read_corrections(copy, expected_sha256, base=Path(path).expanduser().parent)
+        problems = apply_corrections(corrections, sets)
+        return corrections.sha256, [summary(corrections), *problems]
     corrections = read_corrections(path, expected_sha256)
     problems = apply_corrections(corrections, sets)
     return corrections.sha256, [summary(corrections), *problems]

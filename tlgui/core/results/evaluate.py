@@ -138,6 +138,7 @@ def evaluate_model(
     amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT,
     corrections: str | None = None,
     corrections_sha256: str | None = None,
+    run_dir: str | None = None,
 ) -> Evaluation:
     """Evaluate ``model_path`` (a tlgui model.pt) on ``data`` (any ``open_source`` spec).
 
@@ -157,7 +158,7 @@ def evaluate_model(
     dev = resolve_device(device)
     model = model_from_checkpoint(ckpt, dev)
     images = open_source(data, split)
-    _sha, notes = correct_sets(corrections, corrections_sha256, [(images, data)])
+    _sha, notes = correct_sets(corrections, corrections_sha256, [(images, data)], run_dir)
     unknown = [c for c in images.classes if c not in classes]
     if unknown:
         raise DataError(

@@ -48,6 +48,7 @@ class RunValidation:
     amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT  # what the run validated in (summary.json "precision")
     corrections: str | None = None  # the run's label corrections file (config.json)
     corrections_sha256: str | None = None
+    run_dir: str | None = None  # where the run keeps its own copy of them
 
     def describe(self) -> str:
         if self.indices is None:
@@ -72,17 +73,17 @@ def run_validation(run_dir: str | Path) -> RunValidation:
     fixes = (config.corrections, config.corrections_sha256)
     if stored is not None:
         images = open_source(spec, split)
-        correct_sets(*fixes, [(images, spec)])  # split.csv holds the corrected labels
+        correct_sets(*fixes, [(images, spec)], run.path)  # split.csv holds the corrected labels
         indices, missing = indices_of(images, spec, stored, "val")
         if len(indices) == 0:
             raise DataError(f"none of the validation images listed in {run.path / 'split.csv'} are in {spec} any more")
-        return RunValidation(spec, split, indices, batch, len(missing), _run_precision(run), *fixes)
+        return RunValidation(spec, split, indices, batch, len(missing), _run_precision(run), *fixes, str(run.path))
     if config.val_data:
-        return RunValidation(config.val_data, config.val_split_name, None, batch, 0, _run_precision(run), *fixes)
+        return RunValidation(config.val_data, config.val_split_name, None, batch, 0, _run_precision(run), *fixes, str(run.path))
     images = open_source(config.data, config.split)
-    correct_sets(*fixes, [(images, config.data)])
+    correct_sets(*fixes, [(images, config.data)], run.path)
     _train_idx, val_idx = stratified_split(images.labels, config.val_split, config.seed)
-    return RunValidation(config.data, config.split, val_idx, batch, 0, _run_precision(run), *fixes)
+    return RunValidation(config.data, config.split, val_idx, batch, 0, _run_precision(run), *fixes, str(run.path))
 
 
 def _run_precision(run: RunDir) -> torch.dtype | None | str:
@@ -114,7 +115,7 @@ def evaluate_run(
     val = run_validation(run.path)
     return evaluate_model(str(run.model), val.data, val.split, device, val.batch_size, progress, should_stop,
                           indices=val.indices, amp_dtype=val.amp_dtype, corrections=val.corrections,
-                          corrections_sha256=val.corrections_sha256)
+                          corrections_sha256=val.corrections_sha256, run_dir=val.run_dir)
 
 
 class ImageLookup:

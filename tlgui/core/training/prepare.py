@@ -205,7 +205,7 @@ def open_sources(config: TrainConfig, emit: Callable[[object], None]) -> _Source
     train_set = open_source(config.data, config.split)
     val_set = open_source(config.val_data, config.val_split_name) if config.val_data else None
     sets = [(train_set, config.data)] + ([(val_set, config.val_data)] if val_set is not None else [])
-    sha, corrected = correct_sets(config.corrections, config.corrections_sha256, sets)
+    sha, corrected = correct_sets(config.corrections, config.corrections_sha256, sets, config.out or None)
     config.corrections_sha256 = sha  # recorded in config.json; a resume checks the file is unchanged
     classes = list(train_set.classes)
     if len(classes) < 2:
