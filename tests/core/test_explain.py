@@ -96,9 +96,14 @@ def test_timm_vit_gets_a_map_of_the_image_shape(tmp_path):
     assert 0 <= heatmap.peak[0] < 300 and 0 <= heatmap.peak[1] < 250
 
 
-def test_torchvision_cnn_and_a_multichannel_lab_model(tmp_path):
-    heatmap = Explainer(_checkpoint("resnet18", 3, 64)).explain(Image.new("RGB", (80, 64), (90, 40, 10)))
-    assert heatmap.cam.shape == (64, 80)
+@pytest.mark.parametrize("arch", ["resnet18", "timm:resnet18", "timm:efficientnet_b0"])
+def test_torchvision_and_timm_cnns(arch):
+    picture = np.random.default_rng(0).integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    heatmap = Explainer(_checkpoint(arch, 3, 64)).explain(Image.fromarray(picture))
+    assert heatmap.cam.shape == (64, 80) and float(heatmap.cam.max()) > 0
+
+
+def test_a_multichannel_lab_model(tmp_path):
     stack = _checkpoint("smallcnn", 4, 32, source_dtype="uint16", source_channels=4,
                         intensity={"mode": "image"})
     path = tmp_path / "stack.pt"
