@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "compare",
     "doctor",
     "rank",
+    "explain",
+    "check_labels",
 )
 
 

@@ -17,6 +17,8 @@ def register(sub) -> None:
     p.add_argument("model", metavar="MODEL.pt|RUN_DIR")
     p.add_argument("--data", help="data to evaluate on (not with a RUN_DIR: a run brings its own)")
     p.add_argument("--split", choices=("train", "test"), default="test", help="split for IDX/torchvision/demo sources (default test)")
+    p.add_argument("--corrections", metavar="FILE",
+                   help="label corrections CSV path,label applied to --data (a run folder uses its own)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -53,6 +55,8 @@ def run(args) -> int:
         print("most confidently wrong:")
         for t in report["top_losses"]:
             print(f"  {t['path']}: {t['true']} taken for {t['predicted']} ({t['probability']:.3f})")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     if report["skipped"]:
         first = result.skipped[0]
         print(f"skipped {report['skipped']} unreadable image(s), e.g. {first[0]} ({first[1]})", file=sys.stderr)
@@ -70,14 +74,15 @@ def _evaluate(args):
     if os.path.isdir(os.path.expanduser(args.model)):
         from tlgui.core.results.run_evaluation import evaluate_run, run_validation
 
-        if args.data:
-            raise ConfigError(f"{args.model} is a run folder: it is evaluated on its own validation split; leave out --data")
+        if args.data or args.corrections:
+            raise ConfigError(f"{args.model} is a run folder: it is evaluated on its own validation split "
+                              "with its own corrections; leave out --data and --corrections")
         if not args.json:
             print(f"evaluating {args.model} on {run_validation(args.model).describe()}", file=sys.stderr)
         return evaluate_run(args.model, device=args.device)
     if not args.data:
         raise ConfigError(f"--data is needed to evaluate the model file {args.model} (or give a run folder)")
-    return evaluate_model(args.model, args.data, args.split, args.device, args.batch_size)
+    return evaluate_model(args.model, args.data, args.split, args.device, args.batch_size, corrections=args.corrections)
 
 
 def _check_folder(folder: str) -> None:

@@ -44,6 +44,8 @@ def register(sub) -> None:
                    "dataset (a window measured on the training images), image (each image stretched to its own range), "
                    "none, or fixed:LO,HI")
     p.add_argument("--stack", choices=("middle", "max"), help="how a z- or t-stack becomes one image: middle slice (default) or max projection")
+    p.add_argument("--corrections", metavar="FILE",
+                   help="label corrections, a CSV path,label (label a class name or exclude); the image files are not changed")
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -71,6 +73,7 @@ _FIELDS = {
     "max_train_images": "max_train_images", "seed": "seed", "device": "device",
     "num_workers": "num_workers", "out": "out", "sync_bn": "sync_bn", "precision": "precision",
     "cache_views": "cache_views", "channels": "channels", "intensity": "intensity", "stack": "stack",
+    "corrections": "corrections",
 }
 
 
@@ -78,13 +81,16 @@ def config_from_args(args: argparse.Namespace):
     from tlgui.core.base.config import TrainConfig
 
     overrides = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}
+    if overrides.get("corrections"):
+        overrides["corrections"] = str(Path(overrides["corrections"]).expanduser().resolve())
     if getattr(args, "resume", False):
         return _resume_config(args, overrides)
+    overrides["corrections_sha256"] = None  # a new run records the corrections file as it is now
     if args.config_file:
         base = TrainConfig.load(args.config_file).to_dict()
         base.update(overrides)
         return TrainConfig.from_dict(base)
-    missing = [flag for flag, key in (("--data", "data"), ("--model", "model"), ("--out", "out")) if key not in overrides]
+    missing = [flag for flag, key in (("--data", "data"), ("--model", "model"), ("--out", "out")) if not overrides.get(key)]
     if missing:
         raise ConfigError(f"missing {', '.join(missing)} (or give a saved config.json)")
     return TrainConfig.from_dict(overrides)

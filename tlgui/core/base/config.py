@@ -69,6 +69,9 @@ class TrainConfig:
     channels: str = "all"  # "all" or 1-based channel numbers of the files, e.g. "2" or "1,2,3"
     intensity: str = "auto"  # "auto" (dataset for data deeper than 8 bits) | dataset | image | none | fixed:LO,HI
     stack: str = "middle"  # how a z/t stack becomes one image: "middle" slice or "max" projection
+    # label corrections (tlgui.core.data.corrections): a CSV path,label applied when the data is opened
+    corrections: str | None = None
+    corrections_sha256: str | None = None  # the file's SHA-256 when the run started (resume checks it)
     schema_version: int = CONFIG_SCHEMA_VERSION
 
     def validate(self) -> TrainConfig:

@@ -19,6 +19,7 @@ import torch
 from tlgui.core.base.errors import DataError, RunDirError
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
+from tlgui.core.data.corrections import correct_sets
 from tlgui.core.data.decode import decode_to_tensor
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
 from tlgui.core.models.device import resolve_device
@@ -46,6 +47,7 @@ class Evaluation:
     descriptions: list[str] = field(default_factory=list)  # file path (or "SET #i") per row
     skipped: list[tuple[str, str]] = field(default_factory=list)  # unreadable (path, reason)
     stopped: bool = False  # the caller's stop flag ended it early: rows are a prefix
+    notes: list[str] = field(default_factory=list)  # what applying label corrections reported
 
     @property
     def n(self) -> int:
@@ -134,6 +136,9 @@ def evaluate_model(
     should_stop=None,
     indices: np.ndarray | None = None,
     amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT,
+    corrections: str | None = None,
+    corrections_sha256: str | None = None,
+    run_dir: str | None = None,
 ) -> Evaluation:
     """Evaluate ``model_path`` (a tlgui model.pt) on ``data`` (any ``open_source`` spec).
 
@@ -143,6 +148,8 @@ def evaluate_model(
     descriptions still name them as the full data set does.
     ``progress(done, total)`` counts each image twice (decoded, then classified).
     ``should_stop``: when set, the evaluation ends early and ``Evaluation.stopped`` is True.
+    ``corrections``: a label corrections CSV applied to the data (a run's own, checked against
+    ``corrections_sha256``); its rows that do not apply are listed in ``Evaluation.notes``.
     Raises :class:`TlguiError` for a bad model file or unusable data.
     """
     ckpt = load_checkpoint(model_path)
@@ -151,6 +158,7 @@ def evaluate_model(
     dev = resolve_device(device)
     model = model_from_checkpoint(ckpt, dev)
     images = open_source(data, split)
+    _sha, notes = correct_sets(corrections, corrections_sha256, [(images, data)], run_dir)
     unknown = [c for c in images.classes if c not in classes]
     if unknown:
         raise DataError(
@@ -186,7 +194,7 @@ def evaluate_model(
     descriptions = [images.describe(int(i)) for i in kept[:n]]
     if progress and not stop():
         progress(2 * total, 2 * total)
-    return Evaluation(classes, confusion, probs, targets, descriptions, skipped, stopped=bool(stop()))
+    return Evaluation(classes, confusion, probs, targets, descriptions, skipped, stopped=bool(stop()), notes=notes)
 
 
 def _classify(model, x, prep, dev, batch_size, stop, progress, total, amp_dtype) -> torch.Tensor:

@@ -22,6 +22,7 @@ from PIL import Image
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, RunDirError
 from tlgui.core.data.catalog import open_source
+from tlgui.core.data.corrections import correct_sets
 from tlgui.core.data.sources import load_image_file
 from tlgui.core.data.split import stratified_split
 from tlgui.core.models.inference import DEVICE_DEFAULT
@@ -45,6 +46,9 @@ class RunValidation:
     batch_size: int = 256
     missing: int = 0  # images of the stored split that are gone from the data
     amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT  # what the run validated in (summary.json "precision")
+    corrections: str | None = None  # the run's label corrections file (config.json)
+    corrections_sha256: str | None = None
+    run_dir: str | None = None  # where the run keeps its own copy of them
 
     def describe(self) -> str:
         if self.indices is None:
@@ -66,17 +70,20 @@ def run_validation(run_dir: str | Path) -> RunValidation:
     batch = max(int(config.batch_size), 256)  # what training validated with
     stored = read_split(run.path)
     spec, split = (config.val_data, config.val_split_name) if config.val_data else (config.data, config.split)
+    fixes = (config.corrections, config.corrections_sha256)
     if stored is not None:
         images = open_source(spec, split)
+        correct_sets(*fixes, [(images, spec)], run.path)  # split.csv holds the corrected labels
         indices, missing = indices_of(images, spec, stored, "val")
         if len(indices) == 0:
             raise DataError(f"none of the validation images listed in {run.path / 'split.csv'} are in {spec} any more")
-        return RunValidation(spec, split, indices, batch, len(missing), _run_precision(run))
+        return RunValidation(spec, split, indices, batch, len(missing), _run_precision(run), *fixes, str(run.path))
     if config.val_data:
-        return RunValidation(config.val_data, config.val_split_name, None, batch, 0, _run_precision(run))
+        return RunValidation(config.val_data, config.val_split_name, None, batch, 0, _run_precision(run), *fixes, str(run.path))
     images = open_source(config.data, config.split)
+    correct_sets(*fixes, [(images, config.data)], run.path)
     _train_idx, val_idx = stratified_split(images.labels, config.val_split, config.seed)
-    return RunValidation(config.data, config.split, val_idx, batch, 0, _run_precision(run))
+    return RunValidation(config.data, config.split, val_idx, batch, 0, _run_precision(run), *fixes, str(run.path))
 
 
 def _run_precision(run: RunDir) -> torch.dtype | None | str:
@@ -106,11 +113,9 @@ def evaluate_run(
     if not run.model.is_file():
         raise RunDirError(f"{run.path.name} has no model.pt yet: the run is still going, or it failed before saving")
     val = run_validation(run.path)
-    if val.indices is None:
-        return evaluate_model(str(run.model), val.data, val.split, device, val.batch_size, progress, should_stop,
-                              amp_dtype=val.amp_dtype)
     return evaluate_model(str(run.model), val.data, val.split, device, val.batch_size, progress, should_stop,
-                          indices=val.indices, amp_dtype=val.amp_dtype)
+                          indices=val.indices, amp_dtype=val.amp_dtype, corrections=val.corrections,
+                          corrections_sha256=val.corrections_sha256, run_dir=val.run_dir)
 
 
 class ImageLookup:

@@ -24,6 +24,7 @@ from torch import nn
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, TrainingError
 from tlgui.core.base.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
+from tlgui.core.data.corrections import snapshot_corrections
 from tlgui.core.models.checkpoint import make_checkpoint
 from tlgui.core.models.device import device_label, fallback_note
 from tlgui.core.models.inference import autocast_for, to_model_input
@@ -218,6 +219,7 @@ def _open_locked(config: TrainConfig, run: RunDir, lock: RunLock, emit, control,
         resolved["lr"] = config.resolved_lr()
         run.write_config(resolved)
         write_split(run.path, prepared.split)
+        snapshot_corrections(config.corrections, config.corrections_sha256, run.path)
         run.start_metrics()
     else:
         load_resumed_weights(prepared.model, resumed, run.checkpoints / "last.pt")

@@ -21,6 +21,7 @@ from tlgui.core.base.errors import DataError, ModelError, WeightsError
 from tlgui.core.base.events import Message, Stage
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
+from tlgui.core.data.corrections import correct_sets
 from tlgui.core.data.decode import LazyImageDataset, decode_to_tensor, fits_in_memory
 from tlgui.core.data.decode_cache import DecodeCache
 from tlgui.core.data.grouping import leak_free_split
@@ -47,7 +48,7 @@ from tlgui.core.training.precision import PrecisionChoice, resolve_precision, us
 
 __all__ = ["Prepared", "WeightSource", "detect_channels", "prepare"]
 
-_WARNING_WORDS = ("skipped", "imbalance", "no native bf16", "cache")
+_WARNING_WORDS = ("skipped", "imbalance", "no native bf16", "cache", "ignored", "does not exist")
 
 @dataclass
 class WeightSource:
@@ -203,10 +204,13 @@ def open_sources(config: TrainConfig, emit: Callable[[object], None]) -> _Source
     emit(Stage("data", f"Opening {config.data}"))
     train_set = open_source(config.data, config.split)
     val_set = open_source(config.val_data, config.val_split_name) if config.val_data else None
+    sets = [(train_set, config.data)] + ([(val_set, config.val_data)] if val_set is not None else [])
+    sha, corrected = correct_sets(config.corrections, config.corrections_sha256, sets, config.out or None)
+    config.corrections_sha256 = sha  # recorded in config.json; a resume checks the file is unchanged
     classes = list(train_set.classes)
     if len(classes) < 2:
         raise DataError(f"{config.data} has only one class ({classes[0] if classes else 'none'}); at least 2 are needed")
-    messages = list(train_set.warnings) + (list(val_set.warnings) if val_set else [])
+    messages = list(train_set.warnings) + (list(val_set.warnings) if val_set else []) + corrected
     skipped = list(train_set.skipped) + (list(val_set.skipped) if val_set else [])
     if skipped:
         messages.append(f"skipped {len(skipped)} unreadable or non-image file(s), e.g. {skipped[0][0]} ({skipped[0][1]})")

@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -29,6 +30,7 @@ from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.widgets.channel_toggle import ChannelToggle, render
 from tlgui.ui.widgets.gallery import (
     TOP_ROLE,
+    HeatmapLookup,
     NumericItem,
     TopClassesDelegate,
     load_thumbnails,
@@ -124,8 +126,11 @@ class PredictPanel(QWidget):
         self.k_spin.valueChanged.connect(self._refresh_text)
         self.save_button = QPushButton("Save as CSV…", objectName="savePredictionsButton")
         self.save_button.clicked.connect(self._save_csv)
+        self.heatmap_box = QCheckBox("Show where it looked", objectName="predictHeatmapToggle")
+        self.heatmap_box.setToolTip("Colour each picture by where the model looked to make its choice (Grad-CAM)")
+        self.heatmap_box.toggled.connect(self._reload_icons)
         buttons = QHBoxLayout()
-        for widget in (self.add_files_button, self.add_folder_button, self.clear_button):
+        for widget in (self.add_files_button, self.add_folder_button, self.clear_button, self.heatmap_box):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(QLabel("Show top"))
@@ -347,8 +352,16 @@ class PredictPanel(QWidget):
         from tlgui.core.results.run_evaluation import ImageLookup
 
         tag = (self._generation, start)
-        self._thumbs.start(lambda job: load_thumbnails(ImageLookup(), paths, tag, ICON, job),
+        lookup = ImageLookup()
+        if self.heatmap_box.isChecked() and self.model_path:
+            lookup = HeatmapLookup(lookup, self.model_path)  # the model is built on the job's thread
+        self._thumbs.start(lambda job: load_thumbnails(lookup, paths, tag, ICON, job),
                            None, None, self._on_icons, name="thumbnails")
+
+    @Slot()
+    def _reload_icons(self) -> None:
+        self._thumbs.cancel_all()
+        self._load_icons(0, [p.path for p in self.predictions])
 
     @Slot(object)
     def _on_icons(self, payload) -> None:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
-from tlgui.ui.widgets.channel_toggle import ChannelToggle
+from tlgui.ui.widgets import gallery as gw
 from tlgui.ui.widgets.confusion_widget import ConfusionMatrixView
 from tlgui.ui.widgets.gallery import Gallery, GalleryItem, NumericItem, percent, short_name
 
@@ -61,6 +61,7 @@ def _evaluate_job(model_path: str, data: str, split: str, job):
 
 class ResultsPanel(QWidget):
     evaluation_ready = Signal(object)  # tlgui.core.evaluate.Evaluation
+    check_labels_requested = Signal(str)  # a run folder: review its labels (the shell opens Check labels)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -157,8 +158,11 @@ class ResultsPanel(QWidget):
         cell_layout = QVBoxLayout(cell_page)
         cell_layout.setContentsMargins(4, 4, 4, 4)
         cell_layout.addWidget(self.cell_label)
-        self.gallery_channels = _toggle_for(self.gallery)
+        self.gallery_channels = gw.channel_toggle_for(self.gallery)
         cell_layout.addWidget(self.gallery_channels)
+        self.check_cell_button = QPushButton("Check these labels…", objectName="checkCellLabelsButton", enabled=False)
+        self.check_cell_button.clicked.connect(lambda: self.check_labels_requested.emit(self.run_dir or ""))
+        cell_layout.addLayout(gw.spread_row(gw.heatmap_toggle(self.gallery), self.check_cell_button))
         cell_layout.addWidget(self.gallery, 1)
         self.top_losses = Gallery("topLossesGallery", "No mistakes: every image was classified correctly.")
         losses_page = QWidget()
@@ -167,8 +171,9 @@ class ResultsPanel(QWidget):
         note = QLabel("The images the model got wrong while being most sure of itself. Mislabelled "
                       "pictures and look-alike classes show up here first.", wordWrap=True)
         losses_layout.addWidget(note)
-        self.top_losses_channels = _toggle_for(self.top_losses)
+        self.top_losses_channels = gw.channel_toggle_for(self.top_losses)
         losses_layout.addWidget(self.top_losses_channels)
+        losses_layout.addWidget(gw.heatmap_toggle(self.top_losses))
         losses_layout.addWidget(self.top_losses, 1)
         self.tabs = QTabWidget(objectName="resultsTabs")
         self.tabs.addTab(self.table, "Per class")
@@ -187,7 +192,11 @@ class ResultsPanel(QWidget):
         self.save_png_button.clicked.connect(self._save_png)
         self.save_csv_button = QPushButton("Save tables as CSV…", objectName="saveCsvButton")
         self.save_csv_button.clicked.connect(self._save_csv)
+        self.check_labels_button = QPushButton("Check labels…", objectName="checkLabelsFromResults", enabled=False)
+        self.check_labels_button.setToolTip("Find the run's images whose label is probably wrong, and fix them")
+        self.check_labels_button.clicked.connect(lambda: self.check_labels_requested.emit(self.run_dir or ""))
         buttons = QHBoxLayout()
+        buttons.addWidget(self.check_labels_button)
         buttons.addStretch(1)
         buttons.addWidget(self.save_png_button)
         buttons.addWidget(self.save_csv_button)
@@ -287,6 +296,9 @@ class ResultsPanel(QWidget):
     def _on_done(self, payload) -> None:
         evaluation, lookup, where = payload
         self.evaluation, self.lookup = evaluation, lookup
+        self.gallery.model_path = self.top_losses.model_path = self.model_edit.text()
+        for button in (self.check_labels_button, self.check_cell_button):
+            button.setEnabled(bool(self.run_dir))
         self._set_busy(False)
         self._show(evaluation, where)
         self.evaluation_ready.emit(evaluation)
@@ -431,12 +443,3 @@ class ResultsPanel(QWidget):
             self.status.setText(f"Could not save the tables: {exc}")
             return
         self.status.setText(f"Saved {', '.join(p.name for p in written)} to {folder}")
-
-
-def _toggle_for(gallery: Gallery) -> ChannelToggle:
-    """A channel toggle that follows ``gallery``'s pictures and re-renders them."""
-    toggle = ChannelToggle()
-    toggle.setObjectName(f"{gallery.objectName()}_channel_toggle")
-    gallery.channels_found.connect(toggle.set_channels)
-    toggle.changed.connect(gallery.set_visible_channels)
-    return toggle

@@ -17,7 +17,7 @@ from tlgui.ui.shell.menus import Menus
 
 log = logging.getLogger(__name__)
 
-PAGE_TITLES = ("Train", "Results", "Predict", "Runs", "Did transfer help?", "Which model?")
+PAGE_TITLES = ("Train", "Results", "Predict", "Runs", "Did transfer help?", "Which model?", "Check labels")
 _FOLDER_SOURCES = ("demo:", "torchvision:", "csv:")
 
 
@@ -29,6 +29,7 @@ class Workspace(QObject):
         self.window = window
         self.pages = pages
         self.results_panel = self.predict_panel = self.runs_panel = self.compare_panel = self.rank_panel = None
+        self.label_review_panel = None
         self._dialogs: set[QWidget] = set()  # open dialogs, kept alive until they close
         for title in PAGE_TITLES[1:]:
             placeholder = QLabel("Loading PyTorch…")
@@ -41,6 +42,7 @@ class Workspace(QObject):
     @Slot()
     def _build_pages(self) -> None:
         from tlgui.ui.pages.compare_panel import ComparePanel
+        from tlgui.ui.pages.label_review.panel import LabelReviewPanel
         from tlgui.ui.pages.predict_panel import PredictPanel
         from tlgui.ui.pages.rank_panel import RankPanel
         from tlgui.ui.pages.results_panel import ResultsPanel
@@ -51,9 +53,9 @@ class Workspace(QObject):
         self.runs_panel = RunsPanel()
         self.compare_panel = ComparePanel()
         self.rank_panel = RankPanel()
-        for index, panel in enumerate(
-            (self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel, self.rank_panel), start=1
-        ):
+        self.label_review_panel = LabelReviewPanel()
+        for index, panel in enumerate((self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel,
+                                       self.rank_panel, self.label_review_panel), start=1):
             old = self.pages.widget(index)
             self.pages.removeTab(index)
             self.pages.insertTab(index, panel, PAGE_TITLES[index])
@@ -61,6 +63,8 @@ class Workspace(QObject):
         w = self.window
         w.run_finished.connect(self._on_run_finished)
         self.runs_panel.evaluate_requested.connect(self.show_results)
+        self.results_panel.check_labels_requested.connect(self.show_label_review)
+        self.label_review_panel.retrain_requested.connect(self.retrain_with_corrections)
         self.runs_panel.use_weights_requested.connect(self.use_weights)
         self.runs_panel.resume_requested.connect(self.resume_run)
         self.compare_panel.comparison_finished.connect(self._on_comparison_finished)
@@ -133,6 +137,27 @@ class Workspace(QObject):
     def show_results(self, run_dir: str) -> None:
         self.results_panel.show_run(run_dir)
         self.pages.setCurrentWidget(self.results_panel)
+
+    @Slot(str)
+    def show_label_review(self, run_dir: str) -> None:
+        if run_dir:
+            self.label_review_panel.set_run(run_dir)
+            self.pages.setCurrentWidget(self.label_review_panel)
+
+    @Slot(str, str)
+    def retrain_with_corrections(self, data: str, corrections: str) -> None:
+        """The Train page's next run on ``data`` applies ``corrections`` (its files stay as they are)."""
+        from tlgui.ui.base.choices import DatasetChoice
+
+        w = self.window
+        if w.controller.is_running():
+            return
+        w.corrections = (data, corrections)  # build_config reads it while this data set is chosen
+        if w.dataset_panel.choice().data != data:
+            w.dataset_panel.set_choice(DatasetChoice(data))
+        self.pages.setCurrentIndex(0)
+        w.left_tabs.setCurrentWidget(w.dataset_panel)
+        w.statusBar().showMessage(f"The next run applies the label corrections in {corrections}; press Start", 15000)
 
     @Slot(str)
     def resume_run(self, run_dir: str) -> None:
@@ -230,7 +255,8 @@ class Workspace(QObject):
         for panel in (self.compare_panel, self.rank_panel):
             if panel is not None:
                 panel.shutdown()
-        for panel in (self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel, self.rank_panel):
+        for panel in (self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel, self.rank_panel,
+                      self.label_review_panel):
             if panel is not None:
                 panel.close()
 

@@ -18,6 +18,8 @@ import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
     QListView,
     QListWidget,
     QListWidgetItem,
@@ -27,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import Job, TaskRunner
-from tlgui.ui.widgets.channel_toggle import render, rgb_qimage
+from tlgui.ui.widgets.channel_toggle import ChannelToggle, render, rgb_qimage
 
 THUMB = 88  # thumbnail side in the gallery (pixels)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -102,6 +104,51 @@ def load_thumbnails(lookup, descriptions: list[str], generation: int, side: int,
     return made
 
 
+class HeatmapLookup:
+    """A lookup whose pictures carry the model's Grad-CAM heatmap (worker thread only: the
+    model is built there, on first use, and never touched by the GUI thread)."""
+
+    def __init__(self, lookup, model_path: str):
+        self.lookup, self.model_path, self._explainer = lookup, model_path, None
+
+    def load(self, description: str):
+        from PIL import Image
+
+        if self._explainer is None:
+            from tlgui.core.models.checkpoint import load_checkpoint
+            from tlgui.core.results.explain import Explainer
+
+            self._explainer = Explainer(load_checkpoint(self.model_path), "cpu")
+        return Image.fromarray(self._explainer.explain(self.lookup.load(description)).overlay)
+
+
+def heatmap_toggle(gallery: Gallery, name: str | None = None) -> QCheckBox:
+    """"Show where it looked": the gallery's pictures with the model's heatmap over them."""
+    box = QCheckBox("Show where it looked", objectName=name or f"{gallery.objectName()}_heatmaps")
+    box.setToolTip("Colour each picture by where the model looked to make its choice (Grad-CAM):\n"
+                   "red is where the evidence was, blue where there was none. Computed in the background.")
+    box.toggled.connect(gallery.set_heatmaps)
+    return box
+
+
+def spread_row(*widgets: QWidget) -> QHBoxLayout:
+    """The widgets in a row, the first at the left, the others at the right."""
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget)
+    row.insertStretch(1, 1)
+    return row
+
+
+def channel_toggle_for(gallery: Gallery) -> ChannelToggle:
+    """A channel toggle that follows ``gallery``'s pictures and re-renders them."""
+    toggle = ChannelToggle()
+    toggle.setObjectName(f"{gallery.objectName()}_channel_toggle")
+    gallery.channels_found.connect(toggle.set_channels)
+    toggle.changed.connect(gallery.set_visible_channels)
+    return toggle
+
+
 class NumericItem(QTableWidgetItem):
     """A table cell that shows text but sorts by a number (``SORT_ROLE``)."""
 
@@ -163,6 +210,9 @@ class Gallery(QListWidget):
         self._smalls: dict[int, Any] = {}  # row -> the small raw image, for re-rendering
         self._visible: list[bool] | None = None  # channels shown (None: all)
         self._channels = 0
+        self.model_path: str | None = None  # the model whose heatmaps "show where it looked" draws
+        self.heatmaps = False
+        self._shown: tuple = ([], None, "")
 
     def _blank_icon(self) -> QIcon:
         pixmap = QPixmap(self._side, self._side)
@@ -172,6 +222,9 @@ class Gallery(QListWidget):
     def set_items(self, items: list[GalleryItem], lookup, note: str = "") -> None:
         """Show ``items`` now (blank tiles) and load their pictures in the background."""
         self._reset()
+        self._shown = (list(items), lookup, note)
+        if self.heatmaps and self.model_path and lookup is not None:
+            lookup = HeatmapLookup(lookup, self.model_path)
         for item in items:
             entry = QListWidgetItem(self._blank, item.caption)
             entry.setData(DESCRIPTION_ROLE, item.description)
@@ -188,6 +241,14 @@ class Gallery(QListWidget):
                 None, None, self._on_thumbnails, name="thumbnails",
             )
         self.viewport().update()
+
+    @Slot(bool)
+    def set_heatmaps(self, on: bool) -> None:
+        """Show the pictures with (True) or without the model's heatmap; reloads them."""
+        self.heatmaps = bool(on)
+        items, lookup, note = self._shown
+        if items:
+            self.set_items(items, lookup, note)
 
     def _reset(self) -> None:
         self._runner.cancel_all()

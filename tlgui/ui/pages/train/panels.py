@@ -108,4 +108,7 @@ def build_config(window):
         out=str(out),
         **values,
     )
+    fixes = getattr(window, "corrections", None)  # (data, CSV) set by "Retrain with corrections"
+    if fixes and fixes[0] == data.data:
+        config.corrections = fixes[1]
     return config.validate()

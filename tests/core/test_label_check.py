@@ -1,0 +1,97 @@
+"""tlgui check-labels: a learnable set with 10 % of its labels flipped; the flipped images
+dominate the top of the suspects (frozen pretrained features, and short trainings)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from tlgui.cli import main as cli
+from tlgui.core.models.zoo import build_model
+from tlgui.core.workflows.confident import find_suspects
+
+from .learnable import image_folder
+
+CLASSES = ("horizontal", "vertical", "dots")
+
+
+def _noisy_set(root, per_class, flips, seed=1):
+    image_folder(root, classes=CLASSES, per_class=per_class, size=32)
+    rng = np.random.default_rng(seed)
+    flipped = set()
+    for source in rng.choice(sorted(root.glob("*/*.png")), flips, replace=False):
+        others = [c for c in CLASSES if c != source.parent.name]
+        target = root / others[int(rng.integers(2))] / f"flip_{source.name}"
+        shutil.move(source, target)  # the test's own copy of the data: this is the noise
+        flipped.add(str(target))
+    return flipped
+
+
+def _check(args, capsys):
+    assert cli(["check-labels", *args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(report) == ["method", "suspects"]
+    for s in report["suspects"]:
+        assert sorted(s) == ["confidence", "given", "path", "suggested"]
+        assert s["suggested"] != s["given"] and 0 < s["confidence"] <= 1
+    return report
+
+
+def test_flipped_labels_dominate_the_top_with_frozen_pretrained_features(tmp_path, capsys):
+    flipped = _noisy_set(tmp_path / "data", 30, 9)
+    torch.manual_seed(0)
+    torch.save(build_model("resnet18", 10, 3).state_dict(), tmp_path / "resnet18.pth")
+    report = _check(["--data", str(tmp_path / "data"), "--model", "resnet18", "--weights",
+                     str(tmp_path / "resnet18.pth"), "--image-size", "32"], capsys)
+    assert "5-fold L-BFGS" in report["method"] and "confident learning" in report["method"]
+    top = [s["path"] for s in report["suspects"][:9]]
+    assert sum(p in flipped for p in top) >= 6, report["suspects"][:9]
+
+
+def test_short_trainings_when_the_backbone_is_not_pretrained(tmp_path, capsys):
+    flipped = _noisy_set(tmp_path / "data", 20, 6)
+    report = _check(["--data", str(tmp_path / "data"), "--model", "smallcnn", "--weights", "none",
+                     "--folds", "3", "--epochs", "3"], capsys)
+    assert "3 short trainings of smallcnn" in report["method"]
+    top = [s["path"] for s in report["suspects"][:6]]
+    assert sum(p in flipped for p in top) >= 4, report["suspects"][:6]
+
+
+def test_confident_learning_flags_the_confidently_contradicted():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 40)
+    probs = np.full((120, 3), 0.05)
+    probs[np.arange(120), labels] = 0.9
+    wrong = [3, 50, 100]
+    for i, other in zip(wrong, [1, 2, 0], strict=True):
+        probs[i] = 0.05
+        probs[i, other] = 0.9
+    probs += rng.uniform(0, 0.02, probs.shape)
+    probs /= probs.sum(1, keepdims=True)
+    suspects = find_suspects(probs, labels)
+    assert sorted(s.index for s in suspects) == wrong
+    assert {(s.index, s.suggested) for s in suspects} == {(3, 1), (50, 2), (100, 0)}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--data", "x"], "needs --data, --model and --weights"),
+    (["--run", "/nonexistent-run"], "not a tlgui run folder"),
+])
+def test_bad_arguments_are_one_line_exit_2(args, words, capsys):
+    assert cli(["check-labels", *args]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_a_run_folder_brings_model_weights_and_freezing(tmp_path, capsys):
+    flipped = _noisy_set(tmp_path / "data", 30, 9)
+    torch.manual_seed(0)
+    torch.save(build_model("resnet18", 10, 3).state_dict(), tmp_path / "resnet18.pth")
+    assert cli(["train", "--data", str(tmp_path / "data"), "--model", "resnet18", "--weights",
+                str(tmp_path / "resnet18.pth"), "--freeze", "backbone", "--image-size", "32", "--epochs", "1",
+                "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    capsys.readouterr()
+    report = _check(["--run", str(tmp_path / "run")], capsys)
+    assert "frozen pretrained resnet18" in report["method"]
+    assert sum(s["path"] in flipped for s in report["suspects"][:9]) >= 6

@@ -1,0 +1,305 @@
+"""Check labels: which of a run's labels are probably wrong, and fixing them.
+
+The check (out-of-fold predictions and confident learning, ``tlgui check-labels``) runs in a
+background job; the suspects show as a gallery with the given and suggested class, the
+confidence and, toggled, where the model looked. Each decision (K Keep, R Relabel as the
+chosen class, X Exclude; arrows move) is written at once to the data set's corrections CSV
+in the user's data folder: the image files are never changed. "Retrain with corrections"
+asks the shell to put that CSV into the Train page's next run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.pages.label_review.jobs import SIDE, check_run
+from tlgui.ui.widgets.gallery import paint_placeholder, percent, short_name, to_qimage
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 10
+EMPTY = "Open a run from the Results page (Check labels…) to look for images whose label is probably wrong."
+
+
+class _SuspectList(QListWidget):
+    def paintEvent(self, event) -> None:  # Qt override
+        super().paintEvent(event)
+        if self.count() == 0:
+            paint_placeholder(self, self.viewport(), self.placeholder)
+
+
+class LabelReviewPanel(QWidget):
+    retrain_requested = Signal(str, str)  # the data set, the corrections CSV
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("labelReviewPanel")
+        self._runner = TaskRunner(self)
+        self.review = None  # jobs.ReviewData of the last check
+        self.run_dir: str | None = None
+        self.decisions: dict[str, str] = {}  # path -> class name or "exclude"
+        self.corrections_path: Path | None = None
+        self.last_error = ""
+        self._build()
+        self._update_buttons()
+
+    def _build(self) -> None:
+        self.header = QLabel(EMPTY, objectName="reviewHeader", wordWrap=True)
+        self.check_button = QPushButton("Check labels", objectName="reviewCheckButton", enabled=False)
+        self.check_button.clicked.connect(self.start_check)
+        self.heatmap_box = QCheckBox("Show where it looked", objectName="reviewHeatmapToggle", checked=True)
+        self.heatmap_box.toggled.connect(self._refresh_icons)
+        top = QHBoxLayout()
+        top.addWidget(self.header, 1)
+        top.addWidget(self.heatmap_box)
+        top.addWidget(self.check_button)
+        self.status = QLabel("", objectName="reviewStatus", wordWrap=True)
+        self.progress = QProgressBar(objectName="reviewProgress", visible=False)
+        self.progress.setRange(0, 0)
+        self.gallery = _SuspectList(objectName="suspectsGallery")
+        self.gallery.placeholder = "No check yet."
+        self.gallery.setViewMode(QListView.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(SIDE, SIDE))
+        line = self.gallery.fontMetrics().height()
+        self.gallery.setGridSize(QSize(SIDE + 60, SIDE + 3 * line + 16))
+        self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
+        self.gallery.setMovement(QListView.Movement.Static)
+        self.gallery.setWordWrap(True)
+        self.gallery.currentRowChanged.connect(self._on_current)
+        self.keep_button = QPushButton("Keep (K)", objectName="keepButton")
+        self.keep_button.setToolTip("The given label is right")
+        self.keep_button.clicked.connect(self.keep)
+        self.relabel_combo = QComboBox(objectName="relabelCombo")
+        self.relabel_button = QPushButton("Relabel as (R)", objectName="relabelButton")
+        self.relabel_button.clicked.connect(self.relabel)
+        self.exclude_button = QPushButton("Exclude (X)", objectName="excludeButton")
+        self.exclude_button.setToolTip("Leave this image out of training and evaluation (the file stays where it is)")
+        self.exclude_button.clicked.connect(self.exclude)
+        decide = QHBoxLayout()
+        for widget in (self.keep_button, self.relabel_button, self.relabel_combo, self.exclude_button):
+            decide.addWidget(widget)
+        decide.addStretch(1)
+        self.corrections_label = QLabel("", objectName="correctionsLabel", wordWrap=True)
+        self.corrections_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_button = QPushButton("Export corrections…", objectName="exportCorrectionsButton")
+        self.export_button.clicked.connect(self._export)
+        self.retrain_button = QPushButton("Retrain with corrections", objectName="retrainWithCorrectionsButton")
+        self.retrain_button.clicked.connect(self._retrain)
+        bottom = QHBoxLayout()
+        bottom.addStretch(1)
+        bottom.addWidget(self.export_button)
+        bottom.addWidget(self.retrain_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.status)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.gallery, 1)
+        layout.addLayout(decide)
+        layout.addWidget(self.corrections_label)
+        layout.addLayout(bottom)
+        for key, slot in (("K", self.keep), ("R", self.relabel), ("X", self.exclude)):
+            QShortcut(QKeySequence(key), self, slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+    # -- public API -------------------------------------------------------------------
+    def set_run(self, run_dir: str, start: bool = True) -> None:
+        """Review the labels of ``run_dir``'s data (the check starts at once when ``start``)."""
+        self._runner.cancel_all()
+        self.run_dir, self.review = str(run_dir), None
+        self.gallery.clear()
+        self.header.setText(f"Labels of the data of run <b>{Path(run_dir).name}</b>")
+        self.check_button.setEnabled(True)
+        self._update_buttons()
+        if start:
+            self.start_check()
+
+    @Slot()
+    def start_check(self) -> None:
+        if not self.run_dir:
+            return
+        run_dir = self.run_dir
+        self.review = None
+        self.gallery.clear()
+        self._set_busy(True, "Checking the labels: every image is scored by a model that never saw its label…")
+        self._runner.start(lambda job: check_run(run_dir, 5, job), self._on_done, self._on_error,
+                           self.status.setText, name="check-labels")
+
+    def busy(self) -> bool:
+        return self._runner.busy()
+
+    def wait_idle(self, msecs: int = 60000) -> bool:
+        return self._runner.wait(msecs)
+
+    def closeEvent(self, event) -> None:  # Qt override
+        self._runner.shutdown()
+        super().closeEvent(event)
+
+    # -- decisions ----------------------------------------------------------------------
+    def current_path(self) -> str | None:
+        item = self.gallery.currentItem()
+        return item.data(PATH_ROLE) if item is not None else None
+
+    @Slot()
+    def keep(self) -> None:
+        self._decide(None)
+
+    @Slot()
+    def relabel(self) -> None:
+        if self.relabel_combo.currentText():
+            self._decide(self.relabel_combo.currentText())
+
+    @Slot()
+    def exclude(self) -> None:
+        self._decide("exclude")
+
+    def _decide(self, label: str | None) -> None:
+        path = self.current_path()
+        if path is None or self.corrections_path is None:
+            return
+        if label is None:
+            self.decisions.pop(path, None)
+        else:
+            self.decisions[path] = label
+        self._save()
+        self._caption(self.gallery.currentRow())
+        row = self.gallery.currentRow()
+        if row + 1 < self.gallery.count():
+            self.gallery.setCurrentRow(row + 1)  # on to the next suspect
+
+    def _save(self) -> None:
+        from tlgui.core.data.corrections import write_corrections
+
+        try:
+            write_corrections(self.corrections_path, self.decisions)
+        except OSError as exc:
+            self._say(f"Could not save the corrections to {self.corrections_path}: {exc.strerror or exc}", True)
+            return
+        count = len(self.decisions)
+        self.corrections_label.setText(f"{count} correction{'' if count == 1 else 's'} saved in "
+                                       f"{self.corrections_path} (your image files are not changed)")
+        self._update_buttons()
+
+    # -- job results --------------------------------------------------------------------
+    @Slot(object)
+    def _on_done(self, review) -> None:
+        from tlgui.core.data.corrections import default_corrections_path, read_corrections
+
+        self.review = review
+        self._set_busy(False, f"{len(review.suspects)} suspect label(s), most suspicious first. Method: {review.method}.")
+        self.corrections_path = default_corrections_path(review.data)
+        self.decisions = {}
+        if self.corrections_path.is_file():
+            try:
+                self.decisions = dict(read_corrections(self.corrections_path).labels)
+            except Exception as exc:  # noqa: BLE001 - a damaged file is reported, not fatal
+                self._say(f"Could not read the earlier corrections: {exc}", True)
+        self.relabel_combo.clear()
+        self.relabel_combo.addItems(review.classes)
+        self.gallery.clear()
+        self.gallery.placeholder = "No suspects: every label agrees with what the other images teach."
+        for row, suspect in enumerate(review.suspects):
+            entry = QListWidgetItem("")
+            entry.setData(PATH_ROLE, suspect["path"])
+            entry.setToolTip(suspect["path"])
+            entry.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            self.gallery.addItem(entry)
+            self._caption(row)
+        self._refresh_icons()
+        if review.suspects:
+            self.gallery.setCurrentRow(0)
+        self.gallery.setFocus()
+        self._update_buttons()
+
+    @Slot(object)
+    def _on_error(self, exc) -> None:
+        from tlgui.workers.training import describe_exception
+
+        self.last_error = describe_exception(exc).replace("Training stopped because of", "The check failed because of")
+        self._set_busy(False, f"Could not check the labels: {self.last_error}")
+        self.status.setStyleSheet("color: #c0392b;")
+
+    def _caption(self, row: int) -> None:
+        entry = self.gallery.item(row)
+        if entry is None or self.review is None:
+            return
+        suspect = self.review.suspects[row]
+        decision = self.decisions.get(suspect["path"])
+        verdict = {None: "", "exclude": "\n✗ excluded"}.get(decision, f"\n✓ now {decision}")
+        entry.setText(f"{short_name(suspect['path'])}\n{suspect['given']} → {suspect['suggested']} "
+                      f"({percent(suspect['confidence'], 0)}){verdict}")
+
+    @Slot()
+    def _refresh_icons(self) -> None:
+        if self.review is None:
+            return
+        source = self.review.heat if self.heatmap_box.isChecked() and self.review.heat else self.review.plain
+        for row in range(self.gallery.count()):
+            array = source.get(self.gallery.item(row).data(PATH_ROLE))
+            if array is not None:  # small images enlarged with sharp pixels, as the results gallery does
+                mode = Qt.TransformationMode.FastTransformation if max(array.shape[:2]) < SIDE \
+                    else Qt.TransformationMode.SmoothTransformation
+                pixmap = QPixmap.fromImage(to_qimage(array)).scaled(SIDE, SIDE, Qt.AspectRatioMode.KeepAspectRatio, mode)
+                self.gallery.item(row).setIcon(QIcon(pixmap))
+
+    @Slot(int)
+    def _on_current(self, row: int) -> None:
+        if self.review is not None and 0 <= row < len(self.review.suspects):
+            suggested = self.review.suspects[row]["suggested"]
+            self.relabel_combo.setCurrentText(self.decisions.get(self.review.suspects[row]["path"], suggested)
+                                              if self.decisions.get(self.review.suspects[row]["path"]) != "exclude"
+                                              else suggested)
+        self._update_buttons()
+
+    # -- buttons ----------------------------------------------------------------------
+    def _update_buttons(self) -> None:
+        chosen = self.current_path() is not None and self.review is not None
+        for button in (self.keep_button, self.relabel_button, self.exclude_button, self.relabel_combo):
+            button.setEnabled(chosen)
+        has_file = self.corrections_path is not None and self.corrections_path.is_file()
+        self.export_button.setEnabled(has_file)
+        self.retrain_button.setEnabled(has_file and bool(self.decisions))
+
+    def _set_busy(self, busy: bool, text: str) -> None:
+        self.status.setStyleSheet("")
+        self.status.setText(text)
+        self.progress.setVisible(busy)
+        self.check_button.setEnabled(not busy and bool(self.run_dir))
+        self._update_buttons()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #c0392b;" if error else "")
+        self.status.setText(text)
+
+    def _export(self) -> None:
+        target, _ = QFileDialog.getSaveFileName(self, "Export corrections", str(Path.home() / "corrections.csv"),
+                                                "CSV files (*.csv)")
+        if target:
+            self.export_to(target)
+
+    def export_to(self, target: str) -> None:
+        try:
+            shutil.copyfile(self.corrections_path, target)
+        except OSError as exc:
+            self._say(f"Could not export the corrections to {target}: {exc.strerror or exc}", True)
+            return
+        self._say(f"Corrections exported to {target}.")
+
+    def _retrain(self) -> None:
+        if self.review is not None and self.corrections_path is not None:
+            self.retrain_requested.emit(self.review.data, str(self.corrections_path))
