@@ -342,6 +342,17 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
 
     s.step("scan 16-bit 4-channel TIFF stacks (tifffile)", lab_images)
 
+    def explain():
+        # captum (and the matplotlib it imports) must be in the frozen app
+        image = sorted(data.rglob("*.png"))[0]
+        proc = s.tlgui("explain", model, str(image), "--out", str(s.work / "heatmaps"), "--json")
+        report = last_json(expect_ok(proc, "explain").stdout)
+        shown = report["images"][0]
+        assert Path(shown["heatmap"]).is_file(), f"no heatmap PNG: {shown}"
+        return f"{shown['predicted']} ({shown['probability']:.2f}), peak at {shown['peak']}"
+
+    s.step("explain: a heatmap (captum)", explain)
+
 
 # ---------------------------------------------------------------- sizes and summary
 
