@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "export",
     "compare",
     "doctor",
+    "lr_find",
 )
 
 
