@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from tlgui.core.models.layers import LayerNode, layer_tree
+
 
 @dataclass(frozen=True)
 class BlockGroup:
@@ -23,45 +25,44 @@ class BlockGroup:
     scale: float  # learning-rate multiplier (the head: 1)
 
 
-def _count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+def _kids(node: LayerNode) -> list[LayerNode]:
+    return [child for child in node.children if child.total_params]
 
 
-def _param_children(module: nn.Module, path: str) -> list[tuple[str, nn.Module]]:
-    return [(f"{path}.{name}" if path else name, child) for name, child in module.named_children() if _count(child)]
+def _is_list(node: LayerNode) -> bool:
+    return node.type_name in ("Sequential", "ModuleList")
 
 
-def _opens(child: nn.Module, path: str, parent_total: int) -> bool:
-    """Whether a child is a body to open into its blocks rather than one block."""
-    kids = _param_children(child, path)
-    if len(kids) < 2 or 2 * _count(child) < parent_total:
+def _opens(node: LayerNode, parent_total: int) -> bool:
+    """Whether a module is a body to open into its blocks rather than one block."""
+    kids = _kids(node)
+    if len(kids) < 2 or 2 * node.total_params < parent_total:
         return False
-    is_list = isinstance(child, (nn.Sequential, nn.ModuleList))
-    return len(kids) >= 3 or not is_list  # a 2-block stage (ResNet's layer4) stays one group
+    return len(kids) >= 3 or not _is_list(node)  # a 2-block stage (ResNet's layer4) stays one group
 
 
-def _units(module: nn.Module, path: str, head_path: str, in_list: bool = False) -> list[tuple[str, bool]]:
+def _units(node: LayerNode, head_path: str, in_list: bool = False) -> list[tuple[str, bool]]:
     """(module path, is a single layer) in forward order, the head left out. Once a list of
     blocks is opened its blocks stay whole (EfficientNet's stage 6 is not opened further)."""
     units: list[tuple[str, bool]] = []
-    total = _count(module)
-    for child_path, child in _param_children(module, path):
-        if child_path == head_path:
+    for child in _kids(node):
+        if child.path == head_path:
             continue
-        holds_head = head_path.startswith(child_path + ".")
-        if holds_head or (not in_list and _opens(child, child_path, total)):
-            is_list = isinstance(child, (nn.Sequential, nn.ModuleList)) and not holds_head
-            units.extend(_units(child, child_path, head_path, in_list or is_list))
+        holds_head = head_path.startswith(child.path + ".")
+        if holds_head or (not in_list and _opens(child, node.total_params)):
+            units.extend(_units(child, head_path, in_list or (_is_list(child) and not holds_head)))
         else:
-            units.append((child_path, not _param_children(child, child_path)))
+            units.append((child.path, not _kids(child)))
     return units
 
 
-def block_groups(model: nn.Module, head_path: str, decay: float = 1.0) -> list[BlockGroup]:
-    """The model's block groups in forward order, the head last, with their rate multipliers."""
+def block_groups(model: nn.Module | LayerNode, head_path: str, decay: float = 1.0) -> list[BlockGroup]:
+    """The block groups of a model (or its layer tree) in forward order, the head last, with
+    their rate multipliers."""
+    root = model if isinstance(model, LayerNode) else layer_tree(model)
     merged: list[list[str]] = []
     previous_single = False
-    for path, single in _units(model, "", head_path):
+    for path, single in _units(root, head_path):
         if single and previous_single:
             merged[-1].append(path)
         else:
@@ -74,7 +75,7 @@ def block_groups(model: nn.Module, head_path: str, decay: float = 1.0) -> list[B
 
 def _owner(name: str, groups: list[BlockGroup]) -> int:
     for index, group in enumerate(groups):
-        if any(path == "" or name.startswith(path + ".") for path in group.paths):
+        if any(name.startswith(path + ".") for path in group.paths):
             return index
     return 0  # held by a container directly (class token, position embedding): with the stem
 
@@ -85,13 +86,18 @@ def parameter_scales(model: nn.Module, head_path: str, decay: float) -> dict[str
     return {name: groups[_owner(name, groups)].scale for name, _ in model.named_parameters()}
 
 
-def module_scales(model: nn.Module, head_path: str, decay: float) -> dict[str, tuple[float, float]]:
+def module_scales(root: LayerNode, head_path: str, decay: float) -> dict[str, tuple[float, float]]:
     """Module path -> (lowest, highest) multiplier of the parameters under it, for the layer tree."""
-    scales = parameter_scales(model, head_path, decay)
+    groups = block_groups(root, head_path, decay)
     found: dict[str, tuple[float, float]] = {}
-    for path, module in model.named_modules():
-        prefix = path + "." if path else ""
-        mine = [scales[prefix + name] for name, _ in module.named_parameters()]
+
+    def visit(node: LayerNode) -> list[float]:
+        mine = [groups[_owner(f"{node.path}.(own)", groups)].scale] if node.own_params else []
+        for child in node.children:
+            mine.extend(visit(child))
         if mine:
-            found[path] = (min(mine), max(mine))
+            found[node.path] = (min(mine), max(mine))
+        return mine
+
+    visit(root)
     return found

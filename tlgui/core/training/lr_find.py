@@ -60,9 +60,10 @@ def pick_rate(lrs: list[float], smoothed: list[float], fallback: float) -> tuple
     low = int(np.nanargmin(values))
     min_lr = float(lrs[low])
     steepest = None
-    if low >= 2:
-        slope = np.gradient(values[: low + 1], np.log(np.asarray(lrs[: low + 1])))
-        steepest = float(lrs[int(np.argmin(slope))])
+    first = len(values) // 10  # the first points carry the moving average's start-up
+    if low - first >= 2:
+        slope = np.gradient(values[first : low + 1], np.log(np.asarray(lrs[first : low + 1])))
+        steepest = float(lrs[first + int(np.argmin(slope))])
     return max(min_lr / 10, START_LR), min_lr, steepest
 
 
