@@ -214,3 +214,41 @@ def test_heads_of_timm_models_in_a_layer_decay_run_are_last():
     groups = block_groups(model, find_head_path(model), 0.8)
     assert groups[-1].paths == ("classifier",) and groups[0].paths == ("conv_stem", "bn1")
     assert groups[0].scale == pytest.approx(0.8 ** (len(groups) - 1))
+
+
+def _stop_after(n):
+    from tlgui.core.base.events import EpochStats
+    from tlgui.core.training.control import TrainControl
+
+    control = TrainControl()
+
+    def on_event(event):
+        if isinstance(event, EpochStats) and event.epoch == n:
+            control.stop()
+
+    return on_event, control
+
+
+@pytest.mark.parametrize("stop_at", [1, 3])
+def test_a_head_first_run_resumes_in_either_phase_to_the_same_result(data, tmp_path, stop_at):
+    kw = dict(epochs=4, head_epochs=2, layer_lr_decay=0.5, lr=0.003, batch_size=8)
+    whole = train(config(data, tmp_path / "whole", **kw))
+    on_event, control = _stop_after(stop_at)
+    stopped = train(config(data, tmp_path / "part", **kw), on_event, control)
+    assert stopped.status == "stopped" and stopped.summary["epochs_completed"] == stop_at
+    resumed = train(config(data, tmp_path / "part", **kw), resume=True)
+    assert resumed.status == "completed" and resumed.summary["epochs_completed"] == 4
+    assert [round(h["val_accuracy"], 6) for h in resumed.summary["history"]] == [
+        round(h["val_accuracy"], 6) for h in whole.summary["history"]]
+
+
+def test_a_resumed_lr_auto_run_keeps_its_found_rate(data, tmp_path):
+    on_event, control = _stop_after(1)
+    train(config(data, tmp_path / "part", lr="auto", epochs=2), on_event, control)
+    saved = json.loads((tmp_path / "part" / "config.json").read_text())
+    events = []
+    train(TrainConfig.load(tmp_path / "part" / "config.json"), events.append, resume=True)
+    assert not [e for e in events if isinstance(e, Message) and "finder" in e.text]  # not run again
+    resumed = TrainConfig.load(tmp_path / "part" / "config.json")
+    summary = json.loads((tmp_path / "part" / "summary.json").read_text())
+    assert summary["lr_found"] == saved["lr_found"] == resumed.lr_found and summary["status"] == "completed"
