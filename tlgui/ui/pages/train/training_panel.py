@@ -95,26 +95,7 @@ class TrainingPanel(QWidget):
 
         self._make_fields()
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        form.addRow("&Epochs:", self.epochs)
-        form.addRow("&Batch size:", self.batch_size)
-        lr_row = QHBoxLayout()
-        lr_row.addWidget(self.lr, 1)
-        lr_row.addWidget(self.lr_finder.button)
-        lr_label = QLabel("&Learning rate:")
-        lr_label.setBuddy(self.lr)  # a row of two widgets: the mnemonic needs its buddy named
-        form.addRow(lr_label, lr_row)
-        form.addRow("&Optimizer:", self.optimizer)
-        form.addRow("S&chedule:", self.schedule)
-        form.addRow("&Head first:", self.head_epochs)
-        form.addRow("Layer &rate decay:", self.layer_lr_decay)
-        form.addRow("Class &weights:", self.class_weights)
-        form.addRow("See&d:", self.seed)
-        form.addRow("&Image size:", self.image_size)
-        form.addRow("De&vice:", self.device)
-        form.addRow("&Precision:", self.precision)
+        form = self._make_form()
         settings_box = QGroupBox("Training settings")
         settings_box.setLayout(form)
         self.settings_box = settings_box
@@ -170,6 +151,29 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop_requested)
         self.set_values({})
         self._update_buttons()
+
+    def _make_form(self) -> QFormLayout:
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.addRow("&Epochs:", self.epochs)
+        form.addRow("&Batch size:", self.batch_size)
+        lr_row = QHBoxLayout()
+        lr_row.addWidget(self.lr, 1)
+        lr_row.addWidget(self.lr_finder.button)
+        lr_label = QLabel("&Learning rate:")
+        lr_label.setBuddy(self.lr)  # a row of two widgets: the mnemonic needs its buddy named
+        form.addRow(lr_label, lr_row)
+        form.addRow("&Optimizer:", self.optimizer)
+        form.addRow("S&chedule:", self.schedule)
+        form.addRow("&Head first:", self.head_epochs)
+        form.addRow("Layer &rate decay:", self.layer_lr_decay)
+        form.addRow("Class &weights:", self.class_weights)
+        form.addRow("See&d:", self.seed)
+        form.addRow("&Image size:", self.image_size)
+        form.addRow("De&vice:", self.device)
+        form.addRow("&Precision:", self.precision)
+        return form
 
     def _make_fields(self) -> None:
         """The setting widgets, each with a stable objectName for tests."""
