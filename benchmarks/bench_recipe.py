@@ -49,6 +49,13 @@ VARIANTS = {
 }
 
 
+ONLY: list[str] = []  # --variants: run only these rows
+
+
+def chosen(variants: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {k: v for k, v in variants.items() if not ONLY or k in ONLY}
+
+
 def tlgui_run(args: list[str], out: str) -> dict:
     from tlgui.cli import main
 
@@ -85,7 +92,7 @@ def fewshot(tmp: str, seeds: list[int], imbalanced: bool) -> dict[str, list[floa
         print(f"source smallcnn: test accuracy {pretrain_source(source, 1):.3f} on classes 0-4", flush=True)
     rows: dict[str, list[float]] = {}
     variants = {"class-weights none": [], "class-weights balanced": ["--class-weights", "balanced"]} if imbalanced \
-        else VARIANTS
+        else chosen(VARIANTS)
     for seed in seeds:
         folder = os.path.join(tmp, f"target-{'imb' if imbalanced else 'few'}-{seed}")
         if imbalanced:
@@ -113,7 +120,7 @@ def source_photos(root: str, images: int = 400, size: int = 128) -> None:
         base = rng.random((size // 32 + 2, size // 32 + 2, 3)) * 255
         img = Image.fromarray(base.astype(np.uint8)).resize((size, size), Image.Resampling.BICUBIC)
         draw, colour = ImageDraw.Draw(img), ((40, 60, 220) if c % 2 == 0 else (40, 200, 60))
-        x, y, r = (int(v) for v in rng.integers(size // 4, 3 * size // 4, 2)), size // 6
+        (x, y), r = (int(v) for v in rng.integers(size // 4, 3 * size // 4, 2)), size // 6
         if c < 2:
             draw.polygon([(x, y - r), (x - r, y + r), (x + r, y + r)], fill=colour)
         else:
@@ -163,14 +170,15 @@ def photos(tmp: str, seeds: list[int], size: int = 96, epochs: int = 5) -> dict[
                        "--image-size", str(size), "--lr", "0.003"], os.path.dirname(weights))
         print(f"source EfficientNet-Lite0 (photo-like, 4 classes): val acc {s['final_val_accuracy']:.3f}", flush=True)
     rows: dict[str, list[float]] = {}
-    variants = {"tlgui before (timm head init)": [], **VARIANTS}
+    variants = chosen({"plain script (Adam 1e-4)": [], "tlgui before (timm head init)": [], **VARIANTS})
     common = ["--data", train, "--val-data", val, "--model", "timm:efficientnet_lite0", "--weights", weights,
               "--freeze", "none", "--epochs", str(epochs), "--image-size", str(size)]
     for seed in seeds:
-        rows.setdefault("plain script (Adam 1e-4)", []).append(plain_photos(weights, train, val, size, seed, epochs))
-        print(f"photos seed {seed} plain script             val acc {rows['plain script (Adam 1e-4)'][-1]:.4f}",
-              flush=True)
         for name, extra in variants.items():
+            if name.startswith("plain"):
+                rows.setdefault(name, []).append(plain_photos(weights, train, val, size, seed, epochs))
+                print(f"photos seed {seed} {name:<24} val acc {rows[name][-1]:.4f}", flush=True)
+                continue
             original = timm_zoo._small_head
             if name.startswith("tlgui before"):
                 timm_zoo._small_head = lambda model: model  # timm's own head init, as before issue 21
@@ -191,7 +199,9 @@ def main() -> None:
     ap.add_argument("--photo-seeds", default="0")
     ap.add_argument("--protocols", default="fewshot,imbalanced,photos")
     ap.add_argument("--workdir", help="keep data and source models here (default: a temporary folder)")
+    ap.add_argument("--variants", help="comma-separated row names to run (default: all)")
     args = ap.parse_args()
+    ONLY.extend(v.strip() for v in (args.variants or "").split(",") if v.strip())
     seeds = [int(s) for s in args.seeds.split(",")]
     tmp = args.workdir or tempfile.mkdtemp(prefix="tlgui-bench-recipe-")
     os.makedirs(tmp, exist_ok=True)

@@ -12,8 +12,9 @@ _FIELDS = ("data", "val_data", "model", "weights", "freeze", "batch_size", "opti
 
 def register(sub) -> None:
     p = sub.add_parser("lr-find", help="find a learning rate: a short range test (what --lr auto runs)",
-                       description="Train for 100 steps with the rate growing from 1e-7 to 1, and pick a tenth of "
-                       "the rate where the smoothed loss is lowest. Nothing is saved.")
+                       description="Train for 100 steps with the rate growing from 1e-7 to 1, and pick the rate "
+                       "where the smoothed loss falls fastest (at most a tenth of where it is lowest). "
+                       "Nothing is saved.")
     p.add_argument("--data", required=True, help="training data, as for 'tlgui train'")
     p.add_argument("--val-data")
     p.add_argument("--model", required=True)
@@ -56,5 +57,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{finding.lrs[i]:>10.3g} {finding.losses[i]:>9.4f} {finding.smoothed[i]:>9.4f}")
     steepest = f"; steepest descent at {finding.steepest_lr:.3g}" if finding.steepest_lr else ""
     print(f"lowest smoothed loss at {finding.min_loss_lr:.3g}{steepest}")
-    print(f"pick: {finding.pick:.3g} ({finding.rule}: a tenth of the rate with the lowest smoothed loss)")
+    print(f"pick: {finding.pick:.3g} ({finding.rule}: where the smoothed loss falls fastest, "
+          "at most a tenth of where it is lowest)")
     return 0

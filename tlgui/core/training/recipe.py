@@ -59,8 +59,8 @@ def find_lr_for_run(config: TrainConfig, prepared: Prepared, emit, should_stop) 
     emit(Stage("lr-find", "Finding a learning rate (a short range test)"))
     finding = find_lr(prepared, config, make_criterion(config, prepared), should_stop)
     config.lr_found = float(f"{finding.pick:.3g}")
-    text = (f"learning-rate finder: {config.lr_found:g} (a tenth of {finding.min_loss_lr:.3g}, where the "
-            f"smoothed loss was lowest over {len(finding.lrs)} steps from 1e-7 to 1)")
+    text = (f"learning-rate finder: {config.lr_found:g} (where the smoothed loss fell fastest over "
+            f"{len(finding.lrs)} steps from 1e-7 to 1; lowest at {finding.min_loss_lr:.3g})")
     prepared.messages.append(text)
     emit(Message(text))
 

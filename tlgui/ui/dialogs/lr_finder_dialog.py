@@ -41,8 +41,7 @@ class LrFinderDialog(QDialog):
         finite = [v for v in finding.smoothed if math.isfinite(v)]
         if finite:
             self.plot.setYRange(min(finite) * 0.9, min(max(finite), 3 * min(finite)) * 1.05)
-        steepest = f" The loss fell fastest at {finding.steepest_lr:.2g}." if finding.steepest_lr else ""
         self.text.setText(
             f"Grey: the loss of each of {len(finding.lrs)} training steps, the rate growing from 1e-7; blue: smoothed. "
-            f"The smoothed loss was lowest at {finding.min_loss_lr:.2g}; the pick (red) is a tenth of that, "
-            f"<b>{finding.pick:.2g}</b>, safely on the falling slope.{steepest}")
+            f"The pick (red), <b>{finding.pick:.2g}</b>, is where the smoothed loss fell fastest (at most a tenth "
+            f"of {finding.min_loss_lr:.2g}, where it was lowest).")

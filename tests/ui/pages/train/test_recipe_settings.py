@@ -33,7 +33,7 @@ def test_find_fills_the_rate_and_shows_the_curve(qtbot, main_window, tmp_path):
     assert finder.plot is not None and finder.plot.isVisible()
     assert "Learning rate found" in finder.label.text()
     assert finder.dialog.isVisible() and len(finder.dialog.plot.getPlotItem().listDataItems()) == 2
-    assert finder.finding.rule == "min/10" and len(finder.finding.lrs) > 10
+    assert finder.finding.rule == "steepest, at most min/10" and len(finder.finding.lrs) > 10
     if os.environ.get("TLGUI_SCREENSHOT"):
         w.grab().save(os.environ["TLGUI_SCREENSHOT"])
         finder.dialog.grab().save(os.environ["TLGUI_SCREENSHOT"].replace(".png", "-dialog.png"))

@@ -30,7 +30,7 @@ class LrFinderBox(QWidget):
         self.config_source: Callable[[], object] | None = None  # the window's TrainConfig, set on install
         self.button = QPushButton("Find", objectName="findLrButton")
         self.button.setToolTip("Try rates from 1e-7 to 1 for 100 steps on your data and model, and pick one "
-                               "(a tenth of the rate where the loss was lowest). Takes about 100 training steps.")
+                               "(where the loss fell fastest). Takes about 100 training steps.")
         self.button.clicked.connect(self.find)
         self.label = QLabel("", objectName="lrFindLabel", wordWrap=True, visible=False)
         self.dialog = None  # the curve's window, made on the first result (pyqtgraph takes ~0.3 s to import)
@@ -72,9 +72,8 @@ class LrFinderBox(QWidget):
         self.button.setEnabled(True)
         self.finding = finding
         self._show_curve(finding)
-        steepest = ""
-        self._say(f"Learning rate found: <b>{finding.pick:.2g}</b> (a tenth of {finding.min_loss_lr:.2g}, "
-                  f"the lowest point of the loss{steepest})")
+        self._say(f"Learning rate found: <b>{finding.pick:.2g}</b> (where the loss fell fastest; "
+                  f"the curve is in its own window)")
         self.picked.emit(float(finding.pick))
 
     def _show_curve(self, finding) -> None:
