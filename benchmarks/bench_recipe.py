@@ -19,6 +19,9 @@ on a source task, and then transferred:
   back in for that run).
 
 Each row is one tlgui setting; medians over the seeds are printed. Nothing is asserted.
+Cost: fewshot and imbalanced take ~10 min for 3 seeds on a shared 2-core CPU; photos needs
+~100 s per epoch of EfficientNet-Lite0 there (load ~10), over an hour for one seed: run it on a
+quieter machine (``--protocols photos``). Rerunning into the same ``--workdir`` overwrites runs.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def chosen(variants: dict[str, list[str]]) -> dict[str, list[str]]:
 def tlgui_run(args: list[str], out: str) -> dict:
     from tlgui.cli import main
 
-    code = main(["train", *args, "--out", out, "--quiet"])
+    code = main(["train", *args, "--out", out, "--quiet", "--overwrite"])
     if code != 0:
         sys.exit(f"tlgui train failed with exit code {code}: {args}")
     with open(os.path.join(out, "summary.json"), encoding="utf-8") as handle:
