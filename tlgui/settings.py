@@ -39,6 +39,9 @@ def default_training() -> dict[str, Any]:
         "device": "auto",
         "precision": "auto",  # tlgui.core.base.config.PRECISIONS
         "image_size": None,  # None: what the model's weights expect
+        "head_epochs": 0,  # issue 21's recipe (TrainConfig's defaults)
+        "layer_lr_decay": 1.0,
+        "class_weights": "none",
     }
 
 

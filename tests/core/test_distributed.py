@@ -344,3 +344,14 @@ def test_environment_and_device_checks(monkeypatch):
         monkeypatch.setattr("torch.distributed.all_gather_object",
                             lambda out, obj: out.__setitem__(slice(None), [obj, dict(obj, train_images=1)]))
         distributed.check_same_data(d, {"classes": ["a"], "train_images": 5})
+
+
+def test_torchrun_head_first_then_everything_with_layer_rates(data, tmp_path):
+    # DDP records which parameters train when it wraps the model: each phase wraps again
+    result = torchrun(tmp_path, *common_args(data, tmp_path / "phases"), "--head-epochs", "1",
+                      "--layer-lr-decay", "0.5", "--lr", "0.004")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "phases" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 3 and summary["world_size"] == 2
+    assert summary["frozen_params"] == 0 and summary["head_epochs"] == 1
+    assert sorted({g["lr_scale"] for g in summary["param_groups"]}) == [0.125, 0.25, 0.5, 1.0]

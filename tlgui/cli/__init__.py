@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "rank",
     "explain",
     "check_labels",
+    "lr_find",
 )
 
 

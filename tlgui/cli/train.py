@@ -25,7 +25,8 @@ def register(sub) -> None:
     p.add_argument("--bn-update-frozen", action="store_true", default=None, help="let frozen BatchNorm layers update their running statistics")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr", type=_lr, help="learning rate, or auto: a short range test picks it first "
+                   "(config.json keeps \"auto\" and records the pick as lr_found)")
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"))
     p.add_argument("--weight-decay", type=float,
                    help="weight decay on weights (never on biases and normalisation layers); "
@@ -56,6 +57,14 @@ def register(sub) -> None:
                    help="auto (default): bf16 autocast where the CPU/GPU does bf16 natively, else fp32")
     p.add_argument("--cache-views", type=int,
                    help="head-only training with augmentation: augmented views per image in the feature cache (default 2)")
+    p.add_argument("--head-epochs", type=int,
+                   help="train the head alone for this many of the epochs (on cached features), then unfreeze "
+                        "the layers --freeze leaves trainable (default 0)")
+    p.add_argument("--layer-lr-decay", type=float,
+                   help="discriminative rates: each earlier block group gets this times the next one's rate "
+                        "(default 1: one rate for all)")
+    p.add_argument("--class-weights", choices=("none", "balanced"),
+                   help="balanced: weight the loss by n / (classes * images of the class) from the training split")
     p.add_argument("--out", help="run folder to write (config.json, metrics.csv, summary.json, model.pt)")
     p.add_argument("--overwrite", action="store_true", help="start again in --out, replacing the run there (finished or interrupted)")
     p.add_argument("--resume", action="store_true",
@@ -74,7 +83,17 @@ _FIELDS = {
     "num_workers": "num_workers", "out": "out", "sync_bn": "sync_bn", "precision": "precision",
     "cache_views": "cache_views", "channels": "channels", "intensity": "intensity", "stack": "stack",
     "corrections": "corrections",
+    "head_epochs": "head_epochs", "layer_lr_decay": "layer_lr_decay", "class_weights": "class_weights",
 }
+
+
+def _lr(text: str):
+    from tlgui.core.base.config import parse_lr
+
+    try:
+        return parse_lr(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("invalid value for --lr: ", "")) from None
 
 
 def config_from_args(args: argparse.Namespace):

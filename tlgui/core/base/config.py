@@ -30,6 +30,9 @@ AUGMENTATIONS = ("none", "flip", "standard")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+CLASS_WEIGHTS = ("none", "balanced")
+
+
 STACK_RULES = ("middle", "max")  # tlgui.core.base.pixels.STACK_RULES
 
 
@@ -47,7 +50,7 @@ class TrainConfig:
     bn_update_frozen: bool = False  # let frozen BatchNorm layers update running stats
     epochs: int = 5
     batch_size: int = 64
-    lr: float | None = None  # None: a sensible default for the optimizer
+    lr: float | str | None = None  # None: a sensible default for the optimizer; "auto": the LR finder picks
     optimizer: str = "adam"
     schedule: str = "cosine"
     momentum: float = 0.9
@@ -72,6 +75,11 @@ class TrainConfig:
     # label corrections (tlgui.core.data.corrections): a CSV path,label applied when the data is opened
     corrections: str | None = None
     corrections_sha256: str | None = None  # the file's SHA-256 when the run started (resume checks it)
+    # issue 21, the fine-tuning recipe
+    head_epochs: int = 0  # first train the head alone (on cached features) for this many of the epochs
+    layer_lr_decay: float = 1.0  # each earlier block group gets this times the next one's learning rate
+    class_weights: str = "none"  # "none" | "balanced": loss weights n / (k * n_c) from the training split
+    lr_found: float | None = None  # with lr "auto": the rate the finder picked (written by the run)
     schema_version: int = CONFIG_SCHEMA_VERSION
 
     def validate(self) -> TrainConfig:
@@ -92,8 +100,8 @@ class TrainConfig:
             raise bad("--epochs", self.epochs, "must be at least 1")
         if int(self.batch_size) < 1:
             raise bad("--batch-size", self.batch_size, "must be at least 1")
-        if self.lr is not None and not (0 < float(self.lr) < 10):
-            raise bad("--lr", self.lr, "must be a positive number below 10")
+        self.lr = parse_lr(self.lr)
+        self._validate_recipe(bad)
         if not (0 < float(self.val_split) < 1):
             raise bad("--val-split", self.val_split, "must be between 0 and 1")
         if self.image_size is not None and not (8 <= int(self.image_size) <= 1024):
@@ -112,13 +120,34 @@ class TrainConfig:
             raise bad("--weight-decay", self.weight_decay, "must be 0 or a positive number below 10")
         return self
 
+    def _validate_recipe(self, bad) -> None:
+        if not (0 <= int(self.head_epochs) < int(self.epochs)):
+            raise bad("--head-epochs", self.head_epochs, f"must be 0 or more and below --epochs ({self.epochs})")
+        if int(self.head_epochs) and (self.freeze or "none").strip() == "backbone":
+            raise bad("--head-epochs", self.head_epochs, "needs layers to unfreeze afterwards, but --freeze is backbone")
+        if not (0 < float(self.layer_lr_decay) <= 1):
+            raise bad("--layer-lr-decay", self.layer_lr_decay, "must be above 0 and at most 1 (1: one rate for all)")
+        if self.class_weights not in CLASS_WEIGHTS:
+            raise bad("--class-weights", self.class_weights, "choose " + ", ".join(CLASS_WEIGHTS))
+        if not self.lr_auto:
+            self.lr_found = None  # a rate given by hand: a finder's old pick no longer applies
+        if self.lr_found is not None and not (0 < float(self.lr_found) < 10):
+            raise bad("lr_found", self.lr_found, "must be a positive number below 10")
+
+    @property
+    def lr_auto(self) -> bool:
+        return self.lr == "auto"
+
     def resolved_weight_decay(self) -> float:
         if self.weight_decay is not None:
             return float(self.weight_decay)
         return 0.01 if self.optimizer == "adamw" else 0.0
 
     def resolved_lr(self) -> float:
-        if self.lr is not None:
+        """The base learning rate; with "auto" the finder's pick (the default until it has run)."""
+        if self.lr_auto and self.lr_found is not None:
+            return float(self.lr_found)
+        if self.lr is not None and not self.lr_auto:
             return float(self.lr)
         return 0.01 if self.optimizer == "sgd" else 1e-3
 
@@ -160,6 +189,21 @@ def migrate_config(raw: dict[str, Any]) -> dict[str, Any]:
         )
     raw["schema_version"] = CONFIG_SCHEMA_VERSION
     return raw
+
+
+def parse_lr(value: Any) -> float | str | None:
+    """``--lr``: a positive number below 10, or "auto" (the learning-rate finder picks it)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        lr = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"invalid value for --lr: {value!r} (a number such as 0.001, or auto)") from None
+    if not (0 < lr < 10):
+        raise ConfigError(f"invalid value for --lr: {value!r} (must be a positive number below 10, or auto)")
+    return lr
 
 
 def parse_channels(text: str | None, available: int | None = None) -> list[int] | None:

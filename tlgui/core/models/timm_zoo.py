@@ -18,6 +18,7 @@ from torch import nn
 
 from tlgui.core.base.errors import ModelError
 from tlgui.core.base.preprocessing import _RESAMPLE, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from tlgui.core.models.heads import init_new_head
 
 TIMM_PREFIX = "timm:"
 INSTALL_HINT = "pip install 'tlgui[timm]'"
@@ -81,14 +82,22 @@ def build_timm(name: str, num_classes: int, in_channels: int = 3, device: torch.
     device = device or torch.device("cpu")
     try:
         with device:
-            return tie_distillation_head(
-                timm.create_model(base, pretrained=False, num_classes=num_classes, in_chans=in_channels))
+            return _small_head(tie_distillation_head(
+                timm.create_model(base, pretrained=False, num_classes=num_classes, in_chans=in_channels)))
     except (RuntimeError, NotImplementedError) as exc:
         if device.type != "meta":
             raise ModelError(f"timm could not build {name}: {str(exc).splitlines()[0][:160]}") from None
     # a few architectures compute values while building that a meta tensor cannot hold
     model = timm.create_model(base, pretrained=False, num_classes=num_classes, in_chans=in_channels)
     return tie_distillation_head(model).to("meta")
+
+
+def _small_head(model: nn.Module) -> nn.Module:
+    """The new head re-initialised by the rule of timm's own ``reset_classifier`` (see heads.py)."""
+    path = timm_head_path(model)
+    if path is not None:
+        init_new_head(model.get_submodule(path))
+    return model
 
 
 def tie_distillation_head(model: nn.Module) -> nn.Module:

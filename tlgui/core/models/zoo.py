@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import math
 from dataclasses import dataclass
 
 import torch
@@ -13,6 +12,7 @@ from torch import nn
 
 from tlgui.core.base.errors import ModelError
 from tlgui.core.base.preprocessing import _RESAMPLE, IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from tlgui.core.models.heads import init_new_head
 from tlgui.core.models.timm_zoo import (
     build_timm,
     check_timm,
@@ -220,7 +220,9 @@ def build_model(
     device = torch.device(device) if device is not None else torch.device("cpu")
     if name == SMALLCNN:
         with device:
-            return SmallCNN(num_classes=num_classes, in_channels=in_channels)
+            model = SmallCNN(num_classes=num_classes, in_channels=in_channels)
+        init_new_head(model.fc)
+        return model
     if is_timm(name):
         return build_timm(name, num_classes, in_channels, device)
     if device.type == "meta":
@@ -309,15 +311,10 @@ def replace_head(model: nn.Module, num_classes: int) -> str:
     old = _get(model, path)
     device = next(old.parameters()).device
     if isinstance(old, nn.Linear):
-        new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
-        new.to(device)
-        if device.type != "meta":
-            bound = 1 / math.sqrt(old.in_features)
-            nn.init.uniform_(new.weight, -bound, bound)
-            if new.bias is not None:
-                nn.init.zeros_(new.bias)
+        new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None).to(device)
     else:
         new = nn.Conv2d(old.in_channels, num_classes, kernel_size=old.kernel_size).to(device)
+    init_new_head(new)  # small: the first loss is near log(classes)
     _set(model, path, new)
     if hasattr(model, "num_classes"):
         model.num_classes = num_classes

@@ -42,7 +42,8 @@ def uses_auto_fit(config: TrainConfig) -> bool:
     """True when learning rate, optimizer and batch size are all left at their defaults,
     the CLI's (TrainConfig's) or the training panel's."""
     defaults = {f.name: f.default for f in fields(TrainConfig)}
-    chosen = {"lr": config.lr, "optimizer": config.optimizer, "batch_size": config.batch_size}
+    lr = None if config.lr == "auto" else config.lr  # "auto": tlgui chooses, as with no rate given
+    chosen = {"lr": lr, "optimizer": config.optimizer, "batch_size": config.batch_size}
     recipes = ({key: defaults[key] for key in chosen}, WINDOW_DEFAULTS)
     return any(chosen == recipe for recipe in recipes)
 
@@ -95,21 +96,23 @@ def pick_l2(head: nn.Module, cache: FeatureCache, criterion) -> float:
     return best_l2
 
 
-def setup_cached_training(state: Any) -> None:
-    """Replace the run's batches, optimizer and schedule by ones over the cached features."""
+def setup_cached_training(state: Any, epochs: int | None = None) -> None:
+    """Replace the run's batches, optimizer and schedule by ones over the cached features
+    (for ``epochs``: the run's, or its head phase's)."""
     config, cache = state.config, state.cache
+    epochs = epochs or config.epochs
     head = state.model.get_submodule(state.prepared.head_path)
     if uses_auto_fit(config):
         state.head_l2 = pick_l2(head, cache, state.criterion)
         state.train_batches = CachedBatches(cache.train, len(cache.train.y), state.generator)  # one full batch
-        state.optimizer = lbfgs(head, math.ceil(TOTAL_ITERATIONS / config.epochs))
+        state.optimizer = lbfgs(head, math.ceil(TOTAL_ITERATIONS / epochs))
         state.scheduler = torch.optim.lr_scheduler.LambdaLR(state.optimizer, lambda _: 1.0)
         state.emit(Message(f"head fit: full-batch L-BFGS logistic regression on the cached features, "
                            f"L2 strength {state.head_l2:g} picked on the validation set"))
         return
     state.train_batches = CachedBatches(cache.train, config.batch_size, state.generator)
     state.optimizer = build_optimizer(config, [p for p in head.parameters() if p.requires_grad])
-    state.scheduler = build_scheduler(config, state.optimizer, config.epochs * len(state.train_batches))
+    state.scheduler = build_scheduler(config, state.optimizer, epochs * len(state.train_batches))
 
 
 def head_fit_summary(state: Any) -> dict[str, Any]:

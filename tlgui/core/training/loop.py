@@ -28,7 +28,7 @@ from tlgui.core.data.corrections import snapshot_corrections
 from tlgui.core.models.checkpoint import make_checkpoint
 from tlgui.core.models.device import device_label, fallback_note
 from tlgui.core.models.inference import autocast_for, to_model_input
-from tlgui.core.models.layers import set_train_mode, trainable_parameters
+from tlgui.core.models.layers import set_train_mode
 from tlgui.core.results.run_lock import RunLock
 from tlgui.core.results.run_split import read_split, write_split
 from tlgui.core.results.runs import RunDir, default_run_name, fresh_run_path
@@ -38,13 +38,11 @@ from tlgui.core.training.batches import Batches, evaluate_batches
 from tlgui.core.training.control import TrainControl
 from tlgui.core.training.feature_cache import (
     FeatureCache,
-    build_feature_cache,
     head_loss_accuracy,
-    trains_head_only,
 )
-from tlgui.core.training.head_fit import cached_train_epoch, setup_cached_training
-from tlgui.core.training.optim import build_optimizer, build_scheduler
+from tlgui.core.training.head_fit import cached_train_epoch
 from tlgui.core.training.prepare import Prepared, prepare
+from tlgui.core.training.recipe import find_lr_for_run, make_criterion, next_phase, setup_phase
 from tlgui.core.training.records import (
     collect_late_bad_files,
     flush_checkpoints,
@@ -97,6 +95,7 @@ class RunState:
     started: float = 0.0
     cache: FeatureCache | None = None  # head-only runs: the head trains on cached backbone features
     head_l2: float | None = None  # set when the head is fitted by full-batch L-BFGS
+    head_phase_fit: dict[str, Any] | None = None  # --head-epochs: how the head phase was trained
     pending_checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> state to write
     checkpoint_written: float = field(default_factory=time.monotonic)
 
@@ -140,6 +139,8 @@ def _run(state: RunState) -> RunResult:
     try:
         try:
             for epoch in range(state.start_epoch, config.epochs + 1):
+                if epoch > state.start_epoch:
+                    next_phase(state, epoch)  # --head-epochs: unfreeze after the head phase
                 train_figures = train_one_epoch(state, epoch)
                 if train_figures is None:
                     break
@@ -205,6 +206,8 @@ def _open_locked(config: TrainConfig, run: RunDir, lock: RunLock, emit, control,
     stored_split = read_split(run.path) if resumed is not None else None
     # bad data, model or weights fail here
     prepared = prepare(config, emit, control, device=device, stored_split=stored_split)
+    if config.lr_auto and resumed is None:  # a resumed run keeps the rate its config.json recorded
+        find_lr_for_run(config, prepared, emit, lambda: control.stopped)
     distributed.check_same_data(dist, _data_description(prepared))
     validated = _resumed_epoch(resumed)
     if not dist.main:
@@ -216,7 +219,7 @@ def _open_locked(config: TrainConfig, run: RunDir, lock: RunLock, emit, control,
         lock.acquire()
         run.prepare(overwrite)  # only now is the folder created (or an old run's files replaced)
         resolved = config.to_dict()
-        resolved["lr"] = config.resolved_lr()
+        resolved["lr"] = "auto" if config.lr_auto else config.resolved_lr()  # "auto" reruns the finder
         run.write_config(resolved)
         write_split(run.path, prepared.split)
         snapshot_corrections(config.corrections, config.corrections_sha256, run.path)
@@ -252,18 +255,9 @@ def build_training(state: RunState) -> None:
     state.generator = torch.Generator().manual_seed(config.seed)
     state.train_batches = Batches(prepared, config, True, state.generator, state.dist)
     state.val_batches = Batches(prepared, config, False, state.generator, state.dist)
-    state.train_model = distributed.wrap(state.dist, state.model, state.device, config.sync_bn)
-    state.optimizer = build_optimizer(config, trainable_parameters(state.model))
-    state.scheduler = build_scheduler(config, state.optimizer, config.epochs * len(state.train_batches))
+    state.criterion = make_criterion(config, prepared)
+    setup_phase(state, state.start_epoch if state.resumed_from is None else int(state.resumed_from["epoch"]) + 1)
     state.log_every = 1 if state.device.type == "cpu" else max(1, len(state.train_batches) // 50)  # .item() syncs
-    if state.dist.enabled:  # each process would cache and fit the whole head on its own
-        if trains_head_only(prepared):
-            state.emit(Message(f"the feature cache is not used under torchrun ({state.dist.world} processes): "
-                               "the frozen backbone runs every epoch"))
-    else:
-        state.cache = build_feature_cache(prepared, state.generator, state.emit, lambda: state.control.stopped)
-    if state.cache is not None:
-        setup_cached_training(state)
     resumed = state.resumed_from
     if resumed is None:
         return
@@ -351,7 +345,7 @@ def _report_batch(state: RunState, epoch: int, index: int, batch_loss: float, ba
             f"try a lower learning rate (now {state.config.resolved_lr():g})"
         )
     state.emit(BatchStats(epoch, index, len(state.train_batches), batch_loss, batch_acc,
-                          state.optimizer.param_groups[0]["lr"], time.perf_counter() - state.started))
+                          head_lr(state.optimizer), time.perf_counter() - state.started))
 
 
 def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, epoch_start: float) -> bool:
@@ -369,7 +363,7 @@ def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, e
         return False
     state.epochs_done = epoch
     state.validated_epoch = epoch
-    lr = state.optimizer.param_groups[0]["lr"]
+    lr = head_lr(state.optimizer)
     seconds = time.perf_counter() - epoch_start
     state.last_val = (val_loss, val_acc)
     if state.dist.main:
@@ -403,6 +397,10 @@ def finish(state: RunState) -> RunResult:
                 "val_accuracy": val_acc if state.validated_epoch is not None else None},
     )
     summary = run_summary(state, train_seconds, val_loss, val_acc)
+    recall = summary.get("val_per_class_recall")
+    if recall:  # the run log (and the CLI) name each class's recall, not only the accuracy
+        state.emit(Message("validation recall per class: " + ", ".join(f"{k} {v:.3f}" for k, v in recall.items())
+                           + f"; balanced accuracy {summary['val_balanced_accuracy']:.3f}"))
     if state.dist.main:
         state.run.save_model(checkpoint)
         state.run.write_summary(summary)
@@ -413,6 +411,11 @@ def finish(state: RunState) -> RunResult:
         state.emit(Message(f"stopped after {state.epochs_done} complete epoch(s); the model so far is saved "
                            f"({matches})", "info"))
     return RunResult(state.status, str(state.run.path), summary)
+
+
+def head_lr(optimizer) -> float:
+    """The rate reported per batch and epoch: the head's (the highest, with --layer-lr-decay)."""
+    return max(group["lr"] for group in optimizer.param_groups)
 
 
 def _out_of_memory(config: TrainConfig, what: str) -> TrainingError:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from tlgui.core.base.config import TrainConfig
+from tlgui.core.models.lr_groups import parameter_scales
 
 
 def decay_groups(params, weight_decay: float) -> list[dict]:
@@ -21,9 +23,29 @@ def decay_groups(params, weight_decay: float) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
+def model_param_groups(config: TrainConfig, model: nn.Module, head_path: str) -> list[dict]:
+    """The trainable parameters' groups: weight decay as :func:`decay_groups`, and with
+    ``--layer-lr-decay F`` below 1 one rate per block group (see lr_groups), earliest first, each
+    with its ``lr`` and ``lr_scale`` (its multiple of the run's rate)."""
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    decay, lr = config.resolved_weight_decay(), config.resolved_lr()
+    if float(config.layer_lr_decay) >= 1.0:
+        return decay_groups([p for _, p in named], decay)
+    scales = parameter_scales(model, head_path, float(config.layer_lr_decay))
+    groups: list[dict] = []
+    for scale in sorted({scales[name] for name, _ in named}):
+        params = [p for name, p in named if scales[name] == scale]
+        for group in decay_groups(params, decay):
+            groups.append({**group, "lr": lr * scale, "lr_scale": scale})
+    return groups
+
+
 def build_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    """``params``: tensors (one rate), or the groups of :func:`model_param_groups`."""
     lr = config.resolved_lr()
-    groups = decay_groups(params, config.resolved_weight_decay())
+    params = list(params)
+    given = bool(params) and isinstance(params[0], dict)
+    groups = params if given else decay_groups(params, config.resolved_weight_decay())
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
     if config.optimizer == "adamw":
@@ -36,6 +58,6 @@ def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps))
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.resolved_lr(), total_steps=max(2, total_steps)
+            optimizer, max_lr=[group["lr"] for group in optimizer.param_groups], total_steps=max(2, total_steps)
         )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)

@@ -10,6 +10,7 @@ from tlgui.core.base.events import Message
 from tlgui.core.models.device import device_label
 from tlgui.core.training.feature_cache import not_used_summary
 from tlgui.core.training.head_fit import head_fit_summary
+from tlgui.core.training.recipe import class_figures, param_group_rates
 from tlgui.core.training.resume import random_streams
 
 # each function takes the loop's RunState (not imported: the loop imports this module)
@@ -129,4 +130,20 @@ def run_summary(state, train_seconds: float, val_loss, val_acc) -> dict[str, Any
         "precision": prepared.precision.name,
         "feature_cache": state.cache.summary() if state.cache is not None else not_used_summary(),
         "head_fit": head_fit_summary(state),
+        **recipe_summary(state),
+    }
+
+
+def recipe_summary(state) -> dict[str, Any]:
+    """The fine-tuning recipe's keys in summary.json (issue 21)."""
+    config = state.config
+    return {
+        "lr": "auto" if config.lr_auto else config.resolved_lr(),
+        "lr_found": config.lr_found if config.lr_auto else None,
+        "head_epochs": int(config.head_epochs),
+        "head_phase_fit": state.head_phase_fit,
+        "layer_lr_decay": float(config.layer_lr_decay),
+        "param_groups": param_group_rates(state.optimizer) if state.optimizer is not None else [],
+        "class_weights": config.class_weights,
+        **class_figures(state),
     }

@@ -279,6 +279,7 @@ class MainWindow(QMainWindow):
             live_loaders.discard(self._loader)
             self._loader = None
         self.workspace.shutdown()
+        self.training_panel.lr_finder.shutdown()  # a Find still running
         if self.persist_settings:
             self.remember_choices()
             save_settings(self.settings)

@@ -14,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
 from tlgui.core.models.layers import LayerNode
 
-COLUMNS = ("Layer", "Type", "Parameters", "Trainable")
+COLUMNS = ("Layer", "Type", "Parameters", "Trainable", "LR ×")
 BN_TYPES = frozenset({"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm"})
 _GREY = QBrush(QColor(128, 128, 128))
 _NO_PARENT = QModelIndex()  # the invisible root (a shared, never-modified default)
@@ -61,6 +61,7 @@ class LayerTreeModel(QAbstractItemModel):
         self._blank_icon: QIcon | None = None  # lines parameter-free rows up with checkboxes
         self._bold = QFont()
         self._bold.setBold(True)
+        self._lr_scales: dict[str, tuple[float, float]] = {}  # --layer-lr-decay: path -> (low, high)
 
     def set_indicator_width(self, width: int) -> None:
         pixmap = QPixmap(max(1, width), max(1, width))
@@ -101,6 +102,18 @@ class LayerTreeModel(QAbstractItemModel):
     def items(self) -> list[_Item]:
         """All modules in forward (registration) order, the root first."""
         return self._items
+
+    def set_lr_scales(self, scales: dict[str, tuple[float, float]]) -> None:
+        """The "LR ×" column: each module's multiple of the run's rate (empty: all 1)."""
+        self._lr_scales = dict(scales)
+        if self._items:
+            self._emit_all()
+
+    def lr_text(self, item: _Item) -> str:
+        if item.total == 0:
+            return "–"
+        low, high = self._lr_scales.get(item.node.path, (1.0, 1.0))
+        return f"{low:.3g}" if low == high else f"{low:.3g}–{high:.3g}"
 
     def set_locked(self, locked: bool) -> None:
         self._locked = bool(locked)
@@ -169,6 +182,8 @@ class LayerTreeModel(QAbstractItemModel):
                 return f"{item.total:,}" if item.total else "–"
             if column == 3:
                 return _trainable_text(item)
+            if column == 4:
+                return self.lr_text(item)
             return None
         if role == Qt.ItemDataRole.CheckStateRole and column == 0 and item.total > 0:
             return self.check_state(item)

@@ -33,6 +33,7 @@ from tlgui.core.models.layers import (
     frozen_parameter_names,
     layer_tree,
 )
+from tlgui.core.models.lr_groups import module_scales
 from tlgui.core.models.zoo import build_model, find_head_path
 from tlgui.ui.widgets.layer_model import LayerTreeModel, stage_blocks
 
@@ -52,6 +53,7 @@ class LayerTreePanel(QWidget):
         self._own_names: dict[int, list[str]] = {}
         self._blocks: list[LayerNode] = []
         self._arch: tuple[str, int, int] | None = None
+        self._lr_decay = 1.0  # the training panel's layer-rate decay, shown as "LR ×"
         self._cache: OrderedDict = OrderedDict()
         self._last_emitted: FreezePlan | None = None
         self._locked = False
@@ -126,7 +128,7 @@ class LayerTreePanel(QWidget):
         # what is left, and a narrow panel scrolls sideways instead of crushing the names
         header.setStretchLastSection(True)
         metrics = self.fontMetrics()
-        for column, sample in ((1, "Conv2dNormActivation"), (2, "999,999,999"), (3, "frozen")):
+        for column, sample in ((1, "Conv2dNormActivation"), (2, "999,999,999"), (3, "frozen"), (4, "0.0156–1")):
             # fixed widths: ResizeToContents would measure every row of a big tree
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(column, metrics.horizontalAdvance(sample) + 24)
@@ -199,10 +201,23 @@ class LayerTreePanel(QWidget):
                 self._apply_plan(previous)
             except Exception:  # noqa: BLE001 - paths of another architecture: start over
                 self._apply_plan(FreezePlan("none", [], previous.bn_update_frozen))
+        self.set_lr_decay(self._lr_decay)
         self.view.expandToDepth(0)
         self._fit_name_column()
         self._after_change()
         self.last_build_seconds = time.perf_counter() - start
+
+    def set_lr_decay(self, decay: float) -> None:
+        """Show each module's learning-rate multiple under ``--layer-lr-decay decay`` ("LR ×")."""
+        self._lr_decay = float(decay)
+        if self._arch is None:
+            return
+        root = self._model.root.node
+        scales = {} if self._lr_decay >= 1 else module_scales(root, self._model.head_path, self._lr_decay)
+        self._model.set_lr_scales(scales)
+
+    def lr_decay(self) -> float:
+        return self._lr_decay
 
     def plan(self) -> FreezePlan:
         """The smallest plan that says what the checkboxes say."""

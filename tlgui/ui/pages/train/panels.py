@@ -36,6 +36,10 @@ def install_panels(window) -> None:
     for label in window._placeholders:
         label.deleteLater()
     window._placeholders = []
+    training = window.training_panel  # the recipe's settings reach the layer tree and the LR finder
+    window.layer_panel.set_lr_decay(training.layer_lr_decay.value())
+    training.layer_lr_decay.valueChanged.connect(window.layer_panel.set_lr_decay)
+    training.lr_finder.config_source = lambda: build_config(window, out="")
 
 
 def restore_choices(window, s) -> None:
@@ -84,8 +88,9 @@ def update_architecture(window, summary) -> None:
         show_error(window, f"The layers of {arch} cannot be shown: {exc}")
 
 
-def build_config(window):
-    """The TrainConfig the panels describe, with a fresh run folder. Raises on bad input."""
+def build_config(window, out: str | None = None):
+    """The TrainConfig the panels describe, with a fresh run folder (``out=""``: none, for the
+    learning-rate finder, which writes nothing). Raises on bad input."""
     from tlgui.core.base.config import TrainConfig
 
     if window.model_panel is None:
@@ -95,7 +100,8 @@ def build_config(window):
     plan = window.layer_panel.plan()
     values = window.training_panel.values()
     values.update(window.dataset_panel.image_choices())  # channels, intensity, stack (ConfigError)
-    out = new_run_dir(paths.runs_dir(), model.architecture)
+    if out is None:
+        out = new_run_dir(paths.runs_dir(), model.architecture)
     config = TrainConfig(
         data=data.data,
         val_data=data.val_data,

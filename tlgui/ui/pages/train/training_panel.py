@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,7 +33,8 @@ from tlgui.ui.base.formatting import format_duration
 
 OPTIMIZERS = (("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD with momentum"))
 SCHEDULES = (("cosine", "Cosine decay"), ("onecycle", "One-cycle"), ("constant", "Constant"))
-LR_PRESETS = ("auto", "0.1", "0.03", "0.01", "0.003", "0.001", "0.0003", "0.0001")
+LR_PRESETS = ("auto", "find", "0.1", "0.03", "0.01", "0.003", "0.001", "0.0003", "0.0001")
+CLASS_WEIGHT_CHOICES = (("none", "None"), ("balanced", "Balanced"))
 PRECISION_CHOICES = (("auto", "Automatic"), ("fp32", "fp32"), ("bf16", "bf16"))
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
@@ -51,6 +53,7 @@ def result_html(result) -> str:
     epochs, seconds = s.get("epochs_completed"), s.get("train_seconds")
     if epochs is not None and isinstance(seconds, (int, float)):
         lines.append(f"{epochs} epoch(s) in {format_duration(seconds)}")
+    lines.extend(_class_lines(s))
     trainable, frozen = s.get("trainable_params"), s.get("frozen_params")
     if isinstance(trainable, int) and isinstance(frozen, int):
         lines.append(f"{trainable:,} parameters trained, {frozen:,} frozen")
@@ -58,6 +61,21 @@ def result_html(result) -> str:
         url = QUrl.fromLocalFile(result.run_dir).toString()
         lines.append(f'Saved in <a href="{url}">{escape(Path(result.run_dir).name)}</a>')
     return "<br>".join(lines)
+
+
+def _class_lines(s: dict[str, Any]) -> list[str]:
+    """Balanced accuracy, each class's recall, and the rate the finder picked."""
+    lines = []
+    balanced, recall = s.get("val_balanced_accuracy"), s.get("val_per_class_recall") or {}
+    if isinstance(balanced, (int, float)):
+        lines.append(f"Balanced accuracy: {100 * balanced:.1f} %")
+    if recall:
+        shown = ", ".join(f"{escape(str(k))} {100 * v:.0f} %" for k, v in list(recall.items())[:12])
+        more = f" and {len(recall) - 12} more" if len(recall) > 12 else ""
+        lines.append(f"Recall per class: {shown}{more}")
+    if isinstance(s.get("lr_found"), (int, float)):
+        lines.append(f"Learning rate found: {s['lr_found']:.2g}")
+    return lines
 
 
 class TrainingPanel(QWidget):
@@ -77,18 +95,7 @@ class TrainingPanel(QWidget):
 
         self._make_fields()
 
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        form.addRow("&Epochs:", self.epochs)
-        form.addRow("&Batch size:", self.batch_size)
-        form.addRow("&Learning rate:", self.lr)
-        form.addRow("&Optimizer:", self.optimizer)
-        form.addRow("S&chedule:", self.schedule)
-        form.addRow("See&d:", self.seed)
-        form.addRow("&Image size:", self.image_size)
-        form.addRow("De&vice:", self.device)
-        form.addRow("&Precision:", self.precision)
+        form = self._make_form()
         settings_box = QGroupBox("Training settings")
         settings_box.setLayout(form)
         self.settings_box = settings_box
@@ -129,10 +136,13 @@ class TrainingPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        # the form never shrinks below its rows; the finder's curve takes what room is left
+        settings_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         layout.addWidget(settings_box)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
+        layout.addWidget(self.lr_finder)
         layout.addWidget(self.result_box)
         layout.addStretch(1)
 
@@ -141,6 +151,29 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop_requested)
         self.set_values({})
         self._update_buttons()
+
+    def _make_form(self) -> QFormLayout:
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.addRow("&Epochs:", self.epochs)
+        form.addRow("&Batch size:", self.batch_size)
+        lr_row = QHBoxLayout()
+        lr_row.addWidget(self.lr, 1)
+        lr_row.addWidget(self.lr_finder.button)
+        lr_label = QLabel("&Learning rate:")
+        lr_label.setBuddy(self.lr)  # a row of two widgets: the mnemonic needs its buddy named
+        form.addRow(lr_label, lr_row)
+        form.addRow("&Optimizer:", self.optimizer)
+        form.addRow("S&chedule:", self.schedule)
+        form.addRow("&Head first:", self.head_epochs)
+        form.addRow("Layer &rate decay:", self.layer_lr_decay)
+        form.addRow("Class &weights:", self.class_weights)
+        form.addRow("See&d:", self.seed)
+        form.addRow("&Image size:", self.image_size)
+        form.addRow("De&vice:", self.device)
+        form.addRow("&Precision:", self.precision)
+        return form
 
     def _make_fields(self) -> None:
         """The setting widgets, each with a stable objectName for tests."""
@@ -156,8 +189,10 @@ class TrainingPanel(QWidget):
         self.lr.setEditable(True)
         self.lr.addItems(LR_PRESETS)
         self.lr.setToolTip(
-            "Step size of each update. 'auto' picks a sensible value for the optimizer."
+            "Step size of each update. 'auto' picks a sensible value for the optimizer; 'find' runs a "
+            "short range test first (Find does it now and shows the curve)."
         )
+        self._make_recipe_fields()
         self.optimizer = QComboBox(objectName="optimizerCombo")
         for key, label in OPTIMIZERS:
             self.optimizer.addItem(label, key)
@@ -186,6 +221,35 @@ class TrainingPanel(QWidget):
             "expect (224 px for most torchvision models, 28 px for smallcnn). Smaller is much "
             "faster on a CPU; small source images gain nothing from a large size."
         )
+
+    def _make_recipe_fields(self) -> None:
+        """Head-first epochs, layer-rate decay, class weights and the learning-rate finder."""
+        from tlgui.ui.pages.train.lr_finder import LrFinderBox
+
+        self.lr_finder = LrFinderBox()
+        self.lr_finder.picked.connect(self._on_lr_picked)
+        self.head_epochs = QSpinBox(objectName="headEpochsSpin")
+        self.head_epochs.setRange(0, 999)
+        self.head_epochs.setSpecialValueText("off")
+        self.head_epochs.setSuffix(" epoch(s)")
+        self.head_epochs.setToolTip("Train the new head alone for this many of the epochs (on cached features: "
+                                    "seconds), then the layers you left trainable. Off: everything from the start.")
+        self.layer_lr_decay = QDoubleSpinBox(objectName="layerLrDecaySpin")
+        self.layer_lr_decay.setRange(0.05, 1.0)
+        self.layer_lr_decay.setSingleStep(0.05)
+        self.layer_lr_decay.setDecimals(2)
+        self.layer_lr_decay.setToolTip("Discriminative learning rates: each earlier block group of the network "
+                                       "gets this times the rate of the next (the head keeps the full rate). "
+                                       "1: one rate for all. The layer tree shows each layer's multiple (LR ×).")
+        self.class_weights = QComboBox(objectName="classWeightsCombo")
+        for key, label in CLASS_WEIGHT_CHOICES:
+            self.class_weights.addItem(label, key)
+        self.class_weights.setToolTip("Balanced: mistakes on a rare class cost as much in total as on a common "
+                                      "one (loss weights n / (classes × images of the class)). For imbalanced data.")
+
+    @Slot(float)
+    def _on_lr_picked(self, lr: float) -> None:
+        self.lr.setCurrentText(f"{lr:.2g}")
 
     def _style_train_button(self) -> None:
         """The one button to press first: drawn in the highlight colour while it can be pressed."""
@@ -220,6 +284,9 @@ class TrainingPanel(QWidget):
             "device": self.device.currentData(),
             "precision": self.precision.currentData(),
             "image_size": self.image_size_value(),
+            "head_epochs": self.head_epochs.value(),
+            "layer_lr_decay": round(self.layer_lr_decay.value(), 4),
+            "class_weights": self.class_weights.currentData(),
         }
 
     def image_size_value(self) -> int | None:
@@ -230,10 +297,12 @@ class TrainingPanel(QWidget):
             raise ValueError(f"The image size {text!r} must be a whole number of pixels from 8 to 1024, or auto.")
         return int(text)
 
-    def learning_rate(self) -> float | None:
+    def learning_rate(self) -> float | str | None:
         text = self.lr.currentText().strip().lower()
         if text in ("", "auto"):
             return None
+        if text == "find":
+            return "auto"  # TrainConfig's "auto": the range test runs before training
         try:
             value = float(text.replace(",", "."))
         except ValueError:
@@ -257,6 +326,8 @@ class TrainingPanel(QWidget):
         lr = values.get("lr", defaults["lr"])
         if isinstance(lr, (int, float)) and not isinstance(lr, bool) and 0 < lr < 10:
             self.lr.setCurrentText(f"{lr:g}")
+        elif lr == "auto":
+            self.lr.setCurrentText("find")
         else:
             self.lr.setCurrentText("auto")
         self._select(self.optimizer, get("optimizer", str))
@@ -264,6 +335,11 @@ class TrainingPanel(QWidget):
         self.seed.setValue(get("seed", int))
         self._select(self.device, get("device", str))
         self._select(self.precision, get("precision", str))
+        self.head_epochs.setValue(get("head_epochs", int))
+        decay = values.get("layer_lr_decay", defaults["layer_lr_decay"])
+        ok = isinstance(decay, (int, float)) and not isinstance(decay, bool) and 0 < decay <= 1
+        self.layer_lr_decay.setValue(float(decay) if ok else 1.0)
+        self._select(self.class_weights, get("class_weights", str))
         size = values.get("image_size")
         ok = isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 1024
         self.image_size.setCurrentText(str(size) if ok else "auto")
