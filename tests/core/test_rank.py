@@ -187,3 +187,31 @@ def test_previous_transfer_check_is_found(tmp_path):
                                                      "best_strategy": "head", "head": {"final_val_accuracy": 0.8}}))
     assert previous_check(str(tmp_path / "d"))["best_strategy"] == "head"
     assert previous_check(str(tmp_path / "other")) is None
+
+
+def test_batched_probe_fits_what_one_head_fit_per_fold_fits():
+    """Every fold's head, fitted together in one L-BFGS run, is the head a head-only run would fit alone."""
+    from torch import nn
+
+    from tlgui.core.training.feature_cache import Features
+    from tlgui.core.training.head_fit import TOTAL_ITERATIONS, fit_full_batch, lbfgs
+    from tlgui.core.workflows.probes import fit_heads, stratified_folds
+
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(3), 30)
+    x = torch.tensor(rng.normal(size=(90, 12)) + 1.5 * np.eye(3, 12)[labels], dtype=torch.float32)
+    features = Features(x, torch.tensor(labels))
+    held = torch.zeros(3, 90, dtype=torch.bool)
+    for k, part in enumerate(stratified_folds(labels, 3, 0)):
+        held[k, torch.as_tensor(part)] = True
+    l2 = torch.tensor([1e-2, 1e-2, 1e-1])
+    heads = fit_heads(features, ~held, l2, 3, seed=0, iterations=TOTAL_ITERATIONS)
+    for k in range(3):
+        train = torch.nonzero(~held[k]).squeeze(1)
+        alone = nn.Linear(12, 3)
+        part = Features(x[train], features.y[train])
+        fit_full_batch(alone, lbfgs(alone, TOTAL_ITERATIONS), part, nn.CrossEntropyLoss(), float(l2[k]))
+        assert torch.allclose(heads.weight[k], alone.weight, atol=2e-3)
+        centred = heads.bias[k] - heads.bias[k].mean()  # softmax ignores a shift of every bias
+        assert torch.allclose(centred, alone.bias - alone.bias.mean(), atol=2e-3)
+    assert heads.weight[2].norm() < heads.weight[0].norm()  # each head its own L2 strength
