@@ -215,3 +215,19 @@ def test_batched_probe_fits_what_one_head_fit_per_fold_fits():
         centred = heads.bias[k] - heads.bias[k].mean()  # softmax ignores a shift of every bias
         assert torch.allclose(centred, alone.bias - alone.bias.mean(), atol=2e-3)
     assert heads.weight[2].norm() < heads.weight[0].norm()  # each head its own L2 strength
+
+
+def test_cache_info_and_clear_cover_the_stored_features(data, backbones, extractions, capsys):
+    from tlgui.cli import main
+    from tlgui.core.training.feature_store import store_dir
+
+    good, _ = backbones
+    config = RankConfig(data=data, models=f"smallcnn={good}", folds=2, device="cpu")
+    rank(config)
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert f"{store_dir()}: 1 stored feature set(s)" in out
+    assert main(["cache", "clear"]) == 0 and "removed 1 stored feature set(s)" in capsys.readouterr().out
+    assert not list(store_dir().glob("*.pt"))
+    assert not rank(config).candidates[0].features_reused and len(extractions) == 4  # read afresh
+    assert main(["cache", "info"]) == 0 and "1 stored feature set(s)" in capsys.readouterr().out

@@ -74,3 +74,24 @@ def test_rank_page_uses_the_train_pages_image_values(qtbot, main_window, monkeyp
     tabs.setCurrentWidget(ws.rank_panel)
     assert panel.context is None and not panel.run_button.isEnabled()
     assert "Image values on the Train page" in panel.context_label.text() and "Channels: '0'" in panel.context_label.text()
+
+
+def test_clear_image_cache_clears_the_stored_features_too(qtbot, main_window, monkeypatch):
+    import torch
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QMessageBox
+
+    from tlgui.core.training.feature_store import save_features, store_dir
+
+    x, y = torch.zeros(3, 4), torch.zeros(3, dtype=torch.long)
+    assert save_features("k" * 40, x, y, x, y, 0.1)
+    action = main_window.findChild(QAction, "clearImageCacheAction")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    action.trigger()
+    assert "1 stored feature set(s)" in asked[0][2] and str(store_dir()) in asked[0][2]
+    assert list(store_dir().glob("*.pt"))  # "No" keeps them
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    action.trigger()
+    assert not store_dir().exists() or not list(store_dir().glob("*.pt"))
+    assert "1 feature set(s)" in main_window.statusBar().currentMessage()
