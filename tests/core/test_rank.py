@@ -187,3 +187,47 @@ def test_previous_transfer_check_is_found(tmp_path):
                                                      "best_strategy": "head", "head": {"final_val_accuracy": 0.8}}))
     assert previous_check(str(tmp_path / "d"))["best_strategy"] == "head"
     assert previous_check(str(tmp_path / "other")) is None
+
+
+def test_batched_probe_fits_what_one_head_fit_per_fold_fits():
+    """Every fold's head, fitted together in one L-BFGS run, is the head a head-only run would fit alone."""
+    from torch import nn
+
+    from tlgui.core.training.feature_cache import Features
+    from tlgui.core.training.head_fit import TOTAL_ITERATIONS, fit_full_batch, lbfgs
+    from tlgui.core.workflows.probes import fit_heads, stratified_folds
+
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(3), 30)
+    x = torch.tensor(rng.normal(size=(90, 12)) + 1.5 * np.eye(3, 12)[labels], dtype=torch.float32)
+    features = Features(x, torch.tensor(labels))
+    held = torch.zeros(3, 90, dtype=torch.bool)
+    for k, part in enumerate(stratified_folds(labels, 3, 0)):
+        held[k, torch.as_tensor(part)] = True
+    l2 = torch.tensor([1e-2, 1e-2, 1e-1])
+    heads = fit_heads(features, ~held, l2, 3, seed=0, iterations=TOTAL_ITERATIONS)
+    for k in range(3):
+        train = torch.nonzero(~held[k]).squeeze(1)
+        alone = nn.Linear(12, 3)
+        part = Features(x[train], features.y[train])
+        fit_full_batch(alone, lbfgs(alone, TOTAL_ITERATIONS), part, nn.CrossEntropyLoss(), float(l2[k]))
+        assert torch.allclose(heads.weight[k], alone.weight, atol=2e-3)
+        centred = heads.bias[k] - heads.bias[k].mean()  # softmax ignores a shift of every bias
+        assert torch.allclose(centred, alone.bias - alone.bias.mean(), atol=2e-3)
+    assert heads.weight[2].norm() < heads.weight[0].norm()  # each head its own L2 strength
+
+
+def test_cache_info_and_clear_cover_the_stored_features(data, backbones, extractions, capsys):
+    from tlgui.cli import main
+    from tlgui.core.training.feature_store import store_dir
+
+    good, _ = backbones
+    config = RankConfig(data=data, models=f"smallcnn={good}", folds=2, device="cpu")
+    rank(config)
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert f"{store_dir()}: 1 stored feature set(s)" in out
+    assert main(["cache", "clear"]) == 0 and "removed 1 stored feature set(s)" in capsys.readouterr().out
+    assert not list(store_dir().glob("*.pt"))
+    assert not rank(config).candidates[0].features_reused and len(extractions) == 4  # read afresh
+    assert main(["cache", "info"]) == 0 and "1 stored feature set(s)" in capsys.readouterr().out

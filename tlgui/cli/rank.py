@@ -25,6 +25,13 @@ def register(sub) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--image-size", type=int)
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
+    p.add_argument("--channels", default="all",
+                   help="channels of the images the models use: all (default), or numbers such as 2 or 1,2,3 (1-based)")
+    p.add_argument("--intensity", default="auto",
+                   help="how raw values become model inputs: auto (default), dataset, image, none or fixed:LO,HI "
+                        "(as tlgui train; a head-only run with the same choices reuses the rank's features)")
+    p.add_argument("--stack", choices=("middle", "max"), default="middle",
+                   help="how a z- or t-stack becomes one image: middle slice (default) or max projection")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -65,7 +72,8 @@ def run(args) -> int:
         raise ConfigError(f"--folds {args.folds}: use 2 to 20")
     config = RankConfig(data=args.data, val_data=args.val_data, models=args.models, folds=args.folds,
                         seed=args.seed, device=args.device, image_size=args.image_size,
-                        max_train_images=args.max_train_images)
+                        max_train_images=args.max_train_images, channels=args.channels,
+                        intensity=args.intensity, stack=args.stack)
     result = rank(config, None if args.json else _progress)
     if args.json:
         print(json.dumps(result.to_json()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabWidget
 
+from tests.ui.lab_images import write_lab_folder
 from tlgui.core.models.layers import FreezePlan
 from tlgui.ui.shell.workspace import PAGE_TITLES
 
@@ -34,3 +35,63 @@ def test_rank_page_fills_the_train_page(qtbot, main_window, fake_demo_source):
     assert (choice.architecture, choice.weights) == ("smallcnn", expected_weights)
     expected_mode = "backbone" if strategy == "head" else "none"
     qtbot.waitUntil(lambda: main_window.layer_panel.plan().mode == expected_mode, timeout=20000)
+
+
+def test_rank_page_uses_the_train_pages_image_values(qtbot, main_window, monkeypatch, tmp_path):
+    """Channels, intensity and stack of the data panel reach the rank, so the head-only run made
+    with them on the Train page reuses the rank's features."""
+    import dataclasses
+
+    from tlgui.core.base.errors import TlguiError
+    from tlgui.core.workflows.rank import RankConfig
+    from tlgui.ui.pages import rank_panel
+
+    defaults = {f.name: f.default for f in dataclasses.fields(RankConfig)}
+    assert rank_panel.IMAGE_DEFAULTS == {key: defaults[key] for key in rank_panel.IMAGE_DEFAULTS}
+    ws = main_window.workspace
+    tabs = main_window.findChild(QTabWidget, "pageTabs")
+    choices = {"channels": "1", "intensity": "image", "stack": "max"}
+    with qtbot.waitSignal(main_window.dataset_panel.dataset_loaded, timeout=20000):  # 16-bit, 4-channel TIFFs
+        main_window.dataset_panel.load_folder(str(write_lab_folder(tmp_path / "cells")))
+    main_window.dataset_panel.set_image_choices(choices)
+    tabs.setCurrentWidget(ws.rank_panel)
+    panel = ws.rank_panel
+    assert {key: panel.context[key] for key in choices} == choices
+    assert "intensity image" in panel.context_label.text()
+    seen = []
+
+    def recording(config, stop, job):
+        seen.append(config)
+        raise TlguiError("recorded")
+
+    monkeypatch.setattr(rank_panel, "_rank_job", recording)
+    with qtbot.waitSignal(panel.running_changed, timeout=20000, check_params_cb=lambda running: not running):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert [(c.data, c.channels, c.intensity, c.stack) for c in seen] == [(str(tmp_path / "cells"), "1", "image", "max")]
+    # a value the data panel refuses: the page says so instead of ranking with something else
+    tabs.setCurrentWidget(ws.compare_panel)
+    main_window.dataset_panel.image_values.channels_edit.setText("0")
+    tabs.setCurrentWidget(ws.rank_panel)
+    assert panel.context is None and not panel.run_button.isEnabled()
+    assert "Image values on the Train page" in panel.context_label.text() and "Channels: '0'" in panel.context_label.text()
+
+
+def test_clear_image_cache_clears_the_stored_features_too(qtbot, main_window, monkeypatch):
+    import torch
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QMessageBox
+
+    from tlgui.core.training.feature_store import save_features, store_dir
+
+    x, y = torch.zeros(3, 4), torch.zeros(3, dtype=torch.long)
+    assert save_features("k" * 40, x, y, x, y, 0.1)
+    action = main_window.findChild(QAction, "clearImageCacheAction")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    action.trigger()
+    assert "1 stored feature set(s)" in asked[0][2] and str(store_dir()) in asked[0][2]
+    assert list(store_dir().glob("*.pt"))  # "No" keeps them
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    action.trigger()
+    assert not store_dir().exists() or not list(store_dir().glob("*.pt"))
+    assert "1 feature set(s)" in main_window.statusBar().currentMessage()

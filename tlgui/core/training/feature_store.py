@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,27 @@ def save_features(key: str, train_x, train_y, val_x, val_y, seconds: float) -> b
         return False
     _trim(folder, keep=f"{key}.pt")
     return True
+
+
+def store_size() -> tuple[int, int]:
+    """The stored feature sets: (files, bytes)."""
+    count = size = 0
+    for path in store_dir().glob("*.pt"):
+        try:
+            size += path.stat().st_size
+            count += 1
+        except OSError:
+            pass
+    return count, size
+
+
+def clear_features() -> tuple[int, int]:
+    """Delete every stored feature set; returns what was removed as (files, bytes)."""
+    removed = store_size()
+    folder = store_dir()
+    if folder.exists():
+        shutil.rmtree(folder)
+    return removed
 
 
 def _trim(folder: Path, keep: str) -> None:

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from tlgui.core.base.config import TrainConfig
+from tlgui.core.base.config import TrainConfig, parse_channels
 from tlgui.core.base.errors import TlguiError
 from tlgui.core.base.events import Message, Stage
+from tlgui.core.data.image_kind import probe_kind
 from tlgui.core.training.feature_cache import FeatureCache, Features, build_feature_cache
 from tlgui.core.training.prepare import open_sources, prepare
 from tlgui.core.workflows import demo as _demo  # noqa: F401 - registers --weights demo:source
@@ -46,15 +47,16 @@ class RankConfig:
     device: str = "auto"
     image_size: int | None = None
     max_train_images: int | None = None
-    channels: str = "all"
-    intensity: str = "auto"
+    channels: str = "all"  # the Train page's / tlgui train's --channels, --intensity and --stack:
+    intensity: str = "auto"  # the head-only run made with the same choices reuses the features
+    stack: str = "middle"
 
     def train_config(self, candidate: Candidate) -> TrainConfig:
         """The head-only run this candidate's features belong to (its feature-cache key is the rank's)."""
         return TrainConfig(data=self.data, val_data=self.val_data, model=candidate.model, weights=candidate.weights,
                            freeze="backbone", augment="none", seed=self.seed, device=self.device,
                            image_size=self.image_size, max_train_images=self.max_train_images,
-                           channels=self.channels, intensity=self.intensity)
+                           channels=self.channels, intensity=self.intensity, stack=self.stack)
 
 
 @dataclass
@@ -185,6 +187,8 @@ def _data_facts(config: RankConfig, emit) -> tuple[list[str], list[int]]:
     probe = config.train_config(Candidate("smallcnn", "none", "check"))
     probe.validate()
     sources = open_sources(probe, emit)
+    # --channels against the data's own channels: one error, not the same problem on every candidate
+    parse_channels(probe.channels, probe_kind(sources.train_set, stack=probe.stack).channels)
     counts = np.bincount(np.asarray(sources.train_set.labels), minlength=len(sources.classes))
     return list(sources.classes), [int(c) for c in counts]
 

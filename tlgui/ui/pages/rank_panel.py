@@ -38,6 +38,7 @@ INTRO = ("Which backbone suits your data? Each pretrained model on this computer
          "features are kept, so training the head afterwards starts at once.")
 COLUMNS = ("Model", "Weights", "Estimated accuracy", "± (folds)", "kNN", "LogME", "ms per image", "Parameters",
            "Status")
+IMAGE_DEFAULTS = {"channels": "all", "intensity": "auto", "stack": "middle"}  # RankConfig's (a test checks)
 STRATEGY_FREEZE = {"head": "backbone", "finetune": "none", "scratch": "none"}
 
 
@@ -129,15 +130,21 @@ class RankPanel(QWidget):
 
     # -- context ------------------------------------------------------------------------
     def set_context(self, data: str | None, val_data: str | None = None, seed: int = 0, device: str = "auto",
-                    image_size: int | None = None) -> None:
-        """The Train page's data choice; the rank prepares images exactly as a run on it would."""
-        if not data:
+                    image_size: int | None = None, image_values: dict | None = None,
+                    problem: str | None = None) -> None:
+        """The Train page's data choice; the rank prepares images exactly as a run on it would
+        (``image_values``: its channels, intensity and stack). ``problem``: why there is none."""
+        if not data or problem:
             self.context = None
-            self.context_label.setText("Choose data on the Train page first.")
+            self.context_label.setText(problem or "Choose data on the Train page first.")
         else:
+            values = {key: str(value) for key, value in (image_values or {}).items()
+                      if key in ("channels", "intensity", "stack")}
             self.context = {"data": data, "val_data": val_data, "seed": int(seed), "device": device,
-                            "image_size": image_size}
-            self.context_label.setText(f"Data: <b>{data}</b>" + (f", validation: {val_data}" if val_data else ""))
+                            "image_size": image_size, **values}
+            shown = ", ".join(f"{key} {value}" for key, value in values.items() if value != IMAGE_DEFAULTS[key])
+            self.context_label.setText(f"Data: <b>{data}</b>" + (f", validation: {val_data}" if val_data else "")
+                                       + (f" ({shown})" if shown else ""))
         self._update_buttons()
 
     def is_running(self) -> bool:
@@ -160,7 +167,8 @@ class RankPanel(QWidget):
         ctx = self.context
         config = RankConfig(data=ctx["data"], val_data=ctx["val_data"], models=self.models,
                             folds=self.folds_spin.value(), seed=ctx["seed"], device=ctx["device"],
-                            image_size=ctx["image_size"])
+                            image_size=ctx["image_size"],
+                            **{key: ctx.get(key, IMAGE_DEFAULTS[key]) for key in IMAGE_DEFAULTS})
         self.result, self.last_error = None, ""
         self.error_label.setVisible(False)
         self.table.setSortingEnabled(False)

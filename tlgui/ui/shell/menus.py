@@ -82,23 +82,30 @@ class Menus(QObject):
 
     @Slot()
     def clear_image_cache(self) -> None:
-        """Delete the decoded images kept on disk (tlgui.core.data.decode_cache), after asking."""
+        """Delete the decoded images (tlgui.core.data.decode_cache) and the stored backbone
+        features (tlgui.core.training.feature_store) kept on disk, after asking."""
         from tlgui.core.data.decode_cache import cache_size_bytes, clear_cache, decode_cache_dir
+        from tlgui.core.training.feature_store import clear_features, store_dir, store_size
 
         count, size = cache_size_bytes()
+        sets, feature_bytes = store_size()
         answer = QMessageBox.question(
             self.window, "Clear image cache",
-            f"Delete the {count:,} decoded image(s) ({size / 1e6:.1f} MB) kept in {decode_cache_dir()}?\n"
-            "Your images and runs are not touched; the next run decodes its images again.",
+            f"Delete the {count:,} decoded image(s) ({size / 1e6:.1f} MB) kept in {decode_cache_dir()}\n"
+            f"and the {sets:,} stored feature set(s) ({feature_bytes / 1e6:.1f} MB) kept in {store_dir()}?\n"
+            "Your images and runs are not touched; the next run decodes its images again, and the next "
+            "rank or head-only run reads its features afresh.",
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:
             count, size = clear_cache()
+            sets, feature_bytes = clear_features()
         except OSError as exc:
             self.window.statusBar().showMessage(f"The image cache could not be cleared: {exc}")
             return
-        self.window.statusBar().showMessage(f"Image cache cleared: {count:,} image(s), {size / 1e6:.1f} MB freed")
+        self.window.statusBar().showMessage(f"Image cache cleared: {count:,} image(s) and {sets:,} feature set(s), "
+                                            f"{(size + feature_bytes) / 1e6:.1f} MB freed")
 
     def set_panels_ready(self, ready: bool) -> None:
         for action in self._needs_panels:

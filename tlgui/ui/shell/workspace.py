@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QTabWidget, QWidget
 
+from tlgui.core.base.errors import ConfigError
 from tlgui.ui.shell.menus import Menus
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,12 @@ class Workspace(QObject):
             self.update_compare_context()
         if self.pages.widget(index) is self.rank_panel and self.window.dataset_panel is not None:
             data, values = self.window.dataset_panel.choice(), self.window.training_panel.values()
+            try:  # the data panel's image values: the head-only run made with them reuses the features
+                image_values, problem = self.window.dataset_panel.image_choices(), None
+            except ConfigError as exc:
+                image_values, problem = None, f"Image values on the Train page: {exc}"
             self.rank_panel.set_context(data.data, data.val_data, int(values["seed"]), values.get("device", "auto"),
-                                        values.get("image_size"))
+                                        values.get("image_size"), image_values, problem)
 
     @Slot()
     def show_rank(self) -> None:
