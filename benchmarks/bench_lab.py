@@ -2,6 +2,7 @@
 plain script, in the same run, on data the benchmark makes.
 
     python benchmarks/bench_lab.py [--protocol cells|cells-dna|channel|brightness|all] [--seeds 0,1,2]
+    python benchmarks/bench_lab.py --protocol channel,brightness --seeds 0  # several, comma-separated
     python benchmarks/bench_lab.py --protocol cells --seeds 0 --epochs 20  # quick
 
 The data (tests/core/lab_images.py, written as real files in a temporary folder, ``train/``
@@ -230,7 +231,8 @@ def report(protocol: str, rows: Rows) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--protocol", default="cells", choices=(*PROTOCOLS, "all"))
+    ap.add_argument("--protocol", default="cells",
+                    help=f"{'|'.join(PROTOCOLS)}|all, or several joined by commas (default cells)")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (both sides)")
     ap.add_argument("--data-seed", type=int, default=0, help="seed of the data (the same for every training seed)")
     ap.add_argument("--epochs", type=int, default=60)
@@ -248,7 +250,9 @@ def main() -> None:
     except ImportError:
         threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} thread(s); tlgui: {args.tlgui}", flush=True)
-    protocols = PROTOCOLS if args.protocol == "all" else (args.protocol,)
+    protocols = PROTOCOLS if args.protocol == "all" else tuple(args.protocol.split(","))
+    if unknown := [p for p in protocols if p not in PROTOCOLS]:
+        sys.exit(f"unknown protocol(s) {', '.join(unknown)}: choose from {', '.join(PROTOCOLS)} or all")
     with tempfile.TemporaryDirectory() as tmp:
         results = {p: run_protocol(p, Path(tmp), args) for p in protocols}
     print()
