@@ -38,6 +38,14 @@ than wall time on a shared machine), and the medians with tlgui/plain ratios. Ta
 18, on real cells): at least the plain script's accuracy, within 1.5x its time. Nothing is
 asserted.
 
+Measured (2-core CPU shared with other jobs, load 4-10, so times are rough; smallcnn; tlgui
+with bf16 autocast, its CPU default here): cells, seeds 0,1,2, medians: plain 82.8 % in 183 s;
+tlgui defaults 79.3 % (x1.05 wall, x0.87 CPU), ``--augment flip`` 81.8 % (x1.40 wall, x1.27
+CPU). Most of the gap is the flips: tlgui's ``flip`` is horizontal only, and the plain script
+with horizontal flips only gets 80.7 % (seed 0, against 84.7 % with both). cells-dna, channel,
+brightness (seed 0): plain 84.8 / 100 / 100 %, tlgui defaults 83.0 / 99.5 / 100 %, flip
+84.2 / 99.5 / 100 %, each at 0.55-1.06x the plain script's wall time.
+
 The data makers live in tests/core/lab_images.py, beside the tests that check them; this
 script puts the repository root on sys.path to import them (as device_check.py does), so the
 benchmark and the tests use the very same data and the makers stay out of the tlgui package.
