@@ -87,15 +87,20 @@ def read_any(path: str, stack: str = "middle", target: int | None = None) -> Ima
     return read_picture(path, target)
 
 
-def read_picture(path: str, target: int | None = None) -> Image.Image | RawImage:
-    """A file PIL decodes; 16- and 32-bit modes come back as a RawImage with their values."""
+def read_picture(path: str, target: int | None = None, check=None) -> Image.Image | RawImage:
+    """A file PIL decodes; 16- and 32-bit modes come back as a RawImage with their values.
+    A JPEG at least twice ``target`` is decoded at reduced scale (``Image.draft``); ``check(image,
+    full_size)`` refuses an image too large to decode (default: :data:`MAX_PIXELS`)."""
     with open(path, "rb") as handle:
         image = Image.open(handle)
         full = image.size
         if target and image.format == "JPEG" and min(full) >= 2 * target:
             scale = target / min(full)
             image.draft(image.mode, (max(1, math.ceil(full[0] * scale)), max(1, math.ceil(full[1] * scale))))
-        check_pixels(image.size[0] * image.size[1], full)
+        if check is None:
+            check_pixels(image.size[0] * image.size[1], full)
+        else:
+            check(image, full)
         image.load()
     return as_raw_if_deep(image)
 

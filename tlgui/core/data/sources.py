@@ -6,7 +6,6 @@ decoding for training happens in :mod:`tlgui.core.data`.
 
 from __future__ import annotations
 
-import math
 import os
 import struct
 from dataclasses import dataclass, field
@@ -138,15 +137,7 @@ def read_image(path: str, target: int | None = None, stack: str = "middle") -> I
         return pixels.read_any(path, stack, target)
     if os.path.getsize(path) == 0:
         raise EmptyImageFile(path)
-    with open(path, "rb") as handle:
-        image = Image.open(handle)
-        full = image.size
-        if target and image.format == "JPEG" and min(full) >= 2 * target:
-            scale = target / min(full)
-            image.draft(image.mode, (max(1, math.ceil(full[0] * scale)), max(1, math.ceil(full[1] * scale))))
-        check_decoded_size(image, full)
-        image.load()
-    return pixels.as_raw_if_deep(image)
+    return pixels.read_picture(path, target, check_decoded_size)  # tlgui's limit and its ImageTooLarge
 
 
 def load_image_file(path: str, stack: str = "middle") -> Image.Image | RawImage:
