@@ -76,6 +76,16 @@ from tests.core.lab_images import (  # noqa: E402 (after the sys.path line)
     read_folder,
 )
 
+# tlgui's rows: its defaults, and single options against them (issue 21's recipe on lab data)
+TLGUI_VARIANTS = {
+    "defaults": (),
+    "no-augment": ("--augment", "none"),  # the defaults before flip-rotate became automatic for such data
+    "flip": ("--augment", "flip"),
+    "lr-auto": ("--lr", "auto"),
+    "decay-0.8": ("--layer-lr-decay", "0.8"),
+    "balanced": ("--class-weights", "balanced"),
+}
+
 PROTOCOLS = ("cells", "cells-dna", "channel", "brightness")
 # protocol -> (training images per class, test images per class)
 SIZES = {"cells": (80, 150), "cells-dna": (80, 150), "channel": (100, 100), "brightness": (100, 100)}
@@ -203,14 +213,14 @@ def run_protocol(protocol: str, tmp: Path, args) -> Rows:
     rows: Rows = {}
     jobs = [("plain script", None)]
     if not args.plain_only:
-        jobs += [("tlgui defaults", ()), ("tlgui --augment flip", ("--augment", "flip"))]
+        jobs += [(f"tlgui {name}", TLGUI_VARIANTS[name]) for name in args.variant_list]
     for seed in args.seed_list:
         for name, extra in jobs:
             try:
                 if extra is None:
                     acc, wall, cpu = plain_script(train, test, seed, args.epochs)
                 else:
-                    out = root / "runs" / f"{'flip' if extra else 'defaults'}-{seed}"
+                    out = root / "runs" / f"{name.split()[1]}-{seed}"
                     acc, wall, cpu, _ = tlgui_run(args.tlgui, train, test, out, seed, args.epochs, tmp / "home",
                                                   *extra)
             except TlguiFailed as error:
@@ -247,7 +257,12 @@ def main() -> None:
     ap.add_argument("--tlgui", default=str(Path(sys.executable).parent / "tlgui"),
                     help="the tlgui command to run (default: the one beside this Python)")
     ap.add_argument("--plain-only", action="store_true", help="run the plain script only")
+    ap.add_argument("--variants", default="defaults,no-augment",
+                    help=f"tlgui rows, comma-separated, from {', '.join(TLGUI_VARIANTS)} (default defaults,no-augment)")
     args = ap.parse_args()
+    args.variant_list = args.variants.split(",")
+    if unknown := [v for v in args.variant_list if v not in TLGUI_VARIANTS]:
+        sys.exit(f"unknown variant(s) {', '.join(unknown)}: choose from {', '.join(TLGUI_VARIANTS)}")
     args.seed_list = [int(s) for s in args.seeds.split(",")]
     if not args.plain_only and not os.path.exists(args.tlgui):
         sys.exit(f"no tlgui at {args.tlgui} (give --tlgui PATH, or --plain-only)")

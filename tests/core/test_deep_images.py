@@ -191,7 +191,10 @@ def test_a_signal_in_the_fourth_channel_alone_is_learned(channel_run):
     assert ckpt["preprocessing"]["intensity"]["mode"] == "dataset"
     assert len(ckpt["preprocessing"]["intensity"]["low"]) == 4
     assert any("4 channels, 16-bit (12-bit values), 48 images" in m for m in messages)
-    assert json.loads((run / "config.json").read_text())["intensity"] == "auto"
+    recorded = json.loads((run / "config.json").read_text())
+    assert recorded["intensity"] == "auto"
+    assert recorded["augment"] == "flip-rotate"  # the automatic choice for microscopy-like data, as chosen
+    assert any(m.startswith("augmentation: each training image flipped and turned") for m in messages)
 
 
 def test_a_brightness_only_signal_is_learned(tmp_path):
@@ -347,7 +350,7 @@ def test_a_stopped_run_on_tiffs_resumes_to_the_uninterrupted_result(tmp_path, ca
 
     def config(out):
         return TrainConfig(data=str(data), model="smallcnn", epochs=3, batch_size=8, out=str(out), device="cpu",
-                           augment="flip", intensity="dataset")
+                           intensity="dataset")  # augment auto: flip-rotate, whose draws must resume too
 
     whole = train(config(tmp_path / "whole"))
     control = TrainControl()

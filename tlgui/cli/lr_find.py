@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from tlgui.cli.train import AUGMENT_HELP
+from tlgui.core.base.config import AUGMENTATIONS
+
 _FIELDS = ("data", "val_data", "model", "weights", "freeze", "batch_size", "optimizer", "weight_decay", "image_size",
            "augment", "seed", "device", "max_train_images", "layer_lr_decay", "class_weights", "channels",
            "intensity", "stack", "split", "precision")
@@ -26,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--layer-lr-decay", type=float)
     p.add_argument("--class-weights", choices=("none", "balanced"))
     p.add_argument("--image-size", type=int)
-    p.add_argument("--augment", choices=("none", "flip", "standard"))
+    p.add_argument("--augment", choices=AUGMENTATIONS, help=AUGMENT_HELP)
     p.add_argument("--channels")
     p.add_argument("--intensity")
     p.add_argument("--stack", choices=("middle", "max"))

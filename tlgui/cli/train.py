@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from tlgui.core.base.config import AUGMENTATIONS
 from tlgui.core.base.errors import ConfigError
+
+AUGMENT_HELP = ("random changes to training images: auto (the default: flip-rotate for microscopy-like images, "
+                "deeper than 8 bits or not 1 or 3 channels; none for pictures), none, flip (left-right), "
+                "flip-rotate (all 8 flips and quarter turns), standard (flip and a small shift)")
 
 
 def register(sub) -> None:
@@ -36,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--val-split", type=float)
     p.add_argument("--split", choices=("train", "test"), help="split of --data for IDX/torchvision sources (default train)")
     p.add_argument("--val-split-name", choices=("train", "test"), help="split of --val-data (default test)")
-    p.add_argument("--augment", choices=("none", "flip", "standard"))
+    p.add_argument("--augment", choices=AUGMENTATIONS, help=AUGMENT_HELP)
     p.add_argument("--no-group-split", dest="group_split", action="store_false", default=None,
                    help="split images one by one even when class folders hold sub-folders "
                         "(by default each sub-folder, e.g. a patient, stays on one side)")

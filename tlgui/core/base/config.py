@@ -24,7 +24,7 @@ DEVICES = ("auto", "cpu", "cuda")
 SPLITS = ("train", "test")
 
 
-AUGMENTATIONS = ("none", "flip", "standard")
+AUGMENTATIONS = ("auto", "none", "flip", "flip-rotate", "standard")
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -59,7 +59,7 @@ class TrainConfig:
     val_split: float = 0.2
     split: str = "train"
     val_split_name: str = "test"  # split of --val-data for IDX/torchvision sources
-    augment: str = "none"
+    augment: str = "auto"  # "auto": flip-rotate for microscopy-like images (deeper than 8 bits or not 1/3 channels), else none
     seed: int = 0
     device: str = "auto"
     num_workers: int = 0

@@ -39,6 +39,7 @@ def choose_inputs(config: TrainConfig, weights, train_set: ImageSet, messages: l
     is added to ``messages`` in words. Statistics of the training images are filled in later
     by :func:`fit_statistics`, once the split is known."""
     kind = probe_kind(train_set, stack=config.stack)
+    config.augment = choose_augmentation(config.augment, kind, messages)
     select = parse_channels(config.channels, kind.channels)
     channels = len(select) if select else kind.channels
     ckpt = weights.checkpoint
@@ -108,6 +109,19 @@ def _base_preprocessing(config: TrainConfig, weights, kind: ImageKind, messages:
     elif side >= low and side != 28:
         messages.append(f"image size: {size} px, the images' own size")
     return default_preprocessing(config.model, weights.entry, size)
+
+
+def choose_augmentation(augment: str, kind: ImageKind, messages: list[str]) -> str:
+    """``auto``: the 8 flips and quarter turns for microscopy-like images (deeper than 8 bits,
+    or a channel count no photo has), where orientation means nothing; none for pictures,
+    whose up and down may matter. The chosen mode is what config.json records."""
+    if augment != "auto":
+        return augment
+    if kind.deep or kind.channels not in (1, 3):
+        messages.append("augmentation: each training image flipped and turned by quarter turns at random "
+                        "(automatic for microscopy-like images, which have no up or down; --augment none turns it off)")
+        return "flip-rotate"
+    return "none"
 
 
 def _intensity(config: TrainConfig, kind: ImageKind) -> dict:

@@ -33,6 +33,8 @@ def check_matches(config: TrainConfig, state: dict[str, Any], checkpoint: Path) 
     if theirs is None:
         raise RunDirError(f"{checkpoint} does not say which settings it was saved with, so it cannot be resumed safely")
     ours = _comparable(config)
+    if ours.get("augment") == "auto":  # chosen from the data, which the resumed run reads again the same way
+        ours["augment"] = theirs.get("augment")
     differ = [k for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
     if differ:
         shown = ", ".join(f"{k} {theirs.get(k)!r} in the checkpoint, {ours.get(k)!r} in config.json" for k in differ[:3])
