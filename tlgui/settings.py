@@ -42,6 +42,7 @@ def default_training() -> dict[str, Any]:
         "head_epochs": 0,  # issue 21's recipe (TrainConfig's defaults)
         "layer_lr_decay": 1.0,
         "class_weights": "none",
+        "augment": "auto",  # tlgui.core.base.config.AUGMENTATIONS
     }
 
 

@@ -93,3 +93,23 @@ def test_decode_cache_survives_pickling_for_worker_processes(tmp_path):
     cache = pickle.loads(pickle.dumps(DecodeCache(tmp_path, limit=10**6)))
     cache.put("ab" * 32, np.zeros((1, 2, 2), np.uint8))
     assert cache.get("ab" * 32, (1, 2, 2)).shape == (1, 2, 2) and cache.hits == 1
+
+
+def test_lazy_data_gets_balanced_accuracy_and_recall_per_class_as_the_saved_model_scores(lazy, tmp_path):
+    """summary.json's figures for data read during each epoch (no feature cache, no tensors in
+    memory) agree with the saved model scored again on the run's own validation images."""
+    import numpy as np
+
+    from tlgui.core.results.run_evaluation import evaluate_run
+
+    data = image_folder(tmp_path / "data", per_class=10)
+    result = train(TrainConfig(data=str(data), model="smallcnn", epochs=2, batch_size=8, lr=3e-3,
+                               out=str(tmp_path / "run"), val_split=0.4))
+    summary = result.summary
+    assert summary["feature_cache"]["used"] is False
+    scored = evaluate_run(tmp_path / "run", device="cpu")
+    cm = scored.confusion.astype(float)
+    again = {name: cm[i, i] / cm[i].sum() for i, name in enumerate(scored.classes)}
+    assert set(again) == {"horizontal", "vertical", "diagonal"}
+    assert summary["val_per_class_recall"] == pytest.approx(again)
+    assert summary["val_balanced_accuracy"] == pytest.approx(float(np.mean(list(again.values()))))

@@ -82,7 +82,8 @@ def test_training_panel_values_devices_and_progress(qtbot):
                       "image_size": 64})
     assert panel.values() == {"epochs": 5, "batch_size": 16, "lr": 0.003, "optimizer": "sgd",
                               "schedule": "onecycle", "seed": 7, "device": "cuda", "precision": "fp32",
-                              "image_size": 64, "head_epochs": 0, "layer_lr_decay": 1.0, "class_weights": "none"}
+                              "image_size": 64, "head_epochs": 0, "layer_lr_decay": 1.0, "class_weights": "none",
+                              "augment": "auto"}
     panel.set_values({"epochs": "many", "optimizer": "rmsprop", "lr": -1})  # tolerated
     assert panel.values()["epochs"] == 12 and panel.values()["optimizer"] == "adam"
     assert panel.values()["lr"] is None  # "auto"

@@ -58,13 +58,18 @@ def test_recipe_settings_reach_the_config_and_the_layer_tree(qtbot, main_window)
     tp.epochs.setValue(4)
     tp.class_weights.setCurrentIndex(tp.class_weights.findData("balanced"))
     tp.lr.setCurrentText("find")
+    assert build_config(w, out="").augment == "auto"  # chosen from the data when the run starts
+    tp.augment.setCurrentIndex(tp.augment.findData("flip-rotate"))
     config = build_config(w, out="")
     assert (config.head_epochs, config.layer_lr_decay, config.class_weights, config.lr) == (2, 0.5, "balanced", "auto")
+    assert config.augment == "flip-rotate"
     # remembered and restored
     tp.set_values(tp.values())
     assert tp.lr.currentText() == "find" and tp.head_epochs.value() == 2
+    assert tp.augment.currentText() == "Flips and quarter turns"
     tp.set_values({})
     assert (tp.head_epochs.value(), tp.layer_lr_decay.value(), tp.class_weights.currentData()) == (0, 1.0, "none")
+    assert tp.augment.currentData() == "auto"
     assert _row_text(w, "features.0", 4) == "1"
 
 
@@ -76,3 +81,26 @@ def test_a_bad_setting_gets_one_sentence_from_find(qtbot, main_window):
     label = w.training_panel.lr_finder.label
     assert label.isVisible() and "--head-epochs" in label.text()
     assert not w.training_panel.lr_finder.busy()
+
+
+def test_training_with_find_chosen_runs_the_finder_first_and_says_what_it_picked(qtbot, main_window):
+    import json
+    from pathlib import Path
+
+    w = main_window
+    tp = w.training_panel
+    tp.epochs.setValue(1)
+    tp.lr.setCurrentText("find")
+    with qtbot.waitSignal(w.run_finished, timeout=300000) as finished:
+        qtbot.mouseClick(tp.train_button, Qt.MouseButton.LeftButton)
+    result = finished.args[0]
+    assert result.status == "completed", result
+    run = Path(result.run_dir)
+    config = json.loads((run / "config.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    assert config["lr"] == "auto" and isinstance(config["lr_found"], float)  # rerunning the config finds again
+    assert summary["lr_found"] == config["lr_found"]
+    assert all(group["lr"] == summary["lr_found"] for group in summary["param_groups"])  # the pick trained
+    shown = tp.result_label.text()
+    assert f"Learning rate found: {summary['lr_found']:.2g}" in shown
+    assert "Balanced accuracy:" in shown and "Recall per class:" in shown

@@ -7,11 +7,9 @@ TrainConfig and hands it to the training controller.
 from __future__ import annotations
 
 import math
-from html import escape
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,47 +33,11 @@ OPTIMIZERS = (("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD with momentum")
 SCHEDULES = (("cosine", "Cosine decay"), ("onecycle", "One-cycle"), ("constant", "Constant"))
 LR_PRESETS = ("auto", "find", "0.1", "0.03", "0.01", "0.003", "0.001", "0.0003", "0.0001")
 CLASS_WEIGHT_CHOICES = (("none", "None"), ("balanced", "Balanced"))
+AUGMENT_CHOICES = (("auto", "Automatic"), ("none", "None"), ("flip", "Left-right flips"),
+                   ("flip-rotate", "Flips and quarter turns"), ("standard", "Flips and small shifts"))
 PRECISION_CHOICES = (("auto", "Automatic"), ("fp32", "fp32"), ("bf16", "bf16"))
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
-
-
-def result_html(result) -> str:
-    """A few lines about a finished run for the "Last result" box."""
-    s = result.summary or {}
-    lines = []
-    acc, best = s.get("final_val_accuracy"), s.get("best_val_accuracy")
-    if isinstance(acc, (int, float)):
-        line = f"<b>Validation accuracy: {100 * acc:.1f} %</b>"
-        if isinstance(best, (int, float)) and best > acc + 1e-9:
-            line += f" (best {100 * best:.1f} % after epoch {s.get('best_epoch')})"
-        lines.append(line)
-    epochs, seconds = s.get("epochs_completed"), s.get("train_seconds")
-    if epochs is not None and isinstance(seconds, (int, float)):
-        lines.append(f"{epochs} epoch(s) in {format_duration(seconds)}")
-    lines.extend(_class_lines(s))
-    trainable, frozen = s.get("trainable_params"), s.get("frozen_params")
-    if isinstance(trainable, int) and isinstance(frozen, int):
-        lines.append(f"{trainable:,} parameters trained, {frozen:,} frozen")
-    if result.run_dir:
-        url = QUrl.fromLocalFile(result.run_dir).toString()
-        lines.append(f'Saved in <a href="{url}">{escape(Path(result.run_dir).name)}</a>')
-    return "<br>".join(lines)
-
-
-def _class_lines(s: dict[str, Any]) -> list[str]:
-    """Balanced accuracy, each class's recall, and the rate the finder picked."""
-    lines = []
-    balanced, recall = s.get("val_balanced_accuracy"), s.get("val_per_class_recall") or {}
-    if isinstance(balanced, (int, float)):
-        lines.append(f"Balanced accuracy: {100 * balanced:.1f} %")
-    if recall:
-        shown = ", ".join(f"{escape(str(k))} {100 * v:.0f} %" for k, v in list(recall.items())[:12])
-        more = f" and {len(recall) - 12} more" if len(recall) > 12 else ""
-        lines.append(f"Recall per class: {shown}{more}")
-    if isinstance(s.get("lr_found"), (int, float)):
-        lines.append(f"Learning rate found: {s['lr_found']:.2g}")
-    return lines
 
 
 class TrainingPanel(QWidget):
@@ -169,6 +131,7 @@ class TrainingPanel(QWidget):
         form.addRow("&Head first:", self.head_epochs)
         form.addRow("Layer &rate decay:", self.layer_lr_decay)
         form.addRow("Class &weights:", self.class_weights)
+        form.addRow("Au&gmentation:", self.augment)
         form.addRow("See&d:", self.seed)
         form.addRow("&Image size:", self.image_size)
         form.addRow("De&vice:", self.device)
@@ -244,6 +207,13 @@ class TrainingPanel(QWidget):
         self.class_weights = QComboBox(objectName="classWeightsCombo")
         for key, label in CLASS_WEIGHT_CHOICES:
             self.class_weights.addItem(label, key)
+        self.augment = QComboBox(objectName="augmentCombo")
+        for key, label in AUGMENT_CHOICES:
+            self.augment.addItem(label, key)
+        self.augment.setToolTip("Random changes to each training image, so the model learns what does not matter. "
+                                "Automatic: flips and quarter turns for microscopy-like images (deeper than 8 bits, "
+                                "or not 1 or 3 channels), which have no up or down; none for pictures. The run log "
+                                "says what was used.")
         self.class_weights.setToolTip("Balanced: mistakes on a rare class cost as much in total as on a common "
                                       "one (loss weights n / (classes × images of the class)). For imbalanced data.")
 
@@ -287,6 +257,7 @@ class TrainingPanel(QWidget):
             "head_epochs": self.head_epochs.value(),
             "layer_lr_decay": round(self.layer_lr_decay.value(), 4),
             "class_weights": self.class_weights.currentData(),
+            "augment": self.augment.currentData(),
         }
 
     def image_size_value(self) -> int | None:
@@ -340,6 +311,7 @@ class TrainingPanel(QWidget):
         ok = isinstance(decay, (int, float)) and not isinstance(decay, bool) and 0 < decay <= 1
         self.layer_lr_decay.setValue(float(decay) if ok else 1.0)
         self._select(self.class_weights, get("class_weights", str))
+        self._select(self.augment, get("augment", str))
         size = values.get("image_size")
         ok = isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 1024
         self.image_size.setCurrentText(str(size) if ok else "auto")

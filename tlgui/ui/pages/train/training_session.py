@@ -14,7 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, QUrl, Signal, Slot
 
 from tlgui.ui.base.errors import show_error
-from tlgui.ui.pages.train.training_panel import IDLE, PAUSED, RUNNING, STOPPING, result_html
+from tlgui.ui.pages.train.run_result import result_html
+from tlgui.ui.pages.train.training_panel import IDLE, PAUSED, RUNNING, STOPPING
 from tlgui.workers.training import TrainingController
 
 log = logging.getLogger(__name__)
