@@ -64,6 +64,9 @@ def test_auto_chooses_flip_rotate_for_microscopy_like_images_only(kind, expected
     assert bool(messages) == (expected != "none")  # the run log says when it turned augmentation on
     assert choose_augmentation("flip", kind, []) == "flip"  # an explicit choice is kept as it is
     assert choose_augmentation("none", kind, []) == "none"
+    # head-only: the head trains on features stored once (and shared with tlgui rank), unaugmented
+    assert choose_augmentation("auto", kind, [], freeze="backbone") == "none"
+    assert choose_augmentation("flip-rotate", kind, [], freeze="backbone") == "flip-rotate"
 
 
 def test_an_unknown_augmentation_is_refused_in_words(tmp_path):

@@ -10,7 +10,8 @@ from tlgui.core.base.config import AUGMENTATIONS
 from tlgui.core.base.errors import ConfigError
 
 AUGMENT_HELP = ("random changes to training images: auto (the default: flip-rotate for microscopy-like images, "
-                "deeper than 8 bits or not 1 or 3 channels; none for pictures), none, flip (left-right), "
+                "deeper than 8 bits or not 1 or 3 channels, unless --freeze backbone; none for pictures), none, "
+                "flip (left-right), "
                 "flip-rotate (all 8 flips and quarter turns), standard (flip and a small shift)")
 
 

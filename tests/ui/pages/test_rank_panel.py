@@ -93,3 +93,32 @@ def test_bad_data_is_one_sentence(qtbot, panel, tmp_path):
     _rank(qtbot, panel, tmp_path / "nowhere")
     assert panel.error_label.isVisible() and "Could not rank" in panel.error_label.text()
     assert "Traceback" not in panel.error_label.text() and panel.run_button.isEnabled()
+
+
+def test_a_finished_rank_is_shown_again_and_each_row_trains_with_its_own_strategy(qtbot, panel, tmp_path,
+                                                                                    candidates):
+    good, dead = candidates
+    data = image_folder(tmp_path / "data", per_class=15, size=16)
+    _rank(qtbot, panel, data)
+    ranked = [(c.model, c.weights, c.accuracy) for c in panel.result.candidates]
+    # a new page (a restart) with the same data choice shows the kept rank, without ranking again
+    again = RankPanel()
+    qtbot.addWidget(again)
+    again.models = panel.models
+    again.set_context(str(data), device="cpu")
+    assert not again.is_running()
+    kept = [(c.model, c.weights, c.accuracy) for c in again.result.candidates]
+    assert [k[:2] for k in kept] == [r[:2] for r in ranked]
+    assert [k[2] for k in kept] == [pytest.approx(r[2], abs=1e-4) if r[2] is not None else None for r in ranked]
+    assert again.table.rowCount() == 3 and "Ranked on" in again.progress_label.text()
+    assert "Recommended" in again.advice_label.text()
+    # the dead backbone's row: its own advice (its features are near chance: train from scratch)
+    row = next(r for r in range(again.table.rowCount()) if again.table.item(r, 1).toolTip() == dead)
+    again.table.selectRow(row)
+    with qtbot.waitSignal(again.train_requested) as sent:
+        qtbot.mouseClick(again.train_button, Qt.MouseButton.LeftButton)
+    assert sent.args == ["smallcnn", "none", "scratch"]
+    # another data choice has no kept rank: the table is emptied, not left showing the other data's
+    again.set_context(str(image_folder(tmp_path / "other", per_class=5, size=16)), device="cpu")
+    assert again.result is None and again.table.rowCount() == 0 and not again.advice_label.text()
+    again.shutdown()

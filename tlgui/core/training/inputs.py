@@ -39,7 +39,7 @@ def choose_inputs(config: TrainConfig, weights, train_set: ImageSet, messages: l
     is added to ``messages`` in words. Statistics of the training images are filled in later
     by :func:`fit_statistics`, once the split is known."""
     kind = probe_kind(train_set, stack=config.stack)
-    config.augment = choose_augmentation(config.augment, kind, messages)
+    config.augment = choose_augmentation(config.augment, kind, messages, config.freeze)
     select = parse_channels(config.channels, kind.channels)
     channels = len(select) if select else kind.channels
     ckpt = weights.checkpoint
@@ -111,13 +111,15 @@ def _base_preprocessing(config: TrainConfig, weights, kind: ImageKind, messages:
     return default_preprocessing(config.model, weights.entry, size)
 
 
-def choose_augmentation(augment: str, kind: ImageKind, messages: list[str]) -> str:
+def choose_augmentation(augment: str, kind: ImageKind, messages: list[str], freeze: str = "none") -> str:
     """``auto``: the 8 flips and quarter turns for microscopy-like images (deeper than 8 bits,
     or a channel count no photo has), where orientation means nothing; none for pictures,
-    whose up and down may matter. The chosen mode is what config.json records."""
+    whose up and down may matter, and for head-only runs (``--freeze backbone``), whose head
+    trains on the backbone's features stored once, shared with ``tlgui rank``. The chosen mode
+    is what config.json records."""
     if augment != "auto":
         return augment
-    if kind.deep or kind.channels not in (1, 3):
+    if (kind.deep or kind.channels not in (1, 3)) and (freeze or "none").strip() != "backbone":
         messages.append("augmentation: each training image flipped and turned by quarter turns at random "
                         "(automatic for microscopy-like images, which have no up or down; --augment none turns it off)")
         return "flip-rotate"

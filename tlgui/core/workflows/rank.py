@@ -30,7 +30,8 @@ from tlgui.core.training.prepare import open_sources, prepare
 from tlgui.core.workflows import demo as _demo  # noqa: F401 - registers --weights demo:source
 from tlgui.core.workflows.candidates import Candidate, find_candidates, parse_models
 from tlgui.core.workflows.probes import knn_accuracy, linear_probe, logme
-from tlgui.core.workflows.rank_advice import previous_check, recommend
+from tlgui.core.workflows.rank_advice import previous_check, recommend, strategy_for
+from tlgui.core.workflows.rank_store import save_rank
 
 __all__ = ["Candidate", "CandidateResult", "RankConfig", "RankProgress", "RankResult", "find_candidates", "rank"]
 
@@ -73,6 +74,7 @@ class CandidateResult:
     parameters: int | None = None
     folds: int | None = None
     features_reused: bool = False
+    strategy: str | None = None  # head | finetune | scratch: how to train this one (rank_advice.strategy_for)
     problem: str | None = None  # why it could not be scored
     note: str | None = None  # a warning about its score (near chance)
 
@@ -228,5 +230,15 @@ def rank(config: RankConfig, emit: Callable[[object], None] | None = None,
         results.append(result)
         emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, "done", result))
     ordered = _order(results)
-    advice = recommend(ordered, counts, previous_check(config.data))
-    return RankResult(status, ordered, advice, classes, int(sum(counts)), time.perf_counter() - started)
+    check = previous_check(config.data)
+    for result in ordered:
+        if result.ok:
+            result.strategy = strategy_for(result, counts, check)[0]
+    advice = recommend(ordered, counts, check)
+    done = RankResult(status, ordered, advice, classes, int(sum(counts)), time.perf_counter() - started)
+    if status == "completed":
+        try:
+            save_rank(config, done)  # the "Which model?" page shows it again after a restart
+        except OSError as exc:
+            emit(Message(f"could not keep this rank for next time: {exc}", "warning"))
+    return done

@@ -59,11 +59,39 @@ def _check_words(check: dict[str, Any]) -> str:
             f"{', '.join(parts)} ({check['path']})")
 
 
+def _facts(counts: list[int]) -> tuple[int, float]:
+    """(median images per class, the share of the commonest class: accuracy by guessing it)."""
+    per_class = int(statistics.median(counts)) if counts else 0
+    return per_class, (max(counts) / max(1, sum(counts)) if counts else 0.0)
+
+
+def strategy_for(candidate, counts: list[int], check: dict[str, Any] | None = None) -> tuple[str, str]:
+    """(strategy, reason in words) for training this scored candidate on this data."""
+    per_class, chance = _facts(counts)
+    room = candidate.accuracy - chance
+    if room < NEAR_CHANCE * (1 - chance):
+        strategy, reason = "scratch", ("no backbone's features separate these classes much better than guessing, "
+                                       "so there is little to transfer")
+    elif per_class < FEW_PER_CLASS:
+        strategy, reason = "head", ("with this few images per class, fine-tuning every layer tends to overfit; "
+                                    "the head alone on these features is the safe choice")
+    elif candidate.accuracy < 0.95:
+        strategy, reason = "finetune", ("there are enough images per class to adapt the backbone, and the probe "
+                                        "leaves room above it")
+    else:
+        strategy, reason = "head", "the head alone already separates the classes almost perfectly"
+    if check is not None:
+        measured = check.get("best_strategy")
+        if check.get("model") == candidate.model and measured in ("head", "finetune", "scratch"):
+            strategy, reason = measured, f"{_check_words(check)}, so {measured} is what this data rewards"
+        else:
+            reason += f"; {_check_words(check)}"
+    return strategy, reason
+
+
 def recommend(ordered: list, counts: list[int], check: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"model", "weights", "strategy", "why"} for candidates ``ordered`` best first."""
-    per_class = int(statistics.median(counts)) if counts else 0
-    total = max(1, sum(counts))
-    chance = max(counts) / total if counts else 0.0
+    per_class, chance = _facts(counts)
     best = next((c for c in ordered if c.ok), None)
     if best is None:
         return {"model": "smallcnn", "weights": "none", "strategy": "scratch",
@@ -72,23 +100,6 @@ def recommend(ordered: list, counts: list[int], check: dict[str, Any] | None = N
     facts = (f"{per_class} images per class; the best probe ({best.model}) reaches {best.accuracy:.0%} "
              f"(± {best.accuracy_std or 0:.0%}) against {chance:.0%} by chance and {best.train_accuracy:.0%} "
              f"on the images it was fitted on")
-    room = best.accuracy - chance
-    if room < NEAR_CHANCE * (1 - chance):
-        strategy, reason = "scratch", ("no backbone's features separate these classes much better than guessing, "
-                                       "so there is little to transfer")
-    elif per_class < FEW_PER_CLASS:
-        strategy, reason = "head", ("with this few images per class, fine-tuning every layer tends to overfit; "
-                                    "the head alone on these features is the safe choice")
-    elif best.accuracy < 0.95:
-        strategy, reason = "finetune", ("there are enough images per class to adapt the backbone, and the probe "
-                                        "leaves room above it")
-    else:
-        strategy, reason = "head", "the head alone already separates the classes almost perfectly"
-    if check is not None:
-        measured = check.get("best_strategy")
-        if check.get("model") == best.model and measured in ("head", "finetune", "scratch"):
-            strategy, reason = measured, f"{_check_words(check)}, so {measured} is what this data rewards"
-        else:
-            reason += f"; {_check_words(check)}"
+    strategy, reason = strategy_for(best, counts, check)
     weights = "none" if strategy == "scratch" else best.weights
     return {"model": best.model, "weights": weights, "strategy": strategy, "why": f"{facts}: {reason}."}

@@ -9,6 +9,7 @@ the chosen row (model, weights, strategy) to the shell, which fills the Train pa
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -66,6 +67,7 @@ class RankPanel(QWidget):
         self.last_error = ""
         self._rows: dict[tuple[str, str], int] = {}
         self._stop: threading.Event | None = None
+        self._shown_file = None  # the kept rank file the table shows (rank_store.rank_file)
         self._runner = TaskRunner(self)
         self._build()
 
@@ -145,7 +147,18 @@ class RankPanel(QWidget):
             shown = ", ".join(f"{key} {value}" for key, value in values.items() if value != IMAGE_DEFAULTS[key])
             self.context_label.setText(f"Data: <b>{data}</b>" + (f", validation: {val_data}" if val_data else "")
                                        + (f" ({shown})" if shown else ""))
+        if not self.is_running() and not self.show_saved() and self.result is not None:
+            self._clear()  # the table showed another data choice's rank
         self._update_buttons()
+
+    def _clear(self) -> None:
+        self.result, self._shown_file = None, None
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(0)
+        self._rows.clear()
+        self.chart.clear()
+        self.advice_label.setText("")
+        self.progress_label.setText("")
 
     def is_running(self) -> bool:
         return self._stop is not None
@@ -158,24 +171,43 @@ class RankPanel(QWidget):
         self.train_button.setEnabled(not running and self._selected() is not None)
 
     # -- running ------------------------------------------------------------------------
-    @Slot()
-    def start(self) -> None:
+    def _config(self):
+        """The RankConfig for the current context and folds."""
         from tlgui.core.workflows.rank import RankConfig
 
+        ctx = self.context
+        return RankConfig(data=ctx["data"], val_data=ctx["val_data"], models=self.models,
+                          folds=self.folds_spin.value(), seed=ctx["seed"], device=ctx["device"],
+                          image_size=ctx["image_size"],
+                          **{key: ctx.get(key, IMAGE_DEFAULTS[key]) for key in IMAGE_DEFAULTS})
+
+    def show_saved(self) -> bool:
+        """Show the last finished rank of this data choice (kept by every rank, the CLI's too),
+        unless this one is already shown. True when one is shown."""
+        from tlgui.core.workflows.rank_store import load_rank, rank_file
+
+        if self.context is None or self.is_running():
+            return False
+        config = self._config()
+        if self.result is not None and self._shown_file == rank_file(config):
+            return True
+        saved = load_rank(config)
+        if saved is None:
+            return False
+        result, when = saved
+        self._show(result, f"Ranked on {time.strftime('%Y-%m-%d %H:%M', time.localtime(when))} (kept from "
+                           f"then; Rank the backbones again after changing the data or the models)")
+        self._shown_file = rank_file(config)
+        return True
+
+    @Slot()
+    def start(self) -> None:
         if self.context is None or self.is_running():
             return
-        ctx = self.context
-        config = RankConfig(data=ctx["data"], val_data=ctx["val_data"], models=self.models,
-                            folds=self.folds_spin.value(), seed=ctx["seed"], device=ctx["device"],
-                            image_size=ctx["image_size"],
-                            **{key: ctx.get(key, IMAGE_DEFAULTS[key]) for key in IMAGE_DEFAULTS})
-        self.result, self.last_error = None, ""
+        config = self._config()
+        self._clear()
+        self.last_error = ""
         self.error_label.setVisible(False)
-        self.table.setSortingEnabled(False)
-        self.table.setRowCount(0)
-        self._rows.clear()
-        self.chart.clear()
-        self.advice_label.setText("")
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.progress_label.setText("Looking for backbones on this computer…")
@@ -219,6 +251,14 @@ class RankPanel(QWidget):
         self.running_changed.emit(False)
 
     def _on_done(self, result) -> None:
+        from tlgui.core.workflows.rank_store import rank_file
+
+        self._show(result, f"{len(result.candidates)} backbone(s) ranked in {result.seconds:.0f} s")
+        self._shown_file = rank_file(self._config()) if self.context is not None else None
+        self._ended()
+
+    def _show(self, result, note: str) -> None:
+        """Fill the table, the chart and the advice from a finished (or kept) rank."""
         self.result = result
         self.table.setRowCount(0)
         self._rows.clear()
@@ -231,8 +271,7 @@ class RankPanel(QWidget):
         stopped = " (stopped: only the backbones ranked so far)" if result.status == "stopped" else ""
         self.advice_label.setText(f"<b>Recommended{stopped}:</b> {rec['model']} ({_short(rec['weights'])}), "
                                   f"<b>{rec['strategy']}</b>. {rec['why']}")
-        self.progress_label.setText(f"{len(result.candidates)} backbone(s) ranked in {result.seconds:.0f} s")
-        self._ended()
+        self.progress_label.setText(note)
         best = next((r for r in range(self.table.rowCount()) if self._row_ok(r)), None)
         if best is not None:
             self.table.selectRow(best)
@@ -310,14 +349,18 @@ class RankPanel(QWidget):
 
     @Slot()
     def train_this(self) -> None:
-        """Emit the selected row (the recommendation's strategy; head when another row is chosen)."""
+        """Emit the selected row with its own strategy (the rank advises one per candidate; the
+        recommendation's for the recommended row, which may come from a transfer check)."""
         chosen = self._selected()
         if chosen is None or self.result is None:
             return
         rec = self.result.recommendation
         model, weights = chosen
-        is_recommended = model == rec["model"] and (weights == rec["weights"] or rec["strategy"] == "scratch")
-        strategy = rec["strategy"] if is_recommended else "head"
+        if model == rec["model"] and (weights == rec["weights"] or rec["strategy"] == "scratch"):
+            strategy = rec["strategy"]
+        else:
+            row = next((c for c in self.result.candidates if (c.model, c.weights) == chosen), None)
+            strategy = getattr(row, "strategy", None) or "head"
         self.train_requested.emit(model, "none" if strategy == "scratch" else weights, strategy)
 
 

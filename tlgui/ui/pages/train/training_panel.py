@@ -212,7 +212,8 @@ class TrainingPanel(QWidget):
             self.augment.addItem(label, key)
         self.augment.setToolTip("Random changes to each training image, so the model learns what does not matter. "
                                 "Automatic: flips and quarter turns for microscopy-like images (deeper than 8 bits, "
-                                "or not 1 or 3 channels), which have no up or down; none for pictures. The run log "
+                                "or not 1 or 3 channels), which have no up or down, unless only the head trains; none "
+                                "for pictures. The run log "
                                 "says what was used.")
         self.class_weights.setToolTip("Balanced: mistakes on a rare class cost as much in total as on a common "
                                       "one (loss weights n / (classes × images of the class)). For imbalanced data.")
