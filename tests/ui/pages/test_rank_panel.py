@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from tests.core.learnable import image_folder
 from tlgui.core.models.zoo import SmallCNN
@@ -70,7 +73,8 @@ def test_rank_fills_table_chart_and_train_this(qtbot, panel, tmp_path, candidate
     with qtbot.waitSignal(panel.train_requested) as sent:
         qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     assert sent.args == ["smallcnn", good, "head"]
-    panel.grab().save(str(tmp_path / "rank_panel.png"))
+    QApplication.processEvents()  # the layout takes the new texts' sizes, as it does between frames
+    panel.grab().save(os.path.join(os.environ.get("TLGUI_SCREENSHOTS", str(tmp_path)), "rank_panel.png"))
 
 
 def test_stop_keeps_what_was_ranked(qtbot, panel, tmp_path):
@@ -118,6 +122,11 @@ def test_a_finished_rank_is_shown_again_and_each_row_trains_with_its_own_strateg
     with qtbot.waitSignal(again.train_requested) as sent:
         qtbot.mouseClick(again.train_button, Qt.MouseButton.LeftButton)
     assert sent.args == ["smallcnn", "none", "scratch"]
+    if os.environ.get("TLGUI_SCREENSHOTS"):
+        again.resize(1100, 700)
+        again.show()
+        QApplication.processEvents()
+        again.grab().save(os.path.join(os.environ["TLGUI_SCREENSHOTS"], "rank_kept.png"))
     # another data choice has no kept rank: the table is emptied, not left showing the other data's
     again.set_context(str(image_folder(tmp_path / "other", per_class=5, size=16)), device="cpu")
     assert again.result is None and again.table.rowCount() == 0 and not again.advice_label.text()

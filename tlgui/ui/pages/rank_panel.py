@@ -100,10 +100,10 @@ class RankPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)  # the status (a reason, a warning) gets the room left, scrolls when long
         self.table.itemSelectionChanged.connect(self._on_selection)
-        self.chart = make_curve_plot("rankChart", "Estimated accuracy (± spread over folds)",
-                                     "accuracy (%)", self)
+        self.chart = make_curve_plot("rankChart", "Estimated accuracy",
+                                     "accuracy (%), bars ± spread over folds", self)
         self.chart.setYRange(0, 100, padding=0.02)
         self.chart.setLabel("bottom", "")
         self.advice_label = QLabel("", objectName="rankAdviceLabel", wordWrap=True)
@@ -112,21 +112,24 @@ class RankPanel(QWidget):
         self.train_button = QPushButton("Train this", objectName="trainThisButton", enabled=False,
                                         clicked=self.train_this)
         self.train_button.setToolTip("Fill the Train page with the selected model, its weights and the strategy")
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.advice_label, 1)
-        bottom.addWidget(self.train_button, 0, Qt.AlignmentFlag.AlignTop)
+        # the advice on a row of its own: a word-wrapped label beside a button in a row was given
+        # one line too few and cut off its last line
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.progress_label, 1)
+        status_row.addWidget(self.train_button, 0, Qt.AlignmentFlag.AlignBottom)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.chart)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([700, 450])
+        split.setStretchFactor(1, 1)
+        self.chart.setMinimumWidth(180)
+        split.setSizes([860, 290])  # the table's nine columns first; the chart needs little width
         layout = QVBoxLayout(self)
         layout.addWidget(setup)
         layout.addWidget(self.progress)
-        layout.addWidget(self.progress_label)
+        layout.addLayout(status_row)
         layout.addWidget(self.error_label)
-        layout.addLayout(bottom)
+        layout.addWidget(self.advice_label)
         layout.addWidget(split, 1)
         self._update_buttons()
 
@@ -325,7 +328,9 @@ class RankPanel(QWidget):
         self.error_bars = pg.ErrorBarItem(x=x, y=height, height=2 * spread, beam=0.2, pen=pg.mkPen("#333", width=1.5))
         self.chart.addItem(self.bars)
         self.chart.addItem(self.error_bars)
-        ticks = [(i, f"{c.model.removeprefix('timm:')}\n{_short(c.weights)}") for i, c in enumerate(scored)]
+        # one line per tick: the axis has room for one, and drops text that does not fit
+        ticks = [(i, _short(c.weights) if c.model == "smallcnn" else f"{c.model.removeprefix('timm:')} {_short(c.weights)}")
+                 for i, c in enumerate(scored)]
         self.chart.getPlotItem().getAxis("bottom").setTicks([ticks])
         self.chart.setXRange(-0.6, len(scored) - 0.4, padding=0)
         self.chart.setYRange(0, 100, padding=0.02)
