@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -107,6 +108,27 @@ def test_informative_backbone_ranks_first_and_dead_one_is_flagged(data, backbone
     rec = result.recommendation
     assert rec["model"] == "smallcnn" and rec["weights"] == good and rec["strategy"] == "head"
     assert "20 images per class" in rec["why"]
+    assert (first.strategy, last.strategy) == ("head", "scratch")  # each its own advice
+    # kept for the "Which model?" page, and read back as it was
+    from tlgui.core.workflows.rank_store import load_rank, rank_file
+
+    config = RankConfig(data=data, models=f"smallcnn={dead},smallcnn={good}", folds=3, device="cpu")
+    kept, when = load_rank(config)
+    assert kept.to_json()["candidates"] == result.to_json()["candidates"] and kept.recommendation == rec
+    assert when <= time.time()
+    assert load_rank(RankConfig(data=data + "-other", models=config.models)) is None
+    rank_file(config).write_text("{not json")
+    assert load_rank(config) is None  # a damaged file is no file, never a crash
+
+
+def test_a_stopped_rank_is_not_kept(data, backbones):
+    from tlgui.core.workflows.rank_store import load_rank
+
+    config = RankConfig(data=data, models=f"smallcnn={backbones[0]}", folds=3, device="cpu")
+    stop = threading.Event()
+    stop.set()
+    assert rank(config, stop=stop).status == "stopped"
+    assert load_rank(config) is None
 
 
 def test_bad_candidates_are_listed_with_their_reason(data, backbones, tmp_path):

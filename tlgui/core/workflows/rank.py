@@ -11,11 +11,10 @@ between candidates and between batches.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from tlgui.core.workflows import demo as _demo  # noqa: F401 - registers --weigh
 from tlgui.core.workflows.candidates import Candidate, find_candidates, parse_models
 from tlgui.core.workflows.probes import knn_accuracy, linear_probe, logme
 from tlgui.core.workflows.rank_advice import previous_check, recommend, strategy_for
+from tlgui.core.workflows.rank_results import CandidateResult, RankProgress, RankResult
 from tlgui.core.workflows.rank_store import save_rank
 
 __all__ = ["Candidate", "CandidateResult", "RankConfig", "RankProgress", "RankResult", "find_candidates", "rank"]
@@ -58,64 +58,6 @@ class RankConfig:
                            freeze="backbone", augment="none", seed=self.seed, device=self.device,
                            image_size=self.image_size, max_train_images=self.max_train_images,
                            channels=self.channels, intensity=self.intensity, stack=self.stack)
-
-
-@dataclass
-class CandidateResult:
-    model: str
-    weights: str
-    origin: str = ""
-    accuracy: float | None = None
-    accuracy_std: float | None = None
-    train_accuracy: float | None = None
-    knn_accuracy: float | None = None
-    logme: float | None = None
-    seconds_per_image: float | None = None
-    parameters: int | None = None
-    folds: int | None = None
-    features_reused: bool = False
-    strategy: str | None = None  # head | finetune | scratch: how to train this one (rank_advice.strategy_for)
-    problem: str | None = None  # why it could not be scored
-    note: str | None = None  # a warning about its score (near chance)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None and self.accuracy is not None
-
-    def to_json(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        for key in ("accuracy", "accuracy_std", "train_accuracy", "knn_accuracy", "logme"):
-            out[key] = None if out[key] is None else round(float(out[key]), 4)
-        if out["seconds_per_image"] is not None:
-            out["seconds_per_image"] = float(f"{out['seconds_per_image']:.4g}")
-        return out
-
-
-@dataclass
-class RankProgress:
-    """One step of the rank: ``index`` of ``count`` candidates, what it is doing now."""
-
-    index: int
-    count: int
-    model: str
-    weights: str
-    text: str
-    done: CandidateResult | None = None  # set when this candidate is finished
-
-
-@dataclass
-class RankResult:
-    status: str  # "completed" | "stopped"
-    candidates: list[CandidateResult]
-    recommendation: dict[str, Any]
-    classes: list[str] = field(default_factory=list)
-    images: int = 0
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"candidates": [c.to_json() for c in self.candidates], "recommendation": self.recommendation,
-                "status": self.status, "classes": self.classes, "images": self.images,
-                "seconds": round(self.seconds, 3)}
 
 
 class _Control:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tlgui.core.base.files import atomic_write_text
+from tlgui.core.workflows.rank_results import RankResult
 
 _KEYS = ("data", "val_data", "seed", "image_size", "max_train_images", "channels", "intensity", "stack", "models")
 
@@ -50,15 +51,8 @@ def save_rank(config, result) -> Path:
 
 def load_rank(config) -> tuple[Any, float] | None:
     """(RankResult, when it was saved as a Unix time) of the last finished rank for ``config``, or None."""
-    from tlgui.core.workflows.rank import CandidateResult, RankResult
-
     try:
         record = json.loads(rank_file(config).read_text(encoding="utf-8"))
-        names = {f.name for f in dataclasses.fields(CandidateResult)}
-        candidates = [CandidateResult(**{k: v for k, v in c.items() if k in names}) for c in record["candidates"]]
-        result = RankResult(str(record["status"]), candidates, dict(record["recommendation"]),
-                            list(record.get("classes", [])), int(record.get("images", 0)),
-                            float(record.get("seconds", 0.0)))
-        return result, float(record["saved"])
+        return RankResult.from_json(record), float(record["saved"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

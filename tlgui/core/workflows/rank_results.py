@@ -1,0 +1,75 @@
+"""What a rank produces: each candidate's scores, progress events, the whole result (and
+the result read back from its JSON, for :mod:`rank_store`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CandidateResult:
+    model: str
+    weights: str
+    origin: str = ""
+    accuracy: float | None = None
+    accuracy_std: float | None = None
+    train_accuracy: float | None = None
+    knn_accuracy: float | None = None
+    logme: float | None = None
+    seconds_per_image: float | None = None
+    parameters: int | None = None
+    folds: int | None = None
+    features_reused: bool = False
+    strategy: str | None = None  # head | finetune | scratch: how to train this one (rank_advice.strategy_for)
+    problem: str | None = None  # why it could not be scored
+    note: str | None = None  # a warning about its score (near chance)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and self.accuracy is not None
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for key in ("accuracy", "accuracy_std", "train_accuracy", "knn_accuracy", "logme"):
+            out[key] = None if out[key] is None else round(float(out[key]), 4)
+        if out["seconds_per_image"] is not None:
+            out["seconds_per_image"] = float(f"{out['seconds_per_image']:.4g}")
+        return out
+
+
+@dataclass
+class RankProgress:
+    """One step of the rank: ``index`` of ``count`` candidates, what it is doing now."""
+
+    index: int
+    count: int
+    model: str
+    weights: str
+    text: str
+    done: CandidateResult | None = None  # set when this candidate is finished
+
+
+@dataclass
+class RankResult:
+    status: str  # "completed" | "stopped"
+    candidates: list[CandidateResult]
+    recommendation: dict[str, Any]
+    classes: list[str] = field(default_factory=list)
+    images: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"candidates": [c.to_json() for c in self.candidates], "recommendation": self.recommendation,
+                "status": self.status, "classes": self.classes, "images": self.images,
+                "seconds": round(self.seconds, 3)}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> RankResult:
+        """The result :meth:`to_json` wrote (keys a newer tlgui added are ignored). Raises
+        KeyError, TypeError or ValueError on a record that is not one."""
+        names = {f.name for f in dataclasses.fields(CandidateResult)}
+        candidates = [CandidateResult(**{k: v for k, v in c.items() if k in names}) for c in record["candidates"]]
+        return cls(str(record["status"]), candidates, dict(record["recommendation"]),
+                   list(record.get("classes", [])), int(record.get("images", 0)), float(record.get("seconds", 0.0)))
