@@ -31,20 +31,22 @@ For each protocol and seed:
     Python running this script, run as a subprocess and timed as a whole; it also scores TEST
     after every epoch, which the plain script does not); accuracy from ``tlgui evaluate
     RUN/model.pt --data TEST --json``;
-(c) the same as (b) with ``--augment flip``, since the plain script flips.
+(c) other tlgui rows, ``--variants`` (default ``defaults,no-augment``: the defaults, which
+    flip and turn such images (``--augment auto`` -> ``flip-rotate``), and the same without).
 
 Prints each seed's accuracies, wall and CPU times (CPU: all threads and processes, steadier
 than wall time on a shared machine), and the medians with tlgui/plain ratios. Targets (issue
 18, on real cells): at least the plain script's accuracy, within 1.5x its time. Nothing is
 asserted.
 
-Measured (2-core CPU shared with other jobs, load 4-10, so times are rough; smallcnn; tlgui
-with bf16 autocast, its CPU default here): cells, seeds 0,1,2, medians: plain 82.8 % in 183 s;
-tlgui defaults 79.3 % (x1.05 wall, x0.87 CPU), ``--augment flip`` 81.8 % (x1.40 wall, x1.27
-CPU). Most of the gap is the flips: tlgui's ``flip`` is horizontal only, and the plain script
-with horizontal flips only gets 80.7 % (seed 0, against 84.7 % with both). cells-dna, channel,
-brightness (seed 0): plain 84.8 / 100 / 100 %, tlgui defaults 83.0 / 99.5 / 100 %, flip
-84.2 / 99.5 / 100 %, each at 0.55-1.06x the plain script's wall time.
+Measured (2-core CPU, tests running beside it at times; smallcnn; tlgui with bf16 autocast, its
+CPU default here), seeds 0,1,2, medians: cells: plain 82.8 % in 29.6 s, tlgui defaults 84.7 %
+(x0.89 wall, x0.75 CPU), ``--augment none`` 80.5 %; cells-dna: plain 84.8 %, defaults 85.3 %
+(x0.76), none 82.7 %; channel: 100 / 99.5 / 99.5 % (x1.81: 8.5 s for the plain script, mostly
+below tlgui's start-up); brightness: 100 % each (x1.24). Before flip-rotate was automatic the
+defaults got 79.3 % on cells (tlgui's ``flip`` is left-right only; the plain script with
+left-right flips only got 80.7 %). Issue 21's options on cells (``--variants
+lr-auto,decay-0.8``, from scratch): see the README's recipe section.
 
 The data makers live in tests/core/lab_images.py, beside the tests that check them; this
 script puts the repository root on sys.path to import them (as device_check.py does), so the
