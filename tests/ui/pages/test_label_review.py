@@ -4,6 +4,7 @@ and keys, written to a corrections CSV in the user's data folder (never to the i
 from __future__ import annotations
 
 import csv
+import os
 
 import pytest
 import torch
@@ -96,3 +97,36 @@ def test_review_relabels_and_excludes_by_clicks_and_keys(qtbot, panel, noisy_run
     qtbot.mouseClick(panel.heatmap_box, Qt.MouseButton.LeftButton)
     assert not panel.heatmap_box.isChecked()
     assert panel.gallery.item(4).icon().pixmap(120, 120).toImage() != heat_icon  # the plain picture now
+
+
+def test_a_confusion_cell_shows_only_its_suspects_and_show_all_brings_back_the_rest(qtbot, panel, monkeypatch,
+                                                                                  tmp_path):
+    import numpy as np
+
+    from tlgui.ui.pages.label_review import panel as review_module
+    from tlgui.ui.pages.label_review.jobs import ReviewData
+
+    suspects = [{"path": f"{tmp_path}/img{i}.png", "given": given, "suggested": suggested, "confidence": 0.9 - i / 10}
+                for i, (given, suggested) in enumerate([("cat", "dog"), ("dog", "cat"), ("cat", "dog"), ("cat", "fox")])]
+    fake = ReviewData(str(tmp_path / "run"), str(tmp_path / "data"), ["cat", "dog", "fox"], suspects, "test method",
+                      plain={s["path"]: np.zeros((8, 8, 3), np.uint8) for s in suspects})
+    checks = []
+    monkeypatch.setattr(review_module, "check_run", lambda run_dir, folds, job: checks.append(run_dir) or fake)
+    panel.set_run(str(tmp_path / "run"), focus=("cat", "dog"))
+    qtbot.waitUntil(lambda: panel.review is fake, timeout=20000)
+    assert panel.gallery.count() == 2 and panel.show_all_button.isVisible()
+    assert "labelled <b>cat</b> that look like <b>dog</b>" in panel.header.text()
+    # a decision on the second tile is about the second suspect *of the cell* (img2), not of the list
+    _click_tile(qtbot, panel, 1)
+    qtbot.keyClick(panel.gallery, Qt.Key.Key_X)
+    assert panel.decisions == {suspects[2]["path"]: "exclude"}
+    assert "excluded" in panel.gallery.item(1).text()
+    if os.environ.get("TLGUI_SCREENSHOTS"):
+        panel.grab().save(os.path.join(os.environ["TLGUI_SCREENSHOTS"], "review_cell.png"))
+    qtbot.mouseClick(panel.show_all_button, Qt.MouseButton.LeftButton)
+    assert panel.gallery.count() == 4 and not panel.show_all_button.isVisible()
+    assert "excluded" in panel.gallery.item(2).text()
+    # another cell of the same run: the check is not made again, only the filter changes
+    panel.set_run(str(tmp_path / "run"), focus=("fox", "cat"))
+    assert checks == [str(tmp_path / "run")]
+    assert panel.gallery.count() == 0 and "None of the 4 suspects is labelled fox" in panel.gallery.placeholder

@@ -34,8 +34,13 @@ def test_results_lead_to_check_labels_and_retrain_uses_the_corrections(qtbot, ma
     config = main_window.build_config()
     assert config.data == data and config.corrections == str(review.corrections_path)
 
-    # from the confusion matrix's cell tab too
+    # from the confusion matrix's cell tab too: a clicked cell's suspects only (the check is reused)
     pages(main_window).setCurrentWidget(ws.results_panel)
-    qtbot.mouseClick(ws.results_panel.check_cell_button, Qt.MouseButton.LeftButton)
+    results = ws.results_panel
+    qtbot.mouseClick(results.confusion, Qt.MouseButton.LeftButton, pos=results.confusion.cell_rect(0, 1).center().toPoint())
+    assert results.confusion.selected() == (0, 1)
+    qtbot.mouseClick(results.check_cell_button, Qt.MouseButton.LeftButton)
     assert pages(main_window).currentWidget() is review
+    classes = results.evaluation.classes
+    assert review.focus == (classes[0], classes[1]) and review.show_all_button.isVisible()
     qtbot.waitUntil(lambda: not review.busy(), timeout=20000)

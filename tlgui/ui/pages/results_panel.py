@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.base.exports import save_tables_csv, save_widget_png
 from tlgui.ui.widgets import gallery as gw
 from tlgui.ui.widgets.confusion_widget import ConfusionMatrixView
 from tlgui.ui.widgets.gallery import Gallery, GalleryItem, NumericItem, percent, short_name
@@ -62,6 +63,7 @@ def _evaluate_job(model_path: str, data: str, split: str, job):
 class ResultsPanel(QWidget):
     evaluation_ready = Signal(object)  # tlgui.core.evaluate.Evaluation
     check_labels_requested = Signal(str)  # a run folder: review its labels (the shell opens Check labels)
+    check_cell_labels_requested = Signal(str, str, str)  # the run, a cell's true and predicted class: its suspects
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -161,7 +163,7 @@ class ResultsPanel(QWidget):
         self.gallery_channels = gw.channel_toggle_for(self.gallery)
         cell_layout.addWidget(self.gallery_channels)
         self.check_cell_button = QPushButton("Check these labels…", objectName="checkCellLabelsButton", enabled=False)
-        self.check_cell_button.clicked.connect(lambda: self.check_labels_requested.emit(self.run_dir or ""))
+        self.check_cell_button.clicked.connect(self._check_cell_labels)
         cell_layout.addLayout(gw.spread_row(gw.heatmap_toggle(self.gallery), self.check_cell_button))
         cell_layout.addWidget(self.gallery, 1)
         self.top_losses = Gallery("topLossesGallery", "No mistakes: every image was classified correctly.")
@@ -376,6 +378,14 @@ class ResultsPanel(QWidget):
         self.tabs.setTabText(1, f"Selected cell ({len(rows)})")
         self.tabs.setCurrentIndex(1)
 
+    @Slot()
+    def _check_cell_labels(self) -> None:
+        cell, ev = self.confusion.selected(), self.evaluation
+        if cell is None or ev is None:
+            self.check_labels_requested.emit(self.run_dir or "")
+        else:
+            self.check_cell_labels_requested.emit(self.run_dir or "", ev.classes[cell[0]], ev.classes[cell[1]])
+
     def cell_rows(self, true: int, predicted: int) -> np.ndarray:
         ev = self.evaluation
         if ev is None:
@@ -417,29 +427,11 @@ class ResultsPanel(QWidget):
 
     @Slot()
     def _save_png(self) -> None:
-        if self.evaluation is None:
-            return
-        default = str(Path(self._start_dir()) / "confusion.png")
-        path, _ = QFileDialog.getSaveFileName(self, "Save plot as PNG", default, "PNG image (*.png)")
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        if self.confusion.grab().save(path, "PNG"):
-            self.status.setText(f"Saved the confusion matrix to {path}")
-        else:
-            self.status.setText(f"Could not write {path}")
+        if self.evaluation is not None:
+            self.status.setText(save_widget_png(self, self.confusion, Path(self._start_dir()) / "confusion.png",
+                                                "the confusion matrix") or self.status.text())
 
     @Slot()
     def _save_csv(self) -> None:
-        if self.evaluation is None:
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Save tables as CSV into folder", self._start_dir())
-        if not folder:
-            return
-        try:
-            written = self.evaluation.write_csv(folder)
-        except Exception as exc:  # noqa: BLE001 - an unwritable folder is a message, not a crash
-            self.status.setText(f"Could not save the tables: {exc}")
-            return
-        self.status.setText(f"Saved {', '.join(p.name for p in written)} to {folder}")
+        if self.evaluation is not None:
+            self.status.setText(save_tables_csv(self, self.evaluation, self._start_dir()) or self.status.text())

@@ -65,6 +65,7 @@ class Workspace(QObject):
         w.run_finished.connect(self._on_run_finished)
         self.runs_panel.evaluate_requested.connect(self.show_results)
         self.results_panel.check_labels_requested.connect(self.show_label_review)
+        self.results_panel.check_cell_labels_requested.connect(self.show_cell_label_review)
         self.label_review_panel.retrain_requested.connect(self.retrain_with_corrections)
         self.runs_panel.use_weights_requested.connect(self.use_weights)
         self.runs_panel.resume_requested.connect(self.resume_run)
@@ -147,6 +148,13 @@ class Workspace(QObject):
     def show_label_review(self, run_dir: str) -> None:
         if run_dir:
             self.label_review_panel.set_run(run_dir)
+            self.pages.setCurrentWidget(self.label_review_panel)
+
+    @Slot(str, str, str)
+    def show_cell_label_review(self, run_dir: str, given: str, looks_like: str) -> None:
+        """"Check these labels" under a confusion-matrix cell: that cell's suspects only."""
+        if run_dir:
+            self.label_review_panel.set_run(run_dir, focus=(given, looks_like))
             self.pages.setCurrentWidget(self.label_review_panel)
 
     @Slot(str, str)

@@ -56,6 +56,8 @@ class LabelReviewPanel(QWidget):
         self.run_dir: str | None = None
         self.decisions: dict[str, str] = {}  # path -> class name or "exclude"
         self.corrections_path: Path | None = None
+        self.focus: tuple[str, str] | None = None  # (given, suggested): one confusion-matrix cell's suspects
+        self.shown: list[int] = []  # the gallery's rows -> indices into review.suspects
         self.last_error = ""
         self._build()
         self._update_buttons()
@@ -66,8 +68,12 @@ class LabelReviewPanel(QWidget):
         self.check_button.clicked.connect(self.start_check)
         self.heatmap_box = QCheckBox("Show where it looked", objectName="reviewHeatmapToggle", checked=True)
         self.heatmap_box.toggled.connect(self._refresh_icons)
+        self.show_all_button = QPushButton("Show all suspects", objectName="showAllSuspectsButton", visible=False)
+        self.show_all_button.setToolTip("Show the suspects of every class, not only those of the chosen cell")
+        self.show_all_button.clicked.connect(self.show_all)
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
+        top.addWidget(self.show_all_button)
         top.addWidget(self.heatmap_box)
         top.addWidget(self.check_button)
         self.status = QLabel("", objectName="reviewStatus", wordWrap=True)
@@ -118,16 +124,36 @@ class LabelReviewPanel(QWidget):
             QShortcut(QKeySequence(key), self, slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     # -- public API -------------------------------------------------------------------
-    def set_run(self, run_dir: str, start: bool = True) -> None:
-        """Review the labels of ``run_dir``'s data (the check starts at once when ``start``)."""
+    def set_run(self, run_dir: str, start: bool = True, focus: tuple[str, str] | None = None) -> None:
+        """Review the labels of ``run_dir``'s data (the check starts at once when ``start``).
+        ``focus`` (given, suggested class): show only the suspects of that confusion-matrix cell;
+        a check already made for this run is reused, only the filter changes."""
+        self.focus = focus
+        self._say_header()
+        if self.review is not None and self.run_dir == str(run_dir) and not self.busy():
+            self._fill()
+            return
         self._runner.cancel_all()
         self.run_dir, self.review = str(run_dir), None
+        self._say_header()
         self.gallery.clear()
-        self.header.setText(f"Labels of the data of run <b>{Path(run_dir).name}</b>")
         self.check_button.setEnabled(True)
         self._update_buttons()
         if start:
             self.start_check()
+
+    @Slot()
+    def show_all(self) -> None:
+        self.focus = None
+        self._say_header()
+        self._fill()
+
+    def _say_header(self) -> None:
+        text = f"Labels of the data of run <b>{Path(self.run_dir or '').name}</b>" if self.run_dir else EMPTY
+        if self.focus is not None:
+            text += f": images labelled <b>{self.focus[0]}</b> that look like <b>{self.focus[1]}</b>"
+        self.header.setText(text)
+        self.show_all_button.setVisible(self.focus is not None)
 
     @Slot()
     def start_check(self) -> None:
@@ -211,9 +237,29 @@ class LabelReviewPanel(QWidget):
                 self._say(f"Could not read the earlier corrections: {exc}", True)
         self.relabel_combo.clear()
         self.relabel_combo.addItems(review.classes)
+        self._fill()
+
+    def _fill(self) -> None:
+        """The gallery: every suspect, or those of the focused cell."""
+        review = self.review
+        if review is None:
+            return
+        focus = self.focus
+        self.shown = [i for i, s in enumerate(review.suspects)
+                      if focus is None or (s["given"], s["suggested"]) == tuple(focus)]
         self.gallery.clear()
-        self.gallery.placeholder = "No suspects: every label agrees with what the other images teach."
-        for row, suspect in enumerate(review.suspects):
+        count = len(review.suspects)
+        part = (f"{len(self.shown)} of the {count} suspect label(s) are in this cell" if focus is not None
+                else f"{count} suspect label(s)")
+        self._say(f"{part}, most suspicious first. Method: {review.method}.")
+        if focus is not None and not self.shown:
+            self.gallery.placeholder = (f"None of the {len(review.suspects)} suspects is labelled {focus[0]} and looks "
+                                        f"like {focus[1]}: the other images do not contradict those labels. "
+                                        "Show all suspects to see the rest.")
+        else:
+            self.gallery.placeholder = "No suspects: every label agrees with what the other images teach."
+        for row, index in enumerate(self.shown):
+            suspect = review.suspects[index]
             entry = QListWidgetItem("")
             entry.setData(PATH_ROLE, suspect["path"])
             entry.setToolTip(suspect["path"])
@@ -221,7 +267,7 @@ class LabelReviewPanel(QWidget):
             self.gallery.addItem(entry)
             self._caption(row)
         self._refresh_icons()
-        if review.suspects:
+        if self.shown:
             self.gallery.setCurrentRow(0)
         self.gallery.setFocus()
         self._update_buttons()
@@ -236,9 +282,9 @@ class LabelReviewPanel(QWidget):
 
     def _caption(self, row: int) -> None:
         entry = self.gallery.item(row)
-        if entry is None or self.review is None:
+        if entry is None or self.review is None or row >= len(self.shown):
             return
-        suspect = self.review.suspects[row]
+        suspect = self.review.suspects[self.shown[row]]
         decision = self.decisions.get(suspect["path"])
         verdict = {None: "", "exclude": "\n✗ excluded"}.get(decision, f"\n✓ now {decision}")
         entry.setText(f"{short_name(suspect['path'])}\n{suspect['given']} → {suspect['suggested']} "
@@ -259,11 +305,10 @@ class LabelReviewPanel(QWidget):
 
     @Slot(int)
     def _on_current(self, row: int) -> None:
-        if self.review is not None and 0 <= row < len(self.review.suspects):
-            suggested = self.review.suspects[row]["suggested"]
-            self.relabel_combo.setCurrentText(self.decisions.get(self.review.suspects[row]["path"], suggested)
-                                              if self.decisions.get(self.review.suspects[row]["path"]) != "exclude"
-                                              else suggested)
+        if self.review is not None and 0 <= row < len(self.shown):
+            suspect = self.review.suspects[self.shown[row]]
+            decided = self.decisions.get(suspect["path"])
+            self.relabel_combo.setCurrentText(decided if decided not in (None, "exclude") else suspect["suggested"])
         self._update_buttons()
 
     # -- buttons ----------------------------------------------------------------------
