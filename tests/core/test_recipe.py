@@ -258,3 +258,39 @@ def test_a_resumed_lr_auto_run_keeps_its_found_rate(data, tmp_path):
     resumed = TrainConfig.load(tmp_path / "part" / "config.json")
     summary = json.loads((tmp_path / "part" / "summary.json").read_text())
     assert summary["lr_found"] == saved["lr_found"] == resumed.lr_found and summary["status"] == "completed"
+
+
+@pytest.mark.parametrize(("freeze", "adapted_blocks"), [("none", ("features.0", "features.1", "features.2")),
+                                                         ("upto:features.1", ("features.2",))])
+def test_the_head_phase_re_estimates_the_batchnorm_layers_that_train_afterwards(data, tmp_path, monkeypatch, freeze,
+                                                                                adapted_blocks):
+    """The head phase caches features with BatchNorm in eval mode; unfrozen, those layers normalise by
+    batch statistics. Their statistics are re-estimated on the data first (AdaBN), only theirs."""
+    import torch
+
+    from tlgui.core.training import feature_cache
+
+    calls = []
+    real = feature_cache.adapt_batchnorm
+
+    def spy(prepared, should_stop, batch_size=64, paths=None):
+        calls.append(tuple(paths))
+        before = {p: prepared.model.get_submodule(p).running_mean.clone() for p in paths}
+        done = real(prepared, should_stop, batch_size, paths)
+        assert all(not torch.equal(before[p], prepared.model.get_submodule(p).running_mean) for p in paths)
+        return done
+
+    monkeypatch.setattr(feature_cache, "adapt_batchnorm", spy)
+    events = []
+    result = train(config(data, tmp_path / "run", epochs=2, head_epochs=1, freeze=freeze), events.append)
+    assert result.status == "completed"
+    assert len(calls) == 1 and calls[0] and all(p.startswith(adapted_blocks) for p in calls[0])
+    model = build_model("smallcnn", 3, in_channels=1)
+    expected = [p for p, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and p.startswith(adapted_blocks)]
+    assert list(calls[0]) == expected
+    texts = [e.text for e in events if isinstance(e, Message)]
+    assert any("train after the head phase re-estimated on this data first (AdaBN)" in t for t in texts)
+    # without a head phase nothing is re-estimated unless asked (--bn-update-frozen)
+    calls.clear()
+    train(config(data, tmp_path / "plain", epochs=1, freeze="backbone"))
+    assert calls == []

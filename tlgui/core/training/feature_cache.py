@@ -158,11 +158,12 @@ def _check_head_is_last(model: nn.Module, capture: HeadInputs, inputs: torch.Ten
 
 
 @torch.no_grad()
-def adapt_batchnorm(prepared: Prepared, should_stop, batch_size: int = 64) -> int:
-    """AdaBN: re-estimate the frozen BatchNorm layers' statistics in one pass over the
-    training images (cumulative averages, nothing else changes). Returns the layers updated."""
+def adapt_batchnorm(prepared: Prepared, should_stop, batch_size: int = 64, paths=None) -> int:
+    """AdaBN: re-estimate the frozen BatchNorm layers' statistics (or those of ``paths``) in one
+    pass over the training images (cumulative averages, nothing else changes). Returns the
+    layers updated."""
     model = prepared.model
-    layers = [model.get_submodule(path) for path in prepared.freeze.frozen_bn]
+    layers = [model.get_submodule(path) for path in (prepared.freeze.frozen_bn if paths is None else paths)]
     if not layers:
         return 0
     model.eval()
@@ -200,15 +201,20 @@ def not_used_summary() -> dict[str, Any]:
     return {"used": False, "views": 0, "seconds": 0.0}
 
 
-def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, should_stop) -> FeatureCache | None:
+def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, should_stop,
+                        adapt_bn: tuple[str, ...] | None = None) -> FeatureCache | None:
     """Run the frozen backbone once over training and validation images; None when the cache
-    does not apply (not head-only, the model does more after its head, too big) or on stop."""
+    does not apply (not head-only, the model does more after its head, too big) or on stop.
+    ``adapt_bn``: BatchNorm layers to re-estimate on these images first (AdaBN); by default
+    every frozen one with ``--bn-update-frozen``, else none."""
     config = prepared.config
     if not trains_head_only(prepared):
         return None
     started = time.perf_counter()
     views = 1 if config.augment == "none" else int(config.cache_views)
-    key = feature_key(prepared) if usable(prepared) else None
+    if adapt_bn is None:
+        adapt_bn = prepared.freeze.frozen_bn if config.bn_update_frozen else ()
+    key = feature_key(prepared) if usable(prepared) and not adapt_bn else None
     stored = load_features(key) if key else None
     if stored is not None:  # the same backbone, weights, preprocessing and images as before (e.g. tlgui rank)
         device = prepared.device
@@ -219,8 +225,11 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
                             float(stored["seconds"]))
     emit(Stage("cache", "Running the frozen backbone once over the images"))
     try:
-        if config.bn_update_frozen and adapt_batchnorm(prepared, should_stop):
-            emit(Message("frozen BatchNorm statistics re-estimated on this data in one pass (AdaBN)"))
+        if adapt_bn and adapt_batchnorm(prepared, should_stop, paths=adapt_bn):
+            emit(Message("frozen BatchNorm statistics re-estimated on this data in one pass (AdaBN)"
+                         if config.bn_update_frozen else
+                         f"BatchNorm statistics of the {len(adapt_bn)} layer(s) that train after the head phase "
+                         "re-estimated on this data first (AdaBN): the head then fits the features they will give"))
         capture = HeadInputs(prepared.model, prepared.head_path)
         train = capture_features(prepared, True, views, config.augment, generator, should_stop, capture=capture)
         val = (capture_features(prepared, False, 1, "none", generator, should_stop, check=False, capture=capture)
