@@ -69,10 +69,13 @@ def test_results_galleries_show_where_it_looked_and_lead_to_check_labels(qtbot, 
     # the confusion-cell gallery has its own toggle, and both lead to Check labels
     panel.show_cell(0, 1)
     assert panel.findChild(QCheckBox, "resultsGallery_heatmaps") is not None
-    for button in (panel.check_labels_button, panel.check_cell_button):
-        assert button.isEnabled()
-        with qtbot.waitSignal(panel.check_labels_requested) as asked:
-            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-        assert asked.args == [str(run_dir)]
+    assert panel.check_labels_button.isEnabled() and panel.check_cell_button.isEnabled()
+    with qtbot.waitSignal(panel.check_labels_requested) as asked:  # the whole run's labels
+        qtbot.mouseClick(panel.check_labels_button, Qt.MouseButton.LeftButton)
+    assert asked.args == [str(run_dir)]
+    with qtbot.waitSignal(panel.check_cell_labels_requested) as asked:  # the chosen cell's suspects
+        qtbot.mouseClick(panel.check_cell_button, Qt.MouseButton.LeftButton)
+    classes = panel.evaluation.classes
+    assert asked.args == [str(run_dir), classes[0], classes[1]]
     panel.close()
     assert panel.wait_idle(20000)
