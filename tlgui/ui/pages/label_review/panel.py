@@ -129,8 +129,8 @@ class LabelReviewPanel(QWidget):
         ``focus`` (given, suggested class): show only the suspects of that confusion-matrix cell;
         a check already made for this run is reused, only the filter changes."""
         self.focus = focus
-        self._say_header()
         if self.review is not None and self.run_dir == str(run_dir) and not self.busy():
+            self._say_header()
             self._fill()
             return
         self._runner.cancel_all()
