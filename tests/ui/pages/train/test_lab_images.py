@@ -72,7 +72,8 @@ def test_photo_data_keeps_the_plain_view(qtbot, panel, tmp_path):
         for i in range(3):
             Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / "pets" / name / f"{i}.png")
     _load(qtbot, panel, tmp_path / "pets")
-    assert panel.kind_label.text() == "RGB, 8-bit, 6 images"
+    assert not panel.kind_label.isVisible()  # the summary line says it: no second line for 8-bit pictures
+    assert "<b>6</b> colour images" in panel.status.text()
     qtbot.waitUntil(lambda: panel.thumbnail_count() == 6, timeout=20000)
     assert not panel.channel_toggle.isVisible() and not panel.image_values.isVisible()
     assert panel.image_choices() == {"channels": "all", "intensity": "auto", "stack": "middle"}

@@ -37,12 +37,10 @@ class Loaded:
 
 def kind_text(kind, images: int) -> str:
     """What the data panel says about the pixels: "4 channels, 16-bit (12-bit values), 600 images"
-    for lab images; for 8-bit pictures "RGB, 8-bit" or "grayscale, 8-bit"."""
-    if kind is None:
+    for lab images; nothing for 8-bit pictures, whose summary line already says grayscale or colour."""
+    if kind is None or not needs_image_values(kind):
         return ""
-    if needs_image_values(kind):
-        return kind.describe(images=images)
-    return f"{'grayscale' if kind.channels == 1 else 'RGB'}, 8-bit, {images:,} images"
+    return kind.describe(images=images)
 
 
 def needs_image_values(kind) -> bool:
