@@ -26,6 +26,10 @@ def test_results_lead_to_check_labels_and_retrain_uses_the_corrections(qtbot, ma
     assert pages(main_window).currentWidget() is review and review.run_dir == result.run_dir
     qtbot.waitUntil(lambda: review.review is fake, timeout=20000)
     review.gallery.setCurrentRow(0)
+    # an image of the built-in array set cannot be left out (training would refuse the row): not offered
+    assert not review.exclude_button.isEnabled() and "relabel" in review.exclude_button.toolTip()
+    qtbot.keyClick(review.gallery, Qt.Key.Key_X)
+    assert review.decisions == {}
     qtbot.mouseClick(review.relabel_button, Qt.MouseButton.LeftButton)
     assert review.decisions == {suspect: "b"}
 

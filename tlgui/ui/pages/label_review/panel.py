@@ -192,7 +192,8 @@ class LabelReviewPanel(QWidget):
 
     @Slot()
     def exclude(self) -> None:
-        self._decide("exclude")
+        if self.exclude_button.isEnabled():  # X is a shortcut: the same rule as the button
+            self._decide("exclude")
 
     def _decide(self, label: str | None) -> None:
         path = self.current_path()
@@ -313,9 +314,16 @@ class LabelReviewPanel(QWidget):
 
     # -- buttons ----------------------------------------------------------------------
     def _update_buttons(self) -> None:
-        chosen = self.current_path() is not None and self.review is not None
-        for button in (self.keep_button, self.relabel_button, self.exclude_button, self.relabel_combo):
+        path = self.current_path()
+        chosen = path is not None and self.review is not None
+        for button in (self.keep_button, self.relabel_button, self.relabel_combo):
             button.setEnabled(chosen)
+        # an image inside an IDX or built-in array set (e.g. "demo:target#3") cannot be left out
+        # (training says so for such a row); relabelling it works
+        in_array = chosen and "#" in path and not Path(path).exists()
+        self.exclude_button.setEnabled(chosen and not in_array)
+        self.exclude_button.setToolTip("Only image files can be left out; relabel this one instead" if in_array else
+                                       "Leave this image out of training and evaluation (the file stays where it is)")
         has_file = self.corrections_path is not None and self.corrections_path.is_file()
         self.export_button.setEnabled(has_file)
         self.retrain_button.setEnabled(has_file and bool(self.decisions))
