@@ -15,7 +15,6 @@ from tests.core.learnable import image_folder
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import TlguiError
 from tlgui.core.models.zoo import SmallCNN
-from tlgui.core.training import feature_cache
 from tlgui.core.training.loop import train
 from tlgui.core.workflows.probes import knn_accuracy, linear_probe, log_evidence, logme
 from tlgui.core.workflows.rank import RankConfig, rank
@@ -39,20 +38,6 @@ def backbones(tmp_path):
     bad = tmp_path / "dead.pt"
     torch.save(dead, bad)
     return str(good), str(bad)
-
-
-@pytest.fixture
-def extractions(monkeypatch):
-    """Counts backbone passes (capture_features calls)."""
-    calls = []
-    real = feature_cache.capture_features
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(feature_cache, "capture_features", counting)
-    return calls
 
 
 # ------------------------------------------------------------------ LogME, kNN, probe

@@ -10,7 +10,6 @@ import torch
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError
 from tlgui.core.models.zoo import SmallCNN
-from tlgui.core.training import feature_cache
 from tlgui.core.training.loop import train
 from tlgui.core.workflows.rank import RankConfig, rank
 
@@ -33,19 +32,6 @@ def tiffs(tmp_path):
     weights = tmp_path / "two_channel.pt"
     torch.save(SmallCNN(2, 1).state_dict(), weights)
     return str(tmp_path / "data"), str(weights)
-
-
-@pytest.fixture
-def extractions(monkeypatch):
-    calls = []
-    real = feature_cache.capture_features
-
-    def counting(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(feature_cache, "capture_features", counting)
-    return calls
 
 
 def test_rank_scores_16_bit_tiffs_and_the_head_only_run_reuses_its_features(tiffs, extractions, tmp_path):

@@ -40,6 +40,15 @@ PRECISION_CHOICES = (("auto", "Automatic"), ("fp32", "fp32"), ("bf16", "bf16"))
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 
 
+def _choice_combo(name: str, choices, tooltip: str = "") -> QComboBox:
+    """A combo box of (key, label) choices: shows the label, ``currentData()`` is the key."""
+    combo = QComboBox(objectName=name)
+    for key, label in choices:
+        combo.addItem(label, key)
+    combo.setToolTip(tooltip)
+    return combo
+
+
 class TrainingPanel(QWidget):
     """Epochs, batch size, learning rate, optimizer, schedule, seed, device, precision; Train/Pause/Stop."""
 
@@ -156,26 +165,18 @@ class TrainingPanel(QWidget):
             "short range test first (Find does it now and shows the curve)."
         )
         self._make_recipe_fields()
-        self.optimizer = QComboBox(objectName="optimizerCombo")
-        for key, label in OPTIMIZERS:
-            self.optimizer.addItem(label, key)
-        self.schedule = QComboBox(objectName="scheduleCombo")
-        for key, label in SCHEDULES:
-            self.schedule.addItem(label, key)
-        self.schedule.setToolTip("How the learning rate changes during training.")
+        self.optimizer = _choice_combo("optimizerCombo", OPTIMIZERS)
+        self.schedule = _choice_combo("scheduleCombo", SCHEDULES, "How the learning rate changes during training.")
         self.seed = QSpinBox(objectName="seedSpin")
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Same seed, same settings: same result.")
         self.device = QComboBox(objectName="deviceCombo")
         self.set_devices(None)
-        self.precision = QComboBox(objectName="precisionCombo")
-        for key, label in PRECISION_CHOICES:
-            self.precision.addItem(label, key)
-        self.precision.setToolTip(
+        self.precision = _choice_combo(
+            "precisionCombo", PRECISION_CHOICES,
             "Number format for the maths. 'auto' uses bf16 where the processor does it natively "
             "(about twice as fast, same accuracy in practice) and fp32 elsewhere; bf16 without "
-            "native support is many times slower, so a run asked for it then uses fp32 and says so."
-        )
+            "native support is many times slower, so a run asked for it then uses fp32 and says so.")
         self.image_size = QComboBox(objectName="imageSizeCombo")
         self.image_size.setEditable(True)
         self.image_size.addItems(["auto", "28", "32", "64", "96", "128", "160", "224", "256"])
@@ -204,19 +205,15 @@ class TrainingPanel(QWidget):
         self.layer_lr_decay.setToolTip("Discriminative learning rates: each earlier block group of the network "
                                        "gets this times the rate of the next (the head keeps the full rate). "
                                        "1: one rate for all. The layer tree shows each layer's multiple (LR ×).")
-        self.class_weights = QComboBox(objectName="classWeightsCombo")
-        for key, label in CLASS_WEIGHT_CHOICES:
-            self.class_weights.addItem(label, key)
-        self.augment = QComboBox(objectName="augmentCombo")
-        for key, label in AUGMENT_CHOICES:
-            self.augment.addItem(label, key)
-        self.augment.setToolTip("Random changes to each training image, so the model learns what does not matter. "
-                                "Automatic: flips and quarter turns for microscopy-like images (deeper than 8 bits, "
-                                "or not 1 or 3 channels), which have no up or down, unless only the head trains; none "
-                                "for pictures. The run log "
-                                "says what was used.")
-        self.class_weights.setToolTip("Balanced: mistakes on a rare class cost as much in total as on a common "
-                                      "one (loss weights n / (classes × images of the class)). For imbalanced data.")
+        self.class_weights = _choice_combo(
+            "classWeightsCombo", CLASS_WEIGHT_CHOICES,
+            "Balanced: mistakes on a rare class cost as much in total as on a common one "
+            "(loss weights n / (classes × images of the class)). For imbalanced data.")
+        self.augment = _choice_combo(
+            "augmentCombo", AUGMENT_CHOICES,
+            "Random changes to each training image, so the model learns what does not matter. Automatic: flips "
+            "and quarter turns for microscopy-like images (deeper than 8 bits, or not 1 or 3 channels), which have "
+            "no up or down, unless only the head trains; none for pictures. The run log says what was used.")
 
     @Slot(float)
     def _on_lr_picked(self, lr: float) -> None:
