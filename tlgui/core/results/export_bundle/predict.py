@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import warnings
@@ -54,6 +55,9 @@ def load_model(device: torch.device):
     pt2, ts = HERE / "model.pt2", HERE / "model.ts"
     why = ""
     if pt2.is_file():
+        quiet = logging.getLogger("torch.export")  # it logs a traceback before giving up on a file it cannot read
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
         try:
             program = torch.export.load(str(pt2))
             if device.type == "cpu":
@@ -64,7 +68,9 @@ def load_model(device: torch.device):
                 return program.module().to(device), pt2.name
             return move_to_device_pass(program, device).module(), pt2.name
         except Exception as exc:  # noqa: BLE001 - an older torch (no torch.export, or another file format)
-            why = f"torch {torch.__version__} cannot read model.pt2 ({_first_line(exc)})"
+            why = f"model.pt2 cannot be used with torch {torch.__version__} ({_first_line(exc)})"
+        finally:
+            quiet.setLevel(level)
     if not ts.is_file():
         raise SystemExit(f"cannot load the model: {why or 'model.pt2 and model.ts are missing'}")
     if why:
