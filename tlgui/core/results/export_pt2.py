@@ -10,8 +10,13 @@ same labels.json, preprocessing.json and tlgui.json as the other formats (``extr
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,24 @@ SUFFIX = ".pt2"  # torch.export.save and .load refuse a file name with another e
 CHECK_BATCHES = (1, 5)
 
 
+@contextmanager
+def _torch_quiet() -> Iterator[None]:
+    """torch.export reports its tracing troubles on stderr itself (log lines, and on failure the partial
+    graph, printed): when it fails the user gets our one line instead. Its loggers take their level from
+    the "torch" logger; what it prints to stderr is held back and shown only if the export succeeds."""
+    torch_logger = logging.getLogger("torch")
+    level = torch_logger.level
+    torch_logger.setLevel(logging.CRITICAL)
+    held = io.StringIO()
+    try:
+        with warnings.catch_warnings(), redirect_stderr(held):
+            warnings.simplefilter("ignore")  # tracing notes from inside torch, not the user's business
+            yield
+    finally:
+        torch_logger.setLevel(level)
+    sys.stderr.write(held.getvalue())  # reached only on success
+
+
 def to_exported_program(model: nn.Module, ckpt: dict[str, Any]) -> torch.export.ExportedProgram:
     """The eval-mode model as an ExportedProgram whose batch dimension is free (1 and up)."""
     from torch.export import Dim
@@ -39,8 +62,7 @@ def to_exported_program(model: nn.Module, ckpt: dict[str, Any]) -> torch.export.
     model = model.eval()
     example = (example_input(ckpt, 2, 0),)  # 2, not 1: a batch of 1 would be baked in
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracing notes from inside torch, not the user's business
+        with _torch_quiet():
             return torch.export.export(model, example, dynamic_shapes=({0: Dim("batch", min=1)},), strict=False)
     except Exception as exc:  # noqa: BLE001 - any tracing failure means this model cannot be a .pt2
         raise ExportError(
