@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 from tlgui.ui.base.background import TaskRunner
 
 FORMATS = (
-    ("pt2", "PyTorch (.pt2)", "one .pt2 file (torch.export); load it with torch.export.load, or compile it for C++ "
-     "with AOTInductor. Recommended"),
+    ("pt2", "PyTorch (.pt2)", "recommended: one .pt2 file (torch.export); load it with torch.export.load, or "
+     "compile it for C++ with AOTInductor"),
     ("onnx", "ONNX", "one .onnx file for ONNX Runtime, OpenCV, TensorRT and other tools"),
     ("torchscript", "TorchScript", "one .ts file for torch.jit.load. Deprecated by PyTorch: prefer PyTorch (.pt2) "
      "or ONNX"),
