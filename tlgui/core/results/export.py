@@ -60,9 +60,6 @@ FORMATS = (*FILE_FORMATS, "bundle")
 SUFFIXES = {fmt: suffix for fmt, (suffix, _) in FILE_FORMATS.items()}
 
 
-DEPRECATED = {"torchscript": "deprecated by PyTorch; prefer pt2 or ONNX"}
-
-
 # the bundle's model, in the order its predict.py tries them: .pt2 where the user's torch reads it
 BUNDLE_MODELS = {"model.pt2": export_pt2, "model.ts": export_torchscript}
 
