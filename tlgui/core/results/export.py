@@ -25,21 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from tlgui.core.base.files import (
-    atomic_write_text,
-    writable_folder_problem,
-)
+from tlgui.core.base.files import atomic_write_text, writable_folder_problem
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
-from tlgui.core.results.export_common import (
-    TOLERANCE,
-    ExportError,
-)
-from tlgui.core.results.export_onnx import (
-    INSTALL_HINT,
-    export_onnx,
-    onnx_available,
-)
+from tlgui.core.results.export_common import TOLERANCE, ExportError
+from tlgui.core.results.export_onnx import INSTALL_HINT, export_onnx, onnx_available
 from tlgui.core.results.export_pt2 import SUFFIX as SUFFIX_PT2
 from tlgui.core.results.export_pt2 import export_pt2
 from tlgui.core.results.export_torchscript import export_torchscript
