@@ -213,7 +213,7 @@ import torch
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
 
-model_pt, ts_path, onnx_path = sys.argv[1:4]
+model_pt, ts_path, onnx_path, pt2_path = sys.argv[1:5]
 ckpt = load_checkpoint(model_pt)
 model = model_from_checkpoint(ckpt, "cpu").eval()
 prep = Preprocessing.from_dict(ckpt["preprocessing"])
@@ -225,33 +225,43 @@ with warnings.catch_warnings(), torch.no_grad():
     ref = model(x).float()
     scripted = torch.jit.load(ts_path, map_location="cpu", _extra_files=extra)
     ts_out = scripted(x).float()
+with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+    warnings.simplefilter("always")  # torch.export must load without a deprecation notice
+    pt2_extra = {"labels.json": ""}
+    pt2_out = torch.export.load(pt2_path, extra_files=pt2_extra).module()(x).float()
+pt2_warnings = [str(w.message)[:200] for w in caught if "deprecat" in str(w.message).lower()]
 session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
 onnx_out = torch.as_tensor(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]).float()
 print(json.dumps({
     "shape": list(ref.shape),
     "torchscript": float((ts_out - ref).abs().max()) if ts_out.shape == ref.shape else None,
     "onnx": float((onnx_out - ref).abs().max()) if onnx_out.shape == ref.shape else None,
-    "same_labels": bool((ts_out.argmax(1) == ref.argmax(1)).all() and (onnx_out.argmax(1) == ref.argmax(1)).all()),
+    "pt2": float((pt2_out - ref).abs().max()) if pt2_out.shape == ref.shape else None,
+    "same_labels": all(bool((out.argmax(1) == ref.argmax(1)).all()) for out in (ts_out, onnx_out, pt2_out)),
     "ts_labels_match": json.loads(extra["labels.json"]) == list(ckpt["classes"]),
+    "pt2_labels_match": json.loads(pt2_extra["labels.json"]) == list(ckpt["classes"]),
+    "pt2_warnings": pt2_warnings,
     "torch": torch.__version__, "onnxruntime": ort.__version__,
 }))
 """
 
 
-def check_exports(python: Path, model_pt: Path, ts: Path, onnx: Path, env: dict[str, str],
+def check_exports(python: Path, model_pt: Path, ts: Path, onnx: Path, pt2: Path, env: dict[str, str],
                   tolerance: float = 1e-4) -> dict:
-    """Load the exported TorchScript and ONNX files in ``python`` and compare them with the
-    model.pt there; raises AssertionError saying what differs."""
-    proc = subprocess.run([str(python), "-c", EXPORT_CHECK, str(model_pt), str(ts), str(onnx)],
+    """Load the exported TorchScript, ONNX and torch.export (.pt2) files in ``python`` and compare
+    them with the model.pt there; raises AssertionError saying what differs."""
+    proc = subprocess.run([str(python), "-c", EXPORT_CHECK, str(model_pt), str(ts), str(onnx), str(pt2)],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{python} could not load the exports: {tail(proc.stderr or proc.stdout)}"
     report = last_json(proc.stdout)
-    for fmt in ("torchscript", "onnx"):
+    for fmt in ("torchscript", "onnx", "pt2"):
         diff = report.get(fmt)
         assert diff is not None, f"the {fmt} export gives outputs of another shape than the model {report['shape']}"
         assert diff <= tolerance, f"the {fmt} export differs from the model by {diff:.3g} (> {tolerance:g})"
     assert report["same_labels"], f"the exports label the batch differently from the model: {report}"
     assert report["ts_labels_match"], "the TorchScript file's labels.json is not the model's class list"
+    assert report["pt2_labels_match"], "the .pt2 file's labels.json is not the model's class list"
+    assert not report["pt2_warnings"], f"torch.export.load warned: {report['pt2_warnings']}"
     return report
 
 

@@ -11,9 +11,10 @@ PATH=/usr/bin:/bin, and QT_QPA_PLATFORM=offscreen only where a window opens. Ste
 with the installed app's); --self-test
 three times (offscreen), and once on X11 when Xvfb is installed; a short demo (the transfer
 check); compare; a training run with a DataLoader worker process (freeze_support); evaluate;
-export to TorchScript, ONNX and a bundle (each checked by the app against the model); scan;
-predict; the exported files loaded in another Python (the installed app's, or --check-python:
-torch.jit.load, onnxruntime and the bundle's predict.py must give what model.pt gives);
+export to torch.export (.pt2), TorchScript, ONNX and a bundle (each checked by the app against the
+model); scan; predict; the exported files loaded in another Python (the installed app's, or
+--check-python: torch.export.load, torch.jit.load, onnxruntime and the bundle's predict.py must give
+what model.pt gives, the .pt2 and the bundle without a deprecation warning);
 weights list/path/import/models; layers; cache info; doctor --json; install.sh and its --uninstall. Prints the
 folder and archive sizes, the CUDA libraries, the self-test times and the 20 largest files.
 Exit status 0 when every step passed, else 1. Standard library only.
@@ -247,7 +248,7 @@ def training_steps(s: Smoke, data: Path, run_dir: Path) -> None:
 
 
 def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) -> None:
-    """export (three formats), scan, predict, the exports in another Python, weights, layers, cache."""
+    """export (four formats), scan, predict, the exports in another Python, weights, layers, cache."""
     model = str(run_dir / "model.pt")
     exported = s.work / "export"
     predictions = s.work / "predictions.csv"
@@ -283,14 +284,17 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
 
     def elsewhere():
         env = {"HOME": str(s.home), "PATH": BARE_PATH}
-        report = check_exports(check_python, run_dir / "model.pt", exported / "model.ts", exported / "model.onnx", env)
+        report = check_exports(check_python, run_dir / "model.pt", exported / "model.ts", exported / "model.onnx",
+                               exported / "model.pt2", env)
         proc = subprocess.run([str(check_python), str(exported / "bundle" / "predict.py"), str(data)], env=env,
                               capture_output=True, text=True, timeout=600)
         expect_ok(proc, "the bundle's predict.py")
+        assert "deprecat" not in proc.stderr.lower(), f"the bundle's predict.py warned: {tail(proc.stderr)}"
         with open(predictions, newline="", encoding="utf-8") as f:
             frozen = {f"{Path(r['path']).parent.name}/{Path(r['path']).name}": r["label"] for r in csv.DictReader(f)}
         assert bundle_labels(proc.stdout) == frozen, "the bundle's predict.py labels the images differently from 'tlgui predict'"
-        return (f"torch {report['torch']}: TorchScript max |difference| {report['torchscript']:.1e}, onnxruntime "
+        return (f"torch {report['torch']}: .pt2 max |difference| {report['pt2']:.1e}, "
+                f"TorchScript {report['torchscript']:.1e}, onnxruntime "
                 f"{report['onnxruntime']}: ONNX {report['onnx']:.1e} vs model.pt (batch of 5); bundle's predict.py "
                 f"gives tlgui predict's {len(frozen)} labels")
 
@@ -318,9 +322,10 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
         return (f"torch {report['torch']}, PySide6 {report['pyside6']}, device {report['device']['label']}; "
                 f"xcb plugin lacks {qt.get('xcb_missing_libraries') or 'nothing'}")
 
+    s.step("export pt2", export("pt2", "model.pt2", "torch.export.load"))
     s.step("export torchscript", export("torchscript", "model.ts", "torch.jit.load"))
     s.step("export onnx", export("onnx", "model.onnx", "onnxruntime"))
-    s.step("export bundle", export("bundle", "bundle", "torch.jit.load"))
+    s.step("export bundle", export("bundle", "bundle", "torch.export.load"))
     s.step("scan", scan)
     s.step("predict", predict)
     if check_python:

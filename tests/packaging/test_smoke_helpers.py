@@ -114,7 +114,8 @@ def test_bundle_labels_keys_images_by_class_folder_and_name(smoke):
 
 
 def _report(**change):
-    report = {"shape": [5, 3], "torchscript": 1e-7, "onnx": 2e-7, "same_labels": True, "ts_labels_match": True,
+    report = {"shape": [5, 3], "torchscript": 1e-7, "onnx": 2e-7, "pt2": 3e-7, "same_labels": True,
+              "ts_labels_match": True, "pt2_labels_match": True, "pt2_warnings": [],
               "torch": "2.14.1", "onnxruntime": "1.32.0"}
     report.update(change)
     return json.dumps(report)
@@ -127,20 +128,26 @@ def _report(**change):
         ({"torchscript": None}, "the torchscript export gives outputs of another shape"),
         ({"same_labels": False}, "label the batch differently"),
         ({"ts_labels_match": False}, "labels.json is not the model's class list"),
+        ({"pt2": 0.3}, "the pt2 export differs from the model by 0.3"),
+        ({"pt2": None}, "the pt2 export gives outputs of another shape"),
+        ({"pt2_labels_match": False}, "the .pt2 file's labels.json is not the model's class list"),
+        ({"pt2_warnings": ["torch.export.load is deprecated"]}, "torch.export.load warned: .*deprecated"),
     ],
 )
 def test_check_exports_fails_on_what_differs(smoke, fake_python, tmp_path, change, message):
     python = fake_python(_report(**change))
     with pytest.raises(AssertionError, match=message):
-        smoke.check_exports(python, tmp_path / "m.pt", tmp_path / "m.ts", tmp_path / "m.onnx", {"PATH": "/usr/bin:/bin"})
+        smoke.check_exports(python, tmp_path / "m.pt", tmp_path / "m.ts", tmp_path / "m.onnx", tmp_path / "m.pt2",
+                            {"PATH": "/usr/bin:/bin"})
     assert smoke.check_exports(fake_python(_report()), tmp_path / "m.pt", tmp_path / "m.ts", tmp_path / "m.onnx",
-                               {"PATH": "/usr/bin:/bin"})["onnx"] == 2e-7
+                               tmp_path / "m.pt2", {"PATH": "/usr/bin:/bin"})["onnx"] == 2e-7
 
 
 def test_check_exports_of_a_python_that_cannot_load_them(smoke, fake_python, tmp_path):
     python = fake_python("", exit_code=1, stderr="ModuleNotFoundError: No module named onnxruntime")
     with pytest.raises(AssertionError, match="could not load the exports: .*onnxruntime"):
-        smoke.check_exports(python, tmp_path / "m.pt", tmp_path / "m.ts", tmp_path / "m.onnx", {"PATH": "/usr/bin:/bin"})
+        smoke.check_exports(python, tmp_path / "m.pt", tmp_path / "m.ts", tmp_path / "m.onnx", tmp_path / "m.pt2",
+                            {"PATH": "/usr/bin:/bin"})
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -156,13 +163,20 @@ def test_check_exports_really_loads_them_in_another_python(smoke, tmp_path):
     other = write_model(tmp_path / "other.pt", ["a", "b", "c"], channels=3, crop=24, seed=1)
     export_model(model, "torchscript", tmp_path / "model.ts")
     export_model(model, "onnx", tmp_path / "model.onnx")
+    export_model(model, "pt2", tmp_path / "model.pt2")
     export_model(other, "torchscript", tmp_path / "other.ts")
+    export_model(other, "pt2", tmp_path / "other.pt2")
     root = Path(__file__).resolve().parents[2]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(root)}
-    report = smoke.check_exports(Path(sys.executable), model, tmp_path / "model.ts", tmp_path / "model.onnx", env)
+    python = Path(sys.executable)
+    report = smoke.check_exports(python, model, tmp_path / "model.ts", tmp_path / "model.onnx", tmp_path / "model.pt2",
+                                 env)
     assert report["shape"] == [5, 3] and report["torchscript"] <= 1e-4 and report["onnx"] <= 1e-4
+    assert report["pt2"] <= 1e-4 and report["pt2_warnings"] == []
     with pytest.raises(AssertionError, match="the torchscript export differs from the model"):
-        smoke.check_exports(Path(sys.executable), model, tmp_path / "other.ts", tmp_path / "model.onnx", env)
+        smoke.check_exports(python, model, tmp_path / "other.ts", tmp_path / "model.onnx", tmp_path / "model.pt2", env)
+    with pytest.raises(AssertionError, match="the pt2 export differs from the model"):
+        smoke.check_exports(python, model, tmp_path / "model.ts", tmp_path / "model.onnx", tmp_path / "other.pt2", env)
 
 
 def test_missing_check_python_is_one_line_naming_it(smoke, tmp_path, monkeypatch):

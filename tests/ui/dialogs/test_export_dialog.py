@@ -1,4 +1,5 @@
-"""The export dialog: TorchScript file and bundle folder made in the background, with the check."""
+"""The export dialog: .pt2 (the default), TorchScript (marked deprecated) and bundle made in the background,
+with the check."""
 
 from __future__ import annotations
 
@@ -30,8 +31,28 @@ def dialog(qtbot, model_path):
     assert widget.wait_idle(60000)
 
 
-def test_torchscript_export_shows_path_and_check(qtbot, dialog, tmp_path):
+def test_pt2_is_the_default_and_its_export_reloads_with_any_batch(qtbot, dialog, tmp_path):
     assert dialog.objectName() == "exportDialog"
+    assert dialog.fmt() == "pt2" and dialog.target_edit.text().endswith("model.pt2")
+    target = tmp_path / "out" / "classifier.pt2"
+    dialog.target_edit.setText(str(target))
+    with qtbot.waitSignal(dialog.exported, timeout=60000) as blocker:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert result.format == "pt2" and result.path == str(target) and target.is_file() and result.faithful
+    assert "Check passed" in dialog.status.text() and "batches of 1 and 5" in dialog.status.text()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        program = torch.export.load(str(target)).module()
+    assert not [w for w in caught if "deprecat" in str(w.message).lower()]
+    for n in (1, 5):
+        assert program(torch.zeros(n, 1, 28, 28)).shape == (n, 6)
+
+
+def test_torchscript_is_marked_deprecated(qtbot, dialog, tmp_path):
+    notes = [label.text() for label in dialog.findChildren(type(dialog.status))]
+    assert any("Deprecated by PyTorch: prefer PyTorch (.pt2) or ONNX" in text for text in notes)
+    qtbot.mouseClick(dialog.format_buttons["torchscript"], Qt.MouseButton.LeftButton)
     assert dialog.target_edit.text().endswith("model.ts")
     target = tmp_path / "out" / "classifier.ts"
     dialog.target_edit.setText(str(target))
@@ -54,7 +75,8 @@ def test_bundle_export_and_format_switch(qtbot, dialog, tmp_path):
     with qtbot.waitSignal(dialog.exported, timeout=60000) as blocker:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     names = sorted(p.name for p in (tmp_path / "bundle").iterdir())
-    assert names == ["README.md", "labels.json", "model.ts", "pixels.py", "predict.py", "preprocessing.json"]
+    assert names == ["README.md", "labels.json", "model.pt2", "model.ts", "pixels.py", "predict.py",
+                     "preprocessing.json"]
     assert blocker.args[0].format == "bundle" and "predict.py" in dialog.status.text()
 
 
@@ -80,6 +102,7 @@ def test_onnx_disabled_without_the_packages(qtbot, model_path, monkeypatch):
 
 
 def test_an_existing_file_is_replaced_only_when_confirmed(qtbot, dialog, tmp_path, monkeypatch):
+    dialog.set_format("torchscript")
     target = tmp_path / "classifier.ts"
     target.write_bytes(b"an earlier export")
     dialog.target_edit.setText(str(target))

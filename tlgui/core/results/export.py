@@ -1,6 +1,9 @@
-"""Export a tlgui model.pt for use without tlgui: TorchScript, ONNX, or a bundle folder
-(TorchScript model + labels + preprocessing + a stand-alone ``predict.py``).
+"""Export a tlgui model.pt for use without tlgui: torch.export (.pt2), TorchScript (deprecated by
+PyTorch), ONNX, or a bundle folder (the model as .pt2 and .ts + labels + preprocessing + a
+stand-alone ``predict.py``).
 
+One module per file format (export_pt2, export_torchscript, export_onnx), registered below in one
+line each; this module picks the target, guards what may be replaced, and builds the bundle.
 Every export is checked: the exported model is run on random inputs of a batch size it
 was not traced with and compared with the eager model (``ExportResult.max_abs_diff``).
 Exported models take the *normalised* float tensor (N, C, crop, crop) and return logits;
@@ -13,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import string
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,45 +25,42 @@ from typing import Any
 import torch
 from torch import nn
 
-from tlgui.core.base.errors import TlguiError
-from tlgui.core.base.files import (
-    _atomic_target,
-    _publish,
-    atomic_write_text,
-    writable_folder_problem,
-)
+from tlgui.core.base.files import atomic_write_text, writable_folder_problem
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
+from tlgui.core.results.export_common import TOLERANCE, ExportError
+from tlgui.core.results.export_onnx import INSTALL_HINT, export_onnx, onnx_available
+from tlgui.core.results.export_pt2 import SUFFIX as SUFFIX_PT2
+from tlgui.core.results.export_pt2 import export_pt2
+from tlgui.core.results.export_torchscript import export_torchscript
 
-FORMATS = ("torchscript", "onnx", "bundle")
+Exporter = Callable[[nn.Module, dict[str, Any], Path], tuple[float, list[str]]]
 
-
-SUFFIXES = {"torchscript": ".ts", "onnx": ".onnx"}
-
-
-ONNX_OPSET = 18
-
-
-TOLERANCE = 1e-4  # max abs difference of logits we report as a faithful export
-
-
-_HARD_LIMIT = 1e-2  # beyond this the export is broken, not just rounded differently
-
-
-BUNDLE_FILES = ("model.ts", "labels.json", "preprocessing.json", "README.md", "predict.py", "pixels.py")
+# one line per file format: its file ending and the function that writes and checks it
+FILE_FORMATS: dict[str, tuple[str, Exporter]] = {
+    "pt2": (SUFFIX_PT2, export_pt2),
+    "torchscript": (".ts", export_torchscript),
+    "onnx": (".onnx", export_onnx),
+}
 
 
-INSTALL_HINT = "install tlgui[export] (pip install 'tlgui[export]')"
+FORMATS = (*FILE_FORMATS, "bundle")
 
 
-class ExportError(TlguiError):
-    """The model cannot be exported to the requested format or place."""
+SUFFIXES = {fmt: suffix for fmt, (suffix, _) in FILE_FORMATS.items()}
+
+
+# the bundle's model, in the order its predict.py tries them: .pt2 where the user's torch reads it
+BUNDLE_MODELS = {"model.pt2": export_pt2, "model.ts": export_torchscript}
+
+
+BUNDLE_FILES = (*BUNDLE_MODELS, "labels.json", "preprocessing.json", "README.md", "predict.py", "pixels.py")
 
 
 @dataclass
 class ExportResult:
     format: str
-    path: str  # the file (torchscript, onnx) or folder (bundle) written
+    path: str  # the file (pt2, torchscript, onnx) or folder (bundle) written
     max_abs_diff: float  # exported vs eager logits on the check inputs
     checks: list[str] = field(default_factory=list)  # what was verified, in words
     files: list[str] = field(default_factory=list)
@@ -69,22 +68,6 @@ class ExportResult:
     @property
     def faithful(self) -> bool:
         return self.max_abs_diff <= TOLERANCE
-
-
-def onnx_available() -> bool:
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def onnxruntime_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def export_model(
@@ -96,8 +79,8 @@ def export_model(
 ) -> ExportResult:
     """Export ``model_path`` to ``fmt`` at ``out``; raises :class:`TlguiError` in plain words.
 
-    ``out`` is a file for torchscript/onnx (an existing folder gets ``model.ts`` /
-    ``model.onnx`` inside it) and a folder for bundle. ``on_stage(text)`` reports steps.
+    ``out`` is a file for pt2/torchscript/onnx (an existing folder gets ``model.pt2``,
+    ``model.ts`` or ``model.onnx`` inside it) and a folder for bundle. ``on_stage(text)`` reports steps.
     An existing file, or a folder holding an earlier bundle, is replaced only with
     ``overwrite``; the model being exported is never replaced.
     """
@@ -112,14 +95,11 @@ def export_model(
     model = model_from_checkpoint(ckpt, "cpu")
     target = _bundle_target(target, overwrite) if fmt == "bundle" else _file_target(target, SUFFIXES[fmt])
     say(f"Exporting {ckpt['architecture']} to {fmt}")
-    if fmt == "torchscript":
-        diff, checks = export_torchscript(model, ckpt, target)
-        return ExportResult(fmt, str(target), diff, checks, [str(target)])
-    if fmt == "onnx":
-        diff, checks = export_onnx(model, ckpt, target)
-        return ExportResult(fmt, str(target), diff, checks, [str(target)])
-    diff, checks, files = export_bundle(model, ckpt, target)
-    return ExportResult(fmt, str(target), diff, checks, files)
+    if fmt == "bundle":
+        diff, checks, files = export_bundle(model, ckpt, target)
+        return ExportResult(fmt, str(target), diff, checks, files)
+    diff, checks = FILE_FORMATS[fmt][1](model, ckpt, target)
+    return ExportResult(fmt, str(target), diff, checks, [str(target)])
 
 
 def export_target(fmt: str, out: str | os.PathLike) -> Path:
@@ -194,152 +174,6 @@ def _bundle_target(out: str | os.PathLike, overwrite: bool = False) -> Path:
     return path
 
 
-def _example(ckpt: dict[str, Any], batch: int, seed: int) -> torch.Tensor:
-    prep = Preprocessing.from_dict(ckpt["preprocessing"])
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, int(ckpt.get("in_channels", prep.channels)), prep.crop, prep.crop, generator=generator)
-
-
-def _metadata(ckpt: dict[str, Any]) -> dict[str, str]:
-    info = {
-        "architecture": ckpt["architecture"],
-        "created": ckpt.get("created", ""),
-        "in_channels": int(ckpt.get("in_channels", 3)),
-        "source": {k: v for k, v in dict(ckpt.get("source", {})).items() if isinstance(v, (str, int, float, type(None)))},
-        "input": ("normalised float tensor (N, C, crop, crop): channels chosen (channel_select), raw values mapped "
-                  "from intensity.low..high to 0-255, resized and cropped, /255, minus mean, divided by std; "
-                  "see preprocessing.json"),
-        "output": "logits (N, classes); softmax gives probabilities",
-    }
-    return {
-        "labels.json": json.dumps(list(ckpt["classes"])),
-        "preprocessing.json": json.dumps(ckpt["preprocessing"]),
-        "tlgui.json": json.dumps(info),
-    }
-
-
-def _compare(eager: nn.Module, run: Callable[[torch.Tensor], Any], x: torch.Tensor, what: str) -> float:
-    with torch.no_grad():
-        expected = eager(x).float()
-        got = torch.as_tensor(run(x)).float()
-    if got.shape != expected.shape:
-        raise ExportError(f"the {what} gives outputs of shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
-    diff = float((got - expected).abs().max())
-    scale = max(1.0, float(expected.abs().max()))
-    if not diff <= _HARD_LIMIT * scale:
-        raise ExportError(f"the {what} does not reproduce the model (max difference {diff:.3g}); please report this")
-    return diff
-
-
-def _to_torchscript(model: nn.Module, ckpt: dict[str, Any]) -> torch.jit.ScriptModule:
-    model = model.eval()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # torch.jit's deprecation notice; it still works
-        try:
-            scripted = torch.jit.trace(model, _example(ckpt, 2, 0), check_trace=False)
-            _compare(model, scripted, _example(ckpt, 3, 1), "traced TorchScript model")
-            return scripted
-        except Exception as trace_error:  # noqa: BLE001 - try scripting before giving up
-            try:
-                return torch.jit.script(model)
-            except Exception:  # noqa: BLE001
-                raise ExportError(
-                    f"{ckpt['architecture']} cannot be converted to TorchScript: {_first_line(trace_error)}"
-                ) from None
-
-
-def export_torchscript(model: nn.Module, ckpt: dict[str, Any], path: Path) -> tuple[float, list[str]]:
-    scripted = _to_torchscript(model, ckpt)
-    tmp = _atomic_target(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.jit.save(scripted, str(tmp), _extra_files=_metadata(ckpt))
-            loaded = torch.jit.load(str(tmp), map_location="cpu")
-        diff = _compare(model, loaded, _example(ckpt, 3, 1), "saved TorchScript model")
-        _publish(tmp, path)
-    except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return diff, [f"torch.jit.load: max |difference| {diff:.2e} vs the model, batch of 3"]
-
-
-def _export_onnx_file(model: nn.Module, ckpt: dict[str, Any], tmp: Path, opset: int) -> str:
-    """Write the ONNX graph to ``tmp``; returns which exporter worked."""
-    example = (_example(ckpt, 2, 0),)
-    names = {"input_names": ["input"], "output_names": ["logits"], "opset_version": opset}
-    errors = []
-    try:
-        from torch.export import Dim
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model, example, str(tmp), dynamo=True, external_data=False,
-                dynamic_shapes=({0: Dim("batch")},),
-                verbose=False, **names,
-            )
-        return "torch.export (dynamo)"
-    except Exception as exc:  # noqa: BLE001 - the classic exporter handles some models dynamo cannot
-        errors.append(exc)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model, example, str(tmp), dynamo=False,
-                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, **names,
-            )
-        return "TorchScript-based exporter"
-    except Exception as exc:  # noqa: BLE001
-        errors.append(exc)
-    raise ExportError(f"{ckpt['architecture']} cannot be exported to ONNX: {_first_line(errors[0])}")
-
-
-def export_onnx(model: nn.Module, ckpt: dict[str, Any], path: Path, opset: int = ONNX_OPSET) -> tuple[float, list[str]]:
-    import onnx
-
-    model = model.eval()
-    tmp = _atomic_target(path)
-    try:
-        exporter = _export_onnx_file(model, ckpt, tmp, opset)
-        proto = onnx.load(str(tmp))
-        for key, value in _metadata(ckpt).items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.save(proto, str(tmp))
-        onnx.checker.check_model(str(tmp), full_check=True)
-        checks = [f"exported with the {exporter}, opset {_opset(proto)}", "onnx.checker: valid"]
-        diff = 0.0
-        if onnxruntime_available():
-            import onnxruntime as ort
-
-            session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-            input_name = session.get_inputs()[0].name
-
-            def run(x: torch.Tensor):
-                return session.run(None, {input_name: x.numpy()})[0]
-
-            diff = _compare(model, run, _example(ckpt, 3, 1), "ONNX model")
-            checks.append(f"onnxruntime: max |difference| {diff:.2e} vs the model, batch of 3")
-        else:
-            diff = float("nan")
-            checks.append("onnxruntime is not installed: outputs not compared (" + INSTALL_HINT + ")")
-        _publish(tmp, path)
-    except OSError as exc:
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except onnx.checker.ValidationError as exc:
-        raise ExportError(f"the exported ONNX model is invalid: {_first_line(exc)}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-        Path(str(tmp) + ".data").unlink(missing_ok=True)
-    return diff, checks
-
-
-def _opset(proto) -> int:
-    return max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)
-
-
 def bundle_template(name: str) -> str:
     """Text of a file shipped in ``tlgui/core/results/export_bundle`` (package data).
 
@@ -386,10 +220,50 @@ def _intensity_in_words(prep: Preprocessing) -> str:
     return "8-bit values are used as they are (transparent pixels become white)"
 
 
+def _bundle_models(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple[float, list[str], dict[str, str]]:
+    """model.pt2 and model.ts, each where it can be made: (max |difference|, checks, {file: why not})."""
+    diffs, checks, missing = [], [], {}
+    for name, export in BUNDLE_MODELS.items():
+        try:
+            diff, lines = export(model, ckpt, folder / name)
+        except ExportError as exc:
+            missing[name] = str(exc)
+            (folder / name).unlink(missing_ok=True)  # an earlier bundle's copy would be another model
+            continue
+        diffs.append(diff)
+        checks += lines
+    if not diffs:
+        raise ExportError(next(iter(missing.values())))
+    checks += [f"{name} left out: {why}" for name, why in missing.items()]
+    return max(diffs), checks, missing
+
+
+def _model_files_in_words(missing: dict[str, str]) -> tuple[str, str]:
+    """The README's table rows for the model files and the sentence saying which predict.py loads."""
+    rows = {
+        "model.pt2": "| `model.pt2` | the network as a torch.export program (`torch.export.load(...).module()`) |",
+        "model.ts": "| `model.ts` | the network as TorchScript (`torch.jit.load`; deprecated by PyTorch) |",
+    }
+    table = "\n".join(row for name, row in rows.items() if name not in missing)
+    written_by = f"torch {torch.__version__.split('+')[0]}"
+    if not missing:
+        choice = (f"`predict.py` loads `model.pt2` with `torch.export.load` where the installed PyTorch can read it "
+                  f"(it was written by {written_by}; older versions may not read it), and otherwise falls back to "
+                  "`model.ts` (TorchScript, deprecated by PyTorch), saying so on stderr.")
+    elif "model.ts" in missing:
+        choice = (f"`predict.py` loads `model.pt2` with `torch.export.load`; it needs a PyTorch that reads it (it was "
+                  f"written by {written_by}). There is no TorchScript copy: {missing['model.ts']}.")
+    else:
+        choice = ("`predict.py` loads `model.ts` (TorchScript, deprecated by PyTorch): this network could not be "
+                  f"exported with torch.export ({missing['model.pt2']}).")
+    return table, choice
+
+
 def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple[float, list[str], list[str]]:
     readme_template, script = bundle_template("README.md"), bundle_template("predict.py")  # before any write
     pixels_source = pixels_module_source()
-    diff, checks = export_torchscript(model, ckpt, folder / "model.ts")
+    diff, checks, missing = _bundle_models(model, ckpt, folder)
+    model_rows, model_choice = _model_files_in_words(missing)
     prep = Preprocessing.from_dict(ckpt["preprocessing"])
     classes = list(ckpt["classes"])
     shown = ", ".join(classes[:12]) + (f" ... ({len(classes)} in all)" if len(classes) > 12 else "")
@@ -403,6 +277,8 @@ def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple
         channels=_channels_in_words(prep),
         intensity=_intensity_in_words(prep),
         interpolation=prep.interpolation,
+        model_rows=model_rows,
+        model_choice=model_choice,
     )
     try:
         atomic_write_text(folder / "labels.json", json.dumps(classes, indent=2) + "\n")
@@ -412,9 +288,4 @@ def export_bundle(model: nn.Module, ckpt: dict[str, Any], folder: Path) -> tuple
         atomic_write_text(folder / "pixels.py", pixels_source)
     except OSError as exc:
         raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}") from None
-    return diff, checks, [str(folder / name) for name in BUNDLE_FILES]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+    return diff, checks, [str(folder / name) for name in BUNDLE_FILES if name not in missing]

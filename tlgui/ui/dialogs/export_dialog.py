@@ -1,4 +1,5 @@
-"""Export a trained model for use outside tlgui: TorchScript, ONNX or a ready-to-run bundle.
+"""Export a trained model for use outside tlgui: torch.export (.pt2), ONNX, TorchScript (deprecated by
+PyTorch, still offered) or a ready-to-run bundle.
 
 The export runs in the background; afterwards the dialog shows where the files went and
 the check the core ran (the exported model's outputs compared with the original's).
@@ -32,10 +33,15 @@ from PySide6.QtWidgets import (
 from tlgui.ui.base.background import TaskRunner
 
 FORMATS = (
-    ("torchscript", "TorchScript", "one .ts file; load it with torch.jit.load in any PyTorch program"),
+    ("pt2", "PyTorch (.pt2)", "recommended: one .pt2 file (torch.export); load it with torch.export.load, or "
+     "compile it for C++ with AOTInductor"),
     ("onnx", "ONNX", "one .onnx file for ONNX Runtime, OpenCV, TensorRT and other tools"),
-    ("bundle", "Bundle", "a folder with the model, its class names, its preprocessing and a predict.py script"),
+    ("torchscript", "TorchScript", "one .ts file for torch.jit.load. Deprecated by PyTorch: prefer PyTorch (.pt2) "
+     "or ONNX"),
+    ("bundle", "Bundle", "a folder with the model (.pt2, and .ts as a fallback), its class names, its preprocessing "
+     "and a predict.py script"),
 )
+SUFFIXES = {"pt2": ".pt2", "torchscript": ".ts", "onnx": ".onnx", "bundle": ""}  # bundle: a folder
 ONNX_MISSING = "needs extra packages: install tlgui[export]  (pip install 'tlgui[export]')"
 
 
@@ -44,7 +50,7 @@ def default_target(model_path: str, fmt: str) -> str:
     stem = Path(model_path).stem or "model"
     if fmt == "bundle":
         return str(folder / f"{stem}-bundle")
-    return str(folder / f"{stem}{'.ts' if fmt == 'torchscript' else '.onnx'}")
+    return str(folder / f"{stem}{SUFFIXES[fmt]}")
 
 
 class ExportDialog(QDialog):
@@ -84,10 +90,10 @@ class ExportDialog(QDialog):
             grid.addWidget(button, row, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(note, row, 1)
         grid.setColumnStretch(1, 1)
-        self.format_buttons["torchscript"].setChecked(True)
+        self.format_buttons["pt2"].setChecked(True)
         self.format_group.idToggled.connect(self._on_format)
 
-        self.target_edit = QLineEdit(default_target(self.model_path, "torchscript"), objectName="exportTargetEdit")
+        self.target_edit = QLineEdit(default_target(self.model_path, "pt2"), objectName="exportTargetEdit")
         self.target_edit.textEdited.connect(self._on_target_edited)
         choose = QPushButton("Choose…", objectName="exportChooseButton")
         choose.clicked.connect(self._choose_target)
@@ -125,7 +131,7 @@ class ExportDialog(QDialog):
         for key, button in self.format_buttons.items():
             if button.isChecked():
                 return key
-        return "torchscript"
+        return "pt2"
 
     def set_format(self, fmt: str) -> None:
         self.format_buttons[fmt].setChecked(True)
@@ -224,9 +230,8 @@ class ExportDialog(QDialog):
             return
         # keep the user's place, fix the ending: a bundle is a folder, the others a file
         path = Path(self.target_edit.text().strip())
-        if path.suffix.lower() in (".ts", ".onnx", ""):
-            wanted = "" if fmt == "bundle" else (".ts" if fmt == "torchscript" else ".onnx")
-            self.target_edit.setText(str(path.with_suffix(wanted)))
+        if path.suffix.lower() in SUFFIXES.values():
+            self.target_edit.setText(str(path.with_suffix(SUFFIXES[fmt])))
 
     @Slot(str)
     def _on_target_edited(self, _text: str) -> None:
@@ -238,7 +243,7 @@ class ExportDialog(QDialog):
         if self.fmt() == "bundle":
             path = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the bundle", str(Path(current).parent))
         else:
-            suffix = ".ts" if self.fmt() == "torchscript" else ".onnx"
+            suffix = SUFFIXES[self.fmt()]
             path, _ = QFileDialog.getSaveFileName(self, "Export model as", current, f"Model (*{suffix})")
         if path:
             self.target_edit.setText(path)

@@ -5,6 +5,7 @@
 
 Prints one line per image: path, label and probability, separated by tabs. Reading
 and preprocessing are tlgui's own code: pixels.py is tlgui/core/base/pixels.py, copied as it is.
+The network is model.pt2 (torch.export) where this torch can read it, else model.ts (TorchScript).
 TIFF stacks need tifffile (pip install tifffile imagecodecs).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import warnings
@@ -45,6 +47,42 @@ def normalize(batch: torch.Tensor, prep: dict) -> torch.Tensor:
         std = torch.tensor(prep["std"], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
         x = (x - mean) / std
     return x
+
+
+def load_model(device: torch.device):
+    """(model, file name): model.pt2 through torch.export where this torch reads it; otherwise
+    model.ts through TorchScript (deprecated by PyTorch, so only as the fallback), said on stderr."""
+    pt2, ts = HERE / "model.pt2", HERE / "model.ts"
+    why = ""
+    if pt2.is_file():
+        quiet = logging.getLogger("torch.export")  # it logs a traceback before giving up on a file it cannot read
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            program = torch.export.load(str(pt2))
+            if device.type == "cpu":
+                return program.module(), pt2.name
+            try:
+                from torch.export.passes import move_to_device_pass
+            except ImportError:  # torch before 2.6
+                return program.module().to(device), pt2.name
+            return move_to_device_pass(program, device).module(), pt2.name
+        except Exception as exc:  # noqa: BLE001 - an older torch (no torch.export, or another file format)
+            why = f"model.pt2 cannot be used with torch {torch.__version__} ({_first_line(exc)})"
+        finally:
+            quiet.setLevel(level)
+    if not ts.is_file():
+        raise SystemExit(f"cannot load the model: {why or 'model.pt2 and model.ts are missing'}")
+    if why:
+        print(f"{why}: using model.ts (TorchScript) instead", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notice: this is the fallback
+        return torch.jit.load(str(ts), map_location=device).eval(), ts.name
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def image_files(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -88,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = json.loads((HERE / "labels.json").read_text(encoding="utf-8"))
     prep = json.loads((HERE / "preprocessing.json").read_text(encoding="utf-8"))
     device = torch.device(args.device)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.jit's deprecation notice
-        model = torch.jit.load(str(HERE / "model.ts"), map_location=device).eval()
+    model, _name = load_model(device)
 
     files, problems = image_files(args.images)
     for path, reason in problems:

@@ -96,7 +96,7 @@ class RunsPanel(QWidget):
         self.resume_button.setToolTip("Continue a stopped run from its last completed epoch, with its own settings")
         self.resume_button.clicked.connect(self._on_resume)
         self.export_button = QPushButton("Export…", objectName="exportRunButton")
-        self.export_button.setToolTip("Save the model as TorchScript, ONNX or a ready-to-use bundle")
+        self.export_button.setToolTip("Save the model as PyTorch (.pt2), ONNX, TorchScript or a ready-to-use bundle")
         self.export_button.clicked.connect(self._on_export)
         buttons = QHBoxLayout()
         for button in (self.open_button, self.refresh_button):
