@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QPushButton, QWidget
 
 SIZE = (1280, 800)  # a laptop-sized window: the guide shows what most users see
 STEP_TIMEOUT_S = 900  # generous: the demo's source model is trained once first
@@ -53,6 +53,11 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = STEP_TIMEOUT_S)
     return True
 
 
+def _await(condition: Callable[[], bool], what: str) -> None:
+    if not wait_until(condition):
+        raise RuntimeError(f"{what} did not finish in {STEP_TIMEOUT_S} s")
+
+
 def _save(widget: QWidget, out: Path, name: str) -> Path:
     wait_until(lambda: False, 0.4)  # let layouts and plots take their final sizes
     path = out / name
@@ -68,7 +73,7 @@ def _demo_folder(root: Path) -> str:
     from tlgui.core.data.demo_images import make_demo
 
     images, labels, classes = make_demo("target", split="test")
-    for i, (image, label) in enumerate(zip(images[:60], labels[:60])):
+    for i, (image, label) in enumerate(zip(images[:60], labels[:60], strict=True)):
         folder = root / "shapes" / classes[int(label)]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / f"{i:03d}.png")
@@ -91,6 +96,9 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     results = []
     window.run_finished.connect(results.append)
     window.training_panel.epochs.setValue(epochs)
+    # head only, as the page recommends for the demo: the label check then fits heads on stored features
+    head_only = next(b for b in window.findChildren(QPushButton) if b.text() == "Train head only")
+    head_only.click()
     wait_until(lambda: window.dataset_panel.summary() is not None, 60)  # the demo's thumbnails in the picture
     window.training_panel.train_button.click()
     if not window.controller.is_running():
@@ -107,7 +115,7 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     folder = _demo_folder(scratch)
     window.pages.setCurrentWidget(ws.predict_panel)
     ws.predict_panel.add_paths(sorted(str(p) for p in Path(folder).rglob("*.png"))[::6])
-    wait_until(lambda: not ws.predict_panel.busy())
+    _await(lambda: not ws.predict_panel.busy(), "the prediction")
     saved.append(_save(window, out, "predict-page.png"))
 
     window.pages.setCurrentWidget(ws.runs_panel)
@@ -115,21 +123,19 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
 
     window.pages.setCurrentWidget(ws.compare_panel)
     ws.compare_panel.run_button.click()
-    wait_until(lambda: not ws.compare_panel.is_running())
+    _await(lambda: not ws.compare_panel.is_running(), "the transfer check")
     saved.append(_save(window, out, "transfer-check.png"))
 
     window.pages.setCurrentWidget(ws.rank_panel)
     states: list[bool] = []
     ws.rank_panel.running_changed.connect(states.append)
     ws.rank_panel.run_button.click()
-    wait_until(lambda: states[-1:] == [False] and True in states)
+    _await(lambda: states[-1:] == [False] and True in states, "the rank")
     saved.append(_save(window, out, "which-model.png"))
 
     ws.show_label_review(run_dir)
     panel = ws.label_review_panel
-    if panel.check_button.isEnabled():
-        panel.check_button.click()
-    wait_until(lambda: panel.check_button.isEnabled())
+    _await(lambda: panel.review is not None and not panel.busy(), "the label check")
     saved.append(_save(window, out, "check-labels.png"))
 
     window.pages.setCurrentIndex(0)
@@ -146,7 +152,7 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     health.scan_finished.connect(finished.append)
     health.show()
     health.start()
-    wait_until(lambda: bool(finished))
+    _await(lambda: bool(finished), "the health check")
     saved.append(_save(health, out, "health-check.png"))
     health.close()
 

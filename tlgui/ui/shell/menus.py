@@ -9,10 +9,9 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from tlgui.settings import save_settings
-from tlgui.ui.dialogs.user_guide import UserGuideDialog
 from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.base.errors import show_error
-
+from tlgui.ui.dialogs.user_guide import UserGuideDialog
 
 # F1 on a page opens the guide where that page is explained: tab title -> (page, heading)
 GUIDE_SECTIONS = {
