@@ -169,13 +169,16 @@ def window_steps(s: Smoke, version: str, installed: Path | None) -> None:
             expect_ok(proc, "--self-test")
             report = last_json(proc.stdout)
             assert report.get("ok") is True, f"self-test report: {report}"
+            guide = report.get("guide") or {}
+            assert guide.get("ok") is True, f"Help > User guide: {guide}"
             assert shot.is_file() and shot.stat().st_size > 0, "no screenshot"
             report["wall_s"] = round(wall, 1)
             if not x_display:
                 s.self_tests.append(report)
             return (f"{wall:.1f} s wall, first paint {report.get('first_paint_since_process_start_ms')} ms after "
                     f"the process started, torch import {report.get('torch_import_s')} s, "
-                    f"val accuracy {report.get('val_accuracy')}")
+                    f"val accuracy {report.get('val_accuracy')}, user guide {guide.get('page')} with "
+                    f"{guide.get('images_loaded')} pictures")
         return go
 
     s.step("--version", version_step)

@@ -344,7 +344,11 @@ class SelfTest(QObject):
         )
         if result is not None and result.status == "failed":
             self.report["error"] = result.message
-        self._finish(0 if ok else 1)
+        from .ui.dialogs.user_guide import UserGuideDialog
+
+        # Help > User guide works in this copy too (the frozen app's smoke test reads this)
+        self.report["guide"] = UserGuideDialog(w).self_check()
+        self._finish(0 if ok and self.report["guide"]["ok"] else 1)
 
     @Slot()
     def _on_timeout(self) -> None:

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the window, train the demo briefly, print one JSON line, exit 0/1",
     )
     parser.add_argument("--screenshot", metavar="PNG", help="with --self-test: save a screenshot")
+    parser.add_argument("--screenshots", metavar="DIR",
+                        help="with --self-test: drive the window through every page and save the user guide's pictures")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(sub)
@@ -60,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None and args.self_test and args.screenshots:
+        from ..ui.shell.guide_screenshots import main as make_screenshots
+
+        return make_screenshots([args.screenshots])
     if args.command is None:
         from ..app import run_gui
 

@@ -11,6 +11,18 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 from tlgui.settings import save_settings
 from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.base.errors import show_error
+from tlgui.ui.dialogs.user_guide import UserGuideDialog
+
+# F1 on a page opens the guide where that page is explained: tab title -> (page, heading)
+GUIDE_SECTIONS = {
+    "Train": ("training.md", None),
+    "Results": ("results-and-labels.md", None),
+    "Predict": ("predict-and-export.md", None),
+    "Runs": ("training.md", "The run folder, and resuming"),
+    "Did transfer help?": ("did-transfer-help.md", None),
+    "Which model?": ("choosing-a-model.md", "Which model?"),
+    "Check labels": ("results-and-labels.md", "Which labels are probably wrong"),
+}
 
 
 class Menus(QObject):
@@ -21,6 +33,7 @@ class Menus(QObject):
         self.window = window
         self.workspace = workspace
         self._runner = TaskRunner(self)  # the system report (it may wake the CUDA driver)
+        self._guide: UserGuideDialog | None = None
         self._build()
 
     def _build(self) -> None:
@@ -40,9 +53,12 @@ class Menus(QObject):
         self._action(data, "Image cache limit…", self.set_image_cache_limit, "imageCacheLimitAction")
         self._action(data, "Clear image cache…", self.clear_image_cache, "clearImageCacheAction")
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "User guide", self.show_user_guide, "userGuideAction",
+                     QKeySequence.StandardKey.HelpContents)
+        help_menu.addSeparator()
         self._action(help_menu, "Copy system report", self.copy_system_report, "copySystemReportAction")
         self._action(help_menu, "About tlgui", self.show_about, "aboutAction")
-        always = ("quitAction", "aboutAction", "copySystemReportAction")
+        always = ("quitAction", "aboutAction", "copySystemReportAction", "userGuideAction")
         self._needs_panels = [a for a in bar.findChildren(QAction) if a.objectName() not in always]
         for action in self._needs_panels:
             action.setEnabled(False)
@@ -135,6 +151,19 @@ class Menus(QObject):
 
     def shutdown(self) -> None:
         self._runner.shutdown()
+
+    @Slot()
+    def show_user_guide(self) -> None:
+        """Open (or raise) the guide at the section about the page on show."""
+        if self._guide is None:
+            self._guide = UserGuideDialog(self.window)
+        pages = getattr(self.window, "pages", None)
+        title = pages.tabText(pages.currentIndex()) if pages is not None else ""
+        page, section = GUIDE_SECTIONS.get(title, ("index.md", None))
+        self._guide.show_page(page, section)
+        self._guide.show()
+        self._guide.raise_()
+        self._guide.activateWindow()
 
     @Slot()
     def show_about(self) -> None:

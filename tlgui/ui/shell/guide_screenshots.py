@@ -1,0 +1,202 @@
+"""The user guide's pictures, made by driving the real window on the built-in demo.
+
+    tlgui --self-test --screenshots docs/images
+    python -m tlgui.ui.shell.guide_screenshots docs/images
+
+Each picture in :data:`SHOTS` is one step: train the demo, then visit every page (running what it
+runs: the transfer check, the rank, the label check) and open the dialogs the guide explains. A
+test checks that every picture the guide names is one of these, so the pictures stay true when
+the window changes: run this again and commit the PNGs.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QPushButton, QWidget
+
+SIZE = (1280, 800)  # a laptop-sized window: the guide shows what most users see
+STEP_TIMEOUT_S = 900  # generous: the demo's source model is trained once first
+
+# file name -> what it shows (the guide's pages name these files)
+SHOTS = {
+    "train-page.png": "the Train page after training the demo",
+    "results-page.png": "the Results page of that run",
+    "predict-page.png": "the Predict page with a few demo images",
+    "runs-page.png": "the Runs page",
+    "transfer-check.png": "the Did transfer help? page after a transfer check",
+    "which-model.png": "the Which model? page after a rank",
+    "check-labels.png": "the Check labels page after a check",
+    "weights-library.png": "Models > Pretrained weights library",
+    "health-check.png": "Data > Check data set health on a folder",
+    "export-dialog.png": "the export dialog from the Runs page",
+}
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = STEP_TIMEOUT_S) -> bool:
+    """Run the event loop until ``condition()`` holds (a script, not a test: jobs run on threads)."""
+    deadline = time.monotonic() + timeout_s
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.timeout.connect(loop.quit)
+    timer.start(50)
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        loop.exec()
+    timer.stop()
+    return True
+
+
+def _await(condition: Callable[[], bool], what: str) -> None:
+    if not wait_until(condition):
+        raise RuntimeError(f"{what} did not finish in {STEP_TIMEOUT_S} s")
+
+
+def _save(widget: QWidget, out: Path, name: str) -> Path:
+    wait_until(lambda: False, 0.4)  # let layouts and plots take their final sizes
+    path = out / name
+    if not widget.grab().save(str(path)):
+        raise RuntimeError(f"could not save {path}")
+    return path
+
+
+def _demo_folder(root: Path) -> str:
+    """The demo's target images as a folder of class sub-folders (health check, predict)."""
+    from PIL import Image
+
+    from tlgui.core.data.demo_images import make_demo
+
+    images, labels, classes = make_demo("target", split="test")
+    for i, (image, label) in enumerate(zip(images[:60], labels[:60], strict=True)):
+        folder = root / "shapes" / classes[int(label)]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:03d}.png")
+    return str(root / "shapes")
+
+
+def _dialog(window, before: set) -> QDialog:
+    found = [d for d in window.findChildren(QDialog) if d not in before and d.isVisible()]
+    if not found:
+        raise RuntimeError("the dialog did not open")
+    return found[-1]
+
+
+def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
+    """Every picture in :data:`SHOTS`, saved under ``out``."""
+    ws = window.workspace
+    saved: list[Path] = []
+    if not wait_until(window.is_ready):
+        raise RuntimeError("the window's panels were not built")
+    results = []
+    window.run_finished.connect(results.append)
+    window.training_panel.epochs.setValue(epochs)
+    # head only, as the page recommends for the demo: the label check then fits heads on stored features
+    head_only = next(b for b in window.findChildren(QPushButton) if b.text() == "Train head only")
+    head_only.click()
+    wait_until(lambda: window.dataset_panel.summary() is not None, 60)  # the demo's thumbnails in the picture
+    window.training_panel.train_button.click()
+    if not window.controller.is_running():
+        raise RuntimeError(f"Train did not start: {window.last_error}")
+    if not wait_until(lambda: bool(results)) or results[0] is None or results[0].status != "completed":
+        message = getattr(results[0], "message", "") if results else "no result in time"
+        raise RuntimeError(f"the demo run did not complete: {message}")
+    run_dir = results[0].run_dir
+    saved.append(_save(window, out, "train-page.png"))
+
+    ws.show_results(run_dir)
+    saved.append(_save(window, out, "results-page.png"))
+
+    folder = _demo_folder(scratch)
+    window.pages.setCurrentWidget(ws.predict_panel)
+    ws.predict_panel.add_paths(sorted(str(p) for p in Path(folder).rglob("*.png"))[::6])
+    _await(lambda: not ws.predict_panel.busy(), "the prediction")
+    saved.append(_save(window, out, "predict-page.png"))
+
+    window.pages.setCurrentWidget(ws.runs_panel)
+    saved.append(_save(window, out, "runs-page.png"))
+
+    window.pages.setCurrentWidget(ws.compare_panel)
+    ws.compare_panel.run_button.click()
+    _await(lambda: not ws.compare_panel.is_running(), "the transfer check")
+    saved.append(_save(window, out, "transfer-check.png"))
+
+    window.pages.setCurrentWidget(ws.rank_panel)
+    states: list[bool] = []
+    ws.rank_panel.running_changed.connect(states.append)
+    ws.rank_panel.run_button.click()
+    _await(lambda: states[-1:] == [False] and True in states, "the rank")
+    saved.append(_save(window, out, "which-model.png"))
+
+    ws.show_label_review(run_dir)
+    panel = ws.label_review_panel
+    _await(lambda: panel.review is not None and not panel.busy(), "the label check")
+    saved.append(_save(window, out, "check-labels.png"))
+
+    window.pages.setCurrentIndex(0)
+    before = set(window.findChildren(QDialog))
+    ws.open_weights_library()
+    dialog = _dialog(window, before)
+    saved.append(_save(dialog, out, "weights-library.png"))
+    dialog.close()
+
+    from tlgui.ui.dialogs.health_dialog import DatasetHealthDialog
+
+    health = DatasetHealthDialog(folder, None, window)
+    finished = []
+    health.scan_finished.connect(finished.append)
+    health.show()
+    health.start()
+    _await(lambda: bool(finished), "the health check")
+    saved.append(_save(health, out, "health-check.png"))
+    health.close()
+
+    window.pages.setCurrentWidget(ws.runs_panel)
+    ws.runs_panel.table.selectRow(0)
+    before = set(window.findChildren(QDialog))
+    ws.runs_panel.export_button.click()
+    dialog = _dialog(window, before)
+    saved.append(_save(dialog, out, "export-dialog.png"))
+    dialog.close()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0] if args else "docs/images").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from tlgui.settings import Settings
+    from tlgui.ui.shell.main_window import MainWindow
+
+    window = MainWindow(settings=Settings())
+    window.persist_settings = False
+    window.auto_confirm_close = True
+    window.resize(*SIZE)
+    window.show()
+    try:
+        with tempfile.TemporaryDirectory(prefix="tlgui-shots-") as scratch:
+            saved = take(window, out, Path(scratch))
+    except RuntimeError as exc:
+        print(f"tlgui: error: screenshots: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        window.close()
+        window.controller.shutdown()
+        app.processEvents()
+    missing = sorted(set(SHOTS) - {p.name for p in saved})
+    for path in saved:
+        print(path)
+    if missing:
+        print(f"tlgui: error: screenshots not made: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
