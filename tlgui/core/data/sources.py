@@ -1,11 +1,15 @@
-"""Dataset sources: what ``open_source(spec)`` understands, all turned into an ImageSet.
+"""What every kind of data source shares: the ImageSet they all return, reading one image file,
+listing a class-per-folder tree, the scan's cache of bad files, and the imbalance warning.
 
-An ImageSet only lists samples (file paths or an in-memory uint8 array) and labels;
-decoding for training happens in :mod:`tlgui.core.data`.
+The kinds themselves (image folder, CSV list, IDX folder, ...) live in :mod:`tlgui.core.data.kinds`,
+one module each; they import this module and never each other. An ImageSet only lists samples (file
+paths or an in-memory uint8 array) and labels; decoding for training happens in :mod:`tlgui.core.data.decode`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import struct
 from dataclasses import dataclass, field
@@ -14,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from tlgui import paths
 from tlgui.core.base import pixels
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.pixels import PixelError, RawImage
@@ -50,6 +55,7 @@ class ImageSet:
     arrays: np.ndarray | None = None  # uint8 (N,H,W) or (N,H,W,C) (in-memory sources)
     origin: str = ""  # what describe() names for in-memory samples, e.g. an IDX file name
     groups: list[str | None] | None = None  # per sample: CLASS/SUBFOLDER when it sits in one
+    source: str = ""  # its kind's one-line description, e.g. "CSV list (...)" (set by open_source)
 
     def __len__(self) -> int:
         return int(len(self.labels))
@@ -308,7 +314,71 @@ def class_imbalance_warning(counts: dict[str, int], ratio: float = 3.0) -> str |
     )
 
 
-def _add_imbalance_warning(image_set: ImageSet) -> None:
+def add_imbalance_warning(image_set: ImageSet) -> None:
     message = class_imbalance_warning(image_set.counts())
     if message:
         image_set.warnings.append(message)
+
+
+# ---------------------------------------------------------------- the scan's cache of bad files
+# The health scan (scan.py) decodes every file once and caches what it found under
+# ``cache_dir()/scans/``, keyed by the folder and a fingerprint of every file's (relative path,
+# size, mtime); opening an image folder reads that cache to skip known-bad files unopened.
+
+SCAN_VERSION = 2  # 2: channels, dtype and value range per file
+
+
+TINY_PIXELS = 16  # images smaller than this on a side are flagged by the scan (still usable)
+
+
+def folder_fingerprint(listing: FolderListing) -> str:
+    """Changes when any file is added, removed, resized or touched (or scan rules change)."""
+    digest = hashlib.sha256()
+    digest.update(
+        f"v{SCAN_VERSION}|{MAX_DECODED_PIXELS}|{TINY_PIXELS}|{listing.ignored}|{listing.stray_images}\n".encode()
+    )
+    root = str(listing.root)
+    for name, entries in listing.classes.items():
+        digest.update(f"D{name}\n".encode())
+        for p, size, mtime in entries:
+            digest.update(f"{os.path.relpath(p, root)}|{size}|{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+def scan_cache_file(root: Path) -> Path:
+    key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return paths.cache_dir() / "scans" / f"{key}.json"
+
+
+def read_scan_cache(root: Path) -> dict | None:
+    """The cached scan of folder ``root`` (None when absent, unreadable or of another version)."""
+    try:
+        raw = json.loads(scan_cache_file(root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("version") != SCAN_VERSION
+        or raw.get("folder") != str(root)
+    ):
+        return None
+    return raw
+
+
+def cached_bad_files(listing: FolderListing) -> tuple[dict[str, str], bool]:
+    """(path -> reason for cached bad files still unchanged, whether the whole cached scan
+    still matches the folder, in which case every other file is known good)."""
+    cached = read_scan_cache(listing.root)
+    if cached is None:
+        return {}, False
+    try:
+        bad = {b["path"]: b["reason"] for b in cached["report"]["bad"]}
+        if cached.get("fingerprint") == folder_fingerprint(listing):
+            return bad, True
+        current = {
+            p: [size, mtime] for entries in listing.classes.values() for p, size, mtime in entries
+        }
+        stats = cached.get("bad_stats", {})
+        return {p: r for p, r in bad.items() if p in current and stats.get(p) == current[p]}, False
+    except (KeyError, TypeError):
+        return {}, False
