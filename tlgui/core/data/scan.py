@@ -222,7 +222,7 @@ def _build_report(listing: FolderListing, results, stopped: bool, seconds: float
     counts = {name: counts[name] for name in classes}
     duplicates = sorted(sorted(group) for group in by_hash.values() if len(group) > 1)
     imbalance = class_imbalance_warning(counts)
-    notes = []
+    notes = list(listing.warnings)
     if not classes:
         notes.append(f"{listing.root} holds no class sub-folders with readable images")
     elif len(classes) == 1:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import struct
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,11 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
-SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"})
+SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
+
+
+# what macOS's zip and Windows' drives add beside the user's folders (dot-names are hidden anyway)
+SYSTEM_FOLDERS = frozenset({"__macosx", "$recycle.bin", "system volume information"})
 
 
 FASHION_CLASSES = [
@@ -209,7 +214,10 @@ def header_problem(path: str, size: int) -> str | None:
 
 
 def is_ignored_name(name: str) -> bool:
-    return name.startswith(".") or name.lower() in SYSTEM_FILES
+    """Hidden and system entries (``.DS_Store``, ``._*``, ``Thumbs.db``, ``__MACOSX``, ...): never an
+    image, never a class."""
+    lower = name.lower()
+    return name.startswith(".") or lower in SYSTEM_FILES or lower in SYSTEM_FOLDERS
 
 
 def is_image_name(name: str) -> bool:
@@ -222,6 +230,13 @@ class FolderListing:
     classes: dict[str, list[tuple[str, int, int]]]  # class -> [(path, size, mtime_ns)], sorted
     ignored: int = 0  # hidden, system and non-image files (and stray files at the top)
     stray_images: int = 0  # image files directly in root, outside any class folder
+    warnings: list[str] = field(default_factory=list)  # class folders whose names collide elsewhere
+
+
+def class_name_of(folder_name: str) -> str:
+    """A class folder's name as a class: in NFC, the composed Unicode form (macOS's Finder writes
+    the decomposed one), so the same folder gives the same class on every system."""
+    return unicodedata.normalize("NFC", folder_name)
 
 
 def absolute(path: str | os.PathLike) -> Path:
@@ -242,22 +257,49 @@ def check_folder(path: str | os.PathLike) -> Path:
 
 def list_folder(path: str | os.PathLike) -> FolderListing:
     """Walk a class-per-sub-folder tree (recursively inside each class), skipping hidden
-    and system entries; DataError when the folder is missing or not a folder."""
+    and system entries; classes are named in NFC, and ``warnings`` names class folders that would
+    be one folder on Windows or macOS. DataError when the folder is missing or not a folder."""
     root = check_folder(path)
     listing = FolderListing(root=root, classes={})
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as exc:
         raise DataError(f"cannot read folder {root}: {exc.strerror or exc}") from None
+    folders: dict[str, list[str]] = {}  # class name -> the folder names that gave it
     for entry in entries:
         if is_ignored_name(entry.name):
             listing.ignored += 1
         elif entry.is_dir():
-            listing.classes[entry.name] = _walk_class(Path(entry.path), listing)
+            name = class_name_of(entry.name)
+            folders.setdefault(name, []).append(entry.name)
+            listing.classes[name] = listing.classes.get(name, []) + _walk_class(Path(entry.path), listing)
         else:
             listing.ignored += 1
             listing.stray_images += is_image_name(entry.name)
+    listing.classes = dict(sorted(listing.classes.items()))
+    listing.warnings = _name_collisions(folders)
     return listing
+
+
+def _name_collisions(folders: dict[str, list[str]]) -> list[str]:
+    """A warning for class folders that are one folder on Windows and macOS: names equal but for
+    their Unicode form (merged into one class here), or but for case (kept apart here)."""
+    notes = [
+        f"{len(names)} class folders are named {name!r}, written in different Unicode forms (macOS writes "
+        "accents as separate marks); they are one folder on macOS and are read as one class"
+        for name, names in folders.items()
+        if len(names) > 1
+    ]
+    by_case: dict[str, list[str]] = {}
+    for name in sorted(folders):
+        by_case.setdefault(name.casefold(), []).append(name)
+    notes += [
+        f"class folders {' and '.join(repr(n) for n in names)} differ only in case: they are one folder on "
+        "Windows and macOS and their names collide in exports; rename or merge them"
+        for names in by_case.values()
+        if len(names) > 1
+    ]
+    return notes
 
 
 def _walk_class(folder: Path, listing: FolderListing) -> list[tuple[str, int, int]]:
@@ -325,7 +367,7 @@ def add_imbalance_warning(image_set: ImageSet) -> None:
 # ``cache_dir()/scans/``, keyed by the folder and a fingerprint of every file's (relative path,
 # size, mtime); opening an image folder reads that cache to skip known-bad files unopened.
 
-SCAN_VERSION = 2  # 2: channels, dtype and value range per file
+SCAN_VERSION = 3  # 2: channels, dtype and value range per file; 3: class names in NFC, name collisions
 
 
 TINY_PIXELS = 16  # images smaller than this on a side are flagged by the scan (still usable)

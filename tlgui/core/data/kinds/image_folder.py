@@ -14,6 +14,7 @@ from tlgui.core.data.sources import (
     add_imbalance_warning,
     cached_bad_files,
     check_folder,
+    class_name_of,
     header_problem,
     list_folder,
     split_subfolder,
@@ -44,7 +45,7 @@ def open(spec: str, split: str = "train") -> ImageSet:
     paths: list[str] = []
     labels: list[int] = []
     skipped: list[tuple[str, str]] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(listing.warnings)
     empty: list[str] = []
     for class_name, files in listing.classes.items():
         usable = []
@@ -87,5 +88,5 @@ def _subfolder_groups(root: Path, paths: list[str]) -> list[str | None] | None:
     groups: list[str | None] = []
     for path in paths:
         parts = Path(path).relative_to(root).parts
-        groups.append(f"{parts[0]}/{parts[1]}" if len(parts) > 2 else None)
+        groups.append(class_name_of(f"{parts[0]}/{parts[1]}") if len(parts) > 2 else None)
     return groups if any(g is not None for g in groups) else None
