@@ -20,7 +20,7 @@ def write_idx(path: str, array: np.ndarray) -> None:
 
 
 def load_fashion(split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from tlgui.core.data.builtin_sets import open_idx_folder
+    from tlgui.core.data.catalog import open_source
 
-    images = open_idx_folder(FASHION, split)
+    images = open_source(str(FASHION), split)
     return images.arrays, images.labels, images.classes

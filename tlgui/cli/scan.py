@@ -1,9 +1,12 @@
-"""``tlgui scan DIR [--val DIR] [--json]``: check an image folder before training on it."""
+"""``tlgui scan DATA [--val DIR] [--json]``: check data before training on it. An image folder
+has every file decoded once; other kinds (a CSV list, IDX files, ...) are opened as training
+opens them and what that found is reported."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 
 def register(sub) -> None:
@@ -13,7 +16,10 @@ def register(sub) -> None:
         description="Decode every image of a class-per-folder tree once and report problems. "
         "Exits 0 when the scan ran, even if it found bad files.",
     )
-    p.add_argument("folder", metavar="DIR", help="folder with one sub-folder per class")
+    p.add_argument(
+        "folder", metavar="DATA",
+        help="folder with one sub-folder per class (or any data spec train accepts: a .csv list, IDX files, ...)",
+    )
     p.add_argument(
         "--val", metavar="DIR", help="validation folder: also report images found in both"
     )
@@ -25,9 +31,15 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from tlgui.core.base.errors import DataError
+    from tlgui.core.data.catalog import kind_of
+    from tlgui.core.data.kinds import image_folder
     from tlgui.core.data.scan import scan_folder, scan_pair
     from tlgui.core.data.sources import check_folder, split_subfolder
 
+    kind = kind_of(args.folder)
+    if kind is not image_folder:
+        return _report_other(args, kind)
+    source = image_folder.DESCRIPTION
     root = check_folder(args.folder)
     val = args.val
     if val is None:  # a folder holding train/ and val/ (or test/) is scanned as a pair
@@ -45,9 +57,9 @@ def run(args) -> int:
             print(json.dumps(pair.to_json(), indent=1))
         else:
             print("Training folder")
-            print(format_report(pair.train, args.limit))
+            print(format_report(pair.train, args.limit, source))
             print("\nValidation folder")
-            print(format_report(pair.val, args.limit))
+            print(format_report(pair.val, args.limit, source))
             if pair.cross_duplicates:
                 print()
                 for line in pair.warnings:
@@ -59,18 +71,42 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:
-        print(format_report(report, args.limit))
+        print(format_report(report, args.limit, source))
     sys.stdout.flush()
     return 0
 
 
-def format_report(report, limit: int = 20) -> str:
-    """A short human report of a ScanReport."""
-    source = "cached result" if report.from_cache else f"{report.seconds:.1f} s"
+def _report_other(args, kind) -> int:
+    """Data that is not an image folder: opened as training opens it (files are checked by their
+    header, not decoded), reported in the scan's form."""
+    from tlgui.core.base.errors import DataError
+    from tlgui.core.data.catalog import open_source
+    from tlgui.core.data.scan import report_of_set
+
+    if args.val is not None:
+        raise DataError(f"--val compares two image folders; {args.folder} is not one ({kind.DESCRIPTION})")
+    started = time.perf_counter()
+    images = open_source(args.folder)
+    report = report_of_set(images, time.perf_counter() - started)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        print(format_report(report, args.limit, images.source))
+        if images.paths is not None:
+            print("(files were checked by their header, as training opens them; an image folder is decoded in full)")
+    sys.stdout.flush()
+    return 0
+
+
+def format_report(report, limit: int = 20, source: str = "") -> str:
+    """A short human report of a ScanReport (``source``: the kind of data it describes)."""
+    took = "cached result" if report.from_cache else f"{report.seconds:.1f} s"
     lines = [
         f"{report.folder}: {report.usable} usable image(s) in {len(report.classes)} class(es) "
-        f"out of {report.files} image file(s) ({source})"
+        f"out of {report.files} image file(s) ({took})"
     ]
+    if source:
+        lines.append(f"  source: {source}")
     if report.counts:
         width = max(len(name) for name in report.counts)
         lines += [f"  {name:<{width}}  {n:>7}" for name, n in report.counts.items()]

@@ -1,5 +1,5 @@
-"""In-memory sources: folders of IDX files and torchvision's built-in data sets read from
-a local root. Nothing here downloads; missing files are a DataError that says what to get.
+"""Reading torchvision's built-in data sets from a local root (the ``torchvision:NAME:ROOT``
+kind parses the spec). Nothing here downloads; missing files are a DataError that says what to get.
 
 MNIST-like sets, CIFAR and STL-10 are read with our own parsers (IDX, a pickle reader
 that only accepts numpy arrays, raw binaries), so no torchvision download or checksum
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from tlgui.core.base.errors import DataError
-from tlgui.core.data.idx import SPLIT_PREFIX, find_idx_pair, read_idx
-from tlgui.core.data.sources import FASHION_CLASSES, ImageSet, _add_imbalance_warning, absolute
+from tlgui.core.data.idx import SPLIT_PREFIX, find_idx_pair, idx_image_set, read_class_names
+from tlgui.core.data.sources import FASHION_CLASSES, ImageSet, add_imbalance_warning
 
 _MNIST_LIKE = {
     "MNIST": [str(d) for d in range(10)],
@@ -49,93 +49,9 @@ _CIFAR = {
 KNOWN_TORCHVISION = (*_MNIST_LIKE, *_CIFAR, "SVHN", "STL10")
 
 
-def open_idx_folder(folder: str | Path, split: str = "train", name: str | None = None) -> ImageSet:
-    """A folder holding ``train-images-idx3-ubyte[.gz]`` etc. (directly, in raw/ or <Name>/raw/)."""
-    folder = absolute(folder)
-    images_file, labels_file = find_idx_pair(folder, split)
-    classes_txt = _find_classes_txt(folder, images_file.parent)
-    if classes_txt is not None:
-        classes = _read_classes_txt(classes_txt)
-    elif any("fashion" in part.lower() for part in images_file.parts):
-        classes = list(FASHION_CLASSES)
-    else:
-        classes = None
-    return _idx_set(name or str(folder), images_file, labels_file, classes, classes_txt)
-
-
-def _find_classes_txt(*dirs: Path) -> Path | None:
-    for directory in dict.fromkeys(dirs):
-        if (directory / "classes.txt").is_file():
-            return directory / "classes.txt"
-    return None
-
-
-def _read_classes_txt(path: Path) -> list[str]:
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read class names from {path}: {exc}") from None
-    names = [line.strip() for line in lines if line.strip()]
-    if not names:
-        raise DataError(f"{path} lists no class names (one name per line expected)")
-    return names
-
-
-def _idx_set(
-    name: str,
-    images_file: Path,
-    labels_file: Path,
-    classes: list[str] | None,
-    names_from: Path | None = None,
-) -> ImageSet:
-    images, labels = read_idx(images_file), read_idx(labels_file)
-    if images.dtype != np.uint8 or images.ndim not in (3, 4):
-        raise DataError(
-            f"{images_file} does not hold 8-bit images (found {images.dtype} with shape {images.shape})"
-        )
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise DataError(f"{labels_file} does not hold one integer label per image")
-    if len(images) != len(labels):
-        raise DataError(
-            f"{images_file} holds {len(images)} images but {labels_file} holds {len(labels)} labels"
-        )
-    if len(labels) == 0:
-        raise DataError(f"{images_file} holds no images")
-    if labels.min() < 0:
-        raise DataError(f"{labels_file} holds negative labels")
-    labels = labels.astype(np.int64)
-    top = int(labels.max()) + 1
-    if names_from is not None and len(classes) < top:
-        raise DataError(
-            f"{names_from} lists {len(classes)} class names but the labels go up to {top - 1}"
-        )
-    if classes is None or len(classes) < top:
-        classes = [str(i) for i in range(top)]
-    if len(np.unique(labels)) < 2:
-        raise DataError(
-            f"{labels_file} has only one class ({classes[int(labels[0])]!r}); at least two are needed"
-        )
-    image_set = ImageSet(name, list(classes), labels, arrays=images, origin=images_file.name)
-    _add_imbalance_warning(image_set)
-    return image_set
-
-
-def open_torchvision(spec: str, split: str = "train") -> ImageSet:
-    """``torchvision:NAME:ROOT`` where ROOT is what you would pass to torchvision's class."""
-    parts = spec.split(":", 2)
-    if len(parts) != 3 or not parts[1] or not parts[2]:
-        raise DataError(f"expected torchvision:NAME:ROOT, got {spec!r}")
-    lookup = {n.lower(): n for n in KNOWN_TORCHVISION}
-    name = lookup.get(parts[1].lower())
-    if name is None:
-        raise DataError(
-            f"unknown torchvision data set {parts[1]!r} (known: {', '.join(KNOWN_TORCHVISION)})"
-        )
-    if split not in SPLIT_PREFIX:
-        raise DataError(f"unknown split {split!r} for {spec} (choose train or test)")
-    root = absolute(parts[2])
-    if not root.is_dir():
-        raise DataError(f"data folder not found: {root} (for torchvision {name})")
+def read_set(name: str, root: Path, split: str, spec: str) -> ImageSet:
+    """torchvision's data set ``name`` (one of KNOWN_TORCHVISION) for ``split`` ("train" or
+    "test") from the folder ``root`` you would pass to its class; named ``spec``."""
     if name in _MNIST_LIKE:
         dirs = [root / name / "raw", root / name, root / "raw", root]
         try:
@@ -147,7 +63,7 @@ def open_torchvision(spec: str, split: str = "train") -> ImageSet:
                 f"{os.sep}{prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz]; "
                 "download them only on request: Data > Built-in data sets in the window)"
             ) from None
-        return _idx_set(spec, images_file, labels_file, list(_MNIST_LIKE[name]))
+        return idx_image_set(spec, images_file, labels_file, list(_MNIST_LIKE[name]))
     if name in _CIFAR:
         images, labels, classes, origin = _read_cifar(name, root, split)
     elif name == "STL10":
@@ -155,7 +71,7 @@ def open_torchvision(spec: str, split: str = "train") -> ImageSet:
     else:
         images, labels, classes, origin = _read_svhn(root, split)
     image_set = ImageSet(spec, classes, labels, arrays=images, origin=origin)
-    _add_imbalance_warning(image_set)
+    add_imbalance_warning(image_set)
     return image_set
 
 
@@ -236,7 +152,7 @@ def _read_stl10(root: Path, split: str):
         raise DataError(f"{x} is truncated or does not match {y.name}")
     images = np.ascontiguousarray(raw.reshape(-1, 3, 96, 96).transpose(0, 3, 2, 1))
     names_file = folder / "class_names.txt"
-    names = _read_classes_txt(names_file) if names_file.is_file() else [str(i) for i in range(10)]
+    names = read_class_names(names_file) if names_file.is_file() else [str(i) for i in range(10)]
     return images, labels, names, x.name
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.files import atomic_write_text
 from tlgui.core.data.sources import ImageSet
+from tlgui.paths import data_dir
 
 COLUMNS = ("path", "label")
 
@@ -183,8 +184,6 @@ def correct_sets(path: str | None, expected_sha256: str | None, sets: list[tuple
 def default_corrections_path(data: str) -> Path:
     """Where the window keeps the corrections of data set ``data``: the user's data folder
     (tlgui.paths), one CSV per data set, named after the folder and a hash of its path."""
-    from tlgui.paths import data_dir
-
     spec = normalise_key(data) if os.path.exists(data) else data
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(spec).name)[:40] or "data"
     digest = hashlib.sha256(spec.encode("utf-8")).hexdigest()[:10]

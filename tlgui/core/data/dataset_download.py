@@ -5,7 +5,7 @@ for the MNIST family, ``url``/``filename``/``tgz_md5`` for CIFAR and STL-10,
 ``split_list`` for SVHN); every file streams through :func:`tlgui.core.download.download_file`
 into a staging folder, its MD5 is checked against the published one, archives are unpacked
 there (``tarfile`` ``filter="data"``), and only complete, verified files are moved into
-``root`` in the layout :func:`tlgui.core.builtin_sets.open_torchvision` reads. A failed or
+``root`` in the layout :func:`tlgui.core.data.builtin_sets.read_set` reads. A failed or
 cancelled download leaves ``root`` as it was.
 
 Offline computers get a plain answer within a few seconds (the connection deadline of
@@ -30,7 +30,9 @@ from urllib.parse import urlparse
 from tlgui.core.base.cancel import Cancelled, is_cancelled
 from tlgui.core.base.download import CONNECT_TIMEOUT, DownloadError, download_file
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.files import atomic_write_text
 from tlgui.core.data.builtin_sets import KNOWN_TORCHVISION
+from tlgui.paths import config_dir, data_dir
 
 DATASETS_FILE = "datasets.json"
 
@@ -295,14 +297,10 @@ def _extract(archive: Path, staging: Path, root: Path, folder: str, cancel: Any)
 
 def default_root() -> Path:
     """Where downloads go unless the user says otherwise."""
-    from tlgui.paths import data_dir
-
     return data_dir() / "datasets"
 
 
 def _datasets_file() -> Path:
-    from tlgui.paths import config_dir
-
     return config_dir() / DATASETS_FILE
 
 
@@ -320,8 +318,6 @@ def remembered_roots() -> dict[str, str]:
 
 def remember_root(name: str, root: str | Path) -> None:
     """Remember where ``name`` lives; a file that cannot be written only costs a re-locate."""
-    from tlgui.core.base.files import atomic_write_text
-
     roots = remembered_roots()
     roots[canonical_name(name)] = str(root)
     try:

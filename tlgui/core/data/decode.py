@@ -1,8 +1,8 @@
-"""Data for training: open a source (see :mod:`tlgui.core.sources`), split it, and turn
-samples into uint8 tensors, skipping (never crashing on) files that fail to decode.
+"""Data for training: samples of an opened source (see :mod:`tlgui.core.data.catalog`) turned
+into uint8 tensors, skipping (never crashing on) files that fail to decode.
 
-The sources themselves live in ``sources.py`` (image folders, CSV, demo), ``builtin_sets.py``
-(IDX folders, torchvision sets) and ``idx.py``; their public names are re-exported here.
+The kinds of source live in ``kinds/`` (image folder, CSV list, IDX folder, torchvision set,
+demo), their shared helpers in ``sources.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from tlgui.core.base.cancel import stop_check
+from tlgui.core.base.errors import DataError
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.decode_cache import DecodeCache, cache_key
 from tlgui.core.data.sources import (
@@ -223,6 +224,4 @@ class LazyImageDataset(torch.utils.data.Dataset):
                 item = self._try(candidate)
                 if item is not None:
                     return item
-        from tlgui.core.base.errors import DataError
-
         raise DataError(f"none of the {n} images in {self.images.name} could be decoded")

@@ -21,6 +21,7 @@ import numpy as np
 
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.paths import cache_dir
+from tlgui.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ def decode_cache_dir() -> Path:
 def limit_bytes() -> int:
     """The cache limit from the user's settings (``image_cache_limit_gb``, default 4 GB)."""
     try:
-        from tlgui.settings import load_settings
-
         gb = float(getattr(load_settings(), "image_cache_limit_gb", DEFAULT_LIMIT_GB))
     except Exception:  # noqa: BLE001 - unreadable settings fall back to the default
         gb = DEFAULT_LIMIT_GB

@@ -1,4 +1,5 @@
-"""IDX files (the MNIST family's format): a safe reader and the file-name conventions.
+"""IDX files (the MNIST family's format): a safe reader, the file-name conventions, and an
+ImageSet made of an (images, labels) pair, which the IDX folder and torchvision kinds both use.
 
 Format: two zero bytes, a type code, the number of dimensions, then one big-endian
 uint32 per dimension, then the values in big-endian order. Files may be gzip-compressed.
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tlgui.core.base.errors import DataError
+from tlgui.core.data.sources import ImageSet, add_imbalance_warning
 
 # type code -> numpy dtype (big-endian)
 _DTYPES = {
@@ -151,3 +153,56 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     data = header + array.astype(_DTYPES[code], copy=False).tobytes()
     path = Path(path)
     path.write_bytes(gzip.compress(data, compresslevel=1) if path.suffix == ".gz" else data)
+
+
+def read_class_names(path: Path) -> list[str]:
+    """One class name per line (a classes.txt); DataError naming the file when unreadable or empty."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read class names from {path}: {exc}") from None
+    names = [line.strip() for line in lines if line.strip()]
+    if not names:
+        raise DataError(f"{path} lists no class names (one name per line expected)")
+    return names
+
+
+def idx_image_set(
+    name: str,
+    images_file: Path,
+    labels_file: Path,
+    classes: list[str] | None,
+    names_from: Path | None = None,
+) -> ImageSet:
+    """An in-memory ImageSet of an IDX pair; ``classes`` names the labels (numbers when None or
+    too few, unless ``names_from``, the file that listed them, says more were expected)."""
+    images, labels = read_idx(images_file), read_idx(labels_file)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise DataError(
+            f"{images_file} does not hold 8-bit images (found {images.dtype} with shape {images.shape})"
+        )
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(f"{labels_file} does not hold one integer label per image")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_file} holds {len(images)} images but {labels_file} holds {len(labels)} labels"
+        )
+    if len(labels) == 0:
+        raise DataError(f"{images_file} holds no images")
+    if labels.min() < 0:
+        raise DataError(f"{labels_file} holds negative labels")
+    labels = labels.astype(np.int64)
+    top = int(labels.max()) + 1
+    if names_from is not None and len(classes) < top:
+        raise DataError(
+            f"{names_from} lists {len(classes)} class names but the labels go up to {top - 1}"
+        )
+    if classes is None or len(classes) < top:
+        classes = [str(i) for i in range(top)]
+    if len(np.unique(labels)) < 2:
+        raise DataError(
+            f"{labels_file} has only one class ({classes[int(labels[0])]!r}); at least two are needed"
+        )
+    image_set = ImageSet(name, list(classes), labels, arrays=images, origin=images_file.name)
+    add_imbalance_warning(image_set)
+    return image_set

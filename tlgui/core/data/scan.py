@@ -2,8 +2,10 @@
 unreadable files, duplicates, tiny images, empty classes and imbalance.
 
 Results are cached under ``cache_dir()/scans/`` keyed by the folder and a fingerprint of
-every file's (relative path, size, mtime), so scanning an unchanged folder again is
-instant, and :func:`known_bad_paths` lets training skip known-bad files unopened.
+every file's (relative path, size, mtime) (sources.py reads that cache), so scanning an
+unchanged folder again is instant, and :func:`known_bad_paths` lets training skip known-bad
+files unopened. Other kinds of data (CSV lists, IDX files, ...) get :func:`report_of_set`:
+what opening them found.
 """
 
 from __future__ import annotations
@@ -22,25 +24,25 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from tlgui import paths
+from tlgui import paths  # noqa: F401 - the cache lives under paths.cache_dir() (tests reach it here)
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.pixels import as_raw_if_deep, is_array_file, read_any
-from tlgui.core.data import sources
 from tlgui.core.data.image_kind import ImageKind, kind_of
 from tlgui.core.data.sources import (
+    SCAN_VERSION,
+    TINY_PIXELS,
     FolderListing,
+    ImageSet,
+    cached_bad_files,
     check_decoded_size,
     class_imbalance_warning,
+    folder_fingerprint,
     image_error_reason,
     list_folder,
+    read_scan_cache,
+    scan_cache_file,
 )
-
-SCAN_VERSION = 2  # 2: channels, dtype and value range per file
-
-
-TINY_PIXELS = 16  # images smaller than this on a side are flagged (still usable)
-
 
 _CHUNK = 128
 
@@ -120,7 +122,7 @@ def scan_folder(
     fingerprint = folder_fingerprint(listing)
     files = [(name, p, size) for name, entries in listing.classes.items() for p, size, _ in entries]
     if use_cache:
-        cached = _read_cache(listing.root)
+        cached = read_scan_cache(listing.root)
         if cached is not None and cached.get("fingerprint") == fingerprint:
             report = ScanReport.from_json(cached["report"])
             report.from_cache = True
@@ -220,7 +222,7 @@ def _build_report(listing: FolderListing, results, stopped: bool, seconds: float
     counts = {name: counts[name] for name in classes}
     duplicates = sorted(sorted(group) for group in by_hash.values() if len(group) > 1)
     imbalance = class_imbalance_warning(counts)
-    notes = []
+    notes = list(listing.warnings)
     if not classes:
         notes.append(f"{listing.root} holds no class sub-folders with readable images")
     elif len(classes) == 1:
@@ -307,37 +309,18 @@ def scan_pair(
     return PairReport(train, val, cross, notes)
 
 
-def folder_fingerprint(listing: FolderListing) -> str:
-    """Changes when any file is added, removed, resized or touched (or scan rules change)."""
-    digest = hashlib.sha256()
-    digest.update(
-        f"v{SCAN_VERSION}|{sources.MAX_DECODED_PIXELS}|{TINY_PIXELS}|{listing.ignored}|{listing.stray_images}\n".encode()
-    )
-    root = str(listing.root)
-    for name, entries in listing.classes.items():
-        digest.update(f"D{name}\n".encode())
-        for p, size, mtime in entries:
-            digest.update(f"{os.path.relpath(p, root)}|{size}|{mtime}\n".encode())
-    return digest.hexdigest()
-
-
-def _cache_file(root: Path) -> Path:
-    key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return paths.cache_dir() / "scans" / f"{key}.json"
-
-
-def _read_cache(root: Path) -> dict[str, Any] | None:
-    try:
-        raw = json.loads(_cache_file(root).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if (
-        not isinstance(raw, dict)
-        or raw.get("version") != SCAN_VERSION
-        or raw.get("folder") != str(root)
-    ):
-        return None
-    return raw
+def report_of_set(images: ImageSet, seconds: float = 0.0) -> ScanReport:
+    """A ScanReport of a data set that is not an image folder (a CSV list, IDX files, a plug-in
+    kind): what opening it found (files skipped, classes, imbalance); nothing is decoded."""
+    counts = images.counts()
+    present = {name: n for name, n in counts.items() if n > 0}
+    imbalance = class_imbalance_warning(present)
+    return ScanReport(
+        folder=images.name, classes=list(present), counts=present,
+        bad=[{"path": p, "reason": r} for p, r in images.skipped], duplicates=[], tiny=[],
+        empty_classes=[name for name, n in counts.items() if n == 0], ignored=0, imbalance=imbalance,
+        modes={}, files=len(images) + len(images.skipped), warnings=list(images.warnings), seconds=round(seconds, 3),
+    )  # fmt: skip
 
 
 def _write_cache(listing: FolderListing, fingerprint: str, report: ScanReport) -> None:
@@ -349,7 +332,7 @@ def _write_cache(listing: FolderListing, fingerprint: str, report: ScanReport) -
         "report": report.to_json(hashes=True),
         "bad_stats": {b["path"]: stats.get(b["path"]) for b in report.bad},
     }
-    target = _cache_file(listing.root)
+    target = scan_cache_file(listing.root)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_suffix(f".{os.getpid()}.tmp")
@@ -357,25 +340,6 @@ def _write_cache(listing: FolderListing, fingerprint: str, report: ScanReport) -
         os.replace(temp, target)
     except OSError:
         pass  # a cache that cannot be written only costs time
-
-
-def cached_bad_files(listing: FolderListing) -> tuple[dict[str, str], bool]:
-    """(path -> reason for cached bad files still unchanged, whether the whole cached scan
-    still matches the folder, in which case every other file is known good)."""
-    cached = _read_cache(listing.root)
-    if cached is None:
-        return {}, False
-    try:
-        bad = {b["path"]: b["reason"] for b in cached["report"]["bad"]}
-        if cached.get("fingerprint") == folder_fingerprint(listing):
-            return bad, True
-        current = {
-            p: [size, mtime] for entries in listing.classes.values() for p, size, mtime in entries
-        }
-        stats = cached.get("bad_stats", {})
-        return {p: r for p, r in bad.items() if p in current and stats.get(p) == current[p]}, False
-    except (KeyError, TypeError):
-        return {}, False
 
 
 def known_bad_paths(folder: str | os.PathLike) -> set[str]:

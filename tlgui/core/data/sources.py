@@ -1,19 +1,25 @@
-"""Dataset sources: what ``open_source(spec)`` understands, all turned into an ImageSet.
+"""What every kind of data source shares: the ImageSet they all return, reading one image file,
+listing a class-per-folder tree, the scan's cache of bad files, and the imbalance warning.
 
-An ImageSet only lists samples (file paths or an in-memory uint8 array) and labels;
-decoding for training happens in :mod:`tlgui.core.data`.
+The kinds themselves (image folder, CSV list, IDX folder, ...) live in :mod:`tlgui.core.data.kinds`,
+one module each; they import this module and never each other. An ImageSet only lists samples (file
+paths or an in-memory uint8 array) and labels; decoding for training happens in :mod:`tlgui.core.data.decode`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import struct
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from tlgui import paths
 from tlgui.core.base import pixels
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.pixels import PixelError, RawImage
@@ -23,7 +29,11 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
-SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"})
+SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"})
+
+
+# what macOS's zip and Windows' drives add beside the user's folders (dot-names are hidden anyway)
+SYSTEM_FOLDERS = frozenset({"__macosx", "$recycle.bin", "system volume information"})
 
 
 FASHION_CLASSES = [
@@ -50,6 +60,7 @@ class ImageSet:
     arrays: np.ndarray | None = None  # uint8 (N,H,W) or (N,H,W,C) (in-memory sources)
     origin: str = ""  # what describe() names for in-memory samples, e.g. an IDX file name
     groups: list[str | None] | None = None  # per sample: CLASS/SUBFOLDER when it sits in one
+    source: str = ""  # its kind's one-line description, e.g. "CSV list (...)" (set by open_source)
 
     def __len__(self) -> int:
         return int(len(self.labels))
@@ -203,7 +214,10 @@ def header_problem(path: str, size: int) -> str | None:
 
 
 def is_ignored_name(name: str) -> bool:
-    return name.startswith(".") or name.lower() in SYSTEM_FILES
+    """Hidden and system entries (``.DS_Store``, ``._*``, ``Thumbs.db``, ``__MACOSX``, ...): never an
+    image, never a class."""
+    lower = name.lower()
+    return name.startswith(".") or lower in SYSTEM_FILES or lower in SYSTEM_FOLDERS
 
 
 def is_image_name(name: str) -> bool:
@@ -216,6 +230,13 @@ class FolderListing:
     classes: dict[str, list[tuple[str, int, int]]]  # class -> [(path, size, mtime_ns)], sorted
     ignored: int = 0  # hidden, system and non-image files (and stray files at the top)
     stray_images: int = 0  # image files directly in root, outside any class folder
+    warnings: list[str] = field(default_factory=list)  # class folders whose names collide elsewhere
+
+
+def class_name_of(folder_name: str) -> str:
+    """A class folder's name as a class: in NFC, the composed Unicode form (macOS's Finder writes
+    the decomposed one), so the same folder gives the same class on every system."""
+    return unicodedata.normalize("NFC", folder_name)
 
 
 def absolute(path: str | os.PathLike) -> Path:
@@ -236,22 +257,49 @@ def check_folder(path: str | os.PathLike) -> Path:
 
 def list_folder(path: str | os.PathLike) -> FolderListing:
     """Walk a class-per-sub-folder tree (recursively inside each class), skipping hidden
-    and system entries; DataError when the folder is missing or not a folder."""
+    and system entries; classes are named in NFC, and ``warnings`` names class folders that would
+    be one folder on Windows or macOS. DataError when the folder is missing or not a folder."""
     root = check_folder(path)
     listing = FolderListing(root=root, classes={})
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as exc:
         raise DataError(f"cannot read folder {root}: {exc.strerror or exc}") from None
+    folders: dict[str, list[str]] = {}  # class name -> the folder names that gave it
     for entry in entries:
         if is_ignored_name(entry.name):
             listing.ignored += 1
         elif entry.is_dir():
-            listing.classes[entry.name] = _walk_class(Path(entry.path), listing)
+            name = class_name_of(entry.name)
+            folders.setdefault(name, []).append(entry.name)
+            listing.classes[name] = listing.classes.get(name, []) + _walk_class(Path(entry.path), listing)
         else:
             listing.ignored += 1
             listing.stray_images += is_image_name(entry.name)
+    listing.classes = dict(sorted(listing.classes.items()))
+    listing.warnings = _name_collisions(folders)
     return listing
+
+
+def _name_collisions(folders: dict[str, list[str]]) -> list[str]:
+    """A warning for class folders that are one folder on Windows and macOS: names equal but for
+    their Unicode form (merged into one class here), or but for case (kept apart here)."""
+    notes = [
+        f"{len(names)} class folders are named {name!r}, written in different Unicode forms (macOS writes "
+        "accents as separate marks); they are one folder on macOS and are read as one class"
+        for name, names in folders.items()
+        if len(names) > 1
+    ]
+    by_case: dict[str, list[str]] = {}
+    for name in sorted(folders):
+        by_case.setdefault(name.casefold(), []).append(name)
+    notes += [
+        f"class folders {' and '.join(repr(n) for n in names)} differ only in case: they are one folder on "
+        "Windows and macOS and their names collide in exports; rename or merge them"
+        for names in by_case.values()
+        if len(names) > 1
+    ]
+    return notes
 
 
 def _walk_class(folder: Path, listing: FolderListing) -> list[tuple[str, int, int]]:
@@ -308,7 +356,71 @@ def class_imbalance_warning(counts: dict[str, int], ratio: float = 3.0) -> str |
     )
 
 
-def _add_imbalance_warning(image_set: ImageSet) -> None:
+def add_imbalance_warning(image_set: ImageSet) -> None:
     message = class_imbalance_warning(image_set.counts())
     if message:
         image_set.warnings.append(message)
+
+
+# ---------------------------------------------------------------- the scan's cache of bad files
+# The health scan (scan.py) decodes every file once and caches what it found under
+# ``cache_dir()/scans/``, keyed by the folder and a fingerprint of every file's (relative path,
+# size, mtime); opening an image folder reads that cache to skip known-bad files unopened.
+
+SCAN_VERSION = 3  # 2: channels, dtype and value range per file; 3: class names in NFC, name collisions
+
+
+TINY_PIXELS = 16  # images smaller than this on a side are flagged by the scan (still usable)
+
+
+def folder_fingerprint(listing: FolderListing) -> str:
+    """Changes when any file is added, removed, resized or touched (or scan rules change)."""
+    digest = hashlib.sha256()
+    digest.update(
+        f"v{SCAN_VERSION}|{MAX_DECODED_PIXELS}|{TINY_PIXELS}|{listing.ignored}|{listing.stray_images}\n".encode()
+    )
+    root = str(listing.root)
+    for name, entries in listing.classes.items():
+        digest.update(f"D{name}\n".encode())
+        for p, size, mtime in entries:
+            digest.update(f"{os.path.relpath(p, root)}|{size}|{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+def scan_cache_file(root: Path) -> Path:
+    key = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return paths.cache_dir() / "scans" / f"{key}.json"
+
+
+def read_scan_cache(root: Path) -> dict | None:
+    """The cached scan of folder ``root`` (None when absent, unreadable or of another version)."""
+    try:
+        raw = json.loads(scan_cache_file(root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(raw, dict)
+        or raw.get("version") != SCAN_VERSION
+        or raw.get("folder") != str(root)
+    ):
+        return None
+    return raw
+
+
+def cached_bad_files(listing: FolderListing) -> tuple[dict[str, str], bool]:
+    """(path -> reason for cached bad files still unchanged, whether the whole cached scan
+    still matches the folder, in which case every other file is known good)."""
+    cached = read_scan_cache(listing.root)
+    if cached is None:
+        return {}, False
+    try:
+        bad = {b["path"]: b["reason"] for b in cached["report"]["bad"]}
+        if cached.get("fingerprint") == folder_fingerprint(listing):
+            return bad, True
+        current = {
+            p: [size, mtime] for entries in listing.classes.values() for p, size, mtime in entries
+        }
+        stats = cached.get("bad_stats", {})
+        return {p: r for p, r in bad.items() if p in current and stats.get(p) == current[p]}, False
+    except (KeyError, TypeError):
+        return {}, False

@@ -31,3 +31,4 @@ class DatasetSummary:
     counts: tuple[int, ...]
     skipped: int
     channels: int  # 1 or 3, as found in the data
+    source: str = ""  # the kind of data, e.g. "CSV list (one image file and its label per row)"

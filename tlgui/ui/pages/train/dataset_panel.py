@@ -368,7 +368,7 @@ class DatasetPanel(QWidget):
             classes=tuple(images.classes),
             counts=tuple(counts[c] for c in images.classes),
             skipped=len(images.skipped),
-            channels=int(loaded.channels),
+            channels=int(loaded.channels), source=images.source,
         )
         changed = loaded.choice != self._choice
         self._choice = loaded.choice
@@ -401,7 +401,7 @@ class DatasetPanel(QWidget):
         kind = {1: "grayscale", 3: "colour"}.get(summary.channels, f"{summary.channels}-channel")
         return (
             f"<b>{total:,}</b> {kind} images in <b>{len(summary.classes)}</b> classes "
-            f"from <code>{summary.spec}</code>"
+            f"from <code>{summary.spec}</code>" + (f", {summary.source}" if summary.source else "")
         )
 
     def _show_summary(self, images, val_images, channels: int) -> None:
