@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +40,22 @@ def fsync_folder(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
+REPLACE_RETRY_S = (0.05, 0.1, 0.2, 0.4, 0.8)  # about 1.5 s in all
+
+
+def replace_file(src: str | os.PathLike, dst: str | os.PathLike, waits=REPLACE_RETRY_S) -> None:
+    """``os.replace``, retried briefly on PermissionError: Windows refuses to replace a file that
+    another program (a viewer, a virus scanner, a backup tool) holds open for a moment."""
+    for wait in (*waits, None):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if wait is None:
+                raise
+            time.sleep(wait)
+
+
 def _publish(tmp: Path, path: Path) -> None:
     """Sync ``tmp`` to disk, give it readable permissions and move it over ``path``."""
     fd = os.open(tmp, os.O_RDONLY)
@@ -47,7 +64,7 @@ def _publish(tmp: Path, path: Path) -> None:
     finally:
         os.close(fd)
     os.chmod(tmp, readable_mode())
-    os.replace(tmp, path)
+    replace_file(tmp, path)
     fsync_folder(path.parent)
 
 

@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 from tlgui import paths
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.files import replace_file
 from tlgui.core.base.pixels import as_raw_if_deep, is_array_file, read_any
 from tlgui.core.data import sources
 from tlgui.core.data.image_kind import ImageKind, kind_of
@@ -354,7 +355,7 @@ def _write_cache(listing: FolderListing, fingerprint: str, report: ScanReport) -
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_suffix(f".{os.getpid()}.tmp")
         temp.write_text(json.dumps(raw), encoding="utf-8")
-        os.replace(temp, target)
+        replace_file(temp, target)
     except OSError:
         pass  # a cache that cannot be written only costs time
 
