@@ -37,6 +37,8 @@ SELF_TEST_TIMEOUT_S = 300
 
 def process_age_s() -> float | None:
     """Seconds since this process started (Linux /proc), or None where unknown."""
+    if not sys.platform.startswith("linux"):
+        return None  # no /proc, and no os.sysconf on Windows
     try:
         with open("/proc/self/stat", encoding="ascii") as f:
             fields = f.read().rsplit(")", 1)[1].split()
