@@ -1,7 +1,8 @@
 """Application setup: QApplication, an exception hook that shows a dialog, and ``--self-test``.
 
-``run_gui()`` shows the window before PyTorch is imported (the window loads it in the
-background), so the first paint comes in well under a second.
+PyTorch is imported before PySide6 (below): on Windows, with torch 2.9 and later, loading Qt's
+DLLs first makes torch's fail to load (WinError 1114, pytorch#166628). The window's background
+loader (ui/shell/startup.py) then finds torch loaded and goes on with the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import time
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import (
+from .torch_first import load_torch_before_qt
+
+load_torch_before_qt()
+
+from PySide6.QtCore import (  # noqa: E402 - after torch, see above
     QEvent,
     QObject,
     Qt,
@@ -27,7 +32,7 @@ from PySide6.QtCore import (
     Slot,
     qInstallMessageHandler,
 )
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 log = logging.getLogger(__name__)
 

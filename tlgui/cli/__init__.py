@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
+        from ..torch_first import load_torch_before_qt
+
+        load_torch_before_qt()  # before Qt (Windows: WinError 1114 otherwise)
         from ..app import run_gui
 
         return run_gui(self_test=args.self_test, screenshot=args.screenshot)
