@@ -8,7 +8,16 @@ everywhere and a test on Linux keeps it (tests/core/test_import_order.py).
 
 from __future__ import annotations
 
+import os
 import sys
+
+
+def set_torch_environment(environ=os.environ, platform: str = sys.platform) -> None:
+    """Environment PyTorch reads when it is imported. On macOS: operations Apple's GPU (MPS)
+    lacks run on the CPU instead of stopping the run (``--device auto`` picks MPS there); a
+    value the user set is kept. Called by ``tlgui/__init__.py``, before anything imports torch."""
+    if platform == "darwin":
+        environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
 
 
 def load_torch_before_qt() -> None:

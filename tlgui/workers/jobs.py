@@ -29,6 +29,9 @@ from . import registry
 log = logging.getLogger(__name__)
 
 DEFAULT_EMIT_HZ = 15.0
+# macOS gives secondary threads 512 KB of stack, and numeric code (autograd, BLAS, deep models)
+# can overflow it and crash the process; 8 MB is what the main thread and Linux threads get.
+JOB_STACK_BYTES = 8 * 1024 * 1024
 
 # job(on_event) -> result; the controller binds the config and control into it
 Job = Callable[[Callable[[object], None]], Any]
@@ -201,6 +204,7 @@ class JobController(QObject):
         self._delivered = False
         thread = QThread()
         thread.setObjectName(self.thread_name)
+        thread.setStackSize(JOB_STACK_BYTES)
         worker = JobWorker(job, control, error_result, self.doing, self.num_threads, self.emit_hz)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
