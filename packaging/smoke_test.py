@@ -101,7 +101,7 @@ class Smoke:
     def tlgui(self, *args: str, display: bool = False, timeout: float = 900, exe: Path | None = None,
               **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(exe or self.exe), *args], cwd=self.work, env=self.env(display, **extra),
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout)
 
     def step(self, name: str, fn) -> object:
         t = time.monotonic()
@@ -227,7 +227,7 @@ def training_steps(s: Smoke, data: Path, run_dir: Path) -> None:
                            "--batch-size", "8", "--num-workers", "1", "--out", str(run_dir), "--quiet",
                            TLGUI_MEMORY_BUDGET_MB="0")
         expect_ok(proc, "train")
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         assert summary["status"] == "completed", summary["status"]
         assert (run_dir / "model.pt").is_file(), "no model.pt"
         assert watch.pids, "no DataLoader worker process was seen"
@@ -285,7 +285,7 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
         env = {"HOME": str(s.home), "PATH": BARE_PATH}
         report = check_exports(check_python, run_dir / "model.pt", exported / "model.ts", exported / "model.onnx", env)
         proc = subprocess.run([str(check_python), str(exported / "bundle" / "predict.py"), str(data)], env=env,
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=600)
         expect_ok(proc, "the bundle's predict.py")
         with open(predictions, newline="", encoding="utf-8") as f:
             frozen = {f"{Path(r['path']).parent.name}/{Path(r['path']).name}": r["label"] for r in csv.DictReader(f)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -124,3 +125,45 @@ def writable_folder_problem(folder: str | os.PathLike, create: bool = True) -> s
     except OSError as exc:
         return str(exc.strerror or exc)
     return None
+
+
+# ---------------------------------------------------------------- paths on every system
+
+WINDOWS_MAX_PATH = 260  # MAX_PATH, counting the final NUL: 259 characters
+RUN_FILE_RESERVE = 64  # the longest name tlgui writes inside a run folder, e.g. checkpoints/.last.pt.x1y2z3.tmp
+
+
+def csv_path(path: str, sep: str = os.sep) -> str:
+    """A file path as tlgui's CSVs store it: forward slashes, which Windows, macOS and Linux all
+    read back (Windows accepts ``C:/data/cat/1.png``; ``\\`` is no separator on macOS)."""
+    return path.replace("\\", "/") if sep == "\\" else path
+
+
+def path_key(path: str) -> str:
+    """``path`` with either separator, for matching a CSV's row to a file (a CSV written on
+    Windows, read on macOS, or the other way round)."""
+    return path.replace("\\", "/")
+
+
+def windows_long_paths_enabled() -> bool:
+    """Whether Windows lets programs use paths over 260 characters (a registry switch, off by default)."""
+    if sys.platform != "win32":
+        return True
+    import winreg
+
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem") as key:
+            return winreg.QueryValueEx(key, "LongPathsEnabled")[0] == 1
+    except OSError:
+        return False
+
+
+def path_too_long(folder: str | os.PathLike, what: str = "folder", reserve: int = RUN_FILE_RESERVE) -> str | None:
+    """One line saying that ``folder`` is too long for the files tlgui writes in it on Windows
+    (where long paths are not enabled), or None. Other systems allow 4096 characters."""
+    text = os.path.abspath(folder)
+    if sys.platform != "win32" or len(text) + reserve < WINDOWS_MAX_PATH or windows_long_paths_enabled():
+        return None
+    return (f"the {what} {text} is {len(text)} characters long, and the files tlgui writes in it need about "
+            f"{reserve} more: Windows allows at most {WINDOWS_MAX_PATH - 1} characters in a path (unless long "
+            "paths are enabled); choose a shorter folder")

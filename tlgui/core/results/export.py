@@ -28,6 +28,7 @@ from tlgui.core.base.files import (
     _atomic_target,
     _publish,
     atomic_write_text,
+    path_too_long,
     writable_folder_problem,
 )
 from tlgui.core.base.preprocessing import Preprocessing
@@ -163,6 +164,9 @@ def _refuse_replacing(model_path, fmt: str, target: Path, overwrite: bool) -> No
 
 
 def _probe_folder(folder: Path) -> None:
+    problem = path_too_long(folder, "export folder")
+    if problem:
+        raise ExportError(problem)
     problem = writable_folder_problem(folder)
     if problem:
         raise ExportError(f"cannot write to {folder}: {problem}")
@@ -254,8 +258,11 @@ def export_torchscript(model: nn.Module, ckpt: dict[str, Any], path: Path) -> tu
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.jit.save(scripted, str(tmp), _extra_files=_metadata(ckpt))
-            loaded = torch.jit.load(str(tmp), map_location="cpu")
+            # open file objects: torch's own file code fails on non-ASCII paths on Windows (pytorch#75171)
+            with open(tmp, "wb") as handle:
+                torch.jit.save(scripted, handle, _extra_files=_metadata(ckpt))
+            with open(tmp, "rb") as handle:
+                loaded = torch.jit.load(handle, map_location="cpu")
         diff = _compare(model, loaded, _example(ckpt, 3, 1), "saved TorchScript model")
         _publish(tmp, path)
     except OSError as exc:
@@ -308,13 +315,14 @@ def export_onnx(model: nn.Module, ckpt: dict[str, Any], path: Path, opset: int =
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.save(proto, str(tmp))
-        onnx.checker.check_model(str(tmp), full_check=True)
+        onnx.checker.check_model(proto, full_check=True)  # the proto, not the path: see below
         checks = [f"exported with the {exporter}, opset {_opset(proto)}", "onnx.checker: valid"]
         diff = 0.0
         if onnxruntime_available():
             import onnxruntime as ort
 
-            session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+            # bytes, not the path: onnxruntime's C++ file code fails on non-ASCII paths on Windows
+            session = ort.InferenceSession(tmp.read_bytes(), providers=["CPUExecutionProvider"])
             input_name = session.get_inputs()[0].name
 
             def run(x: torch.Tensor):

@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
-        model = torch.jit.load(str(HERE / "model.ts"), map_location=device).eval()
+        with open(HERE / "model.ts", "rb") as handle:  # a file object: Windows and non-ASCII folder names
+            model = torch.jit.load(handle, map_location=device).eval()
 
     files, problems = image_files(args.images)
     for path, reason in problems:
