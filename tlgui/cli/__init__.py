@@ -90,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         import os
         import traceback
 
+        from tlgui.core.base.files import name_too_long
+
+        too_long = name_too_long(exc)  # bad input after all: a path the system refuses for its length
+        if too_long:
+            print(f"tlgui: error: {_rank()}{too_long}", file=sys.stderr)
+            return 2
+
         if _rank() and _after_peer_failure(exc):
             return 1
         if os.environ.get("TLGUI_DEBUG"):

@@ -59,6 +59,11 @@ def describe_exception(exc: BaseException, doing: str = "Training") -> str:
             f"{doing} ran out of memory. Try a smaller batch size, a smaller model, "
             "or freezing more layers."
         )
+    from tlgui.core.base.files import name_too_long
+
+    too_long = name_too_long(exc)
+    if too_long:
+        return too_long[:1].upper() + too_long[1:] + "."
     if isinstance(exc, FileNotFoundError):
         return f"A file or folder could not be found: {exc.filename or text}"
     if isinstance(exc, PermissionError):

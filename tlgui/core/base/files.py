@@ -7,6 +7,7 @@ a power cut. A reader sees the old file or the new one, never a torn one.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -167,3 +168,15 @@ def path_too_long(folder: str | os.PathLike, what: str = "folder", reserve: int 
     return (f"the {what} {text} is {len(text)} characters long, and the files tlgui writes in it need about "
             f"{reserve} more: Windows allows at most {WINDOWS_MAX_PATH - 1} characters in a path (unless long "
             "paths are enabled); choose a shorter folder")
+
+
+def name_too_long(exc: BaseException) -> str | None:
+    """One line when ``exc`` is the system refusing a path for its length (a name over 255 bytes
+    on Linux and macOS, a path over 259 characters on Windows without long paths), else None."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno != errno.ENAMETOOLONG and getattr(exc, "winerror", None) != 206:  # ERROR_FILENAME_EXCED_RANGE
+        return None
+    name = str(exc.filename or "a path")
+    return (f"the path {name} is too long for this system ({len(name)} characters); "
+            "choose a shorter folder or file name")

@@ -108,6 +108,9 @@ def export_model(
     if fmt == "onnx" and not onnx_available():
         raise ExportError(f"ONNX export needs the onnx and onnxscript packages: {INSTALL_HINT}")
     target = export_target(fmt, out)
+    too_long = path_too_long(target if fmt == "bundle" else target.parent, "export folder")
+    if too_long:  # before the model is loaded: bad input is named first
+        raise ExportError(too_long)
     _refuse_replacing(model_path, fmt, target, overwrite)
     ckpt = load_checkpoint(model_path)
     model = model_from_checkpoint(ckpt, "cpu")
