@@ -170,7 +170,8 @@ def install_exception_hook() -> _ErrorBridge:
             sys.__excepthook__(exc_type, exc, tb)
             return
         details = "".join(traceback.format_exception(exc_type, exc, tb))
-        sys.stderr.write(details)
+        if sys.stderr is not None:  # None in a windowed executable (Windows, macOS .app)
+            sys.stderr.write(details)
         bridge.count += 1
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc_type.__name__
         bridge.raised.emit(
