@@ -66,8 +66,9 @@ def platform_tag(system: str | None = None, machine: str | None = None) -> str:
 
 
 def archive_name(version: str, tag: str) -> str:
-    """tlgui-VERSION-TAG.tar.gz on Linux, .zip elsewhere (what Windows and macOS users open)."""
-    suffix = ".tar.gz" if tag.startswith("linux") else ".zip"
+    """tlgui-VERSION-TAG.tar.gz on Linux, .dmg on macOS (the .app to drag into Applications),
+    .zip on Windows (beside the Inno Setup installer)."""
+    suffix = ".tar.gz" if tag.startswith("linux") else ".dmg" if tag.startswith("macos") else ".zip"
     return f"{APP_NAME}-{version}-{tag}{suffix}"
 
 
