@@ -99,3 +99,24 @@ def test_train_resume_evaluate_predict_export_explain_under_a_non_ascii_path_wit
     assert "000.png" in bundle.stdout
     # its code names every encoding (third-party modules it imports may not: not ours to judge)
     assert not [line for line in bundle.stderr.splitlines() if "EncodingWarning" in line and "paquet 1" in line]
+
+
+def test_importing_every_module_of_tlgui_opens_no_text_file_without_an_encoding(tmp_path):
+    code = (
+        "import importlib, pkgutil, sys, runpy\n"
+        "sys.argv = ['driver', sys.argv[1]]\n"
+        f"driver = runpy.run_path({str(DRIVER)!r})\n"
+        "driver['_report_tlgui_encoding_warnings']()\n"
+        "import tlgui\n"
+        "names = [m.name for m in pkgutil.walk_packages(tlgui.__path__, 'tlgui.')]\n"
+        "for name in names:\n"
+        "    if '.export_bundle.' not in name:  # the bundle's scripts run on their own, elsewhere\n"
+        "        importlib.import_module(name)\n"
+        "print(len(names))\n"
+    )
+    done = subprocess.run([sys.executable, "-X", "warn_default_encoding", "-c", code, "unused"],
+                          capture_output=True, text=True, encoding="utf-8", errors="replace",
+                          env=_env(tmp_path), cwd=tmp_path, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.split()[-1]) > 100
+    _no_tlgui_encoding_warning(done)
