@@ -1,9 +1,11 @@
-"""Import PyTorch before PySide6, in every entry point that opens the window.
+"""What must happen before PyTorch is imported: its environment, and its DLLs before Qt's.
 
+Import PyTorch before PySide6 in every entry point that opens the window:
 On Windows with torch 2.9 and later, Qt's DLLs loaded first make torch's own fail to load
 (``OSError: [WinError 1114] A dynamic link library (DLL) initialization routine failed``,
 pytorch#166628). Importing torch first avoids it on every system, so the order is the same
-everywhere and a test on Linux keeps it (tests/core/test_import_order.py).
+everywhere and a test on Linux keeps it (tests/core/test_import_order.py). The price: the window's
+first paint now comes after torch's import (about a second) instead of before it.
 """
 
 from __future__ import annotations
