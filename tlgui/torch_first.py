@@ -5,7 +5,7 @@ On Windows with torch 2.9 and later, Qt's DLLs loaded first make torch's own fai
 (``OSError: [WinError 1114] A dynamic link library (DLL) initialization routine failed``,
 pytorch#166628). Importing torch first avoids it on every system, so the order is the same
 everywhere and a test on Linux keeps it (tests/core/test_import_order.py). The price: the window's
-first paint now comes after torch's import (about a second) instead of before it.
+first paint now waits for torch's import instead of coming before it.
 """
 
 from __future__ import annotations
