@@ -82,7 +82,7 @@ class RunLock:
         if self._fd is not None:
             return self
         for _attempt in range(20):  # retried only when the file was replaced under us
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)  # Windows: no \r\n
             try:
                 if not self._lock_fd(fd):
                     raise in_use_error(self.run_dir, _read_pid(self.path))
