@@ -7,8 +7,17 @@
 
 Linux output: dist/tlgui/ (run dist/tlgui/tlgui) and dist/tlgui-VERSION-linux-x86_64.tar.gz, whose
 top folder tlgui/ holds the executable, install.sh (menu entry, ~/.local) and README.txt.
-macOS: dist/tlgui.app and a .zip of it. Windows: dist/tlgui/ and a .zip, plus an installer when
-Inno Setup's iscc is on PATH. The torch in the build environment decides the size: PyPI's Linux
+macOS: dist/tlgui.app, signed ad hoc (codesign -s -), in dist/tlgui-VERSION-macos-ARCH.dmg beside a
+link to /Applications. Windows: dist/tlgui/ (tlgui.exe, the window; tlgui-cli.exe, the command
+line) and a .zip, plus the Inno Setup installer (packaging/windows/tlgui.iss) when iscc is on PATH
+or given with --inno. .github/workflows/installers.yml builds all three on their own systems.
+
+Notarisation (not done here): an ad hoc signature lets the .app run on the Mac that built it and,
+after the user right-clicks Open once, on others; Gatekeeper accepts it without that step only when
+it is signed with a "Developer ID Application" certificate (an Apple Developer account),
+``codesign --force --deep --options runtime --timestamp --sign "Developer ID Application: ..."``,
+submitted with ``xcrun notarytool submit tlgui-....dmg --apple-id ... --team-id ... --password
+APP-SPECIFIC-PASSWORD --wait`` and stapled with ``xcrun stapler staple tlgui-....dmg``. The torch in the build environment decides the size: PyPI's Linux
 torch is a CUDA build (about 4 GB frozen); a CPU torch gives a much smaller app.
 
 Standard library only. Exit status: 0 built, 1 a build step failed, 2 something is missing
@@ -173,7 +182,8 @@ def pack(app_dir: Path, dist: Path, version: str, tag: str, inno: str | None) ->
         return [make_tar(app_dir, archive)]
     if tag.startswith("macos"):
         bundle = dist / f"{APP_NAME}.app"
-        run(["ditto", "-c", "-k", "--sequesterRsrc", "--keepParent", bundle, archive])
+        sign_ad_hoc(bundle)
+        make_dmg(bundle, archive)
         return [archive]
     made = [make_zip(app_dir, archive)]
     iscc = inno or shutil.which("iscc") or shutil.which("ISCC")
@@ -184,6 +194,26 @@ def pack(app_dir: Path, dist: Path, version: str, tag: str, inno: str | None) ->
     else:
         say("Inno Setup's iscc is not on PATH: no installer made (the .zip works without one)")
     return made
+
+
+def sign_ad_hoc(bundle: Path) -> None:
+    """macOS: sign the .app ad hoc (no certificate), every binary inside it, and check the result.
+    Apple silicon refuses to run unsigned code; notarisation needs a Developer ID (module docstring)."""
+    say(f"signing {bundle.name} ad hoc (codesign -s -)")
+    run(["codesign", "--force", "--deep", "--sign", "-", bundle])
+    run(["codesign", "--verify", "--deep", "--strict", bundle])
+
+
+def make_dmg(bundle: Path, dmg: Path) -> None:
+    """macOS: a compressed disk image holding the .app and a link to /Applications to drag it onto."""
+    staging = BUILD_DIR / "dmg"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    run(["ditto", bundle, staging / bundle.name])  # ditto keeps the signature and extended attributes
+    (staging / "Applications").symlink_to("/Applications")
+    run(["hdiutil", "create", "-volname", APP_NAME, "-srcfolder", staging, "-ov", "-format", "UDZO", dmg])
+    shutil.rmtree(staging)
 
 
 def report(app_dir: Path, archives: list[Path], seconds: dict[str, float]) -> None:

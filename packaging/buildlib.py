@@ -66,8 +66,9 @@ def platform_tag(system: str | None = None, machine: str | None = None) -> str:
 
 
 def archive_name(version: str, tag: str) -> str:
-    """tlgui-VERSION-TAG.tar.gz on Linux, .zip elsewhere (what Windows and macOS users open)."""
-    suffix = ".tar.gz" if tag.startswith("linux") else ".zip"
+    """tlgui-VERSION-TAG.tar.gz on Linux, .dmg on macOS (the .app to drag into Applications),
+    .zip on Windows (beside the Inno Setup installer)."""
+    suffix = ".tar.gz" if tag.startswith("linux") else ".dmg" if tag.startswith("macos") else ".zip"
     return f"{APP_NAME}-{version}-{tag}{suffix}"
 
 
@@ -137,7 +138,7 @@ def probe_environment(python: Path) -> dict[str, str]:
         "print(json.dumps(out))\n"
     )
     try:
-        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=600)
     except OSError as exc:
         raise BuildError(f"cannot run the build environment's Python {python}: {exc.strerror or exc}") from None
     if proc.returncode != 0:

@@ -251,7 +251,7 @@ def check_exports(python: Path, model_pt: Path, ts: Path, onnx: Path, pt2: Path,
     """Load the exported TorchScript, ONNX and torch.export (.pt2) files in ``python`` and compare
     them with the model.pt there; raises AssertionError saying what differs."""
     proc = subprocess.run([str(python), "-c", EXPORT_CHECK, str(model_pt), str(ts), str(onnx), str(pt2)],
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=600)
     assert proc.returncode == 0, f"{python} could not load the exports: {tail(proc.stderr or proc.stdout)}"
     report = last_json(proc.stdout)
     for fmt in ("torchscript", "onnx", "pt2"):
@@ -284,23 +284,23 @@ def install_round_trip(app_dir: Path, home: Path, version: str) -> str:
     """install.sh into a new HOME, the installed command and menu entry, then --uninstall."""
     home.mkdir()
     env = {"HOME": str(home), "PATH": BARE_PATH}
-    proc = subprocess.run(["sh", str(app_dir / "install.sh")], env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(["sh", str(app_dir / "install.sh")], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=900)
     expect_ok(proc, "install.sh")
     link = home / ".local" / "bin" / APP_NAME
     desktop = home / ".local" / "share" / "applications" / "tlgui.desktop"
     assert link.is_symlink(), f"no {link}"
-    got = subprocess.run([str(link), "--version"], env=env, capture_output=True, text=True, timeout=300)
+    got = subprocess.run([str(link), "--version"], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300)
     assert got.stdout.strip() == f"tlgui {version}", f"{link} --version: {got.stdout!r} {tail(got.stderr)}"
     text = desktop.read_text(encoding="utf-8")
     exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
     assert str(home / ".local" / "lib" / APP_NAME / APP_NAME) in exec_line, exec_line
     validated = ""
     if shutil.which("desktop-file-validate"):
-        check = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True)
+        check = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True, encoding="utf-8", errors="replace")
         assert check.returncode == 0 and not check.stdout.strip(), f"desktop-file-validate: {check.stdout}"
         validated = ", desktop-file-validate clean"
     proc = subprocess.run(["sh", str(home / ".local" / "lib" / APP_NAME / "install.sh"), "--uninstall"],
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300)
     expect_ok(proc, "install.sh --uninstall")
     left = [p for p in (link, desktop, home / ".local" / "lib" / APP_NAME) if p.exists() or p.is_symlink()]
     assert not left, f"left behind after --uninstall: {left}"

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Smoke test of the frozen Linux app, run the way a user gets it.
+"""Smoke test of the frozen app (Linux, Windows, macOS), run the way a user gets it.
 
     python3 packaging/smoke_test.py [DIST] [--installed PATH/TO/tlgui] [--check-python PY] [--keep] [--no-install]
 
-DIST is the folder packaging/build.py wrote (default: dist). The archive in it is unpacked into
-a new temporary folder whose name has a space (or, without an archive, DIST/tlgui is copied
-there), and every command runs from there in a bare environment: ``env -i`` with a new HOME,
-PATH=/usr/bin:/bin, and QT_QPA_PLATFORM=offscreen only where a window opens. Steps:
+DIST is the folder packaging/build.py wrote (default: dist). The archive in it (Linux .tar.gz,
+Windows .zip, macOS .dmg; smoke_layout.py knows each system's files) is unpacked into a new
+temporary folder whose name has a space (or, without an archive, the built app is copied there),
+and every command runs from there in a bare environment: a new HOME, the system's PATH only, and
+QT_QPA_PLATFORM=offscreen only where a window opens. The command line runs through the console
+executable (Windows: tlgui-cli.exe; macOS: tlgui.app/Contents/MacOS/tlgui). Linux-only steps (no
+display, Qt platform plugins, X11, worker processes seen in /proc, install.sh) are skipped elsewhere,
+and on Windows the windowed tlgui.exe runs the self-test once (no console: its exit status). Steps:
 --version; no display, and no usable Qt platform plugin (each one plain line and exit 2, compared
 with the installed app's); --self-test
 three times (offscreen), and once on X11 when Xvfb is installed; a short demo (the transfer
@@ -23,6 +27,7 @@ Exit status 0 when every step passed, else 1. Standard library only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import shutil
@@ -36,17 +41,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from buildlib import (  # noqa: E402
-    APP_NAME,
-    app_executable,
     cuda_libraries,
-    extract_tar,
     folder_size,
     human_size,
     largest_files,
     read_version,
 )
 from smoke_helpers import (  # noqa: E402, F401 - write_png: used by the unit tests through this module
-    BARE_PATH,
     WorkerWatch,
     Xvfb,
     bundle_labels,
@@ -62,6 +63,7 @@ from smoke_helpers import (  # noqa: E402, F401 - write_png: used by the unit te
     tail,
     write_png,
 )
+from smoke_layout import Layout, system_name, windowed_self_test  # noqa: E402
 
 NO_DISPLAY_PREFIX = "tlgui: error: no screen to open the window on"
 NO_PLATFORM_PREFIX = "tlgui: error: cannot open the window: "
@@ -87,13 +89,14 @@ class Smoke:
     home: Path
     steps: list[Step] = field(default_factory=list)
     self_tests: list[dict] = field(default_factory=list)
+    layout: Layout = field(default_factory=lambda: Layout(system_name()))
 
     @property
     def exe(self) -> Path:
-        return app_executable(self.app_dir)
+        return self.layout.cli(self.app_dir)
 
     def env(self, display: bool = False, **extra: str) -> dict[str, str]:
-        env = {"HOME": str(self.home), "PATH": BARE_PATH}
+        env = self.layout.env(self.home)
         if display:
             env["QT_QPA_PLATFORM"] = "offscreen"
         env.update(extra)
@@ -102,7 +105,7 @@ class Smoke:
     def tlgui(self, *args: str, display: bool = False, timeout: float = 900, exe: Path | None = None,
               **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(exe or self.exe), *args], cwd=self.work, env=self.env(display, **extra),
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout)
 
     def step(self, name: str, fn) -> object:
         t = time.monotonic()
@@ -182,12 +185,15 @@ def window_steps(s: Smoke, version: str, installed: Path | None) -> None:
         return go
 
     s.step("--version", version_step)
-    s.step("no display: plain line, exit 2", no_display)
-    s.step("no usable Qt platform plugin: plain line, exit 2", no_platform_plugin)
+    if s.layout.system == "linux":  # X11/Wayland and Qt's xcb plugin: Linux only
+        s.step("no display: plain line, exit 2", no_display)
+        s.step("no usable Qt platform plugin: plain line, exit 2", no_platform_plugin)
+    if s.layout.system == "windows":
+        s.step("the windowed tlgui.exe (no stdout, no stderr): --self-test", windowed_self_test(s))
     for i in range(1, SELF_TEST_RUNS + 1):
         note = " (new HOME: trains the demo's source model first)" if i == 1 else ""
         s.step(f"--self-test run {i}{note}", self_test(i))
-    if shutil.which("Xvfb"):
+    if s.layout.system == "linux" and shutil.which("Xvfb"):
         def on_x11():
             with Xvfb() as x:
                 return self_test(0, x.display)()
@@ -226,14 +232,17 @@ def training_steps(s: Smoke, data: Path, run_dir: Path) -> None:
     def train_with_workers():
         # decode on demand, so that the DataLoader starts a worker process (the frozen
         # executable again, with --multiprocessing-fork): proves freeze_support() works
-        with WorkerWatch(s.exe) as watch:
+        linux = s.layout.system == "linux"  # the workers are seen through /proc
+        with WorkerWatch(s.exe) if linux else contextlib.nullcontext() as watch:
             proc = s.tlgui("train", "--data", str(data), "--model", "smallcnn", "--epochs", "2",
                            "--batch-size", "8", "--num-workers", "1", "--out", str(run_dir), "--quiet",
                            TLGUI_MEMORY_BUDGET_MB="0")
         expect_ok(proc, "train")
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         assert summary["status"] == "completed", summary["status"]
         assert (run_dir / "model.pt").is_file(), "no model.pt"
+        if not linux:
+            return f"--num-workers 1 completed (workers not watched here), val accuracy {summary.get('final_val_accuracy')}"
         assert watch.pids, "no DataLoader worker process was seen"
         return f"{len(watch.pids)} worker process(es), val accuracy {summary.get('final_val_accuracy')}"
 
@@ -286,11 +295,11 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
         return f"{len(rows)} images, {right} labelled as their folder"
 
     def elsewhere():
-        env = {"HOME": str(s.home), "PATH": BARE_PATH}
+        env = s.env()
         report = check_exports(check_python, run_dir / "model.pt", exported / "model.ts", exported / "model.onnx",
                                exported / "model.pt2", env)
         proc = subprocess.run([str(check_python), str(exported / "bundle" / "predict.py"), str(data)], env=env,
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=600)
         expect_ok(proc, "the bundle's predict.py")
         assert "deprecat" not in proc.stderr.lower(), f"the bundle's predict.py warned: {tail(proc.stderr)}"
         with open(predictions, newline="", encoding="utf-8") as f:
@@ -393,11 +402,10 @@ def print_summary(s: Smoke) -> None:
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))
 
 
-def locate(dist: Path) -> tuple[Path | None, Path | None]:
-    """(archive, app folder) in DIST; either may be missing."""
-    archives = sorted(dist.glob(f"{APP_NAME}-*-linux-*.tar.gz"))
-    folder = dist / APP_NAME
-    return (archives[-1] if archives else None), (folder if app_executable(folder).exists() else None)
+def locate(dist: Path, layout: Layout) -> tuple[Path | None, Path | None]:
+    """(archive, built app) in DIST; either may be missing."""
+    archives = sorted(dist.glob(layout.archive_pattern))
+    return (archives[-1] if archives else None), (layout.built_app(dist) if layout.has_app(dist) else None)
 
 
 def installed_exe(arg: str | None, option: str = "--installed") -> Path | None:
@@ -420,13 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     p.add_argument("--no-install", action="store_true", help="skip the install.sh round trip (it copies the app)")
     args = p.parse_args(argv)
-    if not sys.platform.startswith("linux"):
-        print("smoke: error: this smoke test runs the Linux build; see the README for Windows and macOS", file=sys.stderr)
-        return 2
+    layout = Layout(system_name())
     installed = installed_exe(args.installed)
     check_python = installed_exe(args.check_python, "--check-python") if args.check_python else script_python(installed)
     dist = Path(args.dist).resolve()
-    archive, folder = locate(dist)
+    archive, folder = locate(dist, layout)
     if archive is None and folder is None:
         print(f"smoke: error: no tlgui build in {dist}: run python3 packaging/build.py first", file=sys.stderr)
         return 2
@@ -437,22 +443,21 @@ def main(argv: list[str] | None = None) -> int:
         moved.mkdir()
         t = time.monotonic()
         if archive is not None:
-            app_dir = extract_tar(archive, moved)
+            app_dir = layout.unpack(archive, moved)
             how = f"unpacked {archive.name}"
         else:
-            app_dir = moved / APP_NAME
-            shutil.copytree(folder, app_dir, symlinks=True)
+            app_dir = layout.copy(folder, moved)
             how = f"copied {folder}"
         print(f"smoke: {how} to {app_dir} in {time.monotonic() - t:.0f} s", flush=True)
         print_sizes(app_dir, archive)
-        s = Smoke(app_dir=app_dir, work=tmp / "work", home=tmp / "home")
+        s = Smoke(app_dir=app_dir, work=tmp / "work", home=tmp / "home", layout=layout)
         s.work.mkdir()
         s.home.mkdir()
         data = make_image_folder(s.work / "images")
         window_steps(s, version, installed)
         training_steps(s, data, s.work / "run")
         model_steps(s, data, s.work / "run", check_python)
-        if not args.no_install:
+        if not args.no_install and layout.system == "linux":
             s.step("install.sh, then --uninstall", lambda: install_round_trip(s.app_dir, tmp / "home for install", version))
         print_summary(s)
         return 0 if all(st.ok for st in s.steps) else 1

@@ -1,7 +1,8 @@
 """Application setup: QApplication, an exception hook that shows a dialog, and ``--self-test``.
 
-``run_gui()`` shows the window before PyTorch is imported (the window loads it in the
-background), so the first paint comes in well under a second.
+PyTorch is imported before PySide6 (below): on Windows, with torch 2.9 and later, loading Qt's
+DLLs first makes torch's fail to load (WinError 1114, pytorch#166628). The window's background
+loader (ui/shell/startup.py) then finds torch loaded and goes on with the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ import time
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import (
+from .torch_first import load_torch_before_qt
+
+load_torch_before_qt()
+
+from PySide6.QtCore import (  # noqa: E402 - after torch, see above
     QEvent,
     QObject,
     Qt,
@@ -27,7 +32,7 @@ from PySide6.QtCore import (
     Slot,
     qInstallMessageHandler,
 )
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,8 @@ SELF_TEST_TIMEOUT_S = 300
 
 def process_age_s() -> float | None:
     """Seconds since this process started (Linux /proc), or None where unknown."""
+    if not sys.platform.startswith("linux"):
+        return None  # no /proc, and no os.sysconf on Windows
     try:
         with open("/proc/self/stat", encoding="ascii") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -163,7 +170,8 @@ def install_exception_hook() -> _ErrorBridge:
             sys.__excepthook__(exc_type, exc, tb)
             return
         details = "".join(traceback.format_exception(exc_type, exc, tb))
-        sys.stderr.write(details)
+        if sys.stderr is not None:  # None in a windowed executable (Windows, macOS .app)
+            sys.stderr.write(details)
         bridge.count += 1
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc_type.__name__
         bridge.raised.emit(

@@ -61,7 +61,7 @@ Runner = Callable[[list[str], dict[str, str]], str]
 
 
 def _run_ldd(argv: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=20, env=env, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=20, env=env, check=False)
     return done.stdout
 
 

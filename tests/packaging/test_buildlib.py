@@ -41,7 +41,7 @@ def test_platform_tag(buildlib, system, machine, tag):
 
 def test_archive_names(buildlib):
     assert buildlib.archive_name("0.1.0", "linux-x86_64") == "tlgui-0.1.0-linux-x86_64.tar.gz"
-    assert buildlib.archive_name("0.1.0", "macos-arm64") == "tlgui-0.1.0-macos-arm64.zip"
+    assert buildlib.archive_name("0.1.0", "macos-arm64") == "tlgui-0.1.0-macos-arm64.dmg"
     assert buildlib.archive_name("0.1.0", "windows-x86_64") == "tlgui-0.1.0-windows-x86_64.zip"
 
 

@@ -34,11 +34,12 @@ def test_last_json_line(smoke):
 
 
 def test_locate_a_build(smoke, buildlib, tmp_path):
-    assert smoke.locate(tmp_path) == (None, None)
+    linux = smoke.Layout("linux")
+    assert smoke.locate(tmp_path, linux) == (None, None)
     (tmp_path / "tlgui").mkdir()
     (tmp_path / "tlgui" / "tlgui").write_text("")
     (tmp_path / "tlgui-0.1.0-linux-x86_64.tar.gz").write_text("")
-    assert smoke.locate(tmp_path) == (tmp_path / "tlgui-0.1.0-linux-x86_64.tar.gz", tmp_path / "tlgui")
+    assert smoke.locate(tmp_path, linux) == (tmp_path / "tlgui-0.1.0-linux-x86_64.tar.gz", tmp_path / "tlgui")
 
 
 def test_no_build_is_one_line_and_exit_2(smoke, tmp_path, capsys):

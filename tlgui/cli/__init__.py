@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return make_screenshots([args.screenshots])
     if args.command is None:
+        from ..torch_first import load_torch_before_qt
+
+        load_torch_before_qt()  # before Qt (Windows: WinError 1114 otherwise)
         from ..app import run_gui
 
         return run_gui(self_test=args.self_test, screenshot=args.screenshot)
@@ -92,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug, not bad input: one line, details on request
         import os
         import traceback
+
+        from tlgui.core.base.files import name_too_long
+
+        too_long = name_too_long(exc)  # bad input after all: a path the system refuses for its length
+        if too_long:
+            print(f"tlgui: error: {_rank()}{too_long}", file=sys.stderr)
+            return 2
 
         if _rank() and _after_peer_failure(exc):
             return 1

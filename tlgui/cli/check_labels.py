@@ -22,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--folds", type=int, default=5, metavar="K", help="folds (default 5)")
     p.add_argument("--epochs", type=int, help="epochs of each short training when the backbone is not frozen (default 5)")
     p.add_argument("--image-size", type=int)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

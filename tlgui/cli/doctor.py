@@ -12,6 +12,9 @@ def register(sub) -> None:
 def run(args) -> int:
     import json
 
+    from tlgui.torch_first import load_torch_before_qt
+
+    load_torch_before_qt()  # before PySide6's package (Windows: WinError 1114 otherwise)
     try:  # the package only (no Qt library is loaded): its version where no metadata says it
         import PySide6  # noqa: F401
     except ImportError:

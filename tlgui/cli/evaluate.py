@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--split", choices=("train", "test"), default="test", help="split for IDX/torchvision/demo sources (default test)")
     p.add_argument("--corrections", metavar="FILE",
                    help="label corrections CSV path,label applied to --data (a run folder uses its own)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--csv", metavar="DIR", help="also write per_class.csv, confusion.csv, top_losses.csv, predictions.csv to DIR")

@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="IMAGE_OR_FOLDER")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the overlay PNGs")
     p.add_argument("--class", dest="class_name", metavar="NAME", help="explain this class instead of the predicted one")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="cpu")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

@@ -36,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--split", choices=("train", "test"))
     p.add_argument("--max-train-images", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"))
     p.add_argument("--json", action="store_true", help="print the curve and the pick as one JSON object")
     p.set_defaults(func=run)

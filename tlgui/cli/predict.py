@@ -17,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--csv", metavar="OUT", help="write path,label,probability,top1,p1,... to this CSV file")
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="best K labels in the CSV (default 3)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--quiet", action="store_true", help="do not print one line per image")
     p.set_defaults(func=run)

@@ -22,7 +22,7 @@ def register(sub) -> None:
                    help="auto (every pretrained backbone on this computer) and/or NAME or NAME=WEIGHTS, comma separated")
     p.add_argument("--folds", type=int, default=5, help="folds of the linear probe (default 5)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--image-size", type=int)
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
     p.add_argument("--channels", default="all",

@@ -55,7 +55,7 @@ def register(sub) -> None:
                    help="label corrections, a CSV path,label (label a class name or exclude); the image files are not changed")
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--num-workers", type=int, help="DataLoader worker processes for data too big for memory")
     p.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun: synchronise BatchNorm statistics across processes (default: per process)")

@@ -29,6 +29,9 @@ from . import registry
 log = logging.getLogger(__name__)
 
 DEFAULT_EMIT_HZ = 15.0
+# macOS gives secondary threads 512 KB of stack, and numeric code (autograd, BLAS, deep models)
+# can overflow it and crash the process; 8 MB is what the main thread and Linux threads get.
+JOB_STACK_BYTES = 8 * 1024 * 1024
 
 # job(on_event) -> result; the controller binds the config and control into it
 Job = Callable[[Callable[[object], None]], Any]
@@ -56,6 +59,11 @@ def describe_exception(exc: BaseException, doing: str = "Training") -> str:
             f"{doing} ran out of memory. Try a smaller batch size, a smaller model, "
             "or freezing more layers."
         )
+    from tlgui.core.base.files import name_too_long
+
+    too_long = name_too_long(exc)
+    if too_long:
+        return too_long[:1].upper() + too_long[1:] + "."
     if isinstance(exc, FileNotFoundError):
         return f"A file or folder could not be found: {exc.filename or text}"
     if isinstance(exc, PermissionError):
@@ -201,6 +209,7 @@ class JobController(QObject):
         self._delivered = False
         thread = QThread()
         thread.setObjectName(self.thread_name)
+        thread.setStackSize(JOB_STACK_BYTES)
         worker = JobWorker(job, control, error_result, self.doing, self.num_threads, self.emit_hz)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)

@@ -19,6 +19,7 @@ from .jobs import DEFAULT_EMIT_HZ, JobController, default_num_threads, describe_
 __all__ = ["DEFAULT_EMIT_HZ", "STOPPED_BEFORE_START", "TrainingController", "default_num_threads",
            "describe_exception", "new_run_dir"]
 
+MAX_LABEL = 40
 STOPPED_BEFORE_START = "Stopped before training began; nothing was saved."
 
 
@@ -31,7 +32,8 @@ def new_run_dir(parent: str | Path, label: str = "run") -> Path:
     from tlgui.core.results.runs import fresh_run_path
 
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    label = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "run"
+    # short: Windows allows 259 characters for a whole path (the runs folder plus the files in the run)
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_")[:MAX_LABEL].rstrip("_.") or "run"
     return fresh_run_path(parent, f"{stamp}-{label}")
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tlgui.core.base.errors import DataError
-from tlgui.core.base.files import atomic_write_text
+from tlgui.core.base.files import atomic_write_text, csv_path
 from tlgui.core.data.sources import ImageSet
 from tlgui.paths import data_dir
 
@@ -45,6 +45,8 @@ def normalise_key(entry: str, base: Path | None = None) -> str:
     in-memory data sets are left as they are."""
     if "#" in entry and not os.path.exists(entry):
         return entry
+    if os.sep == "/" and "\\" in entry and not os.path.exists(entry):
+        entry = entry.replace("\\", "/")  # written on Windows
     path = Path(entry).expanduser()
     if not path.is_absolute() and base is not None:
         path = base / path
@@ -88,7 +90,7 @@ def write_corrections(path: str | Path, labels: dict[str, str]) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows(sorted(labels.items()))
+    writer.writerows(sorted((csv_path(key), label) for key, label in labels.items()))  # / on every system
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(target, buffer.getvalue())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tlgui.core.base.files import replace_file
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.paths import cache_dir
 from tlgui.settings import load_settings
@@ -113,7 +114,7 @@ class DecodeCache:
             file.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as handle:
                 np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
-            os.replace(tmp, file)
+            replace_file(tmp, file)
             self.writes += 1
         except OSError as exc:
             self._disable(f"cannot write to the image cache {self.root} ({exc.strerror or exc})")

@@ -27,6 +27,7 @@ from PIL import Image, ImageOps
 from tlgui import paths  # noqa: F401 - the cache lives under paths.cache_dir() (tests reach it here)
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.files import replace_file
 from tlgui.core.base.pixels import as_raw_if_deep, is_array_file, read_any
 from tlgui.core.data.image_kind import ImageKind, kind_of
 from tlgui.core.data.sources import (
@@ -337,7 +338,7 @@ def _write_cache(listing: FolderListing, fingerprint: str, report: ScanReport) -
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_suffix(f".{os.getpid()}.tmp")
         temp.write_text(json.dumps(raw), encoding="utf-8")
-        os.replace(temp, target)
+        replace_file(temp, target)
     except OSError:
         pass  # a cache that cannot be written only costs time
 

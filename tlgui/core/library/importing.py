@@ -29,6 +29,7 @@ from tlgui.core.base.cancel import Cancelled, is_cancelled
 from tlgui.core.base.checksums import hash_prefix_in_name, sha256_of
 from tlgui.core.base.download import Progress, Throttled
 from tlgui.core.base.errors import WeightsError
+from tlgui.core.base.files import replace_file
 from tlgui.core.library.catalog import custom_dir
 from tlgui.core.library.integrity import check_named_checksum
 from tlgui.core.library.local import find_local_weights, weight_file_name
@@ -102,7 +103,7 @@ def _place(tmp: Path, dest: Path, sha: str) -> bool:
             "(remove or rename one of them first)"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, dest)
+    replace_file(tmp, dest)
     return False
 
 

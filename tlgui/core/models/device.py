@@ -7,10 +7,16 @@ deep inside a run. So before CUDA is used, the card's compute capability is chec
 with one plain line when either fails. An explicit ``cuda`` stops with that line instead (the
 user asked for the GPU: a torchrun job on NCCL, or a job sized for a GPU, should not crawl on
 the CPU unnoticed).
+
+On a Mac, ``auto`` uses Apple's GPU (MPS) where ``torch.backends.mps.is_available()`` and no CUDA
+GPU is usable. MPS lacks some operations; with ``PYTORCH_ENABLE_MPS_FALLBACK=1`` (set by
+``tlgui/torch_first.py`` on macOS before torch is imported, unless the user set it) they run on
+the CPU instead of failing, and the device's label says so.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -93,8 +99,25 @@ def forget_checks() -> None:
         _checked.clear()
 
 
+MPS_NAME = "Apple GPU, MPS"  # what the window and the report call it (torch gives no model name)
+
+
+def mps_available() -> bool:
+    """Whether this PyTorch can use Apple's GPU (macOS 12.3+ on Apple silicon or an AMD GPU)."""
+    backend = getattr(torch.backends, "mps", None)
+    try:
+        return bool(backend is not None and backend.is_available())
+    except Exception:  # noqa: BLE001 - a broken Metal setup means: not usable
+        return False
+
+
+def mps_fallback_enabled() -> bool:
+    """Whether operations MPS lacks run on the CPU (instead of stopping the run)."""
+    return os.environ.get("PYTORCH_ENABLE_MPS_FALLBACK") == "1"
+
+
 def resolve_device(spec: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``auto`` (a usable GPU, else the CPU)."""
+    """``cpu``, ``cuda``, ``mps`` or ``auto`` (a usable CUDA GPU, else Apple's GPU, else the CPU)."""
     if spec == "cpu":
         return torch.device("cpu")
     if spec == "cuda":
@@ -102,7 +125,14 @@ def resolve_device(spec: str) -> torch.device:
         if problem:
             raise ConfigError(f"--device cuda: {problem}; use --device auto or cpu to train on the CPU")
         return torch.device("cuda")
-    return torch.device("cpu" if cuda_problem() else "cuda")
+    if spec == "mps":
+        if not mps_available():
+            raise ConfigError("--device mps: Apple's GPU (MPS) is not available here (it needs macOS 12.3 "
+                              "or later and a PyTorch built with MPS); use --device auto or cpu")
+        return torch.device("mps")
+    if not cuda_problem():
+        return torch.device("cuda")
+    return torch.device("mps" if mps_available() else "cpu")
 
 
 def fallback_note(device: torch.device) -> str | None:
@@ -121,6 +151,10 @@ def device_label(device: torch.device) -> str:
     """What trains and, for the CPU, why: the status bar, the CLI's first line and summary.json."""
     if device.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        if mps_fallback_enabled():
+            return f"GPU: {MPS_NAME} (operations it lacks run on the CPU)"
+        return f"GPU: {MPS_NAME} (PYTORCH_ENABLE_MPS_FALLBACK is not 1: an operation it lacks stops the run)"
     problem = _known_gpu_problem()
     if problem:
         return f"CPU (GPU not usable: {problem[1]})"

@@ -29,7 +29,8 @@ def safe_load(path: str | Path) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # torch's pickle-protocol chatter
-            return torch.load(path, map_location="cpu", weights_only=True)
+            with open(path, "rb") as handle:  # a file object: torch's own file code fails on non-ASCII paths on Windows
+                return torch.load(handle, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError,
             OSError, AttributeError, KeyError, IndexError, TypeError) as exc:
         globals_found = _pickle_globals(path)

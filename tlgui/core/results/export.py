@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tlgui.core.base.files import atomic_write_text, writable_folder_problem
+from tlgui.core.base.files import atomic_write_text, path_too_long, writable_folder_problem
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
 from tlgui.core.results.export_common import TOLERANCE, ExportError
@@ -90,6 +90,9 @@ def export_model(
     if fmt == "onnx" and not onnx_available():
         raise ExportError(f"ONNX export needs the onnx and onnxscript packages: {INSTALL_HINT}")
     target = export_target(fmt, out)
+    too_long = path_too_long(target if fmt == "bundle" else target.parent, "export folder")
+    if too_long:  # before the model is loaded: bad input is named first
+        raise ExportError(too_long)
     _refuse_replacing(model_path, fmt, target, overwrite)
     ckpt = load_checkpoint(model_path)
     model = model_from_checkpoint(ckpt, "cpu")
@@ -143,6 +146,9 @@ def _refuse_replacing(model_path, fmt: str, target: Path, overwrite: bool) -> No
 
 
 def _probe_folder(folder: Path) -> None:
+    problem = path_too_long(folder, "export folder")
+    if problem:
+        raise ExportError(problem)
     problem = writable_folder_problem(folder)
     if problem:
         raise ExportError(f"cannot write to {folder}: {problem}")

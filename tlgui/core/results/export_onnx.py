@@ -85,13 +85,14 @@ def export_onnx(model: nn.Module, ckpt: dict[str, Any], path: Path, opset: int =
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.save(proto, str(tmp))
-        onnx.checker.check_model(str(tmp), full_check=True)
+        onnx.checker.check_model(proto, full_check=True)  # the proto, not the path: see below
         checks = [f"exported with the {exporter}, opset {_opset(proto)}", "onnx.checker: valid"]
         diff = 0.0
         if onnxruntime_available():
             import onnxruntime as ort
 
-            session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+            # bytes, not the path: onnxruntime's C++ file code fails on non-ASCII paths on Windows
+            session = ort.InferenceSession(tmp.read_bytes(), providers=["CPUExecutionProvider"])
             input_name = session.get_inputs()[0].name
 
             def run(x: torch.Tensor):

@@ -48,8 +48,11 @@ def export_torchscript(model: nn.Module, ckpt: dict[str, Any], path: Path) -> tu
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.jit.save(scripted, str(tmp), _extra_files=export_metadata(ckpt))
-            loaded = torch.jit.load(str(tmp), map_location="cpu")
+            # open file objects: torch's own file code fails on non-ASCII paths on Windows (pytorch#75171)
+            with open(tmp, "wb") as handle:
+                torch.jit.save(scripted, handle, _extra_files=export_metadata(ckpt))
+            with open(tmp, "rb") as handle:
+                loaded = torch.jit.load(handle, map_location="cpu")
         diff = compare_outputs(model, loaded, example_input(ckpt, 3, 1), "saved TorchScript model")
         _publish(tmp, path)
     except OSError as exc:

@@ -90,7 +90,7 @@ def _run_precision(run: RunDir) -> torch.dtype | None | str:
     """The autocast dtype the run validated in, from summary.json; the device's default for
     runs that did not record it. bf16 and fp32 differ in a few borderline images."""
     try:
-        precision = json.loads(run.summary.read_text()).get("precision")
+        precision = json.loads(run.summary.read_text(encoding="utf-8")).get("precision")
     except (OSError, ValueError, AttributeError):
         return DEVICE_DEFAULT
     return {"bf16": torch.bfloat16, "fp32": None}.get(precision, DEVICE_DEFAULT)

@@ -1,40 +1,53 @@
 """``RUN_DIR/.lock``: one training process per run folder.
 
-The lock is an advisory ``flock`` on ``RUN_DIR/.lock``, which holds the owner's pid for
-people and error messages. The kernel drops the lock when its process dies in any way
+The lock is an advisory ``flock`` on ``RUN_DIR/.lock`` (on Windows, ``msvcrt.locking`` of one
+byte far past the pid, so others can still read the pid), and the file holds the owner's pid for
+people and error messages. The system drops the lock when its process dies in any way
 (``kill -9``, a power cut ends everything anyway), so a lock file left by a dead process
-is simply taken over; there is no stale-lock guessing. Where ``fcntl`` does not exist
-(Windows) the pid in the file is checked instead.
+is simply taken over; there is no stale-lock guessing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 from tlgui.core.base.errors import RunDirError
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-
 LOCK = ".lock"
+# Windows locks are mandatory: a locked byte cannot be read by others. Lock one far past the pid.
+_WINDOWS_LOCK_OFFSET = 1 << 30
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, owned by someone else
-    except OSError:
-        return False
-    return True
+def _try_lock(fd: int, probe: bool = False) -> bool:
+    """Take the lock without waiting (a ``probe`` only asks and lets go at once); False when
+    another process or handle holds it. The platform checks are ones mypy understands, so
+    ``mypy --platform win32`` checks the Windows branch and skips the POSIX one."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        position = os.lseek(fd, 0, os.SEEK_CUR)
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        else:
+            if probe:
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            return True
+        finally:
+            os.lseek(fd, position, os.SEEK_SET)
+    else:
+        import fcntl
+
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if probe else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
 
 
 def _read_pid(path: Path) -> int | None:
@@ -69,7 +82,7 @@ class RunLock:
         if self._fd is not None:
             return self
         for _attempt in range(20):  # retried only when the file was replaced under us
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)  # Windows: no \r\n
             try:
                 if not self._lock_fd(fd):
                     raise in_use_error(self.run_dir, _read_pid(self.path))
@@ -91,22 +104,15 @@ class RunLock:
         raise in_use_error(self.run_dir, _read_pid(self.path))
 
     def _lock_fd(self, fd: int) -> bool:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            return True
-        pid = _read_pid(self.path)
-        return pid is None or pid == os.getpid() or not _pid_alive(pid)
+        return _try_lock(fd)
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is None:
             return
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # Windows refuses to delete an open file: it stays, unlocked
             self.path.unlink()  # unlink first, still locked: no one can lock the old file after us
-        os.close(fd)
+        os.close(fd)  # closing drops the lock (on Windows too: the handle's locks go with it)
 
     def __enter__(self) -> RunLock:
         return self.acquire()
@@ -122,16 +128,13 @@ def lock_holder(run_dir: str | Path) -> int | None:
     if not path.is_file():
         return None
     pid = _read_pid(path)
-    if fcntl is None:
-        return pid if pid and _pid_alive(pid) else None
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return pid or 0
+        if not _try_lock(fd, probe=True):
+            return pid or 0
     finally:
-        os.close(fd)  # closing drops the probe's own shared lock
+        os.close(fd)  # closing drops the probe's own lock
     return None

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tlgui.core.base.errors import DataError, RunDirError
-from tlgui.core.base.files import atomic_write_text
+from tlgui.core.base.files import atomic_write_text, csv_path, path_key
 from tlgui.core.data.sources import ImageSet
 
 SPLIT = "split.csv"
@@ -52,7 +52,7 @@ def write_split(run_dir: str | Path, rows: list[SplitRow]) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    writer.writerows((r.path, r.label, r.subset) for r in rows)
+    writer.writerows((csv_path(r.path), r.label, r.subset) for r in rows)  # / on every system
     target = Path(run_dir) / SPLIT
     atomic_write_text(target, buffer.getvalue())
     return target
@@ -84,12 +84,13 @@ def indices_of(images: ImageSet, spec: str, rows: list[SplitRow], subset: str,
 
     A row whose class differs from the source's label for that sample counts as not found:
     the data changed under the run."""
-    index_of = {sample_key(images, spec, i): i for i in range(len(images))}
+    # either separator: a split written on Windows reads back on macOS and Linux, and the other way
+    index_of = {path_key(sample_key(images, spec, i)): i for i in range(len(images))}
     found, missing = [], []
     for row in rows:
         if row.subset != subset:
             continue
-        i = index_of.get(row.path)
+        i = index_of.get(path_key(row.path))
         if i is None or images.classes[int(images.labels[i])] != row.label:
             missing.append(row.path)
         else:

@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from tlgui.core.base.errors import RunDirError
-from tlgui.core.base.files import atomic_save, atomic_write_text, writable_folder_problem
+from tlgui.core.base.files import (
+    atomic_save,
+    atomic_write_text,
+    path_too_long,
+    writable_folder_problem,
+)
 from tlgui.core.results.run_lock import in_use_error, lock_holder
 
 CONFIG = "config.json"
@@ -71,6 +76,9 @@ class RunDir:
         creatable. Nothing on disk changes here."""
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"output path {self.path} exists and is not a folder")
+        too_long = path_too_long(self.path, "run folder")
+        if too_long:
+            raise RunDirError(too_long)
         reuse_check(self.path, overwrite, locked_by_us)
         existing = self.path
         while not existing.exists() and existing != existing.parent:

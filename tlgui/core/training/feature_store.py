@@ -76,7 +76,8 @@ def load_features(key: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as handle:  # a file object: see core/models/safe_load.py
+            record = torch.load(handle, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - a damaged cache file is a miss, never a failure
         return None
     if not isinstance(record, dict) or record.get("format") != FORMAT:

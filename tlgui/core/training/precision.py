@@ -51,7 +51,7 @@ def _cpu_flags_say_bf16() -> bool:
     if system == "Darwin":
         try:
             out = subprocess.run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"], capture_output=True,
-                                 text=True, timeout=2, check=False).stdout.strip()
+                                 text=True, encoding="utf-8", errors="replace", timeout=2, check=False).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return False
         return out == "1"

@@ -21,7 +21,14 @@ from tlgui import __version__, paths
 from tlgui.core.data.decode_cache import decode_cache_dir
 from tlgui.core.library.hub_cache import hub_cache_dir
 from tlgui.core.library.local import hub_checkpoints_dir
-from tlgui.core.models.device import cuda_problem, device_label, fallback_note, resolve_device
+from tlgui.core.models.device import (
+    cuda_problem,
+    device_label,
+    fallback_note,
+    mps_available,
+    mps_fallback_enabled,
+    resolve_device,
+)
 from tlgui.core.training.precision import (
     cpu_has_native_bf16,
     default_num_threads,
@@ -98,8 +105,13 @@ def _device(device: torch.device) -> dict[str, Any]:
             info["capability"] = f"{major}.{minor}"
         except Exception as exc:  # noqa: BLE001 - a broken driver is what the report is for
             info["gpu"] = f"unknown ({type(exc).__name__})"
+    info["mps"] = "available" if mps_available() else "not available"
     if device.type == "cuda":
         info["why"] = "a CUDA GPU that this PyTorch build supports and that passed a test operation"
+    elif device.type == "mps":
+        fallback = ("operations MPS lacks run on the CPU (PYTORCH_ENABLE_MPS_FALLBACK=1)" if mps_fallback_enabled()
+                    else "PYTORCH_ENABLE_MPS_FALLBACK is not 1, so an operation MPS lacks stops the run")
+        info["why"] = f"no usable CUDA GPU, and Apple's GPU (MPS) is available; {fallback}"
     elif torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
         info["why"] = "this PyTorch is built without CUDA (a CPU-only build)"
     else:

@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from tlgui.workers import registry
+from tlgui.workers.jobs import JOB_STACK_BYTES
 
 _live: set[QThread] = set()  # keeps running job threads referenced until they finish
 
@@ -44,6 +45,7 @@ class Job(QThread):
     def __init__(self, fn: Callable[[Job], Any], name: str = "job"):
         super().__init__()
         self.setObjectName(f"tlgui-{name}")
+        self.setStackSize(JOB_STACK_BYTES)  # macOS gives threads 512 KB: too little for model code
         self._fn = fn
         self._cancel = threading.Event()
 

@@ -49,12 +49,14 @@ def _wait_for_loaders() -> None:
 
 
 def gpu_name() -> str | None:
-    """The first GPU's name when PyTorch can use one, else None."""
+    """The first GPU's name when PyTorch can use one (Apple's: ``MPS_NAME``), else None."""
     try:
         import torch
 
         if not torch.cuda.is_available():
-            return None
+            from tlgui.core.models.device import MPS_NAME, mps_available
+
+            return MPS_NAME if mps_available() else None  # a Mac's GPU
         from tlgui.core.models.device import cuda_problem
 
         return None if cuda_problem() else torch.cuda.get_device_name(0)  # a card this build cannot use: CPU

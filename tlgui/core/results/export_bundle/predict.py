@@ -59,7 +59,8 @@ def load_model(device: torch.device):
         level = quiet.level
         quiet.setLevel(logging.CRITICAL)
         try:
-            program = torch.export.load(str(pt2))
+            with open(pt2, "rb") as handle:  # a file object: Windows and non-ASCII folder names
+                program = torch.export.load(handle)
             if device.type == "cpu":
                 return program.module(), pt2.name
             try:
@@ -77,7 +78,8 @@ def load_model(device: torch.device):
         print(f"{why}: using model.ts (TorchScript) instead", file=sys.stderr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice: this is the fallback
-        return torch.jit.load(str(ts), map_location=device).eval(), ts.name
+        with open(ts, "rb") as handle:  # a file object: Windows and non-ASCII folder names (pytorch#75171)
+            return torch.jit.load(handle, map_location=device).eval(), ts.name
 
 
 def _first_line(exc: BaseException) -> str:

@@ -320,12 +320,14 @@ class TrainingPanel(QWidget):
         combo.setCurrentIndex(index if index >= 0 else 0)
 
     def set_devices(self, gpu_name: str | None) -> None:
-        """Offer the GPU by name when there is one; otherwise CPU only."""
+        """Offer the GPU by name when there is one (a Mac's: MPS); otherwise CPU only."""
+        from tlgui.core.models.device import MPS_NAME  # called once torch is loaded
+
         current = self.device.currentData() if self.device.count() else "auto"
         self.device.clear()
         if gpu_name:
             self.device.addItem(f"Automatic (GPU: {gpu_name})", "auto")
-            self.device.addItem(f"GPU: {gpu_name}", "cuda")
+            self.device.addItem(f"GPU: {gpu_name}", "mps" if gpu_name == MPS_NAME else "cuda")
             self.device.addItem("CPU", "cpu")
         else:
             self.device.addItem("CPU", "auto")
