@@ -87,7 +87,11 @@ def read_small(images, index: int, side: int, stack: str = "middle") -> Image.Im
     size; other files are read as they are. DataError naming the file when it cannot be read."""
     if images.paths is None:
         return images.load(index, stack)
-    path = images.paths[index]
+    return read_small_file(images.paths[index], side, stack)
+
+
+def read_small_file(path: str, side: int, stack: str = "middle") -> Image.Image | RawImage:
+    """:func:`read_small` for a file path."""
     try:
         return read_image(path, side, stack)
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
