@@ -15,8 +15,7 @@ from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.events import Message
 from tlgui.core.data import image_kind
 from tlgui.core.data.catalog import open_source
-from tlgui.core.data.display import read_small
-from tlgui.core.data.image_kind import probe_kind
+from tlgui.core.data.image_kind import load_reduced, probe_kind
 from tlgui.core.training.inputs import detect_channels
 from tlgui.core.training.prepare import prepare
 
@@ -85,10 +84,21 @@ def test_prepare_decodes_no_large_jpeg_at_full_size(tmp_path, decodes, model):
     assert decodes == []
 
 
+def test_statistics_for_a_channel_choice_come_from_reduced_decodes(tmp_path, decodes):
+    """--channels on photos standardises the chosen channel on the training images: read as
+    training reads them (reduced scale), not at full size."""
+    config = TrainConfig(data=str(_jpegs(tmp_path / "data")), model="smallcnn", weights="none", epochs=1,
+                         batch_size=4, image_size=32, channels="2", out=str(tmp_path / "run"))
+    prepared = prepare(config, lambda e: None)
+    assert prepared.preprocessing.channel_select == [1] and len(prepared.preprocessing.mean) == 1
+    jpegs = [size for fmt, size in decodes if fmt == "JPEG"]
+    assert len(jpegs) > 12 and BIG not in jpegs  # the statistics' reads and the decode, all reduced
+
+
 def test_thumbnails_of_large_jpegs_are_decoded_at_reduced_scale(tmp_path, decodes):
     images = open_source(str(_jpegs(tmp_path / "data", per_class=1)))
     decodes.clear()
-    small = read_small(images, 0, 64)
+    small = load_reduced(images, 0, 64)
     assert decodes == [("JPEG", small.size)] and max(small.size) <= BIG[0] // 8 and min(small.size) >= 64
 
 

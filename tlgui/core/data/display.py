@@ -7,9 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from tlgui.core.base.errors import DataError
 from tlgui.core.base.pixels import RawImage, to_mode
-from tlgui.core.data.sources import image_error_reason, read_image
 
 # Fiji's composite order: red, green, blue, gray, cyan, magenta, yellow
 CHANNEL_COLOURS = (
@@ -79,20 +77,3 @@ def shrink(item: Image.Image | RawImage, side: int) -> Image.Image | RawImage:
         info = np.iinfo(item.array.dtype) if item.array.dtype.kind != "b" else np.iinfo(np.uint8)
         small = np.clip(np.rint(small), info.min, info.max)
     return RawImage(small.astype(item.array.dtype), item.notes)
-
-
-def read_small(images, index: int, side: int, stack: str = "middle") -> Image.Image | RawImage:
-    """Sample ``index`` of an ImageSet to be shown at about ``side`` px: a JPEG much larger than
-    that is decoded at reduced scale (libjpeg's draft, as training decodes it), never at full
-    size; other files are read as they are. DataError naming the file when it cannot be read."""
-    if images.paths is None:
-        return images.load(index, stack)
-    return read_small_file(images.paths[index], side, stack)
-
-
-def read_small_file(path: str, side: int, stack: str = "middle") -> Image.Image | RawImage:
-    """:func:`read_small` for a file path."""
-    try:
-        return read_image(path, side, stack)
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
-        raise DataError(f"cannot read {path}: {image_error_reason(exc)}") from None

@@ -19,7 +19,7 @@ from tlgui.core.base.pixels import (
     select_channels,
 )
 from tlgui.core.data.decode_cache import read_facts, write_facts
-from tlgui.core.data.sources import ImageSet, image_error_reason, load_image_file
+from tlgui.core.data.sources import ImageSet, image_error_reason, load_image_file, read_image
 
 LOW_PERCENTILE, HIGH_PERCENTILE = 0.05, 99.95  # the "dataset" window: a few hot pixels don't set it
 _STAT_IMAGES = 256  # training images sampled for the window and the mean/std
@@ -141,6 +141,23 @@ def picture_header(path: str) -> tuple[str, tuple[int, int]]:
         raise DataError(f"cannot read {path}: {image_error_reason(exc)}") from None
 
 
+def load_reduced(images: ImageSet, index: int, side: int | None, stack: str = "middle") -> Image.Image | RawImage:
+    """Sample ``index`` as training decodes it for ``side`` px: a JPEG at least twice that size is
+    decoded at reduced scale (libjpeg's draft), never at full size; other files are read as they
+    are. DataError naming the file when it cannot be read."""
+    if images.paths is None:
+        return images.load(index, stack)
+    return read_reduced(images.paths[index], side, stack)
+
+
+def read_reduced(path: str, side: int | None, stack: str = "middle") -> Image.Image | RawImage:
+    """:func:`load_reduced` for a file path."""
+    try:
+        return read_image(path, side, stack)
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
+        raise DataError(f"cannot read {path}: {image_error_reason(exc)}") from None
+
+
 def fit_intensity(images: ImageSet, indices, prep_dict: dict, seed: int = 0) -> tuple[list[float], list[float]]:
     """Per-channel window (low, high) from the training images: the 0.05th and 99.95th
     percentiles of their pixels, so absolute levels mean the same in every image."""
@@ -184,8 +201,8 @@ def _sample_arrays(images: ImageSet, indices, prep_dict: dict, seed: int):
     if len(indices) > _STAT_IMAGES:
         indices = np.sort(np.random.default_rng(seed).choice(indices, _STAT_IMAGES, replace=False))
     for index in indices:
-        try:
-            item = images.load(int(index), prep_dict.get("stack", "middle"))
+        try:  # big JPEGs at the reduced scale training decodes them at (a --channels choice on photos)
+            item = load_reduced(images, int(index), prep_dict.get("resize"), prep_dict.get("stack", "middle"))
         except DataError:
             continue
         array = item.array if isinstance(item, RawImage) else picture_array(item, "RGB" if item.mode != "L" else "L")
