@@ -239,6 +239,8 @@ def main() -> None:
     from tlgui.core.training.precision import use_default_threads
 
     use_default_threads()  # the plain scripts run with the threads tlgui's CLI picks
+    import numpy.ma  # noqa: F401 - np.unique (in the split) imports it lazily; the first job would pay for it
+
     import tlgui.cli.train  # noqa: F401 - imports (torchvision pulls in torch._dynamo, ~3 s) are
     import tlgui.core.training.loop  # noqa: F401 - paid once here, not by whichever job runs first
     with tempfile.TemporaryDirectory() as tmp:
