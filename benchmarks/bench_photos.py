@@ -3,6 +3,8 @@ best, in the same run, and 12 MP against normal photos.
 
     python benchmarks/bench_photos.py [--repeats 3]
     python benchmarks/bench_photos.py --train 60 --val 40 --size 64 --big-images 60 --repeats 1  # quick
+    python benchmarks/bench_photos.py --jobs big --data-dir /tmp/photos --repeats 3  # the 12 MP job only; the
+        photos are made once in /tmp/photos and reused by later calls (e.g. against another tree on PYTHONPATH)
 
 The default follows issue 8: 245 training and 153 validation photo-like JPEGs (500x375, smooth
 noise + a shape per class, quality 90, two classes), resnet18 with random weights (no network
@@ -51,6 +53,11 @@ def make_photos(root: str, images: int, width: int, height: int, seed: int = 0) 
         shape = draw.ellipse if c == 0 else draw.rectangle
         shape((x - r, y - r, x + r, y + r), fill=(230, 40 + 150 * c, 40))
         img.save(os.path.join(root, f"class{c}", f"{i}.jpg"), quality=90)
+
+
+def _made(root: str, images: int) -> bool:
+    """Whether ``root`` already holds the ``images`` photos (a --data-dir of an earlier call)."""
+    return os.path.isdir(root) and sum(len(files) for _, _, files in os.walk(root)) == images
 
 
 def tlgui_train(data: str, out: str, model: str, size: int, epochs: int, *extra: str) -> float:
@@ -226,22 +233,28 @@ def main() -> None:
     ap.add_argument("--big-model", default="mobilenet_v3_small", help="the small model of the 12 MP job (96 px)")
     ap.add_argument("--jobs", default="finetune,head,big", help="comma-separated subset of finetune,head,big")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--data-dir", help="make the photos here, once, and reuse them on later calls (default: a temp folder)")
     args = ap.parse_args()
     args.jobs = set(args.jobs.split(","))
     from tlgui.core.training.precision import use_default_threads
 
     use_default_threads()  # the plain scripts run with the threads tlgui's CLI picks
+    import numpy.ma  # noqa: F401 - np.unique (in the split) imports it lazily; the first job would pay for it
+
     import tlgui.cli.train  # noqa: F401 - imports (torchvision pulls in torch._dynamo, ~3 s) are
     import tlgui.core.training.loop  # noqa: F401 - paid once here, not by whichever job runs first
     with tempfile.TemporaryDirectory() as tmp:
-        d = {k: os.path.join(tmp, k) for k in ("train", "val", "normal", "big")}
+        photos = args.data_dir or tmp
+        d = {k: os.path.join(photos, k) for k in ("train", "val", "normal", "big")}
         t = time.perf_counter()
+        wanted = []
         if args.jobs & {"finetune", "head"}:
-            make_photos(d["train"], args.train, 500, 375, seed=0)
-            make_photos(d["val"], args.val, 500, 375, seed=1)
+            wanted += [("train", args.train, 500, 375, 0), ("val", args.val, 500, 375, 1)]
         if "big" in args.jobs:
-            make_photos(d["normal"], args.big_images, 500, 375, seed=2)
-            make_photos(d["big"], args.big_images, 4000, 3000, seed=2)
+            wanted += [("normal", args.big_images, 500, 375, 2), ("big", args.big_images, 4000, 3000, 2)]
+        for name, count, width, height, seed in wanted:
+            if not _made(d[name], count):
+                make_photos(d[name], count, width, height, seed=seed)
         print(f"made the JPEGs in {time.perf_counter() - t:.0f} s; torch threads {torch.get_num_threads()}; "
               f"{args.model} at {args.size} px; 12 MP job: {args.big_model} at 96 px", flush=True)
         rows: dict[str, list[float]] = {}

@@ -11,6 +11,7 @@ decoded again and rewritten. The folder is trimmed to the limit in the settings,
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -43,13 +44,18 @@ def limit_bytes() -> int:
     return int(max(0.0, gb) * 1024**3)
 
 
-def cache_key(path: str, prep: Preprocessing) -> str:
-    """Stable key of one file's decoded form; raises OSError when the file cannot be stat'ed."""
+def _file_stamp(path: str) -> tuple[str, int, int]:
+    """(absolute path(s), bytes, newest mtime) of a sample's file(s); OSError when one cannot be stat'ed."""
     # a sample stored as one file per channel ("a.tif;b.tif") is keyed by all of them
     files = [p.strip() for p in path.split(";")] if ";" in path and not os.path.exists(path) else [path]
     resolved = ";".join(os.path.abspath(f) for f in files)
     stats = [os.stat(os.path.abspath(f)) for f in files]
-    size, mtime = sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)
+    return resolved, sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)
+
+
+def cache_key(path: str, prep: Preprocessing) -> str:
+    """Stable key of one file's decoded form; raises OSError when the file cannot be stat'ed."""
+    resolved, size, mtime = _file_stamp(path)
     # how raw values become pixels is part of the key: another intensity window, channel
     # choice or stack rule decodes the file again
     parts = [_FORMAT, resolved, size, mtime, prep.resize, prep.crop, prep.channels, prep.interpolation,
@@ -172,3 +178,51 @@ def clear_cache(root: Path | None = None) -> tuple[int, int]:
     if root.exists():
         shutil.rmtree(root)
     return removed
+
+
+# ---------------------------------------------------------------- what a file holds
+
+_FACTS_FORMAT = "facts-v1"  # bump when what image_kind.kind_of reports changes
+
+
+def _facts_file(path: str, stack: str, root: Path | None) -> Path:
+    resolved, size, mtime = _file_stamp(path)
+    text = "|".join(str(v) for v in (_FACTS_FORMAT, resolved, size, mtime, stack))
+    key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return (Path(root) if root is not None else decode_cache_dir()) / "facts" / key[:2] / f"{key}.json"
+
+
+def read_facts(path: str, stack: str, root: Path | None = None) -> list | None:
+    """What reading ``path`` once told (image_kind's facts: channels, dtype, extrema, notes, size),
+    kept beside the decoded images, so a lab image is not read again only to learn its kind;
+    None when not kept (or the file changed, or the cache is off or unreadable)."""
+    if root is None and limit_bytes() <= 0:
+        return None
+    try:
+        with open(_facts_file(path, stack, root), encoding="utf-8") as handle:
+            facts = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return facts if isinstance(facts, list) and len(facts) == 7 else None
+
+
+def write_facts(path: str, stack: str, facts, root: Path | None = None) -> None:
+    """Keep ``facts`` (a JSON-able sequence) for :func:`read_facts`; a cache that cannot be
+    written is simply not used (the decoder reports it when it decodes)."""
+    if root is None and limit_bytes() <= 0:
+        return
+    try:
+        file = _facts_file(path, stack, root)
+        file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    tmp = file.with_name(f"{file.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(list(facts), handle)
+        os.replace(tmp, file)
+    except (OSError, TypeError, ValueError):
+        try:
+            tmp.unlink()
+        except OSError:
+            pass

@@ -11,11 +11,20 @@ import numpy as np
 from PIL import Image
 
 from tlgui.core.base.errors import DataError
-from tlgui.core.base.pixels import RawImage, picture_array, scale_intensity, select_channels
-from tlgui.core.data.sources import ImageSet
+from tlgui.core.base.pixels import (
+    RawImage,
+    is_array_file,
+    picture_array,
+    scale_intensity,
+    select_channels,
+)
+from tlgui.core.data.decode_cache import read_facts, write_facts
+from tlgui.core.data.sources import ImageSet, image_error_reason, load_image_file, read_image
 
 LOW_PERCENTILE, HIGH_PERCENTILE = 0.05, 99.95  # the "dataset" window: a few hot pixels don't set it
 _STAT_IMAGES = 256  # training images sampled for the window and the mean/std
+GRAY_MODES = frozenset({"1", "L", "LA"})  # 8-bit PIL modes of one channel (the rest become RGB)
+DEEP_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})  # PIL modes read as arrays (their values)
 
 
 @dataclass
@@ -58,7 +67,7 @@ def kind_of(item: Image.Image | RawImage) -> tuple[int, str, float, float, tuple
         array = item.array
         low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
         return item.channels, str(array.dtype), low, high, item.notes, item.size, True
-    channels = 1 if item.mode in ("1", "L", "LA") else 3
+    channels = 1 if item.mode in GRAY_MODES else 3
     extrema = item.getextrema()
     flat = [extrema] if isinstance(extrema[0], (int, float)) else list(extrema)
     return channels, "uint8", float(min(e[0] for e in flat)), float(max(e[1] for e in flat)), (), item.size, False
@@ -76,7 +85,7 @@ def probe_kind(images: ImageSet, indices=None, stack: str = "middle", sample: in
     seen = []
     for index in indices[::step][:sample]:
         try:
-            seen.append(kind_of(images.load(int(index), stack)))
+            seen.append(sample_kind(images, int(index), stack))
         except DataError:
             continue
     if not seen:
@@ -87,6 +96,66 @@ def probe_kind(images: ImageSet, indices=None, stack: str = "middle", sample: in
     return ImageKind(int(channels), dtype, max(s[3] for s in seen), len(seen), notes,
                      int(np.median([s[5][0] for s in seen])), int(np.median([s[5][1] for s in seen])),
                      any(s[6] for s in seen))
+
+
+def sample_kind(images: ImageSet, index: int, stack: str = "middle") -> tuple:
+    """:func:`kind_of` sample ``index``: from the file (:func:`file_kind`) for file-based sets."""
+    if images.paths is None:
+        return kind_of(images.load(index, stack))
+    return file_kind(images.paths[index], stack)
+
+
+def file_kind(path: str, stack: str = "middle") -> tuple:
+    """:func:`kind_of` one file at the least cost. An 8-bit picture (JPEG, PNG, BMP...) is never
+    decoded: its header gives the mode and size, and its values are 0..255 by definition. Arrays
+    (TIFF, .npy, 16-bit images), whose values say how many bits they use, are read once; what
+    that told is kept beside the decode cache, so later runs of the same files read nothing.
+    DataError naming the file when it cannot be read."""
+    if not is_array_file(path):
+        mode, size = picture_header(path)
+        if mode not in DEEP_MODES:
+            return 1 if mode in GRAY_MODES else 3, "uint8", 0.0, 255.0, (), size, False
+    kept = _kept_facts(path, stack)
+    if kept is not None:
+        return kept
+    facts = kind_of(load_image_file(path, stack))
+    write_facts(path, stack, facts)
+    return facts
+
+
+def _kept_facts(path: str, stack: str) -> tuple | None:
+    try:
+        channels, dtype, low, high, notes, (width, height), arrays = read_facts(path, stack) or ()
+        return int(channels), str(dtype), float(low), float(high), tuple(map(str, notes)), (int(width), int(height)), \
+            bool(arrays)
+    except (TypeError, ValueError, OSError):
+        return None  # not kept, the file is gone, or an entry from elsewhere: read the file
+
+
+def picture_header(path: str) -> tuple[str, tuple[int, int]]:
+    """(PIL mode, (width, height)) of a picture from its header alone, without decoding it."""
+    try:
+        with Image.open(path) as image:
+            return image.mode, image.size
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
+        raise DataError(f"cannot read {path}: {image_error_reason(exc)}") from None
+
+
+def load_reduced(images: ImageSet, index: int, side: int | None, stack: str = "middle") -> Image.Image | RawImage:
+    """Sample ``index`` as training decodes it for ``side`` px: a JPEG at least twice that size is
+    decoded at reduced scale (libjpeg's draft), never at full size; other files are read as they
+    are. DataError naming the file when it cannot be read."""
+    if images.paths is None:
+        return images.load(index, stack)
+    return read_reduced(images.paths[index], side, stack)
+
+
+def read_reduced(path: str, side: int | None, stack: str = "middle") -> Image.Image | RawImage:
+    """:func:`load_reduced` for a file path."""
+    try:
+        return read_image(path, side, stack)
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for bad data
+        raise DataError(f"cannot read {path}: {image_error_reason(exc)}") from None
 
 
 def fit_intensity(images: ImageSet, indices, prep_dict: dict, seed: int = 0) -> tuple[list[float], list[float]]:
@@ -132,8 +201,8 @@ def _sample_arrays(images: ImageSet, indices, prep_dict: dict, seed: int):
     if len(indices) > _STAT_IMAGES:
         indices = np.sort(np.random.default_rng(seed).choice(indices, _STAT_IMAGES, replace=False))
     for index in indices:
-        try:
-            item = images.load(int(index), prep_dict.get("stack", "middle"))
+        try:  # big JPEGs at the reduced scale training decodes them at (a --channels choice on photos)
+            item = load_reduced(images, int(index), prep_dict.get("resize"), prep_dict.get("stack", "middle"))
         except DataError:
             continue
         array = item.array if isinstance(item, RawImage) else picture_array(item, "RGB" if item.mode != "L" else "L")

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 from tlgui.core.base.config import TrainConfig, parse_channels, parse_intensity
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.pixels import is_array_file
 from tlgui.core.base.preprocessing import Preprocessing
-from tlgui.core.data.image_kind import ImageKind, fit_intensity, fit_normalisation, probe_kind
+from tlgui.core.data.image_kind import (
+    ImageKind,
+    fit_intensity,
+    fit_normalisation,
+    picture_header,
+    probe_kind,
+)
 from tlgui.core.data.sources import ImageSet
 from tlgui.core.models.timm_zoo import is_timm, timm_preprocessing
 from tlgui.core.models.zoo import SMALLCNN, default_preprocessing
 
 SMALLCNN_SIZES = (28, 64)  # smallcnn's automatic size: the images' own, within these bounds
 
-_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 def detect_channels(images: ImageSet, sample: int = 24) -> int:
@@ -26,12 +33,20 @@ def detect_channels(images: ImageSet, sample: int = 24) -> int:
     step = max(1, len(images) // sample)
     for index in range(0, len(images), step):
         try:
-            item = images.load(index)
+            mode = _picture_mode(images, index)
         except DataError:
             continue
-        if getattr(item, "mode", "L") not in _GRAY_MODES:
+        if mode not in _GRAY_MODES:
             return 3
     return 1
+
+
+def _picture_mode(images: ImageSet, index: int) -> str:
+    """A sample's PIL mode, from the file's header alone (no decode); "L" for arrays."""
+    if images.paths is None:
+        return getattr(images.load(index), "mode", "L")
+    path = images.paths[index]
+    return "L" if is_array_file(path) else picture_header(path)[0]
 
 
 def choose_inputs(config: TrainConfig, weights, train_set: ImageSet, messages: list[str]) -> tuple[int, Preprocessing]:

@@ -117,11 +117,13 @@ def model_summary(architecture: str) -> ModelSummary:
 
 def summarize_image_set(images, sample: int = 16) -> DataSummary:
     """Counts per class, median image size of up to ``sample`` images, and channels."""
+    from tlgui.core.data.image_kind import sample_kind
+
     sizes = []
     step = max(1, len(images) // sample)
     for index in range(0, len(images), step):
         try:
-            sizes.append(images.load(index).size)
+            sizes.append(sample_kind(images, index)[5])  # pictures: their headers, no decode
         except Exception:  # noqa: BLE001 - an unreadable file says nothing about size
             continue
         if len(sizes) >= sample:

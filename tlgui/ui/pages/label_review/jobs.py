@@ -48,7 +48,7 @@ def check_run(run_dir: str, folds: int, job) -> ReviewData:
 def _thumbnails(review: ReviewData, model: Path, job) -> None:
     from PIL import Image
 
-    from tlgui.core.data.sources import load_image_file
+    from tlgui.core.data.image_kind import read_reduced
     from tlgui.ui.widgets.gallery import thumbnail_array
 
     explainer = None
@@ -62,7 +62,8 @@ def _thumbnails(review: ReviewData, model: Path, job) -> None:
             return
         path = suspect["path"]
         try:
-            image = load_image_file(path)
+            # a big JPEG decoded at reduced scale, still at least the model's input size (as training reads it)
+            image = read_reduced(path, max(SIDE, explainer.prep.resize if explainer is not None else 0))
             review.plain[path] = thumbnail_array(image, SIDE)
             if explainer is not None:
                 review.heat[path] = thumbnail_array(Image.fromarray(explainer.explain(image).overlay), SIDE)

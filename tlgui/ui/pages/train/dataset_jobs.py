@@ -75,6 +75,8 @@ def read_thumbnails(images, generation: int, per_class: int, max_classes: int, j
                     stack: str = "middle") -> int:
     """Runs on a worker thread: decode a few images per class, reporting them in batches of
     ``(class index, sample, Thumb, description)`` (a Thumb keeps the small raw image)."""
+    from tlgui.core.data.image_kind import load_reduced
+
     labels = np.asarray(images.labels)
     batch: list[tuple[int, int, object, str]] = []
     made = 0
@@ -84,7 +86,7 @@ def read_thumbnails(images, generation: int, per_class: int, max_classes: int, j
             if job.cancelled():
                 return made
             try:
-                thumb = thumbnail(images.load(int(sample), stack), THUMB)
+                thumb = thumbnail(load_reduced(images, int(sample), THUMB, stack), THUMB)
             except Exception:  # noqa: BLE001 - a bad file simply gets no thumbnail
                 continue
             batch.append((class_index, int(sample), thumb, images.describe(int(sample))))
