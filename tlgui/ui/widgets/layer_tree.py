@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QCheckBox,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -77,7 +77,7 @@ class LayerTreePanel(QWidget):
         layout.addWidget(self.detail_label)
         layout.addWidget(self.bn_check)
 
-    def _build_presets(self) -> QHBoxLayout:
+    def _build_presets(self) -> QGridLayout:
         """The preset buttons: fine-tune everything, head only, the last N blocks."""
         self.finetune_button = QPushButton("Fine-tune everything")
         self.finetune_button.setObjectName("presetFinetune")
@@ -102,13 +102,14 @@ class LayerTreePanel(QWidget):
         self.last_button.clicked.connect(self._on_last)
         self.blocks_spin.valueChanged.connect(self._on_blocks_value)
 
-        presets = QHBoxLayout()
+        # two rows: one row of four was the widest thing on the Train page (a laptop screen's width)
+        presets = QGridLayout()
         presets.setContentsMargins(0, 0, 0, 0)
-        presets.addWidget(self.finetune_button)
-        presets.addWidget(self.head_button)
-        presets.addWidget(self.last_button)
-        presets.addWidget(self.blocks_spin)
-        presets.addStretch(1)
+        presets.addWidget(self.finetune_button, 0, 0)
+        presets.addWidget(self.head_button, 0, 1)
+        presets.addWidget(self.last_button, 1, 0)
+        presets.addWidget(self.blocks_spin, 1, 1)
+        presets.setColumnStretch(2, 1)
         return presets
 
     def _build_view(self) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from tlgui.settings import default_training
 from tlgui.ui.base.formatting import format_duration
+from tlgui.ui.widgets.scrolling import ColumnScroll
 
 OPTIMIZERS = (("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD with momentum"))
 SCHEDULES = (("cosine", "Cosine decay"), ("onecycle", "One-cycle"), ("constant", "Constant"))
@@ -107,9 +108,11 @@ class TrainingPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        # the form never shrinks below its rows; the finder's curve takes what room is left
+        # the form never shrinks below its rows: on a short screen it scrolls, and the buttons and
+        # the progress under it stay in view
         settings_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        layout.addWidget(settings_box)
+        self.settings_scroll = ColumnScroll(settings_box)
+        layout.addWidget(self.settings_scroll)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
