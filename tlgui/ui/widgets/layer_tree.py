@@ -138,6 +138,7 @@ class LayerTreePanel(QWidget):
     def _build_labels(self) -> None:
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("layerTreeSummary")
+        self.summary_label.setWordWrap(True)  # a narrow column (a laptop screen) wraps it
         font = self.summary_label.font()
         font.setBold(True)
         self.summary_label.setFont(font)
@@ -146,7 +147,7 @@ class LayerTreePanel(QWidget):
         self.detail_label.setWordWrap(True)
         self.detail_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
 
-        self.bn_check = QCheckBox("Let frozen BatchNorm layers update their statistics")
+        self.bn_check = QCheckBox("Frozen BatchNorm layers update statistics")
         self.bn_check.setObjectName("bnUpdateFrozen")
         self.bn_check.setToolTip(
             "Off (recommended): frozen BatchNorm layers keep the running mean/variance they "

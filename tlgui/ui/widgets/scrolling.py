@@ -21,57 +21,51 @@ class _MinimumLayout(QVBoxLayout):
 
     QScrollArea sizes a resizable widget whose layout has height-for-width (any page with a
     word-wrapped label) to its *preferred* height, so a page with a tall table or matrix scrolled
-    even when there was room to show it all at its minimum size; without it, the page is laid out
-    in the room there is and scrolls only below its minimum size."""
+    even when there was room to show it all at its minimum size; without it, the content is laid
+    out in the room there is (its lists and tables shrink first) and scrolls only below its
+    minimum size."""
 
     def hasHeightForWidth(self) -> bool:  # Qt override
         return False
 
 
-class PageScroll(QScrollArea):
-    """A frameless scroll area around one page: it scrolls only when the room is smaller than the
-    page's minimum size (the page is never laid out below it, so nothing in it overlaps)."""
+class _Scroll(QScrollArea):
+    """A frameless scroll area around one widget (``content``), never laid out below its minimum
+    size, so nothing in it overlaps: it scrolls instead."""
 
-    def __init__(self, page: QWidget, parent: QWidget | None = None) -> None:
+    def __init__(self, content: QWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName(f"{page.objectName() or 'page'}Scroll")
+        self.setObjectName(f"{content.objectName() or 'content'}Scroll")
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setWidgetResizable(True)
-        self.page = page
+        self.content = content
         holder = QWidget()
         layout = _MinimumLayout(holder)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(page)
+        layout.addWidget(content)
         self.setWidget(holder)
 
-    def release(self) -> QWidget:
-        """Take the page out (parentless), as QTabWidget.removeTab leaves a page alive."""
-        page, self.page = self.page, None
-        if page is not None:
-            page.setParent(None)
-        return page
+    def release(self) -> QWidget | None:
+        """Take the content out (parentless), as QTabWidget.removeTab leaves a page alive."""
+        content, self.content = self.content, None
+        if content is not None:
+            content.setParent(None)
+        return content
 
 
-class ColumnScroll(QScrollArea):
+class PageScroll(_Scroll):
+    """Around a page: scrolls both ways, only when the room is smaller than the page's minimum."""
+
+
+class ColumnScroll(_Scroll):
     """A column of controls that scrolls vertically and never horizontally: it asks for its
     content's minimum width (plus the scroll bar's) and only a little height."""
 
     def __init__(self, content: QWidget, parent: QWidget | None = None, min_height: int = COLUMN_MIN_HEIGHT) -> None:
-        super().__init__(parent)
-        self.setObjectName(f"{content.objectName() or 'column'}Scroll")
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setWidgetResizable(True)
+        super().__init__(content, parent)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._min_height = min_height
-        self.setWidget(content)
-        content.installEventFilter(self)  # the content's minimum width changes with its texts
-
-    def release(self) -> QWidget | None:
-        """Take the content out (parentless)."""
-        content = self.takeWidget()
-        if content is not None:
-            content.removeEventFilter(self)
-        return content
+        self.widget().installEventFilter(self)  # the content's minimum width changes with its texts
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt override
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
@@ -79,19 +73,13 @@ class ColumnScroll(QScrollArea):
         return super().eventFilter(watched, event)
 
     def minimumSizeHint(self) -> QSize:  # Qt override
-        content = self.widget()
-        if content is None:
-            return super().minimumSizeHint()
-        hint = content.minimumSizeHint().expandedTo(content.minimumSize())
+        hint = self.widget().minimumSizeHint()
         bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
         frame = 2 * self.frameWidth()
         return QSize(hint.width() + bar + frame, min(hint.height(), self._min_height) + frame)
 
     def sizeHint(self) -> QSize:  # Qt override
-        content = self.widget()
-        if content is None:
-            return super().sizeHint()
-        hint = content.sizeHint()
+        hint = self.widget().sizeHint()
         bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
         return QSize(hint.width() + bar + 2 * self.frameWidth(), hint.height() + 2 * self.frameWidth())
 
@@ -111,7 +99,7 @@ class ScrollingTabs(QTabWidget):
         self._wrapper = ColumnScroll if column else PageScroll
 
     def _wrap(self, page: QWidget) -> QWidget:
-        if isinstance(page, (PageScroll, ColumnScroll)):
+        if isinstance(page, _Scroll):
             return page
         return self._wrapper(page)
 
@@ -125,7 +113,7 @@ class ScrollingTabs(QTabWidget):
         """Remove the tab; its page is handed back parentless (as QTabWidget leaves it alive)."""
         wrapper = super().widget(index)
         super().removeTab(index)
-        if isinstance(wrapper, (PageScroll, ColumnScroll)):
+        if isinstance(wrapper, _Scroll):
             wrapper.release()
             wrapper.deleteLater()
 
@@ -153,8 +141,4 @@ class ScrollingTabs(QTabWidget):
 
 
 def _unwrap(widget: QWidget | None) -> QWidget | None:
-    if isinstance(widget, PageScroll):
-        return widget.page
-    if isinstance(widget, ColumnScroll):
-        return widget.widget()
-    return widget
+    return widget.content if isinstance(widget, _Scroll) else widget

@@ -27,7 +27,6 @@ def build_train_page(window) -> None:
     window.left_tabs.setDocumentMode(True)
     window.left_tabs.addTab(window._placeholders[0], "1. Data")
     window.left_tabs.addTab(QWidget(), "2. Model")
-    window.left_tabs.setMinimumWidth(300)
 
     window.layer_box = QGroupBox("3. Layers to train")
     window.layer_box.setLayout(QVBoxLayout())
@@ -39,7 +38,6 @@ def build_train_page(window) -> None:
     right_layout.setContentsMargins(0, 0, 0, 0)
     window.training_panel.settings_box.setTitle("4. Train")
     right_layout.addWidget(window.training_panel)
-    right.setMinimumWidth(260)
 
     window.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
     window.top_splitter.addWidget(window.left_tabs)

@@ -44,10 +44,18 @@ IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 def _choice_combo(name: str, choices, tooltip: str = "") -> QComboBox:
     """A combo box of (key, label) choices: shows the label, ``currentData()`` is the key."""
     combo = QComboBox(objectName=name)
+    _narrow(combo)
     for key, label in choices:
         combo.addItem(label, key)
     combo.setToolTip(tooltip)
     return combo
+
+
+def _narrow(combo: QComboBox) -> None:
+    """Let a combo box be narrower than its longest item (elided), so the column fits a laptop
+    screen whatever the items say (a GPU's name can be long)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(10)
 
 
 class TrainingPanel(QWidget):
@@ -174,6 +182,7 @@ class TrainingPanel(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Same seed, same settings: same result.")
         self.device = QComboBox(objectName="deviceCombo")
+        _narrow(self.device)
         self.set_devices(None)
         self.precision = _choice_combo(
             "precisionCombo", PRECISION_CHOICES,
