@@ -17,16 +17,25 @@ COLUMN_MIN_HEIGHT = 120
 
 
 class _MinimumLayout(QVBoxLayout):
-    """A layout that hides its items' height-for-width from the scroll area around it.
+    """Holds one widget and tells the scroll area around it the *least* height it needs at a width.
 
     QScrollArea sizes a resizable widget whose layout has height-for-width (any page with a
-    word-wrapped label) to its *preferred* height, so a page with a tall table or matrix scrolled
-    even when there was room to show it all at its minimum size; without it, the content is laid
-    out in the room there is (its lists and tables shrink first) and scrolls only below its
-    minimum size."""
+    word-wrapped label) to its *preferred* height for the width, so a page with a tall table or
+    matrix scrolled even when there was room to show it all at its minimum size. Answering with
+    the minimum height for the width instead (the wrapped labels' lines included, so nothing is
+    squeezed) lets the content fill the room there is, its lists and tables shrinking first, and
+    scroll only below that."""
 
-    def hasHeightForWidth(self) -> bool:  # Qt override
-        return False
+    def heightForWidth(self, width: int) -> int:  # Qt override
+        item = self.itemAt(0)
+        content = item.widget() if item is not None else None
+        if content is None:
+            return -1
+        layout = content.layout()
+        least = content.minimumSizeHint().expandedTo(content.minimumSize()).height()
+        if layout is not None and layout.hasHeightForWidth():
+            least = max(least, layout.totalMinimumHeightForWidth(width))
+        return least
 
 
 class _Scroll(QScrollArea):
