@@ -101,7 +101,7 @@ class ScrollingTabs(QTabWidget):
     ``column=True`` wraps in a :class:`ColumnScroll` instead (vertical scrolling only).
     """
 
-    def __init__(self, parent: QWidget | None = None, *, column: bool = False, objectName: str = "") -> None:  # noqa: N803 - Qt's keyword
+    def __init__(self, parent: QWidget | None = None, *, column: bool = False, objectName: str = "") -> None:
         super().__init__(parent)
         if objectName:
             self.setObjectName(objectName)
