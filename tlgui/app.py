@@ -206,6 +206,10 @@ def run_gui(self_test: bool = False, screenshot: str | None = None) -> int:
     if self_test:
         window.persist_settings = False
         window.auto_confirm_close = True
+        if screenshot:  # the picture shows the default size, whatever the screen (offscreen's is 800x800)
+            from .ui.shell.window_state import DEFAULT_SIZE
+
+            window.resize(DEFAULT_SIZE)
     window.show()
     install_exception_hook()
 

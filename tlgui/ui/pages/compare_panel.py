@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.base.formatting import breakable_path
 from tlgui.ui.widgets.curves import legend_for, make_curve_plot
 from tlgui.ui.widgets.gallery import NumericItem
 from tlgui.ui.widgets.plots import REDRAW_MS, Series, is_dark
@@ -181,9 +182,9 @@ class ComparePanel(QWidget):
             if self.result is None and not self._series:
                 self.plot.setXRange(0.8, self.epochs_spin.value() + 0.2, padding=0)
                 self._placeholder.setPos((1 + self.epochs_spin.value()) / 2, 50)
-        validation = f", checked on {val_data}" if val_data else ""
+        validation = f", checked on {breakable_path(val_data)}" if val_data else ""
         self.context_label.setText(
-            f"Data: <b>{data}</b>{validation} · Model: <b>{model}</b> · Pretrained weights: "
+            f"Data: <b>{breakable_path(data)}</b>{validation} · Model: <b>{model}</b> · Pretrained weights: "
             f"<b>{describe_weights(weights or 'none', model)}</b> · seed {seed}")
         self.advice = None
         self.advice_label.setText("<i>Looking at your data…</i>")

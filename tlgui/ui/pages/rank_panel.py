@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
+from tlgui.ui.base.formatting import breakable_path
 from tlgui.ui.widgets.curves import make_curve_plot
 from tlgui.ui.widgets.gallery import NumericItem
 
@@ -148,7 +149,8 @@ class RankPanel(QWidget):
             self.context = {"data": data, "val_data": val_data, "seed": int(seed), "device": device,
                             "image_size": image_size, **values}
             shown = ", ".join(f"{key} {value}" for key, value in values.items() if value != IMAGE_DEFAULTS[key])
-            self.context_label.setText(f"Data: <b>{data}</b>" + (f", validation: {val_data}" if val_data else "")
+            self.context_label.setText(f"Data: <b>{breakable_path(data)}</b>"
+                                       + (f", validation: {breakable_path(val_data)}" if val_data else "")
                                        + (f" ({shown})" if shown else ""))
         if not self.is_running() and not self.show_saved() and self.result is not None:
             self._clear()  # the table showed another data choice's rank

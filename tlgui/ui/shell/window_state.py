@@ -1,8 +1,18 @@
-"""What the window remembers between sessions: choices, geometry, splitter positions."""
+"""What the window remembers between sessions: choices, geometry, splitter positions.
+
+The window always opens on the screen: a first start takes the default size or less, and a
+geometry saved on a larger screen (a monitor at the office, a laptop at home) is shrunk and moved
+onto the current one.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray
+from PySide6.QtCore import QByteArray, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QGuiApplication
+
+DEFAULT_SIZE = QSize(1280, 800)
+# room for the title bar and borders the window manager adds (unknown until the window is shown)
+FRAME_MARGINS = (8, 32, 8, 8)  # left, top, right, bottom
 
 
 def _encode(data) -> str:
@@ -39,12 +49,36 @@ def remember(window) -> None:
     s.splitters = {sp.objectName(): _encode(sp.saveState()) for sp in (window.top_splitter, window.main_splitter)}
 
 
+def fit_on_screen(rect: QRect, available: QRect) -> QRect:
+    """``rect`` (a window's inner geometry) shrunk and moved until it and its frame lie within
+    ``available`` (a screen's available geometry)."""
+    left, top, right, bottom = FRAME_MARGINS
+    room = available.adjusted(left, top, -right, -bottom)
+    size = rect.size().boundedTo(room.size()).expandedTo(QSize(1, 1))
+    x = max(room.left(), min(rect.x(), room.left() + room.width() - size.width()))
+    y = max(room.top(), min(rect.y(), room.top() + room.height() - size.height()))
+    return QRect(QPoint(x, y), size)
+
+
+def _available_geometry(window, rect: QRect) -> QRect | None:
+    screen = QGuiApplication.screenAt(rect.center()) or window.screen() or QGuiApplication.primaryScreen()
+    return None if screen is None else screen.availableGeometry()
+
+
 def restore(window) -> None:
-    """Geometry and splitters from ``window.settings``; a sensible default size otherwise."""
+    """Geometry and splitters from ``window.settings``, fitted onto the current screen; the default
+    size (or the screen's room, if smaller) centred on the screen otherwise."""
     s = window.settings
     restored = bool(s.geometry) and window.restoreGeometry(_decode(s.geometry))
     if not restored:
-        window.resize(1280, 800)
+        window.resize(DEFAULT_SIZE)
+    full = Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen
+    available = _available_geometry(window, window.geometry())
+    if available is not None and not window.windowState() & full:
+        rect = window.geometry()
+        if not restored:
+            rect.moveCenter(available.center())
+        window.setGeometry(fit_on_screen(rect, available))
     if s.window_state:
         window.restoreState(_decode(s.window_state))
     for splitter in (window.top_splitter, window.main_splitter):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QCheckBox,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -77,7 +77,7 @@ class LayerTreePanel(QWidget):
         layout.addWidget(self.detail_label)
         layout.addWidget(self.bn_check)
 
-    def _build_presets(self) -> QHBoxLayout:
+    def _build_presets(self) -> QGridLayout:
         """The preset buttons: fine-tune everything, head only, the last N blocks."""
         self.finetune_button = QPushButton("Fine-tune everything")
         self.finetune_button.setObjectName("presetFinetune")
@@ -102,13 +102,14 @@ class LayerTreePanel(QWidget):
         self.last_button.clicked.connect(self._on_last)
         self.blocks_spin.valueChanged.connect(self._on_blocks_value)
 
-        presets = QHBoxLayout()
+        # two rows: one row of four was the widest thing on the Train page (a laptop screen's width)
+        presets = QGridLayout()
         presets.setContentsMargins(0, 0, 0, 0)
-        presets.addWidget(self.finetune_button)
-        presets.addWidget(self.head_button)
-        presets.addWidget(self.last_button)
-        presets.addWidget(self.blocks_spin)
-        presets.addStretch(1)
+        presets.addWidget(self.finetune_button, 0, 0)
+        presets.addWidget(self.head_button, 0, 1)
+        presets.addWidget(self.last_button, 1, 0)
+        presets.addWidget(self.blocks_spin, 1, 1)
+        presets.setColumnStretch(2, 1)
         return presets
 
     def _build_view(self) -> None:
@@ -137,6 +138,7 @@ class LayerTreePanel(QWidget):
     def _build_labels(self) -> None:
         self.summary_label = QLabel("")
         self.summary_label.setObjectName("layerTreeSummary")
+        self.summary_label.setWordWrap(True)  # a narrow column (a laptop screen) wraps it
         font = self.summary_label.font()
         font.setBold(True)
         self.summary_label.setFont(font)
@@ -145,7 +147,7 @@ class LayerTreePanel(QWidget):
         self.detail_label.setWordWrap(True)
         self.detail_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
 
-        self.bn_check = QCheckBox("Let frozen BatchNorm layers update their statistics")
+        self.bn_check = QCheckBox("Frozen BatchNorm layers update statistics")
         self.bn_check.setObjectName("bnUpdateFrozen")
         self.bn_check.setToolTip(
             "Off (recommended): frozen BatchNorm layers keep the running mean/variance they "

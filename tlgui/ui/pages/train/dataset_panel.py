@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.base.choices import DatasetChoice, DatasetSummary
+from tlgui.ui.base.formatting import breakable_path
 from tlgui.ui.pages.train.dataset_jobs import (
     THUMB,
     Loaded,
@@ -401,7 +402,7 @@ class DatasetPanel(QWidget):
         kind = {1: "grayscale", 3: "colour"}.get(summary.channels, f"{summary.channels}-channel")
         return (
             f"<b>{total:,}</b> {kind} images in <b>{len(summary.classes)}</b> classes "
-            f"from <code>{summary.spec}</code>" + (f", {summary.source}" if summary.source else "")
+            f"from <code>{breakable_path(summary.spec)}</code>" + (f", {summary.source}" if summary.source else "")
         )
 
     def _show_summary(self, images, val_images, channels: int) -> None:

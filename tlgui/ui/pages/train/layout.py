@@ -6,7 +6,9 @@ Built once by the main window; widgets get stable objectNames for tests and auto
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGroupBox, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from tlgui.ui.widgets.scrolling import ScrollingTabs
 
 
 def build_train_page(window) -> None:
@@ -21,11 +23,10 @@ def build_train_page(window) -> None:
         label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         label.setEnabled(False)
         window._placeholders.append(label)
-    window.left_tabs = QTabWidget(objectName="leftTabs")
+    window.left_tabs = ScrollingTabs(column=True, objectName="leftTabs")  # the data and model panels scroll
     window.left_tabs.setDocumentMode(True)
     window.left_tabs.addTab(window._placeholders[0], "1. Data")
     window.left_tabs.addTab(QWidget(), "2. Model")
-    window.left_tabs.setMinimumWidth(300)
 
     window.layer_box = QGroupBox("3. Layers to train")
     window.layer_box.setLayout(QVBoxLayout())
@@ -37,7 +38,6 @@ def build_train_page(window) -> None:
     right_layout.setContentsMargins(0, 0, 0, 0)
     window.training_panel.settings_box.setTitle("4. Train")
     right_layout.addWidget(window.training_panel)
-    right.setMinimumWidth(260)
 
     window.top_splitter = QSplitter(Qt.Orientation.Horizontal, objectName="topSplitter")
     window.top_splitter.addWidget(window.left_tabs)
@@ -51,8 +51,10 @@ def build_train_page(window) -> None:
     window.main_splitter = QSplitter(Qt.Orientation.Vertical, objectName="mainSplitter")
     window.main_splitter.addWidget(window.top_splitter)
     window.main_splitter.addWidget(window._plots_holder)
-    window.main_splitter.setStretchFactor(0, 3)
-    window.main_splitter.setStretchFactor(1, 2)
+    # the plots take what the window gains or loses, down to their minimum height, before the
+    # panels above them do (the user's own split is remembered: see window_state)
+    window.main_splitter.setStretchFactor(0, 0)
+    window.main_splitter.setStretchFactor(1, 1)
     window.main_splitter.setSizes([470, 280])
     window.main_splitter.setChildrenCollapsible(False)
 
@@ -61,7 +63,7 @@ def build_train_page(window) -> None:
     layout.setContentsMargins(6, 6, 6, 6)
     layout.addWidget(window.main_splitter)
     # pages: "Train" is this window's own; the others come from the workspace
-    window.pages = QTabWidget(objectName="pageTabs")
+    window.pages = ScrollingTabs(objectName="pageTabs")  # every page scrolls when the window is small
     window.pages.setDocumentMode(True)
     window.pages.addTab(central, "Train")
     window.setCentralWidget(window.pages)

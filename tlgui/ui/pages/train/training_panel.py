@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from tlgui.settings import default_training
 from tlgui.ui.base.formatting import format_duration
+from tlgui.ui.widgets.scrolling import ColumnScroll
 
 OPTIMIZERS = (("adam", "Adam"), ("adamw", "AdamW"), ("sgd", "SGD with momentum"))
 SCHEDULES = (("cosine", "Cosine decay"), ("onecycle", "One-cycle"), ("constant", "Constant"))
@@ -43,10 +44,18 @@ IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 def _choice_combo(name: str, choices, tooltip: str = "") -> QComboBox:
     """A combo box of (key, label) choices: shows the label, ``currentData()`` is the key."""
     combo = QComboBox(objectName=name)
+    _narrow(combo)
     for key, label in choices:
         combo.addItem(label, key)
     combo.setToolTip(tooltip)
     return combo
+
+
+def _narrow(combo: QComboBox) -> None:
+    """Let a combo box be narrower than its longest item (elided), so the column fits a laptop
+    screen whatever the items say (a GPU's name can be long)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(10)
 
 
 class TrainingPanel(QWidget):
@@ -107,9 +116,11 @@ class TrainingPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        # the form never shrinks below its rows; the finder's curve takes what room is left
+        # the form never shrinks below its rows: on a short screen it scrolls, and the buttons and
+        # the progress under it stay in view
         settings_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        layout.addWidget(settings_box)
+        self.settings_scroll = ColumnScroll(settings_box)
+        layout.addWidget(self.settings_scroll)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
@@ -171,6 +182,7 @@ class TrainingPanel(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Same seed, same settings: same result.")
         self.device = QComboBox(objectName="deviceCombo")
+        _narrow(self.device)
         self.set_devices(None)
         self.precision = _choice_combo(
             "precisionCombo", PRECISION_CHOICES,
