@@ -272,16 +272,15 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_spl
         if val_set is not None:
             prepared.val_lazy.label_map = _val_label_map(classes, val_set)
         return
-    should_stop = (lambda: control.stopped) if control is not None else None
 
     def progress(done, count, what):
         emit(Stage("decode", f"Decoding {what} images: {done:,} of {count:,}"))
 
     cache = DecodeCache()  # decoded images on disk: the next run, evaluation and resume skip decoding
-    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop,
+    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), control,
                                    cache)
     vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"),
-                                    should_stop, cache)
+                                    control, cache)
     if cache.problem:
         prepared.messages.append(f"image cache not used: {cache.problem}; decoding without it")
     if control is not None and control.stopped:
