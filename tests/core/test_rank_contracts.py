@@ -59,3 +59,31 @@ def test_a_stored_rank_with_an_unknown_strategy_is_not_a_rank():
     with pytest.raises(ValueError):
         RankResult.from_json(record)
 
+
+def test_extract_takes_the_reason_and_reuse_from_the_outcome_not_from_words(monkeypatch):
+    import threading
+
+    from tlgui.core.base.errors import TlguiError
+    from tlgui.core.base.events import Message
+    from tlgui.core.training.feature_cache import CacheOutcome, FeatureCache, Features
+    from tlgui.core.workflows import rank
+
+    events = []
+    monkeypatch.setattr(rank, "prepare", lambda config, emit, control: object())
+
+    def refused(prepared, generator, emit, should_stop):
+        emit(Message("feature cache not used: words that once were parsed; reused the stored features"))
+        return CacheOutcome(None, "the head module is not called by the model's forward pass")
+
+    monkeypatch.setattr(rank, "cache_features", refused)
+    config = rank.RankConfig(data="d").train_config(rank.Candidate("smallcnn", "none", ""))
+    with pytest.raises(TlguiError) as caught:
+        rank.extract(config, threading.Event(), events.append)
+    assert str(caught.value) == ("the frozen features cannot be read from this model: "
+                                 "the head module is not called by the model's forward pass")
+    assert [e.text for e in events if isinstance(e, Message)][0].startswith("feature cache not used")  # still shown
+    empty = Features(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
+    monkeypatch.setattr(rank, "cache_features", lambda *a: CacheOutcome(FeatureCache(empty, empty, 1, 0.0, reused=True)))
+    assert rank.extract(config, threading.Event(), events.append)[2] is True
+    monkeypatch.setattr(rank, "cache_features", lambda *a: CacheOutcome(FeatureCache(empty, empty, 1, 0.0)))
+    assert rank.extract(config, threading.Event(), events.append)[2] is False
