@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from tlgui import paths
 from tlgui.core.base import pixels
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.events import warning
 from tlgui.core.base.pixels import PixelError, RawImage
 
 IMAGE_EXTENSIONS = frozenset(
@@ -359,7 +360,7 @@ def class_imbalance_warning(counts: dict[str, int], ratio: float = 3.0) -> str |
 def add_imbalance_warning(image_set: ImageSet) -> None:
     message = class_imbalance_warning(image_set.counts())
     if message:
-        image_set.warnings.append(message)
+        image_set.warnings.append(warning(message))
 
 
 # ---------------------------------------------------------------- the scan's cache of bad files
