@@ -353,7 +353,7 @@ def class_imbalance_warning(counts: dict[str, int], ratio: float = 3.0) -> str |
     return (
         f"classes are imbalanced: {big!r} has {present[big]} images but {small!r} only "
         f"{present[small]}, so accuracy alone can mislead (check per-class results; "
-        "--class-weights balanced, Class weights: balanced in the window, weighs the loss to match)"
+        "the Class weights setting balanced, --class-weights balanced, weighs the loss to match)"
     )
 
 

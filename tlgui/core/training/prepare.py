@@ -250,7 +250,7 @@ def _lazy_decode_cache(count: int, prep, messages: list[str]) -> DecodeCache | N
     if needed > cache.limit:
         messages.append(warning(
             f"image cache not used: these {count:,} images take {needed / 1024**3:.1f} GB decoded, more than its "
-            f"limit of {cache.limit / 1024**3:.1f} GB (Data > Image cache limit, or tlgui cache limit GB); "
+            f"limit of {cache.limit / 1024**3:.1f} GB (the Image cache limit setting, or tlgui cache limit GB); "
             "they are decoded again every epoch"))
         return None
     return cache
