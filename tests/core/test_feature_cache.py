@@ -180,3 +180,15 @@ def test_cached_run_stopped_midway_keeps_its_last_completed_epoch(tmp_path):
     assert last["epoch"] == 2  # written on stop, so --resume continues from epoch 3
     resumed = loop.train(_config(tmp_path, epochs=6), resume=True)
     assert resumed.status == "completed" and resumed.summary["epochs_completed"] == 6
+
+
+def test_cache_outcome_says_why_the_model_rules_the_cache_out(tmp_path):
+    """The rank reads the reason from the outcome, not from the message's words."""
+    prepared = prepare(_config(tmp_path), lambda e: None)
+    original = prepared.model.forward
+    prepared.model.forward = lambda x: original(x) * 2.0  # something after the head
+    outcome = feature_cache.cache_features(prepared, torch.Generator(), lambda e: None, lambda: False)
+    assert outcome.cache is None and outcome.not_used == "the model does more after its head module"
+    prepared.model.forward = original
+    outcome = feature_cache.cache_features(prepared, torch.Generator(), lambda e: None, lambda: False)
+    assert outcome.cache is not None and outcome.not_used == "" and not outcome.cache.reused

@@ -61,7 +61,7 @@ def _table(result) -> None:
         if c.note:
             print(f"{'':28} note: {c.note}")
     r = result.recommendation
-    print(f"\nrecommended: {r['model']} ({r['weights']}), {r['strategy']}: {r['why']}")
+    print(f"\nrecommended: {r.model} ({r.weights}), {r.strategy}: {r.why}")
 
 
 def run(args) -> int:

@@ -47,8 +47,13 @@ def test_rank_page_uses_the_train_pages_image_values(qtbot, main_window, monkeyp
     from tlgui.ui.pages import rank_panel
 
     defaults = {f.name: f.default for f in dataclasses.fields(RankConfig)}
-    assert rank_panel.IMAGE_DEFAULTS == {key: defaults[key] for key in rank_panel.IMAGE_DEFAULTS}
     ws = main_window.workspace
+    ws.rank_panel.set_context("somewhere", image_values={})  # no image values chosen: RankConfig's own defaults
+    config = ws.rank_panel._config()
+    assert [getattr(config, key) for key in rank_panel.IMAGE_KEYS] == [defaults[key] for key in rank_panel.IMAGE_KEYS]
+    assert "(" not in ws.rank_panel.context_label.text()
+    ws.rank_panel.set_context("somewhere", image_values={"stack": "max", "channels": defaults["channels"]})
+    assert ws.rank_panel.context_label.text().endswith("(stack max)")
     tabs = main_window.findChild(QTabWidget, "pageTabs")
     choices = {"channels": "1", "intensity": "image", "stack": "max"}
     with qtbot.waitSignal(main_window.dataset_panel.dataset_loaded, timeout=20000):  # 16-bit, 4-channel TIFFs

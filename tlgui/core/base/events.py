@@ -18,6 +18,33 @@ class Message:
     level: str = "info"  # "info" | "warning"
 
 
+class Note(str):
+    """A line for the run's notes that keeps its level, set where the line is made.
+
+    Still a str (joined, searched, stored in JSON as before); a plain str is a note at "info".
+    """
+
+    level: str
+
+    def __new__(cls, text: str, level: str = "info") -> Note:
+        note = super().__new__(cls, text)
+        note.level = level
+        return note
+
+    def __reduce__(self):  # pickled (e.g. to another process) with its level
+        return (Note, (str(self), self.level))
+
+
+def warning(text: str) -> Note:
+    """``text`` as a note at the "warning" level."""
+    return Note(text, "warning")
+
+
+def as_message(text: str) -> Message:
+    """The Message for a note: its own level, or "info" for a plain str."""
+    return Message(str(text), getattr(text, "level", "info"))
+
+
 @dataclass(frozen=True)
 class Stage:
     """A step before training starts (loading data, building the model...)."""

@@ -47,6 +47,8 @@ _CIFAR = {
 
 
 KNOWN_TORCHVISION = (*_MNIST_LIKE, *_CIFAR, "SVHN", "STL10")
+# names the command, not where a window keeps it (the Built-in data sets dialog says "Download…" instead)
+DOWNLOAD_HINT = "download them only on request, with the Built-in data sets command"
 
 
 def read_set(name: str, root: Path, split: str, spec: str) -> ImageSet:
@@ -61,7 +63,7 @@ def read_set(name: str, root: Path, split: str, spec: str) -> ImageSet:
             raise DataError(
                 f"torchvision {name} files not found in {root} (expected {root / name / 'raw'}"
                 f"{os.sep}{prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz]; "
-                "download them only on request: Data > Built-in data sets in the window)"
+                f"{DOWNLOAD_HINT})"
             ) from None
         return idx_image_set(spec, images_file, labels_file, list(_MNIST_LIKE[name]))
     if name in _CIFAR:
@@ -115,7 +117,7 @@ def _read_cifar(name: str, root: Path, split: str):
     if missing:
         raise DataError(
             f"torchvision {name} files not found in {folder} (missing: {', '.join(missing)}; "
-            "download them only on request: Data > Built-in data sets in the window)"
+            f"{DOWNLOAD_HINT})"
         )
     chunks, labels = [], []
     for path in files:
@@ -144,7 +146,7 @@ def _read_stl10(root: Path, split: str):
     if missing:
         raise DataError(
             f"torchvision STL10 files not found in {folder} (missing: {', '.join(missing)}; "
-            "download them only on request: Data > Built-in data sets in the window)"
+            f"{DOWNLOAD_HINT})"
         )
     raw = np.fromfile(x, dtype=np.uint8)
     labels = np.fromfile(y, dtype=np.uint8).astype(np.int64) - 1
@@ -168,7 +170,7 @@ def _read_svhn(root: Path, split: str):
     except RuntimeError:
         raise DataError(
             f"torchvision SVHN files not found in {root} (expected {split}_32x32.mat; "
-            "download them only on request: Data > Built-in data sets in the window)"
+            f"{DOWNLOAD_HINT})"
         ) from None
     images = np.ascontiguousarray(np.asarray(dataset.data, dtype=np.uint8).transpose(0, 2, 3, 1))
     return (

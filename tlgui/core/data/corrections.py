@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.events import warning
 from tlgui.core.base.files import atomic_write_text, csv_path
 from tlgui.core.data.sources import ImageSet
 from tlgui.paths import data_dir
@@ -119,7 +120,7 @@ def apply_corrections(corrections: Corrections, sets: list[tuple[ImageSet, str]]
             found.add(key)
             if label.lower() == EXCLUDE:
                 if images.paths is None:
-                    problems.append(f"{name}: cannot exclude {key}: only image files can be excluded")
+                    problems.append(warning(f"{name}: cannot exclude {key}: only image files can be excluded"))
                     continue
                 keep[index] = False
                 corrections.excluded += 1
@@ -127,13 +128,13 @@ def apply_corrections(corrections: Corrections, sets: list[tuple[ImageSet, str]]
                 images.labels[index] = images.classes.index(label)
                 corrections.relabelled += 1
             else:
-                problems.append(f"{name}: class {label!r} for {key} does not exist "
-                                f"(classes: {', '.join(images.classes[:8])})")
+                problems.append(warning(f"{name}: class {label!r} for {key} does not exist "
+                                        f"(classes: {', '.join(images.classes[:8])})"))
         if not keep.all():
             _drop(images, keep)
     for key in corrections.labels:
         if key not in found:
-            problems.append(f"{name}: {key} is not in the data set; row ignored")
+            problems.append(warning(f"{name}: {key} is not in the data set; row ignored"))
     return problems
 
 

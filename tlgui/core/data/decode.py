@@ -51,7 +51,7 @@ def decode_to_tensor(
     """Decode ``images[indices]`` into a uint8 (N, C, H, W) tensor and int64 labels.
 
     Samples that fail to decode are left out and listed as (path, reason). ``progress(done,
-    total)`` is called at most ~20 times. ``should_stop`` (a callable or threading.Event) is
+    total)`` is called at most ~20 times. ``should_stop`` (any ``core.base.cancel.StopFlag``) is
     checked between chunks: when set, decoding ends early and only the samples done so far
     are returned, so the caller must check its own flag afterwards. Image files go through
     the on-disk decode ``cache`` ("default": the user's; None: none).

@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from tlgui import paths
 from tlgui.core.base import pixels
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.events import warning
 from tlgui.core.base.pixels import PixelError, RawImage
 
 IMAGE_EXTENSIONS = frozenset(
@@ -352,14 +353,14 @@ def class_imbalance_warning(counts: dict[str, int], ratio: float = 3.0) -> str |
     return (
         f"classes are imbalanced: {big!r} has {present[big]} images but {small!r} only "
         f"{present[small]}, so accuracy alone can mislead (check per-class results; "
-        "--class-weights balanced, Class weights: balanced in the window, weighs the loss to match)"
+        "the Class weights setting balanced, --class-weights balanced, weighs the loss to match)"
     )
 
 
 def add_imbalance_warning(image_set: ImageSet) -> None:
     message = class_imbalance_warning(image_set.counts())
     if message:
-        image_set.warnings.append(message)
+        image_set.warnings.append(warning(message))
 
 
 # ---------------------------------------------------------------- the scan's cache of bad files

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError, RunDirError
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
@@ -173,7 +174,7 @@ def evaluate_model(
         if len(indices) and (indices.min() < 0 or indices.max() >= len(images)):
             raise DataError(f"{data} has changed: it now holds {len(images)} images")
         skipped = []
-    stop = _stop_check(should_stop)
+    stop = stop_check(should_stop)
     total = len(indices)
     label_map = np.array([classes.index(c) for c in images.classes], dtype=np.int64)
     decode_progress = (lambda done, _n: progress(done, 2 * total)) if progress else None
@@ -209,14 +210,6 @@ def _classify(model, x, prep, dev, batch_size, stop, progress, total, amp_dtype)
             progress(total + min(start + chunk, len(x)), 2 * total)
     parts = [p for p in parts if len(p)]
     return torch.cat(parts) if parts else torch.empty(0, 0)
-
-
-def _stop_check(should_stop) -> Callable[[], bool]:
-    if should_stop is None:
-        return lambda: False
-    if hasattr(should_stop, "is_set"):
-        return should_stop.is_set
-    return lambda: bool(should_stop())
 
 
 def _bad_key(entry) -> Any:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.sources import image_error_reason, is_ignored_name, is_image_name, read_image
@@ -121,7 +122,7 @@ class Predictor:
         should_stop=None,
     ) -> PredictionReport:
         top_k = self._clamp(top_k)
-        stop = _stop_check(should_stop)
+        stop = stop_check(should_stop)
         report = PredictionReport(self.classes, top_k=top_k)
         workers = min(4, os.cpu_count() or 1) if len(files) >= 16 else 1
         pool = ThreadPoolExecutor(workers) if workers > 1 else None
@@ -206,10 +207,3 @@ def write_predictions_csv(path: str | os.PathLike, report: PredictionReport) -> 
         rows.append(row)
     return write_csv_rows(path, csv_header(report.top_k), rows)
 
-
-def _stop_check(should_stop) -> Callable[[], bool]:
-    if should_stop is None:
-        return lambda: False
-    if hasattr(should_stop, "is_set"):
-        return should_stop.is_set
-    return lambda: bool(should_stop())

@@ -192,6 +192,7 @@ class FeatureCache:
     val: Features
     views: int
     seconds: float
+    reused: bool = False  # read from the feature store: no backbone pass this time
 
     def summary(self) -> dict[str, Any]:
         return {"used": True, "views": self.views, "seconds": round(self.seconds, 3)}
@@ -201,15 +202,29 @@ def not_used_summary() -> dict[str, Any]:
     return {"used": False, "views": 0, "seconds": 0.0}
 
 
+@dataclass(frozen=True)
+class CacheOutcome:
+    """What :func:`cache_features` did: the cache, or None and, where the model rules it out, why."""
+
+    cache: FeatureCache | None
+    not_used: str = ""  # why these features cannot be cached; "" when cached, not head-only, or stopped
+
+
 def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, should_stop,
                         adapt_bn: tuple[str, ...] | None = None) -> FeatureCache | None:
     """Run the frozen backbone once over training and validation images; None when the cache
     does not apply (not head-only, the model does more after its head, too big) or on stop.
     ``adapt_bn``: BatchNorm layers to re-estimate on these images first (AdaBN); by default
     every frozen one with ``--bn-update-frozen``, else none."""
+    return cache_features(prepared, generator, emit, should_stop, adapt_bn).cache
+
+
+def cache_features(prepared: Prepared, generator: torch.Generator, emit, should_stop,
+                   adapt_bn: tuple[str, ...] | None = None) -> CacheOutcome:
+    """:func:`build_feature_cache`, with why the cache was not used (the rank names it)."""
     config = prepared.config
     if not trains_head_only(prepared):
-        return None
+        return CacheOutcome(None)
     started = time.perf_counter()
     views = 1 if config.augment == "none" else int(config.cache_views)
     if adapt_bn is None:
@@ -220,9 +235,9 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
         device = prepared.device
         emit(Message(f"feature cache: reused the stored features of these {len(stored['train_y']):,} training and "
                      f"{len(stored['val_y']):,} validation images (no backbone pass)"))
-        return FeatureCache(Features(stored["train_x"].to(device), stored["train_y"].to(device)),
-                            Features(stored["val_x"].to(device), stored["val_y"].to(device)), 1,
-                            float(stored["seconds"]))
+        return CacheOutcome(FeatureCache(Features(stored["train_x"].to(device), stored["train_y"].to(device)),
+                                         Features(stored["val_x"].to(device), stored["val_y"].to(device)), 1,
+                                         float(stored["seconds"]), reused=True))
     emit(Stage("cache", "Running the frozen backbone once over the images"))
     try:
         if adapt_bn and adapt_batchnorm(prepared, should_stop, paths=adapt_bn):
@@ -236,9 +251,9 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
                if train is not None else None)  # the same model: checked once is enough
     except _NotCached as exc:
         emit(Message(f"feature cache not used: {exc}; the backbone runs every epoch", "info"))
-        return None
+        return CacheOutcome(None, str(exc))
     if train is None or val is None:
-        return None
+        return CacheOutcome(None)
     seconds = time.perf_counter() - started
     if key:
         save_features(key, train.x, train.y, val.x, val.y, seconds)
@@ -246,7 +261,7 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
     what = f"{views} augmented views of each of {count:,}" if views > 1 else f"{count:,}"
     emit(Message(f"feature cache: the frozen backbone ran once over {what} training and {len(val.y):,} "
                  f"validation images in {seconds:.1f} s; the head trains on the cached features"))
-    return FeatureCache(train, val, views, seconds)
+    return CacheOutcome(FeatureCache(train, val, views, seconds))
 
 
 class CachedBatches:

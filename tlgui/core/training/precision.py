@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from tlgui.core.base.config import PRECISIONS
+from tlgui.core.base.events import warning
 
 __all__ = ["PRECISIONS", "PrecisionChoice", "default_num_threads", "resolve_precision"]
 
@@ -70,7 +71,8 @@ def resolve_precision(spec: str, device: torch.device) -> PrecisionChoice:
     if spec == "fp32" or (spec == "auto" and not native):
         return PrecisionChoice("fp32", None)
     if spec == "bf16" and not native:
-        return PrecisionChoice("fp32", None, f"--precision bf16: {where} has no native bf16 support; training in fp32")
+        return PrecisionChoice("fp32", None,
+                               warning(f"--precision bf16: {where} has no native bf16 support; training in fp32"))
     return PrecisionChoice("bf16", torch.bfloat16)
 
 

@@ -18,7 +18,7 @@ from torch import nn
 from tlgui.core.base.cancel import Cancelled
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, ModelError, WeightsError
-from tlgui.core.base.events import Message, Stage
+from tlgui.core.base.events import Stage, as_message, warning
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
 from tlgui.core.data.corrections import correct_sets
@@ -48,7 +48,6 @@ from tlgui.core.training.precision import PrecisionChoice, resolve_precision, us
 
 __all__ = ["Prepared", "WeightSource", "detect_channels", "prepare"]
 
-_WARNING_WORDS = ("skipped", "imbalance", "no native bf16", "cache", "ignored", "does not exist")
 
 @dataclass
 class WeightSource:
@@ -196,7 +195,7 @@ def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, d
     )
     load_images(prepared, sources, emit, control, stored_split)
     for text in prepared.messages:
-        emit(Message(text, "warning" if any(w in text for w in _WARNING_WORDS) else "info"))
+        emit(as_message(text))  # each note's level was set where it was written
     return prepared
 
 
@@ -213,7 +212,8 @@ def open_sources(config: TrainConfig, emit: Callable[[object], None]) -> _Source
     messages = list(train_set.warnings) + (list(val_set.warnings) if val_set else []) + corrected
     skipped = list(train_set.skipped) + (list(val_set.skipped) if val_set else [])
     if skipped:
-        messages.append(f"skipped {len(skipped)} unreadable or non-image file(s), e.g. {skipped[0][0]} ({skipped[0][1]})")
+        messages.append(warning(f"skipped {len(skipped)} unreadable or non-image file(s), e.g. {skipped[0][0]} "
+                                f"({skipped[0][1]})"))
     return _Sources(train_set, val_set, classes, messages, skipped)
 
 
@@ -248,10 +248,10 @@ def _lazy_decode_cache(count: int, prep, messages: list[str]) -> DecodeCache | N
     cache = DecodeCache()
     needed = count * prep.channels * prep.crop * prep.crop
     if needed > cache.limit:
-        messages.append(
+        messages.append(warning(
             f"image cache not used: these {count:,} images take {needed / 1024**3:.1f} GB decoded, more than its "
-            f"limit of {cache.limit / 1024**3:.1f} GB (Data > Image cache limit, or tlgui cache limit GB); "
-            "they are decoded again every epoch")
+            f"limit of {cache.limit / 1024**3:.1f} GB (the Image cache limit setting, or tlgui cache limit GB); "
+            "they are decoded again every epoch"))
         return None
     return cache
 
@@ -272,18 +272,17 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_spl
         if val_set is not None:
             prepared.val_lazy.label_map = _val_label_map(classes, val_set)
         return
-    should_stop = (lambda: control.stopped) if control is not None else None
 
     def progress(done, count, what):
         emit(Stage("decode", f"Decoding {what} images: {done:,} of {count:,}"))
 
     cache = DecodeCache()  # decoded images on disk: the next run, evaluation and resume skip decoding
-    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), should_stop,
+    tx, ty, bad = decode_to_tensor(train_set, train_idx, prep, lambda d, n: progress(d, n, "training"), control,
                                    cache)
     vx, vy, vbad = decode_to_tensor(val_source, val_idx, prep, lambda d, n: progress(d, n, "validation"),
-                                    should_stop, cache)
+                                    control, cache)
     if cache.problem:
-        prepared.messages.append(f"image cache not used: {cache.problem}; decoding without it")
+        prepared.messages.append(warning(f"image cache not used: {cache.problem}; decoding without it"))
     if control is not None and control.stopped:
         raise Cancelled("stopped while the images were being decoded; nothing was saved")
     if val_set is not None:
@@ -291,7 +290,8 @@ def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_spl
     bad = bad + vbad
     if bad:
         prepared.skipped.extend(bad)
-        prepared.messages.append(f"skipped {len(bad)} image(s) that failed to decode, e.g. {bad[0][0]} ({bad[0][1]})")
+        prepared.messages.append(warning(f"skipped {len(bad)} image(s) that failed to decode, e.g. {bad[0][0]} "
+                                         f"({bad[0][1]})"))
     if len(ty) == 0:
         raise DataError(f"{config.data}: none of the training images could be read")
     if len(vy) == 0:

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tlgui.core.training.strategy import Strategy
+
 SMALL_PER_CLASS = 200  # fewer typical images per class than this: "little data"
 
 
@@ -91,7 +93,7 @@ class Advice:
     @property
     def freeze(self) -> str:
         """The matching --freeze value."""
-        return "backbone" if self.recommendation == "head" else "none"
+        return Strategy(self.recommendation).freeze
 
 
 def count_depth(model) -> int:

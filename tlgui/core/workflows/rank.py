@@ -24,7 +24,7 @@ from tlgui.core.base.config import TrainConfig, parse_channels
 from tlgui.core.base.errors import TlguiError
 from tlgui.core.base.events import Message, Stage
 from tlgui.core.data.image_kind import probe_kind
-from tlgui.core.training.feature_cache import FeatureCache, Features, build_feature_cache
+from tlgui.core.training.feature_cache import FeatureCache, Features, cache_features
 from tlgui.core.training.prepare import open_sources, prepare
 from tlgui.core.workflows import demo as _demo  # noqa: F401 - registers --weights demo:source
 from tlgui.core.workflows.candidates import Candidate, find_candidates, parse_models
@@ -76,23 +76,15 @@ class _Control:
 
 def extract(config: TrainConfig, stop: threading.Event, emit) -> tuple[Any, FeatureCache, bool] | None:
     """Prepare the head-only run and get its cached features: (prepared, cache, reused), None on stop."""
-    notes: list[str] = []
-
-    def listen(event):
-        if isinstance(event, Message):
-            notes.append(event.text)
-        emit(event)
-
-    prepared = prepare(config, listen, _Control(stop))
+    prepared = prepare(config, emit, _Control(stop))
     generator = torch.Generator().manual_seed(config.seed)
-    cache = build_feature_cache(prepared, generator, listen, stop.is_set)
-    if cache is None:
+    outcome = cache_features(prepared, generator, emit, stop.is_set)
+    if outcome.cache is None:
         if stop.is_set():
             return None
-        why = next((n.split("feature cache not used: ", 1)[1] for n in notes if "feature cache not used" in n),
-                   "its head is not the last module the model applies")
+        why = outcome.not_used or "its head is not the last module the model applies"
         raise TlguiError(f"the frozen features cannot be read from this model: {why}")
-    return prepared, cache, any("reused the stored features" in n for n in notes)
+    return prepared, outcome.cache, outcome.cache.reused
 
 
 def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Event, emit) -> CandidateResult | None:

@@ -15,6 +15,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from tlgui.core.training.strategy import Strategy
+from tlgui.core.workflows.rank_results import Recommendation
+
 FEW_PER_CLASS = 200  # below this many images per class, fine-tuning a deep model tends to overfit
 NEAR_CHANCE = 0.15
 
@@ -51,7 +54,7 @@ def previous_check(data: str, folders: list[Path] | None = None) -> dict[str, An
 
 def _check_words(check: dict[str, Any]) -> str:
     parts = []
-    for name in ("scratch", "head", "finetune"):
+    for name in (Strategy.SCRATCH, Strategy.HEAD, Strategy.FINETUNE):
         entry = check.get(name) or {}
         if entry.get("final_val_accuracy") is not None:
             parts.append(f"{name} {entry['final_val_accuracy']:.0%}")
@@ -65,41 +68,41 @@ def _facts(counts: list[int]) -> tuple[int, float]:
     return per_class, (max(counts) / max(1, sum(counts)) if counts else 0.0)
 
 
-def strategy_for(candidate, counts: list[int], check: dict[str, Any] | None = None) -> tuple[str, str]:
+def strategy_for(candidate, counts: list[int], check: dict[str, Any] | None = None) -> tuple[Strategy, str]:
     """(strategy, reason in words) for training this scored candidate on this data."""
     per_class, chance = _facts(counts)
     room = candidate.accuracy - chance
     if room < NEAR_CHANCE * (1 - chance):
-        strategy, reason = "scratch", ("no backbone's features separate these classes much better than guessing, "
+        strategy, reason = Strategy.SCRATCH, ("no backbone's features separate these classes much better than guessing, "
                                        "so there is little to transfer")
     elif per_class < FEW_PER_CLASS:
-        strategy, reason = "head", ("with this few images per class, fine-tuning every layer tends to overfit; "
+        strategy, reason = Strategy.HEAD, ("with this few images per class, fine-tuning every layer tends to overfit; "
                                     "the head alone on these features is the safe choice")
     elif candidate.accuracy < 0.95:
-        strategy, reason = "finetune", ("there are enough images per class to adapt the backbone, and the probe "
+        strategy, reason = Strategy.FINETUNE, ("there are enough images per class to adapt the backbone, and the probe "
                                         "leaves room above it")
     else:
-        strategy, reason = "head", "the head alone already separates the classes almost perfectly"
+        strategy, reason = Strategy.HEAD, "the head alone already separates the classes almost perfectly"
     if check is not None:
         measured = check.get("best_strategy")
-        if check.get("model") == candidate.model and measured in ("head", "finetune", "scratch"):
-            strategy, reason = measured, f"{_check_words(check)}, so {measured} is what this data rewards"
+        if check.get("model") == candidate.model and measured in list(Strategy):
+            strategy, reason = Strategy(measured), f"{_check_words(check)}, so {measured} is what this data rewards"
         else:
             reason += f"; {_check_words(check)}"
     return strategy, reason
 
 
-def recommend(ordered: list, counts: list[int], check: dict[str, Any] | None = None) -> dict[str, Any]:
-    """{"model", "weights", "strategy", "why"} for candidates ``ordered`` best first."""
+def recommend(ordered: list, counts: list[int], check: dict[str, Any] | None = None) -> Recommendation:
+    """The advice for candidates ``ordered`` best first."""
     per_class, chance = _facts(counts)
     best = next((c for c in ordered if c.ok), None)
     if best is None:
-        return {"model": "smallcnn", "weights": "none", "strategy": "scratch",
-                "why": "no backbone could be scored on this data (see each one's reason): train a small model "
-                       "from scratch, or add pretrained weights that fit it"}
+        return Recommendation("smallcnn", "none", Strategy.SCRATCH,
+                              "no backbone could be scored on this data (see each one's reason): train a small "
+                              "model from scratch, or add pretrained weights that fit it")
     facts = (f"{per_class} images per class; the best probe ({best.model}) reaches {best.accuracy:.0%} "
              f"(± {best.accuracy_std or 0:.0%}) against {chance:.0%} by chance and {best.train_accuracy:.0%} "
              f"on the images it was fitted on")
     strategy, reason = strategy_for(best, counts, check)
-    weights = "none" if strategy == "scratch" else best.weights
-    return {"model": best.model, "weights": weights, "strategy": strategy, "why": f"{facts}: {reason}."}
+    weights = best.weights if strategy.uses_weights else "none"
+    return Recommendation(best.model, weights, strategy, f"{facts}: {reason}.")

@@ -1,11 +1,13 @@
-"""What a rank produces: each candidate's scores, progress events, the whole result (and
-the result read back from its JSON, for :mod:`rank_store`)."""
+"""What a rank produces: each candidate's scores, progress events, the recommendation, the
+whole result (and the result read back from its JSON, for :mod:`rank_store`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+from tlgui.core.training.strategy import Strategy
 
 
 @dataclass
@@ -22,7 +24,7 @@ class CandidateResult:
     parameters: int | None = None
     folds: int | None = None
     features_reused: bool = False
-    strategy: str | None = None  # head | finetune | scratch: how to train this one (rank_advice.strategy_for)
+    strategy: Strategy | None = None  # how to train this one (rank_advice.strategy_for)
     problem: str | None = None  # why it could not be scored
     note: str | None = None  # a warning about its score (near chance)
 
@@ -36,6 +38,7 @@ class CandidateResult:
             out[key] = None if out[key] is None else round(float(out[key]), 4)
         if out["seconds_per_image"] is not None:
             out["seconds_per_image"] = float(f"{out['seconds_per_image']:.4g}")
+        out["strategy"] = None if self.strategy is None else Strategy(self.strategy).value  # the plain word
         return out
 
 
@@ -51,17 +54,44 @@ class RankProgress:
     done: CandidateResult | None = None  # set when this candidate is finished
 
 
+@dataclass(frozen=True)
+class Recommendation:
+    """The rank's advice: train ``model`` with ``weights`` this ``strategy``, and ``why`` in words."""
+
+    model: str
+    weights: str
+    strategy: Strategy
+    why: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strategy", Strategy(self.strategy))  # "head" read from JSON becomes HEAD
+
+    def __getitem__(self, key: str) -> str:
+        """Read by key, as the dict it replaced was (``rec["strategy"]``)."""
+        if key not in ("model", "weights", "strategy", "why"):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def to_json(self) -> dict[str, str]:
+        return {"model": self.model, "weights": self.weights, "strategy": self.strategy.value, "why": self.why}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Recommendation:
+        """Raises KeyError or ValueError on a record that is not one."""
+        return cls(str(record["model"]), str(record["weights"]), Strategy(record["strategy"]), str(record["why"]))
+
+
 @dataclass
 class RankResult:
     status: str  # "completed" | "stopped"
     candidates: list[CandidateResult]
-    recommendation: dict[str, Any]
+    recommendation: Recommendation
     classes: list[str] = field(default_factory=list)
     images: int = 0
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"candidates": [c.to_json() for c in self.candidates], "recommendation": self.recommendation,
+        return {"candidates": [c.to_json() for c in self.candidates], "recommendation": self.recommendation.to_json(),
                 "status": self.status, "classes": self.classes, "images": self.images,
                 "seconds": round(self.seconds, 3)}
 
@@ -71,5 +101,7 @@ class RankResult:
         KeyError, TypeError or ValueError on a record that is not one."""
         names = {f.name for f in dataclasses.fields(CandidateResult)}
         candidates = [CandidateResult(**{k: v for k, v in c.items() if k in names}) for c in record["candidates"]]
-        return cls(str(record["status"]), candidates, dict(record["recommendation"]),
+        for c in candidates:
+            c.strategy = None if c.strategy is None else Strategy(c.strategy)
+        return cls(str(record["status"]), candidates, Recommendation.from_json(record["recommendation"]),
                    list(record.get("classes", [])), int(record.get("images", 0)), float(record.get("seconds", 0.0)))

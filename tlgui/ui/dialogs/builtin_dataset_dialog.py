@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.core.base.download import CONNECT_TIMEOUT
+from tlgui.core.data.builtin_sets import DOWNLOAD_HINT
 from tlgui.ui.base.background import Job, TaskRunner
 from tlgui.ui.dialogs.weights_table import ProgressRow, push_button
 
@@ -271,9 +272,7 @@ class BuiltinDatasetDialog(QDialog):
     @Slot(object)
     def _on_check_crashed(self, exc) -> None:
         # in this dialog the Download… button is right here
-        text = (str(exc).strip() or type(exc).__name__).replace(
-            "download them only on request: Data > Built-in data sets in the window", "Download… can fetch them"
-        )
+        text = (str(exc).strip() or type(exc).__name__).replace(DOWNLOAD_HINT, "Download… can fetch them")
         text = text[:1].upper() + text[1:]
         self._say(text, _ERROR)
         self.checked.emit(False, text)

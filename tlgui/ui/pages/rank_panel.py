@@ -40,8 +40,7 @@ INTRO = ("Which backbone suits your data? Each pretrained model on this computer
          "features are kept, so training the head afterwards starts at once.")
 COLUMNS = ("Model", "Weights", "Estimated accuracy", "± (folds)", "kNN", "LogME", "ms per image", "Parameters",
            "Status")
-IMAGE_DEFAULTS = {"channels": "all", "intensity": "auto", "stack": "middle"}  # RankConfig's (a test checks)
-STRATEGY_FREEZE = {"head": "backbone", "finetune": "none", "scratch": "none"}
+IMAGE_KEYS = ("channels", "intensity", "stack")  # the data panel's image values the rank takes; RankConfig's defaults
 
 
 def _rank_job(config, stop: threading.Event, job):
@@ -144,11 +143,11 @@ class RankPanel(QWidget):
             self.context = None
             self.context_label.setText(problem or "Choose data on the Train page first.")
         else:
-            values = {key: str(value) for key, value in (image_values or {}).items()
-                      if key in ("channels", "intensity", "stack")}
+            values = {key: str(value) for key, value in (image_values or {}).items() if key in IMAGE_KEYS}
             self.context = {"data": data, "val_data": val_data, "seed": int(seed), "device": device,
                             "image_size": image_size, **values}
-            shown = ", ".join(f"{key} {value}" for key, value in values.items() if value != IMAGE_DEFAULTS[key])
+            defaults = _rank_defaults()
+            shown = ", ".join(f"{key} {value}" for key, value in values.items() if value != defaults[key])
             self.context_label.setText(f"Data: <b>{breakable_path(data)}</b>"
                                        + (f", validation: {breakable_path(val_data)}" if val_data else "")
                                        + (f" ({shown})" if shown else ""))
@@ -184,7 +183,7 @@ class RankPanel(QWidget):
         return RankConfig(data=ctx["data"], val_data=ctx["val_data"], models=self.models,
                           folds=self.folds_spin.value(), seed=ctx["seed"], device=ctx["device"],
                           image_size=ctx["image_size"],
-                          **{key: ctx.get(key, IMAGE_DEFAULTS[key]) for key in IMAGE_DEFAULTS})
+                          **{key: ctx[key] for key in IMAGE_KEYS if key in ctx})  # else RankConfig's defaults
 
     def show_saved(self) -> bool:
         """Show the last finished rank of this data choice (kept by every rank, the CLI's too),
@@ -274,8 +273,8 @@ class RankPanel(QWidget):
         self._draw_chart(result.candidates)
         rec = result.recommendation
         stopped = " (stopped: only the backbones ranked so far)" if result.status == "stopped" else ""
-        self.advice_label.setText(f"<b>Recommended{stopped}:</b> {rec['model']} ({_short(rec['weights'])}), "
-                                  f"<b>{rec['strategy']}</b>. {rec['why']}")
+        self.advice_label.setText(f"<b>Recommended{stopped}:</b> {rec.model} ({_short(rec.weights)}), "
+                                  f"<b>{rec.strategy}</b>. {rec.why}")
         self.progress_label.setText(note)
         best = next((r for r in range(self.table.rowCount()) if self._row_ok(r)), None)
         if best is not None:
@@ -361,14 +360,25 @@ class RankPanel(QWidget):
         chosen = self._selected()
         if chosen is None or self.result is None:
             return
+        from tlgui.core.training.strategy import Strategy
+
         rec = self.result.recommendation
         model, weights = chosen
-        if model == rec["model"] and (weights == rec["weights"] or rec["strategy"] == "scratch"):
-            strategy = rec["strategy"]
+        if model == rec.model and (weights == rec.weights or not rec.strategy.uses_weights):
+            strategy = rec.strategy
         else:
             row = next((c for c in self.result.candidates if (c.model, c.weights) == chosen), None)
-            strategy = getattr(row, "strategy", None) or "head"
-        self.train_requested.emit(model, "none" if strategy == "scratch" else weights, strategy)
+            strategy = Strategy(getattr(row, "strategy", None) or Strategy.HEAD)
+        self.train_requested.emit(model, weights if strategy.uses_weights else "none", strategy.value)
+
+
+def _rank_defaults() -> dict[str, str]:
+    """RankConfig's own defaults for the image values, so the page shows only what differs."""
+    import dataclasses
+
+    from tlgui.core.workflows.rank import RankConfig
+
+    return {f.name: f.default for f in dataclasses.fields(RankConfig) if f.name in IMAGE_KEYS}
 
 
 def _short(weights: str) -> str:

@@ -100,12 +100,12 @@ class Workspace(QObject):
     def train_from_rank(self, architecture: str, weights: str, strategy: str) -> None:
         """"Train this" on the Which model? page: model, weights and freeze preset on the Train page."""
         from tlgui.core.models.layers import FreezePlan
-        from tlgui.ui.pages.rank_panel import STRATEGY_FREEZE
+        from tlgui.core.training.strategy import Strategy
 
         if self.window.controller.is_running():
             return
         self.use_weights(architecture, weights)
-        self.window.layer_panel.set_plan(FreezePlan.parse(STRATEGY_FREEZE[strategy]))
+        self.window.layer_panel.set_plan(FreezePlan.parse(Strategy(strategy).freeze))
         self.window.statusBar().showMessage(f"Train page set to {architecture}, {strategy}", 8000)
 
     def update_compare_context(self) -> None:

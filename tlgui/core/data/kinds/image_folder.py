@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.events import warning
 from tlgui.core.data.sources import (
     ImageSet,
     add_imbalance_warning,
@@ -73,7 +74,7 @@ def open(spec: str, split: str = "train") -> ImageSet:
     for class_name in empty:
         had_files = bool(listing.classes[class_name])
         what = "no readable images" if had_files else "no images"
-        warnings.append(f"class folder {class_name!r} has {what} and was ignored")
+        warnings.append(warning(f"class folder {class_name!r} has {what} and was ignored"))
     image_set = ImageSet(
         spec, classes, np.asarray(labels, dtype=np.int64), skipped, warnings, paths
     )
