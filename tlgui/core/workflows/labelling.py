@@ -92,10 +92,11 @@ class _State:
     problems: list[str]
 
 
-def _state(data, labels_csv, classes, model, weights, run, emit, should_stop) -> _State:
+def _state(data, labels_csv, classes, model, weights, run, emit, should_stop, settings) -> _State:
     folder = _folder(data)
     store = LabelStore(labels_csv, folder) if labels_csv else None
-    features = folder_features(folder, model=model, weights=weights, run=run, emit=emit, should_stop=should_stop)
+    features = folder_features(folder, model=model, weights=weights, run=run, emit=emit, should_stop=should_stop,
+                               **(settings or {}))
     problems = store.problems() if store else []
     listed = list(classes) if classes else (store.classes() if store else [])
     rows = store.rows() if store else []
@@ -142,17 +143,20 @@ def _choose(strategy: str, state: _State) -> tuple[str, str]:
 
 def next_to_label(data, labels_csv, *, model=None, weights=None, run=None, n: int = 10, strategy: str = "auto",
                   classes: Iterable[str] | None = None, seed: int = 0, exclude: Iterable[str] = (),
-                  emit: Callable[[object], None] | None = None, should_stop=None) -> LabelQueue:
+                  emit: Callable[[object], None] | None = None, should_stop=None,
+                  feature_settings: dict | None = None) -> LabelQueue:
     """The ``n`` images to label next, best first, with the model's suggestion for each.
 
     ``data``: the image folder (DIR or ``unlabelled:DIR``); ``labels_csv``: its labels (read,
     never written; may not exist yet); ``model``/``weights`` or ``run`` (a tlgui run folder):
     whose frozen backbone gives the features. ``exclude``: paths not to suggest (e.g. skipped
-    in the window). Raises TlguiError for bad input."""
+    in the window). ``feature_settings``: image settings (device, image_size, channels,
+    intensity, stack), as for ``tlgui train``. Raises TlguiError for bad input."""
     if strategy not in STRATEGIES:
         raise DataError(f"unknown strategy {strategy!r} (choose {', '.join(STRATEGIES)})")
     started = time.perf_counter()
-    state = _state(data, labels_csv, classes, model, weights, run, emit or (lambda _e: None), should_stop)
+    state = _state(data, labels_csv, classes, model, weights, run, emit or (lambda _e: None), should_stop,
+                   feature_settings)
     x = state.features.x
     used, reason = _choose(strategy, state)
     pool = np.ones(len(x), dtype=bool)
@@ -189,10 +193,11 @@ def _suggestion(state: _State, probs, index: int, picked: str) -> Suggestion:
 
 
 def ranked_for_class(data, labels_csv, cls: str, *, model=None, weights=None, run=None, limit: int = 200,
-                     emit=None, should_stop=None) -> list[Suggestion]:
+                     emit=None, should_stop=None, feature_settings: dict | None = None) -> list[Suggestion]:
     """Unlabelled images sorted by the head's probability of ``cls``, best first (the review
     grid); empty while the model knows fewer than two classes. ``picked`` is "bulk"."""
-    state = _state(data, labels_csv, None, model, weights, run, emit or (lambda _e: None), should_stop)
+    state = _state(data, labels_csv, None, model, weights, run, emit or (lambda _e: None), should_stop,
+                   feature_settings)
     if cls not in state.classes:
         raise DataError(f"no class {cls!r} (the classes are {', '.join(state.classes) or 'none yet'})")
     if len(np.unique(state.labelled_y)) < 2:
