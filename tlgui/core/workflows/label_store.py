@@ -104,7 +104,7 @@ class LabelStore:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def _read_rows(self) -> tuple[list[dict], list[str]]:
+    def _read_rows(self) -> tuple[list[dict], list[tuple[int, str]]]:
         """Every row on disk (the last row per path wins) and one line per unusable row."""
         try:
             text = self.csv_path.read_text(encoding="utf-8-sig")
@@ -117,20 +117,20 @@ class LabelStore:
         if "path" not in header or "label" not in header:
             raise DataError(f"the labels file {self.csv_path} needs a header with columns 'path' and 'label'")
         rows: dict[str, dict] = {}
-        problems: list[str] = []
+        problems: list[tuple[int, str]] = []
         for line, cells in enumerate(reader, start=2):
             if not any(c.strip() for c in cells):
                 continue
             row = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)}
             if not row.get("path") or not row.get("label"):
-                problems.append(f"{self.csv_path} line {line}: missing path or label; ignored")
+                problems.append((line, f"{self.csv_path} line {line}: missing path or label; ignored"))
                 continue
             row["path"] = absolute_path(row["path"])
             rows.pop(row["path"], None)  # re-added at the end: file order is labelling order
             rows[row["path"]] = {c: row.get(c, "") for c in COLUMNS} | {"line": line}
         return list(rows.values()), problems
 
-    def _check(self, rows: list[dict], problems: list[str]) -> list[dict]:
+    def _check(self, rows: list[dict], problems: list[tuple[int, str]]) -> list[dict]:
         """The rows that name a file inside the folder and a known class; one line per other row."""
         classes = self._classes_json().get("classes") or []
         prefix = os.path.join(self.folder, "") if self.folder else None
@@ -138,9 +138,10 @@ class LabelStore:
         for row in rows:
             where = f"{self.csv_path} line {row['line']}"
             if prefix and not os.path.normcase(row["path"]).startswith(os.path.normcase(prefix)):
-                problems.append(f"{where}: {row['path']} is not inside {self.folder}; ignored")
+                problems.append((row["line"], f"{where}: {row['path']} is not inside {self.folder}; ignored"))
             elif classes and row["label"] not in classes:
-                problems.append(f"{where}: class {row['label']!r} is not one of {', '.join(classes)}; ignored")
+                problems.append((row["line"], f"{where}: class {row['label']!r} is not one of {', '.join(classes)}; "
+                                 "ignored"))
             else:
                 good.append(row)
         return good
@@ -163,7 +164,7 @@ class LabelStore:
         """One plain line per row that is not used (outside the folder, unknown class, no label)."""
         rows, problems = self._read_rows()
         self._check(rows, problems)
-        return problems
+        return [text for _line, text in sorted(problems)]
 
     def labels(self) -> dict[str, str]:
         """path -> label, re-read from disk."""
