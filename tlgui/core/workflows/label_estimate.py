@@ -136,6 +136,24 @@ def prediction_powered(x, labelled_index, labelled_y, rows, classes: int, head: 
                     min(1.0, accuracy + Z90 * spread), method, n)
 
 
+def cross_validated(x, labelled_index, labelled_y, classes: int) -> float | None:
+    """K-fold accuracy over every labelled image (actively chosen, so biased: used only to tell
+    whether the features separate the classes at all). None when a class has fewer than 2 labels."""
+    counts = np.bincount(labelled_y, minlength=classes)
+    if len(labelled_y) < 2 * classes or counts.min() < 2:
+        return None
+    folds = np.zeros(len(labelled_y), dtype=np.int64)
+    for label in range(classes):  # stratified
+        members = np.flatnonzero(labelled_y == label)
+        folds[members] = np.arange(len(members)) % min(FOLDS, int(counts.min()))
+    correct = 0
+    for fold in np.unique(folds):
+        held = folds == fold
+        head = fit_head(x, labelled_index[~held], labelled_y[~held], classes)
+        correct += int((predict(head, x[labelled_index[held]]).argmax(1) == labelled_y[held]).sum())
+    return correct / len(labelled_y)
+
+
 def honest_estimate(x, labelled_index, labelled_y, rows, classes: int, head: Head | None) -> Estimate | None:
     """The prediction-powered estimate when it can be made, else the suggestions' score, else None."""
     if head is not None:

@@ -20,6 +20,7 @@ import numpy as np
 from tlgui.core.base.errors import DataError
 from tlgui.core.workflows.label_estimate import (
     Estimate,
+    cross_validated,
     estimate_from_rows,
     estimate_history,
     honest_estimate,
@@ -178,10 +179,12 @@ def next_to_label(data, labels_csv, *, model=None, weights=None, run=None, n: in
     suggestions = [_suggestion(state, probs, int(i), how) for i, how in picks]
     estimate = honest_estimate(x, state.labelled_index, state.labelled_y, state.rows, len(state.classes), head)
     counts = np.bincount(state.labelled_y, minlength=len(state.classes))
+    separation = cross_validated(x, state.labelled_index, state.labelled_y, len(state.classes)) \
+        if len(state.classes) >= 2 and counts.min() >= FEW_LABELS else None
     return LabelQueue(
         suggestions, used, reason, len(state.labelled_index), state.features.total, list(state.classes), estimate,
         time.perf_counter() - started, list(state.features.skipped),
-        hint_for(state.classes, counts, estimate, int(pool.sum())), state.problems, state.features.reused,
+        hint_for(state.classes, counts, estimate, int(pool.sum()), separation), state.problems, state.features.reused,
         {c: int(k) for c, k in zip(state.classes, counts, strict=True)})
 
 
