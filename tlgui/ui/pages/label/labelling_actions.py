@@ -1,0 +1,164 @@
+"""What the Label page's keys and buttons do: label, accept the suggestion, skip, undo, add or
+rename a class, accept many from the review grid. Each label is written to the labels CSV at once
+(a small atomic write) and the next image shows at once; the model's work stays in the background.
+
+A mixin of :class:`~tlgui.ui.pages.label.page.LabelPage`, kept apart so each module stays short.
+"""
+
+from __future__ import annotations
+
+from tlgui.core.base.errors import TlguiError
+
+
+class LabelActions:
+    """Needs the page's ``queue``, ``labels``, ``classes``, ``_store`` and widgets."""
+
+    # -- labelling ------------------------------------------------------------------------
+    def label(self, cls: str) -> None:
+        """Give the current image the class ``cls`` and show the next one."""
+        pick = self.queue.current
+        if pick is None or self._store is None or not self._write(
+                lambda: self._store.add(pick.path, cls, pick.suggested, pick.confidence, pick.picked),
+                f"Could not save the label of {pick.path}"):
+            return
+        self.queue.labelled(cls)
+        self.labels[pick.path] = cls
+        if cls not in self.classes:  # a suggestion of a class renamed meanwhile
+            self.classes.append(cls)
+            self._classes_changed()
+        self._next()
+        self._after_labels()
+
+    def accept_suggestion(self) -> None:
+        pick = self.queue.current
+        if pick is not None and pick.suggested:
+            self.label(pick.suggested)
+
+    def skip(self) -> None:
+        if self.queue.current is not None:
+            self.queue.skip()
+            self._show_current()
+            self._want_queue()
+
+    def undo(self) -> None:
+        """Take back the last label given here: removed from the file, its image shown again."""
+        given = self.queue.given[-1] if self.queue.given else None
+        if given is None or self._store is None or not self._write(
+                lambda: self._store.remove(given.pick.path), f"Could not undo the label of {given.pick.path}"):
+            return
+        self.queue.undo()
+        self.labels.pop(given.pick.path, None)
+        self._show_current()
+        self._after_labels()
+
+    def accept_many(self, cls: str, picks: list) -> None:
+        """The review grid's selection, all labelled ``cls`` in one write (picked = bulk)."""
+        if self._store is None or not picks:
+            return
+        items = [(p.path, cls, p.suggested, p.confidence, "bulk") for p in picks]
+        if not self._write(lambda: self._store.add_many(items), f"Could not save the {len(items)} labels"):
+            return
+        paths = [p.path for p in picks]
+        for path in paths:
+            self.labels[path] = cls
+        self.review.remove(paths)
+        self.queue.drop(paths)
+        self.review.status.setText(f"{len(paths)} image(s) labelled {cls}.")
+        if self.queue.current is not None and self.queue.current.path in self.labels:
+            self._next()
+        self._after_labels()
+
+    # -- classes ------------------------------------------------------------------------
+    def add_class(self, name: str) -> None:
+        name = name.strip()
+        if not name or self._store is None:
+            return
+        if name in self.classes:
+            self._say_error(f"There is already a class {name!r}.")
+            return
+        classes = [*self.classes, name]
+        if self._write(lambda: self._store.set_classes(classes), f"Could not add the class {name!r}"):
+            self.classes = classes
+            self.class_buttons.done_editing()
+            self._classes_changed()
+
+    def rename_class(self, old: str, new: str) -> None:
+        """Rename a class everywhere: the list, every label of it in the file, the suggestions."""
+        if self._store is None or not self._write(lambda: self._store.rename_class(old, new),
+                                                  f"Could not rename {old!r}"):
+            return
+        new = new.strip()
+        self.classes = [new if c == old else c for c in self.classes]
+        self.labels = {p: (new if c == old else c) for p, c in self.labels.items()}
+        self.queue.rename(old, new)
+        self.class_buttons.done_editing()
+        self._classes_changed()
+        self._show_current()
+        self._refresh_curve()
+
+    def _classes_changed(self) -> None:
+        self.class_buttons.set_classes(self.classes)
+        self.review.set_classes(self.classes)
+        self._update_counts()
+
+    # -- keys (the page's shortcuts; only while the one-by-one tab shows) -----------------
+    def _labelling_shown(self) -> bool:
+        return self.tabs.currentWidget() is self.one_by_one
+
+    def _number_key(self, number: int) -> None:
+        cls = self.class_buttons.class_for_key(number)
+        if cls is not None and self._labelling_shown():
+            self.label(cls)
+
+    def _enter_key(self) -> None:
+        if self.class_buttons.name_edit.hasFocus():
+            self.class_buttons.name_edit.returnPressed.emit()  # Enter in the name field adds the class
+        elif self.folder_edit.hasFocus():
+            self.folder_edit.returnPressed.emit()
+        elif self._labelling_shown():
+            self.accept_suggestion()
+
+    def _skip_key(self) -> None:
+        if self._labelling_shown():
+            self.skip()
+
+    # -- helpers ------------------------------------------------------------------------
+    def _write(self, change, failure: str) -> bool:
+        """Apply a change to the labels store; a failure is one line in the page."""
+        try:
+            change()
+        except (OSError, TlguiError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self._say_error(f"{failure}: {reason}.")
+            return False
+        self._say_error("")
+        return True
+
+    def _next(self) -> None:
+        self.queue.advance()
+        self._show_current()
+
+    def _show_current(self) -> None:
+        pick = self.queue.current
+        empty = ("Every image of this folder is labelled or skipped." if self.opened is not None and self.opened.paths
+                 else "Choose a folder of images to label.")
+        if pick is None and self._model_busy:
+            empty = "The model is choosing the next images…"
+        self.image.show_pick(pick, empty)
+        self.class_buttons.set_suggested(pick.suggested if pick is not None else None)
+        self.image.prefetch(self.queue.queued()[:4])
+        self._update_buttons()
+
+    def _after_labels(self) -> None:
+        self._update_counts()
+        self._refresh_curve()
+        self._want_queue()
+
+    def _update_buttons(self) -> None:
+        pick = self.queue.current
+        self.accept_button.setEnabled(pick is not None and bool(pick.suggested))
+        self.accept_button.setText(f"Accept {pick.suggested} (Enter)" if pick is not None and pick.suggested
+                                   else "Accept suggestion (Enter)")
+        self.skip_button.setEnabled(pick is not None)
+        self.undo_button.setEnabled(bool(self.queue.given))
+        self.train_button.setEnabled(self.opened is not None and bool(self.labels))
