@@ -1,0 +1,70 @@
+"""Folders as they come: a broken image (its reason shows, no crash) and a big folder (it opens
+at once: listed, counted, only the pictures shown are decoded)."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import Qt
+
+from tests.ui.pages.label.conftest import open_and_wait, write_demo_folder
+from tlgui.ui.pages.label import jobs
+
+
+def test_a_broken_image_is_listed_with_its_reason_and_never_offered(qtbot, page, tmp_path):
+    folder = tmp_path / "with a broken one"
+    write_demo_folder(folder, per_class=3, classes=2)
+    broken = folder / "broken.png"
+    broken.write_bytes(b"this is not a png")
+    open_and_wait(qtbot, page, folder)
+    skipped = page.progress_view.skipped_label
+    assert skipped.isVisible() and "broken.png" in skipped.text() and "not an image" in skipped.text()
+    assert str(broken.resolve()) not in {p.path for p in page.queue.queued()}
+    assert "Traceback" not in page.error_label.text()
+    page.wait_idle()
+
+
+def test_a_folder_of_broken_images_says_so_in_one_line(qtbot, page, tmp_path):
+    folder = tmp_path / "all broken"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"scan{i}.png").write_bytes(b"\x89PNG broken")
+    with qtbot.waitSignal(page.failed, timeout=60000) as failed:
+        page.folder_edit.setText(str(folder))
+        qtbot.keyClick(page.folder_edit, Qt.Key.Key_Return)
+    message = failed.args[0]
+    assert page.error_label.isVisible() and page.error_label.text() == message
+    assert "\n" not in message and "Traceback" not in message
+    # the random image shown meanwhile cannot be read: its reason shows under it
+    qtbot.waitUntil(lambda: page.image.problem_text() != "", timeout=20000)
+    assert "not an image" in page.image.problem_text() or "corrupt" in page.image.problem_text()
+    page.wait_idle()
+
+
+def test_a_folder_of_2000_images_opens_without_decoding_them(qtbot, page, tmp_path, monkeypatch):
+    """Listing and counting decode nothing; the page shows a random image to label at once while
+    the model (held back here) would read the folder."""
+    folder = tmp_path / "big"
+    write_demo_folder(folder, per_class=1, classes=1)
+    one = next(folder.glob("*.png")).read_bytes()
+    for i in range(1999):
+        (folder / f"frame{i:05d}.png").write_bytes(one)
+    release = threading.Event()
+
+    def held_back(*args):
+        job = args[-1]
+        while not release.is_set() and not job.cancelled():
+            release.wait(0.05)
+        raise RuntimeError("held back by the test")
+
+    monkeypatch.setattr(jobs, "next_images", held_back)
+    page.folder_edit.setText(str(folder))
+    qtbot.keyClick(page.folder_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.opened is not None, timeout=20000)
+    assert page.progress_view.count_label.text() == "Labelled 0 of 2,000"
+    assert page.queue.current is not None and page.queue.current.picked == "random"
+    qtbot.waitUntil(lambda: page.image.picture.pixmap() is not None and not page.image.picture.pixmap().isNull(),
+                    timeout=20000)
+    assert page.image.cache.decoded + page.review.cache.decoded < 20
+    release.set()
+    page.wait_idle()
