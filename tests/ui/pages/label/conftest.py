@@ -55,3 +55,12 @@ def open_and_wait(qtbot, page, folder: Path) -> None:
         page.folder_edit.setFocus()
         qtbot.keyClick(page.folder_edit, "\r")
     qtbot.waitUntil(lambda: page.queue.current is not None, timeout=10000)
+
+
+def press_class(qtbot, page, truth: dict[str, str], classes) -> str:
+    """Label the current image by its truth with its number key, once the page has one to show
+    (tests label faster than a person: the model's next picks may still be on their way)."""
+    qtbot.waitUntil(lambda: page.queue.current is not None, timeout=30000)
+    pick = page.queue.current
+    qtbot.keyClick(page.image, str(list(classes).index(truth[pick.path]) + 1))
+    return pick

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from tests.ui.pages.label.conftest import open_and_wait
+from tests.ui.pages.label.conftest import open_and_wait, press_class
+
+CLASSES = ("star", "arrow", "crescent")
 
 
 def csv_rows(page) -> list[dict]:
@@ -37,11 +39,9 @@ def test_number_keys_label_enter_accepts_and_undo_takes_back(qtbot, page, demo_f
 
     given = []
     for _ in range(6):  # label each by its truth with its number key
-        pick = page.queue.current
-        number = ("star", "arrow", "crescent").index(truth[pick.path]) + 1
-        qtbot.keyClick(page.image, str(number))
+        pick = press_class(qtbot, page, truth, CLASSES)
         given.append((pick, truth[pick.path]))
-        assert page.queue.current is not None and page.queue.current.path != pick.path  # the next one at once
+        assert page.queue.current is None or page.queue.current.path != pick.path
     rows = csv_rows(page)
     assert [(r["path"], r["label"]) for r in rows] == [(p.path, label) for p, label in given]
     assert all(r["picked"] in ("typical", "margin", "random") for r in rows)
@@ -49,10 +49,10 @@ def test_number_keys_label_enter_accepts_and_undo_takes_back(qtbot, page, demo_f
 
     # once the model knows two classes its picks carry a suggestion: Enter accepts it
     qtbot.waitUntil(lambda: any(p.suggested for p in page.queue.queued()), timeout=60000)
-    while page.queue.current.suggested is None:  # those chosen before still have none
-        pick = page.queue.current
-        qtbot.keyClick(page.image, str(("star", "arrow", "crescent").index(truth[pick.path]) + 1))
+    while page.queue.current is None or page.queue.current.suggested is None:  # those chosen before have none
+        pick = press_class(qtbot, page, truth, CLASSES)
         given.append((pick, truth[pick.path]))
+        qtbot.waitUntil(lambda: page.queue.current is not None, timeout=30000)
     pick = page.queue.current
     assert page.class_buttons.buttons[page.classes.index(pick.suggested)].styleSheet()  # preselected
     qtbot.keyClick(page.image, Qt.Key.Key_Return)
@@ -78,7 +78,7 @@ def test_classes_are_added_and_renamed_in_the_labels_file(qtbot, page, demo_fold
     add_class(qtbot, page, "dog")
     page.image.setFocus()
     first = page.queue.current.path
-    qtbot.keyClick(page.image, "1")
+    qtbot.keyClick(page.image, "1")  # the first image shows at once: no wait
     assert csv_rows(page)[0]["label"] == "cat"
     buttons = page.class_buttons
     buttons.rename_combo.setCurrentText("cat")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from tests.ui.pages.label.conftest import open_and_wait, write_demo_folder
+from tests.ui.pages.label.conftest import open_and_wait, press_class, write_demo_folder
 from tests.ui.pages.label.test_label_keys import add_class, csv_rows
 from tests.ui.shell.test_workspace import pages
 
@@ -15,7 +15,7 @@ CLASSES = ("star", "arrow", "crescent")
 def label_by_truth(qtbot, page, truth, count: int) -> None:
     page.image.setFocus()
     for _ in range(count):
-        qtbot.keyClick(page.image, str(CLASSES.index(truth[page.queue.current.path]) + 1))
+        press_class(qtbot, page, truth, CLASSES)
 
 
 def test_review_grid_accepts_the_selected_images_in_one_go(qtbot, page, demo_folder):
@@ -70,7 +70,7 @@ def test_train_on_these_labels_fills_the_train_page(qtbot, main_window, tmp_path
     add_class(qtbot, page, "arrow")
     page.image.setFocus()
     for _ in range(6):
-        qtbot.keyClick(page.image, str(("star", "arrow").index(truth[page.queue.current.path]) + 1))
+        press_class(qtbot, page, truth, ("star", "arrow"))
     qtbot.mouseClick(page.train_button, Qt.MouseButton.LeftButton)
     assert tabs.currentIndex() == 0
     assert main_window.left_tabs.currentWidget() is main_window.dataset_panel

@@ -65,6 +65,7 @@ class ClassButtons(QWidget):
             self.classes = list(classes)
             for button in self.buttons:
                 self._grid.removeWidget(button)
+                button.hide()  # until deleteLater runs, or it shows at its old place
                 button.deleteLater()
             self.buttons = []
             for index in range(len(self.classes)):

@@ -22,7 +22,8 @@ class _Picture(QLabel):
     def __init__(self):
         super().__init__(objectName="labelCurrentPicture", alignment=Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(200, 160)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        # Ignored: the pixmap set on each resize must not grow the label's size hint (and the page)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.source = None
 
     def set_source(self, pixmap, text: str = "") -> None:

@@ -12,9 +12,8 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-REFILL_AT = 4  # ask the model for more once this few are left (it takes a moment)
-REFRESH_EVERY = 3  # labels after which the model's picks are renewed (it has learnt from them)
-BATCH = 10  # images asked for per call
+REFILL_AT = 3  # ask the model for more once this few are left (a call takes about a second)
+BATCH = 5  # images asked for per call: small, so the picks follow the labels closely (one in five is random)
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ class LabelQueue:
         return added
 
     def refresh(self, picks: list[Pick], labelled, keep: int = 1) -> int:
-        """Fresher picks (the model has learnt from the labels since) replace the queued ones,
+        """Fresher picks (the model can suggest now) replace the queued ones,
         all but the first ``keep`` (their pictures are decoded already, so the next shows at once)."""
         self._queue = deque(list(self._queue)[:keep])
         return self.add(picks, labelled)

@@ -34,7 +34,7 @@ from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.pages.label import jobs
 from tlgui.ui.pages.label.class_buttons import ClassButtons
 from tlgui.ui.pages.label.current_image import CurrentImage
-from tlgui.ui.pages.label.label_queue import BATCH, REFRESH_EVERY, LabelQueue, Pick
+from tlgui.ui.pages.label.label_queue import BATCH, LabelQueue, Pick
 from tlgui.ui.pages.label.labelling_actions import LabelActions
 from tlgui.ui.pages.label.progress_view import ProgressView
 from tlgui.ui.pages.label.review_grid import ReviewGrid
@@ -66,6 +66,7 @@ class LabelPage(LabelActions, QWidget):
         self._model_job = None  # the running model job (its end frees the model for the next)
         self._model_ready = False  # the model has sent its first picks for this folder
         self._labels_at_fetch = 0  # labels given when the model last chose
+        self._renewing = False  # the running call's picks replace the queued ones
         self._idle_at: int | None = None  # labels given when the model last had nothing to give or failed
         self._want_rank: str | None = None
         self._curve_dirty = False
@@ -125,15 +126,21 @@ class LabelPage(LabelActions, QWidget):
         self.csv_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         side = QWidget()
         side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.progress_view, 1)
-        side_layout.addWidget(self.csv_label)
-        side_layout.addWidget(self.train_button)
         scroll = QScrollArea(objectName="labelSideScroll", widgetResizable=True)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(260)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        column = QWidget()  # the counts and the curve scroll when short of room; Train stays in view
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.addWidget(scroll, 1)
+        column_layout.addWidget(self.csv_label)
+        column_layout.addWidget(self.train_button)
+        column.setMinimumWidth(260)
         split = QSplitter(Qt.Orientation.Horizontal, objectName="labelSplitter")
         split.addWidget(self.tabs)
-        split.addWidget(scroll)
+        split.addWidget(column)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([820, 480])
@@ -163,7 +170,7 @@ class LabelPage(LabelActions, QWidget):
         changed = jobs.Backbone(architecture, weights) != self.backbone
         self.backbone = jobs.Backbone(architecture, weights)
         if changed and self.opened is not None:  # the new model chooses from now on
-            self._labels_at_fetch, self._idle_at = -REFRESH_EVERY, None
+            self._model_ready, self._idle_at = False, None  # its first picks replace the queued ones
             self._want_queue()
         text = (f"Suggestions come from the Train page's model: <b>{self.backbone.describe()}</b> "
                 "(change it on the Train page; the Which model? page ranks the backbones).")
@@ -264,17 +271,20 @@ class LabelPage(LabelActions, QWidget):
             cls, self._want_rank = self._want_rank, None
             self._start_rank(cls)
             return
-        stale = len(self.labels) - self._labels_at_fetch >= REFRESH_EVERY
-        if self._model_ready and not stale and (not self.queue.wants_more() or self._idle_at == len(self.labels)):
-            return  # enough fresh picks, or the model had none to give (or failed) at this many labels
-        self._labels_at_fetch, self._idle_at = len(self.labels), None
+        # the picks are used in the order the model gave them (its random ones, every fifth, keep the
+        # estimate honest); they are renewed only once suggestions became possible (two classes labelled)
+        renew = (len(self.labels) != self._labels_at_fetch and len(set(self.labels.values())) >= 2
+                 and any(p.suggested is None for p in self.queue.queued()))
+        if self._model_ready and not renew and (not self.queue.wants_more() or self._idle_at == len(self.labels)):
+            return  # enough picks, or the model had none to give (or failed) at this many labels
+        self._labels_at_fetch, self._idle_at, self._renewing = len(self.labels), None, renew or not self._model_ready
         opened, backbone, generation = self.opened, self.backbone, self._generation
-        classes, exclude = list(self.classes), self.queue.exclude(keep=1)
+        classes, exclude = list(self.classes), self.queue.exclude(keep=1 if self._renewing else None)
         self._model_busy = True
         self.progress.setVisible(True)
         self._model_job = self._runner.start(
             lambda job: jobs.next_images(opened.folder, opened.csv_path, backbone, classes, exclude, BATCH, job),
-            lambda result: self._on_queue(generation, result),
+            lambda result: self._on_queue(generation, backbone, result),
             lambda exc: self._on_failed(generation, exc, "Choosing the next images"),
             self.status_label.setText, name="label-next", on_ended=self._model_ended)
 
@@ -287,14 +297,17 @@ class LabelPage(LabelActions, QWidget):
             self.progress.setVisible(False)
             self._want_queue()  # labels given meanwhile, or a rank asked for
 
-    def _on_queue(self, generation: int, result) -> None:
-        if generation != self._generation:
-            return
+    def _on_queue(self, generation: int, backbone: jobs.Backbone, result) -> None:
+        if generation != self._generation or backbone != self.backbone:
+            return  # another folder, or picks by a model no longer chosen (its successor asks next)
         picks = [Pick.of(s) for s in result.next]
         first = not self._model_ready
         self._model_ready = True
-        # the first picks replace the random starters; later ones those chosen with fewer labels
-        added = self.queue.refresh(picks, self.labels, keep=0 if first else 1)
+        # the first picks replace the random starters; renewed ones those made before any suggestion
+        if self._renewing:
+            added = self.queue.refresh(picks, self.labels, keep=0 if first else 1)
+        else:
+            added = self.queue.add(picks, self.labels)
         if not picks:
             self._idle_at = len(self.labels)
         self.progress_view.set_queue_info(result)

@@ -4,6 +4,7 @@ whether more labels still pay off, and the way the model picks the images."""
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -33,10 +34,11 @@ class ProgressView(QWidget):
         font.setBold(True)
         self.count_label.setFont(font)
         self.per_class_label = QLabel("", objectName="labelPerClassLabel", wordWrap=True)
-        self.plot = make_curve_plot("labelAccuracyPlot", "Estimated accuracy", "accuracy (%)", self)
+        self.plot = make_curve_plot("labelAccuracyPlot", "Estimated accuracy as the labels grew", "accuracy (%), bars: 90 % interval", self)
         self.plot.setLabel("bottom", "labels given")
         self.plot.setYRange(0, 100, padding=0.02)
         self.plot.setMinimumSize(220, 160)
+        self.plot.setMaximumHeight(300)  # the words under it stay in view
         dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         colour = QColor(curve_colour(0, dark))
         band = QColor(colour)
@@ -47,6 +49,14 @@ class ProgressView(QWidget):
         self.plot.addItem(self._high)
         self.band = pg.FillBetweenItem(self._low, self._high, brush=pg.mkBrush(band))
         self.plot.addItem(self.band)
+        self.empty_text = pg.TextItem("The curve starts once a few images drawn at random\nhave been "
+                                      "labelled after the model suggested.", anchor=(0.5, 0.5),
+                                      color=self.palette().color(QPalette.ColorRole.PlaceholderText))
+        self.plot.addItem(self.empty_text)
+        self.empty_text.setPos(50, 50)
+        self.plot.setXRange(0, 100, padding=0.02)
+        self.bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), pen=pg.mkPen(colour), beam=0.6)
+        self.plot.addItem(self.bars)
         self.curve = self.plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5,
                                     symbolBrush=colour)
         self.estimate_label = QLabel(estimate_text(None), objectName="labelEstimateLabel", wordWrap=True)
@@ -57,11 +67,12 @@ class ProgressView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.count_label)
         layout.addWidget(self.per_class_label)
-        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.plot, 1)  # up to its maximum height; the stretch below takes the rest
         layout.addWidget(self.estimate_label)
         layout.addWidget(self.hint_label)
         layout.addWidget(self.strategy_label)
         layout.addWidget(self.skipped_label)
+        layout.addStretch(1)
 
     def set_counts(self, labelled: int, total: int, counts: dict[str, int]) -> None:
         self.count_label.setText(f"Labelled {labelled:,} of {total:,}")
@@ -71,10 +82,16 @@ class ProgressView(QWidget):
         """(labels so far, Estimate) points: the curve and its band (the interval's low and high)."""
         x = [float(n) for n, _e in points]
         self.curve.setData(x, [100 * e.accuracy for _n, e in points])
+        accuracy = np.array([100 * e.accuracy for _n, e in points], dtype=float)
+        self.bars.setData(x=np.array(x, dtype=float), y=accuracy,
+                          top=np.array([100 * e.high for _n, e in points], dtype=float) - accuracy,
+                          bottom=accuracy - np.array([100 * e.low for _n, e in points], dtype=float))
+        self.empty_text.setVisible(not points)
+        if points:
+            self.plot.setXRange(0, max(x) * 1.05 + 1, padding=0)
         self._low.setData(x, [100 * e.low for _n, e in points])
         self._high.setData(x, [100 * e.high for _n, e in points])
-        if points:
-            self.estimate_label.setText(estimate_text(points[-1][1]))
+        self.plot.setToolTip(f"Each point: {points[-1][1].method}" if points else "")
 
     def set_queue_info(self, queue) -> None:
         """What the last LabelQueue said: its estimate, hint, strategy and unreadable images."""
