@@ -66,5 +66,35 @@ def test_a_folder_of_2000_images_opens_without_decoding_them(qtbot, page, tmp_pa
     qtbot.waitUntil(lambda: page.image.picture.pixmap() is not None and not page.image.picture.pixmap().isNull(),
                     timeout=20000)
     assert page.image.cache.decoded + page.review.cache.decoded < 20
+    # labelling goes on while the model reads: random images, no suggestion, more than one batch
+    page.class_buttons.name_edit.setText("frame")
+    qtbot.mouseClick(page.class_buttons.add_button, Qt.MouseButton.LeftButton)
+    page.image.setFocus()
+    seen = set()
+    for _ in range(7):
+        seen.add(page.queue.current.path)
+        qtbot.keyClick(page.image, "1")
+    seen.add(page.queue.current.path)
+    qtbot.mouseClick(page.skip_button, Qt.MouseButton.LeftButton)
+    assert page.queue.current is not None and page.queue.current.path not in seen
+    rows = page._store.rows()
+    assert len(rows) == 7 and {(r["picked"], r["suggested"]) for r in rows} == {("random", "")}
+    assert page.progress_view.count_label.text() == "Labelled 7 of 2,000"
+    assert page.image.cache.decoded + page.review.cache.decoded < 40
     release.set()
     page.wait_idle()
+
+
+def test_the_remembered_folder_opens_when_the_page_is_shown(qtbot, demo_folder):
+    from tlgui.ui.pages.label.page import LabelPage
+
+    folder, truth = demo_folder
+    page = LabelPage()
+    qtbot.addWidget(page)
+    page.set_backbone("smallcnn", "none")
+    page.remember_folder(str(folder))
+    assert page.opened is None and page.folder_edit.text() == str(folder)
+    with qtbot.waitSignal(page.queue_arrived, timeout=60000):
+        page.show()
+    assert page.progress_view.count_label.text() == f"Labelled 0 of {len(truth)}"
+    page.shutdown()

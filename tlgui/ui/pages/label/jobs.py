@@ -41,9 +41,10 @@ class Opened:
 
 
 def open_folder(folder: str, job) -> Opened:
-    """Worker thread: list every image under ``folder`` and read its labels file."""
+    """Worker thread: list every image under ``folder`` and read its labels file (label_store, not
+    labelling: that one imports torch, which would hold a first open up for seconds)."""
     from tlgui.core.data.unlabelled import list_images
-    from tlgui.core.workflows.labelling import LabelStore
+    from tlgui.core.workflows.label_store import LabelStore
 
     listing = list_images(folder)
     store = LabelStore.for_folder(listing.root)

@@ -68,7 +68,8 @@ class LabelQueue:
 
     def start_with(self, paths: list[str], labelled, count: int = BATCH, seed: int = 0) -> None:
         """Random images of the listing to begin with (no suggestion yet), while the model reads the folder."""
-        unlabelled = [p for p in paths if p not in labelled]
+        taken = set(self.exclude())
+        unlabelled = [p for p in paths if p not in labelled and p not in taken]
         picks = random.Random(seed).sample(unlabelled, min(count, len(unlabelled)))
         self.add([Pick(p) for p in picks], labelled)
 
@@ -93,11 +94,6 @@ class LabelQueue:
         """The next image becomes the current one (None: nothing queued)."""
         self.current = self._queue.popleft() if self._queue else None
         return self.current
-
-    def skip(self) -> Pick | None:
-        if self.current is not None:
-            self.skipped.add(self.current.path)
-        return self.advance()
 
     def labelled(self, label: str) -> Given | None:
         """The current image got ``label``: remembered for Undo (the caller writes the file)."""

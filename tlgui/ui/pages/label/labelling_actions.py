@@ -36,8 +36,8 @@ class LabelActions:
 
     def skip(self) -> None:
         if self.queue.current is not None:
-            self.queue.skip()
-            self._show_current()
+            self.queue.skipped.add(self.queue.current.path)
+            self._next()
             self._want_queue()
 
     def undo(self) -> None:
@@ -135,6 +135,9 @@ class LabelActions:
         return True
 
     def _next(self) -> None:
+        if not self._model_ready and len(self.queue) == 0 and self.opened is not None:
+            # the model still reads a big folder: more random images meanwhile (honest ones, no suggestion)
+            self.queue.start_with(self.opened.paths, self.labels, seed=len(self.labels) + len(self.queue.skipped))
         self.queue.advance()
         self._show_current()
 
