@@ -98,3 +98,19 @@ def test_the_remembered_folder_opens_when_the_page_is_shown(qtbot, demo_folder):
         page.show()
     assert page.progress_view.count_label.text() == f"Labelled 0 of {len(truth)}"
     page.shutdown()
+
+
+def test_lab_tiff_stacks_show_their_channels_composited(qtbot, page, tmp_path):
+    """A 4-channel 16-bit TIFF shows as elsewhere in the window: a colour per channel, each auto-contrasted."""
+    from tests.ui.lab_images import image_pixels, write_lab_folder
+
+    folder = write_lab_folder(tmp_path / "cells", per_class=3)
+    open_and_wait(qtbot, page, folder)
+    assert page.queue.current.path.endswith(".tif")
+    picture = page.image.picture
+    qtbot.waitUntil(lambda: picture.pixmap() is not None and not picture.pixmap().isNull(), timeout=20000)
+    pixels = image_pixels(picture.pixmap().toImage()).reshape(-1, 3).astype(int)
+    red = (pixels[:, 0] > 200) & (pixels[:, 1] < 90) & (pixels[:, 2] < 90)
+    green = (pixels[:, 1] > 200) & (pixels[:, 0] < 90) & (pixels[:, 2] < 90)
+    assert red.mean() > 0.02 and green.mean() > 0.02  # the first two channels, each in its colour
+    page.wait_idle()

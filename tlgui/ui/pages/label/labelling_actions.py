@@ -71,7 +71,10 @@ class LabelActions:
     # -- classes ------------------------------------------------------------------------
     def add_class(self, name: str) -> None:
         name = name.strip()
-        if not name or self._store is None:
+        if not name:
+            return
+        if self._store is None:
+            self._say_error("Choose a folder of images first: its classes are kept with its labels.")
             return
         if name in self.classes:
             self._say_error(f"There is already a class {name!r}.")

@@ -67,7 +67,7 @@ class ProgressView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.count_label)
         layout.addWidget(self.per_class_label)
-        layout.addWidget(self.plot, 1)  # up to its maximum height; the stretch below takes the rest
+        layout.addWidget(self.plot, 4)  # up to its maximum height; the stretch below takes the rest
         layout.addWidget(self.estimate_label)
         layout.addWidget(self.hint_label)
         layout.addWidget(self.strategy_label)
