@@ -24,6 +24,19 @@ def test_a_broken_image_is_listed_with_its_reason_and_never_offered(qtbot, page,
     page.wait_idle()
 
 
+def test_a_missing_folder_is_one_line_naming_it(qtbot, page, tmp_path):
+    missing = tmp_path / "no such folder"
+    with qtbot.waitSignal(page.failed, timeout=20000) as failed:
+        page.folder_edit.setText(str(missing))
+        qtbot.keyClick(page.folder_edit, Qt.Key.Key_Return)
+    assert str(missing) in failed.args[0] and "\n" not in failed.args[0]
+    assert page.error_label.isVisible() and page.opened is None
+    page.class_buttons.name_edit.setText("cat")
+    qtbot.mouseClick(page.class_buttons.add_button, Qt.MouseButton.LeftButton)
+    assert page.error_label.text().startswith("Choose a folder of images first")
+    page.wait_idle()
+
+
 def test_a_folder_of_broken_images_says_so_in_one_line(qtbot, page, tmp_path):
     folder = tmp_path / "all broken"
     folder.mkdir()

@@ -75,7 +75,10 @@ def test_classes_are_added_and_renamed_in_the_labels_file(qtbot, page, demo_fold
     folder, _truth = demo_folder
     open_and_wait(qtbot, page, folder)
     add_class(qtbot, page, "cat")
-    add_class(qtbot, page, "dog")
+    page.class_buttons.name_edit.setFocus()
+    qtbot.keyClicks(page.class_buttons.name_edit, "dog")
+    qtbot.keyClick(page.class_buttons.name_edit, Qt.Key.Key_Return)  # Enter in the name field adds it
+    assert page.classes == ["cat", "dog"] and page._store.csv_path.is_file() is False  # nothing labelled by it
     page.image.setFocus()
     first = page.queue.current.path
     qtbot.keyClick(page.image, "1")  # the first image shows at once: no wait
