@@ -90,7 +90,8 @@ def test_a_folder_of_2000_images_opens_without_decoding_them(qtbot, page, tmp_pa
     seen.add(page.queue.current.path)
     qtbot.mouseClick(page.skip_button, Qt.MouseButton.LeftButton)
     assert page.queue.current is not None and page.queue.current.path not in seen
-    rows = page._store.rows()
+    qtbot.waitUntil(lambda: not page.writer.busy(), timeout=20000)
+    rows = page.writer.store.rows()
     assert len(rows) == 7 and {(r["picked"], r["suggested"]) for r in rows} == {("random", "")}
     assert page.progress_view.count_label.text() == "Labelled 7 of 2,000"
     assert page.image.cache.decoded + page.review.cache.decoded < 40

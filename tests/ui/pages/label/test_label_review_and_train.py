@@ -29,7 +29,7 @@ def test_review_grid_accepts_the_selected_images_in_one_go(qtbot, page, demo_fol
     review = page.review
     assert page.tabs.currentWidget() is review
     qtbot.keyClick(page.image, "1")  # number keys do nothing while the grid shows
-    assert len(csv_rows(page)) == 6
+    assert len(csv_rows(qtbot, page)) == 6
     review.class_combo.setCurrentText("star")
     with qtbot.waitSignal(page.ranked_arrived, timeout=60000):
         qtbot.mouseClick(review.show_button, Qt.MouseButton.LeftButton)
@@ -44,7 +44,7 @@ def test_review_grid_accepts_the_selected_images_in_one_go(qtbot, page, demo_fol
                          pos=view.visualRect(review.model.index(row)).center())
     assert len(review.selected()) == 3 and review.accept_button.text() == "Accept 3 selected as star"
     qtbot.mouseClick(review.accept_button, Qt.MouseButton.LeftButton)
-    rows = {r["path"]: r for r in csv_rows(page)}
+    rows = {r["path"]: r for r in csv_rows(qtbot, page)}
     for path in shown[:3]:
         assert rows[path]["label"] == "star" and rows[path]["picked"] == "bulk" and rows[path]["suggested"] == "star"
     assert len(rows) == 9 and not set(shown[:3]) & {p.path for p in review.model.picks}

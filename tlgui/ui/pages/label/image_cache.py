@@ -51,6 +51,7 @@ class ImageCache(QObject):
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._errors: dict[str, str] = {}
         self._wanted: list[str] = []  # newest last
+        self._running = False  # a decoding job runs (its own flag: a thread that sent finished may still be ending)
         self._runner = TaskRunner(self)
 
     def get(self, path: str) -> QPixmap | None:
@@ -78,27 +79,32 @@ class ImageCache(QObject):
         self._pump()
 
     def clear(self) -> None:
-        self._runner.cancel_all()
+        self._runner.cancel_all()  # its end (on_ended) still clears the running flag
         self._pixmaps.clear()
         self._errors.clear()
         self._wanted.clear()
 
     def busy(self) -> bool:
-        return self._runner.busy() or bool(self._wanted)
+        return self._running or bool(self._wanted)
 
     def shutdown(self) -> None:
         self._wanted.clear()
         self._runner.shutdown()
 
-    @Slot()
     def _pump(self) -> None:
-        if self._runner.busy() or not self._wanted:
+        if self._running or not self._wanted:
             return
         batch = self._wanted[-_PER_JOB:][::-1]
         del self._wanted[-_PER_JOB:]
         side = self.side
+        self._running = True
         self._runner.start(lambda job: _decode_all(batch, side, job), None, None, self._on_picture,
-                           name="label-pictures", on_ended=self._pump)
+                           name="label-pictures", on_ended=self._ended)
+
+    @Slot()
+    def _ended(self) -> None:
+        self._running = False
+        self._pump()
 
     def _on_picture(self, payload) -> None:
         path, rgb, error = payload

@@ -52,6 +52,14 @@ def open_folder(folder: str, job) -> Opened:
     return Opened(str(listing.root), listing.paths, str(store.csv_path), store.classes(), labels, store.problems())
 
 
+def read_labels(csv_path: str, folder: str, _job) -> tuple[dict[str, str], list[str]]:
+    """Worker thread: the labels and classes as the file has them now."""
+    from tlgui.core.workflows.label_store import LabelStore
+
+    store = LabelStore(csv_path, folder)
+    return store.labels(), store.classes()
+
+
 def _emit_to(job):
     from tlgui.core.base.events import Stage
 

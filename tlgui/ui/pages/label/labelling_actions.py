@@ -1,33 +1,35 @@
 """What the Label page's keys and buttons do: label, accept the suggestion, skip, undo, add or
 rename a class, accept many from the review grid. Each label is written to the labels CSV at once
-(a small atomic write) and the next image shows at once; the model's work stays in the background.
+in the background (:class:`~tlgui.ui.pages.label.label_writer.LabelWriter`, in order) and the next image
+shows at once; the model's work stays in the background too.
 
 A mixin of :class:`~tlgui.ui.pages.label.page.LabelPage`, kept apart so each module stays short.
 """
 
 from __future__ import annotations
 
-from tlgui.core.base.errors import TlguiError
+from pathlib import Path
 
 
 class LabelActions:
-    """Needs the page's ``queue``, ``labels``, ``classes``, ``_store`` and widgets."""
+    """Needs the page's ``queue``, ``labels``, ``classes``, ``writer`` and widgets."""
 
     # -- labelling ------------------------------------------------------------------------
     def label(self, cls: str) -> None:
-        """Give the current image the class ``cls`` and show the next one."""
+        """Give the current image the class ``cls`` and show the next one (the file is written in the background)."""
         pick = self.queue.current
-        if pick is None or self._store is None or not self._write(
-                lambda: self._store.add(pick.path, cls, pick.suggested, pick.confidence, pick.picked),
-                f"Could not save the label of {pick.path}"):
+        if pick is None or self.writer.store is None:
             return
+        self.writer.write(lambda store: store.add(pick.path, cls, pick.suggested, pick.confidence, pick.picked),
+                          f"Could not save the label of {Path(pick.path).name}")
         self.queue.labelled(cls)
         self.labels[pick.path] = cls
         if cls not in self.classes:  # a suggestion of a class renamed meanwhile
             self.classes.append(cls)
             self._classes_changed()
+        self._say_error("")
         self._next()
-        self._after_labels()
+        self._update_counts()
 
     def accept_suggestion(self) -> None:
         pick = self.queue.current
@@ -42,22 +44,21 @@ class LabelActions:
 
     def undo(self) -> None:
         """Take back the last label given here: removed from the file, its image shown again."""
-        given = self.queue.given[-1] if self.queue.given else None
-        if given is None or self._store is None or not self._write(
-                lambda: self._store.remove(given.pick.path), f"Could not undo the label of {given.pick.path}"):
+        given = self.queue.undo() if self.writer.store is not None else None
+        if given is None:
             return
-        self.queue.undo()
-        self.labels.pop(given.pick.path, None)
+        path = given.pick.path
+        self.writer.write(lambda store: store.remove(path), f"Could not undo the label of {Path(path).name}")
+        self.labels.pop(path, None)
         self._show_current()
-        self._after_labels()
+        self._update_counts()
 
     def accept_many(self, cls: str, picks: list) -> None:
         """The review grid's selection, all labelled ``cls`` in one write (picked = bulk)."""
-        if self._store is None or not picks:
+        if self.writer.store is None or not picks:
             return
         items = [(p.path, cls, p.suggested, p.confidence, "bulk") for p in picks]
-        if not self._write(lambda: self._store.add_many(items), f"Could not save the {len(items)} labels"):
-            return
+        self.writer.write(lambda store: store.add_many(items), f"Could not save the {len(items)} labels")
         paths = [p.path for p in picks]
         for path in paths:
             self.labels[path] = cls
@@ -66,38 +67,42 @@ class LabelActions:
         self.review.status.setText(f"{len(paths)} image(s) labelled {cls}.")
         if self.queue.current is not None and self.queue.current.path in self.labels:
             self._next()
-        self._after_labels()
+        self._update_counts()
 
     # -- classes ------------------------------------------------------------------------
     def add_class(self, name: str) -> None:
         name = name.strip()
         if not name:
             return
-        if self._store is None:
+        if self.writer.store is None:
             self._say_error("Choose a folder of images first: its classes are kept with its labels.")
             return
         if name in self.classes:
             self._say_error(f"There is already a class {name!r}.")
             return
-        classes = [*self.classes, name]
-        if self._write(lambda: self._store.set_classes(classes), f"Could not add the class {name!r}"):
-            self.classes = classes
-            self.class_buttons.done_editing()
-            self._classes_changed()
+        self.classes = [*self.classes, name]
+        classes = list(self.classes)
+        self.writer.write(lambda store: store.set_classes(classes), f"Could not add the class {name!r}")
+        self._say_error("")
+        self.class_buttons.done_editing()
+        self._classes_changed()
 
     def rename_class(self, old: str, new: str) -> None:
         """Rename a class everywhere: the list, every label of it in the file, the suggestions."""
-        if self._store is None or not self._write(lambda: self._store.rename_class(old, new),
-                                                  f"Could not rename {old!r}"):
-            return
         new = new.strip()
+        if self.writer.store is None or not new or new == old or old not in self.classes:
+            return
+        if new in self.classes:
+            self._say_error(f"There is already a class {new!r}.")
+            return
+        self.writer.write(lambda store: store.rename_class(old, new), f"Could not rename {old!r}")
         self.classes = [new if c == old else c for c in self.classes]
         self.labels = {p: (new if c == old else c) for p, c in self.labels.items()}
         self.queue.rename(old, new)
+        self._say_error("")
         self.class_buttons.done_editing()
         self._classes_changed()
         self._show_current()
-        self._refresh_curve()
 
     def _classes_changed(self) -> None:
         self.class_buttons.set_classes(self.classes)
@@ -126,17 +131,6 @@ class LabelActions:
             self.skip()
 
     # -- helpers ------------------------------------------------------------------------
-    def _write(self, change, failure: str) -> bool:
-        """Apply a change to the labels store; a failure is one line in the page."""
-        try:
-            change()
-        except (OSError, TlguiError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self._say_error(f"{failure}: {reason}.")
-            return False
-        self._say_error("")
-        return True
-
     def _next(self) -> None:
         if not self._model_ready and len(self.queue) == 0 and self.opened is not None:
             # the model still reads a big folder: more random images meanwhile (honest ones, no suggestion)
@@ -155,10 +149,15 @@ class LabelActions:
         self.image.prefetch(self.queue.queued()[:4])
         self._update_buttons()
 
-    def _after_labels(self) -> None:
-        self._update_counts()
+    def _on_saved(self) -> None:
+        """Every change is on disk: the curve and the model's next picks see them."""
         self._refresh_curve()
         self._want_queue()
+
+    def _on_write_failed(self, text: str) -> None:
+        """A change did not reach the file: said in one line, and what is shown is read back from it."""
+        self._say_error(text)
+        self._reload_labels()
 
     def _update_buttons(self) -> None:
         pick = self.queue.current

@@ -35,6 +35,7 @@ from tlgui.ui.pages.label import jobs
 from tlgui.ui.pages.label.class_buttons import ClassButtons
 from tlgui.ui.pages.label.current_image import CurrentImage
 from tlgui.ui.pages.label.label_queue import BATCH, LabelQueue, Pick
+from tlgui.ui.pages.label.label_writer import LabelWriter
 from tlgui.ui.pages.label.labelling_actions import LabelActions
 from tlgui.ui.pages.label.progress_view import ProgressView
 from tlgui.ui.pages.label.review_grid import ReviewGrid
@@ -60,7 +61,6 @@ class LabelPage(LabelActions, QWidget):
         self.classes: list[str] = []
         self.queue = LabelQueue()
         self.last_error = ""
-        self._store = None
         self._generation = 0
         self._model_busy = False
         self._model_job = None  # the running model job (its end frees the model for the next)
@@ -69,9 +69,12 @@ class LabelPage(LabelActions, QWidget):
         self._renewing = False  # the running call's picks replace the queued ones
         self._idle_at: int | None = None  # labels given when the model last had nothing to give or failed
         self._want_rank: str | None = None
-        self._curve_dirty = False
+        self._curve_dirty = self._curve_running = False
         self._runner = TaskRunner(self)
         self._curve_runner = TaskRunner(self)
+        self.writer = LabelWriter(self)
+        self.writer.saved.connect(self._on_saved)
+        self.writer.failed.connect(self._on_write_failed)
         self._build()
         self._shortcuts()
         self._update_buttons()
@@ -194,7 +197,8 @@ class LabelPage(LabelActions, QWidget):
         self._model_job = None
         self._model_busy = self._model_ready = False
         self._want_rank, self._labels_at_fetch, self._idle_at = None, 0, None
-        self.opened, self._store, self.labels, self.classes = None, None, {}, []
+        self.writer.set_store(None)  # the last folder's changes are written first
+        self.opened, self.labels, self.classes = None, {}, []
         self.queue = LabelQueue()
         self.image.cache.clear()
         self.review.cache.clear()
@@ -208,12 +212,14 @@ class LabelPage(LabelActions, QWidget):
                            lambda exc: self._on_failed(generation, exc, "Opening the folder"), name="label-open")
 
     def busy(self) -> bool:
-        return self._runner.busy() or self._curve_runner.busy()
+        return self._runner.busy() or self._curve_runner.busy() or self.writer.busy()
 
     def wait_idle(self, msecs: int = 30000) -> bool:
+        self.writer.flush(msecs)
         return self._runner.wait(msecs) and self._curve_runner.wait(msecs)
 
     def shutdown(self) -> None:
+        self.writer.flush()  # every label given is written before the page goes
         self._runner.shutdown()
         self._curve_runner.shutdown()
         self.image.shutdown()
@@ -243,7 +249,7 @@ class LabelPage(LabelActions, QWidget):
         from tlgui.core.workflows.label_store import LabelStore
 
         self.opened = opened
-        self._store = LabelStore(opened.csv_path, opened.folder)
+        self.writer.set_store(LabelStore(opened.csv_path, opened.folder))
         self.labels = dict(opened.labels)
         self.classes = list(opened.classes)
         self.folder_edit.setText(opened.folder)
@@ -265,8 +271,8 @@ class LabelPage(LabelActions, QWidget):
 
     # -- the model's picks (one model job at a time: they share the stored features) ---------
     def _want_queue(self) -> None:
-        if self.opened is None or self._model_busy or not self.opened.paths:
-            return
+        if self.opened is None or self._model_busy or not self.opened.paths or self.writer.busy():
+            return  # (once the labels are written, the writer's saved signal asks again)
         if self._want_rank is not None:
             cls, self._want_rank = self._want_rank, None
             self._start_rank(cls)
@@ -352,14 +358,27 @@ class LabelPage(LabelActions, QWidget):
         self.review.set_busy(False)
         self.ranked_arrived.emit()
 
+    def _reload_labels(self) -> None:
+        """Read the labels and classes back from the file (after a write failed)."""
+        if self.opened is None:
+            return
+        csv_path, folder, generation = self.opened.csv_path, self.opened.folder, self._generation
+        self._runner.start(lambda job: jobs.read_labels(csv_path, folder, job),
+                           lambda got: self._on_reloaded(generation, got), None, name="label-reload")
+
+    def _on_reloaded(self, generation: int, got) -> None:
+        if generation == self._generation:
+            self.labels, self.classes = got
+            self._classes_changed()
+
     # -- curve and counts ---------------------------------------------------------------
     def _refresh_curve(self) -> None:
         if self.opened is None:
             return
-        if self._curve_runner.busy():
+        if self._curve_running:
             self._curve_dirty = True
             return
-        self._curve_dirty = False
+        self._curve_dirty, self._curve_running = False, True
         csv_path, generation = self.opened.csv_path, self._generation
         self._curve_runner.start(lambda job: jobs.history(csv_path, job),
                                  lambda points: self._on_history(generation, points),
@@ -368,6 +387,7 @@ class LabelPage(LabelActions, QWidget):
 
     @Slot()
     def _curve_ended(self) -> None:
+        self._curve_running = False
         if self._curve_dirty:
             self._refresh_curve()
 
@@ -408,4 +428,5 @@ class LabelPage(LabelActions, QWidget):
     @Slot()
     def _train(self) -> None:
         if self.opened is not None and self.labels:
+            self.writer.flush()  # the Train page reads the file next: every label in it first
             self.train_requested.emit(self.opened.csv_path)
