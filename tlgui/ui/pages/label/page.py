@@ -94,6 +94,9 @@ class LabelPage(LabelActions, QWidget):
         self.status_label = QLabel("", objectName="labelStatusLabel", wordWrap=True)
         self.progress = QProgressBar(objectName="labelProgress", visible=False, maximumHeight=8, textVisible=False)
         self.progress.setRange(0, 0)
+        policy = self.progress.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the page does not jump when it shows
+        self.progress.setSizePolicy(policy)
 
         self.image = CurrentImage()
         self.class_buttons = ClassButtons()
@@ -287,12 +290,16 @@ class LabelPage(LabelActions, QWidget):
         opened, backbone, generation = self.opened, self.backbone, self._generation
         classes, exclude = list(self.classes), self.queue.exclude(keep=1 if self._renewing else None)
         self._model_busy = True
-        self.progress.setVisible(True)
         self._model_job = self._runner.start(
             lambda job: jobs.next_images(opened.folder, opened.csv_path, backbone, classes, exclude, BATCH, job),
             lambda result: self._on_queue(generation, backbone, result),
             lambda exc: self._on_failed(generation, exc, "Choosing the next images"),
-            self.status_label.setText, name="label-next", on_ended=self._model_ended)
+            self._on_progress, name="label-next", on_ended=self._model_ended)
+
+    def _on_progress(self, text: str) -> None:
+        """The model reports only when it has real work (reading the folder): then the busy bar shows."""
+        self.status_label.setText(text)
+        self.progress.setVisible(True)
 
     @Slot()
     def _model_ended(self) -> None:
@@ -340,12 +347,11 @@ class LabelPage(LabelActions, QWidget):
     def _start_rank(self, cls: str) -> None:
         opened, backbone, generation = self.opened, self.backbone, self._generation
         self._model_busy = True
-        self.progress.setVisible(True)
         self._model_job = self._runner.start(
             lambda job: jobs.ranked(opened.folder, opened.csv_path, backbone, cls, REVIEW_LIMIT, job),
             lambda result: self._on_ranked(generation, cls, result),
             lambda exc: self._on_failed(generation, exc, "Ranking the images"),
-            self.status_label.setText, name="label-rank", on_ended=self._model_ended)
+            self._on_progress, name="label-rank", on_ended=self._model_ended)
 
     def _on_ranked(self, generation: int, cls: str, result) -> None:
         if generation != self._generation:
