@@ -49,8 +49,8 @@ class ProgressView(QWidget):
         self.plot.addItem(self._high)
         self.band = pg.FillBetweenItem(self._low, self._high, brush=pg.mkBrush(band))
         self.plot.addItem(self.band)
-        self.empty_text = pg.TextItem("The curve starts once a few images drawn at random\nhave been "
-                                      "labelled after the model suggested.", anchor=(0.5, 0.5),
+        self.empty_text = pg.TextItem("No points yet: they come from\nimages drawn at random, labelled\n"
+                                      "after the model suggested", anchor=(0.5, 0.5),
                                       color=self.palette().color(QPalette.ColorRole.PlaceholderText))
         self.plot.addItem(self.empty_text)
         self.empty_text.setPos(50, 50)
