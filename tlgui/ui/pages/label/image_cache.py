@@ -52,6 +52,7 @@ class ImageCache(QObject):
         self._errors: dict[str, str] = {}
         self._wanted: list[str] = []  # newest last
         self._running = False  # a decoding job runs (its own flag: a thread that sent finished may still be ending)
+        self._closed = False
         self._runner = TaskRunner(self)
 
     def get(self, path: str) -> QPixmap | None:
@@ -88,11 +89,12 @@ class ImageCache(QObject):
         return self._running or bool(self._wanted)
 
     def shutdown(self) -> None:
+        self._closed = True
         self._wanted.clear()
         self._runner.shutdown()
 
     def _pump(self) -> None:
-        if self._running or not self._wanted:
+        if self._running or self._closed or not self._wanted:
             return
         batch = self._wanted[-_PER_JOB:][::-1]
         del self._wanted[-_PER_JOB:]

@@ -47,6 +47,11 @@ class LabelWriter(QObject):
             self._pending.append((change, failure))
             self._pump()
 
+    def close(self) -> None:
+        """Write what is queued, then take no more (the page is closing)."""
+        self.flush()
+        self.store = None
+
     def busy(self) -> bool:
         return self._running or bool(self._pending)
 
@@ -62,7 +67,7 @@ class LabelWriter(QObject):
                 self.failed.emit(f"{failure}: {reason(exc)}.")
 
     def _pump(self) -> None:
-        if self._running:
+        if self._running or self.store is None:
             return
         if not self._pending:
             self.saved.emit()

@@ -70,6 +70,7 @@ class LabelPage(LabelActions, QWidget):
         self._idle_at: int | None = None  # labels given when the model last had nothing to give or failed
         self._want_rank: str | None = None
         self._curve_dirty = self._curve_running = False
+        self._closed = False
         self._runner = TaskRunner(self)
         self._curve_runner = TaskRunner(self)
         self.writer = LabelWriter(self)
@@ -192,7 +193,7 @@ class LabelPage(LabelActions, QWidget):
 
     def open_folder(self, folder: str) -> None:
         """List ``folder`` in the background (nothing decoded) and start labelling it."""
-        if not folder:
+        if not folder or self._closed:
             return
         self._generation += 1
         generation = self._generation
@@ -222,7 +223,8 @@ class LabelPage(LabelActions, QWidget):
         return self._runner.wait(msecs) and self._curve_runner.wait(msecs)
 
     def shutdown(self) -> None:
-        self.writer.flush()  # every label given is written before the page goes
+        self._closed = True  # no job starts after this (a late signal would start one)
+        self.writer.close()  # every label given is written before the page goes
         self._runner.shutdown()
         self._curve_runner.shutdown()
         self.image.shutdown()
@@ -274,7 +276,7 @@ class LabelPage(LabelActions, QWidget):
 
     # -- the model's picks (one model job at a time: they share the stored features) ---------
     def _want_queue(self) -> None:
-        if self.opened is None or self._model_busy or not self.opened.paths or self.writer.busy():
+        if self._closed or self.opened is None or self._model_busy or not self.opened.paths or self.writer.busy():
             return  # (once the labels are written, the writer's saved signal asks again)
         if self._want_rank is not None:
             cls, self._want_rank = self._want_rank, None
@@ -326,8 +328,7 @@ class LabelPage(LabelActions, QWidget):
         self.progress_view.set_queue_info(result)
         self.status_label.setText(f"The model's picks are ready ({result.seconds:.1f} s)."
                                   if added else "The model has no more images to offer.")
-        if self.queue.current is None or (first and self.queue.current.suggested is None
-                                          and self.queue.current.picked == "random" and not self.queue.given):
+        if self.queue.current is None:  # (the image shown stays: a key pressed now is meant for it)
             self.queue.advance()
             self._show_current()
         self.image.prefetch(self.queue.queued()[:4])
@@ -366,7 +367,7 @@ class LabelPage(LabelActions, QWidget):
 
     def _reload_labels(self) -> None:
         """Read the labels and classes back from the file (after a write failed)."""
-        if self.opened is None:
+        if self.opened is None or self._closed:
             return
         csv_path, folder, generation = self.opened.csv_path, self.opened.folder, self._generation
         self._runner.start(lambda job: jobs.read_labels(csv_path, folder, job),
@@ -379,7 +380,7 @@ class LabelPage(LabelActions, QWidget):
 
     # -- curve and counts ---------------------------------------------------------------
     def _refresh_curve(self) -> None:
-        if self.opened is None:
+        if self.opened is None or self._closed:
             return
         if self._curve_running:
             self._curve_dirty = True
