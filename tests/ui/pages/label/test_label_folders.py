@@ -128,3 +128,24 @@ def test_lab_tiff_stacks_show_their_channels_composited(qtbot, page, tmp_path):
     green = (pixels[:, 1] > 200) & (pixels[:, 0] < 90) & (pixels[:, 2] < 90)
     assert red.mean() > 0.02 and green.mean() > 0.02  # the first two channels, each in its colour
     page.wait_idle()
+
+
+def test_a_model_that_cannot_load_is_one_line_and_labelling_goes_on(qtbot, page, demo_folder, tmp_path):
+    folder, truth = demo_folder
+    missing = tmp_path / "gone" / "model.pt"
+    page.set_backbone("smallcnn", str(missing))
+    with qtbot.waitSignal(page.failed, timeout=60000) as failed:
+        page.folder_edit.setText(str(folder))
+        qtbot.keyClick(page.folder_edit, Qt.Key.Key_Return)
+    assert str(missing) in failed.args[0] and "\n" not in failed.args[0] and "Traceback" not in failed.args[0]
+    page.class_buttons.name_edit.setText("shape")
+    qtbot.mouseClick(page.class_buttons.add_button, Qt.MouseButton.LeftButton)
+    page.image.setFocus()
+    for _ in range(7):  # more than one batch: random images keep coming without a model
+        qtbot.waitUntil(lambda: page.queue.current is not None, timeout=20000)
+        qtbot.keyClick(page.image, "1")
+    qtbot.waitUntil(lambda: not page.writer.busy(), timeout=20000)
+    rows = page.writer.store.rows()
+    assert len(rows) == 7 and {r["picked"] for r in rows} == {"random"}
+    assert page.progress_view.count_label.text() == f"Labelled 7 of {len(truth)}"
+    page.wait_idle()

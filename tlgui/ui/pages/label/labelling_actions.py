@@ -132,8 +132,8 @@ class LabelActions:
 
     # -- helpers ------------------------------------------------------------------------
     def _next(self) -> None:
-        if not self._model_ready and len(self.queue) == 0 and self.opened is not None:
-            # the model still reads a big folder: more random images meanwhile (honest ones, no suggestion)
+        if (not self._model_ready or self._model_failed) and len(self.queue) == 0 and self.opened is not None:
+            # the model still reads a big folder, or cannot: random images meanwhile (honest ones, no suggestion)
             self.queue.start_with(self.opened.paths, self.labels, seed=len(self.labels) + len(self.queue.skipped))
         self.queue.advance()
         self._show_current()

@@ -41,6 +41,7 @@ from tlgui.ui.pages.label.progress_view import ProgressView
 from tlgui.ui.pages.label.review_grid import ReviewGrid
 
 REVIEW_LIMIT = 200  # images shown in the review grid
+NEXT_IMAGES = "Choosing the next images"
 INTRO = ("Label a folder of images: the model picks which images to label next and suggests a class for each. "
          "Your image files are never changed; the labels are kept in tlgui's data folder.")
 
@@ -71,6 +72,7 @@ class LabelPage(LabelActions, QWidget):
         self._want_rank: str | None = None
         self._curve_dirty = self._curve_running = False
         self._closed = False
+        self._model_failed = False  # the model's last call failed (bad weights...): random images meanwhile
         self._runner = TaskRunner(self)
         self._curve_runner = TaskRunner(self)
         self.writer = LabelWriter(self)
@@ -177,7 +179,7 @@ class LabelPage(LabelActions, QWidget):
         changed = jobs.Backbone(architecture, weights) != self.backbone
         self.backbone = jobs.Backbone(architecture, weights)
         if changed and self.opened is not None:  # the new model chooses from now on
-            self._model_ready, self._idle_at = False, None  # its first picks replace the queued ones
+            self._model_ready, self._model_failed, self._idle_at = False, False, None  # its picks replace the queued
             self._want_queue()
         text = (f"Suggestions come from the Train page's model: <b>{self.backbone.describe()}</b> "
                 "(change it on the Train page; the Which model? page ranks the backbones).")
@@ -199,7 +201,7 @@ class LabelPage(LabelActions, QWidget):
         generation = self._generation
         self._runner.cancel_all()
         self._model_job = None
-        self._model_busy = self._model_ready = False
+        self._model_busy = self._model_ready = self._model_failed = False
         self._want_rank, self._labels_at_fetch, self._idle_at = None, 0, None
         self.writer.set_store(None)  # the last folder's changes are written first
         self.opened, self.labels, self.classes = None, {}, []
@@ -295,7 +297,7 @@ class LabelPage(LabelActions, QWidget):
         self._model_job = self._runner.start(
             lambda job: jobs.next_images(opened.folder, opened.csv_path, backbone, classes, exclude, BATCH, job),
             lambda result: self._on_queue(generation, backbone, result),
-            lambda exc: self._on_failed(generation, exc, "Choosing the next images"),
+            lambda exc: self._on_failed(generation, exc, NEXT_IMAGES),
             self._on_progress, name="label-next", on_ended=self._model_ended)
 
     def _on_progress(self, text: str) -> None:
@@ -317,7 +319,7 @@ class LabelPage(LabelActions, QWidget):
             return  # another folder, or picks by a model no longer chosen (its successor asks next)
         picks = [Pick.of(s) for s in result.next]
         first = not self._model_ready
-        self._model_ready = True
+        self._model_ready, self._model_failed = True, False
         # the first picks replace the random starters; renewed ones those made before any suggestion
         if self._renewing:
             added = self.queue.refresh(picks, self.labels, keep=0 if first else 1)
@@ -416,6 +418,7 @@ class LabelPage(LabelActions, QWidget):
         if generation != self._generation:
             return
         self._model_ready = True
+        self._model_failed = doing == NEXT_IMAGES  # labelling goes on with random images meanwhile
         self._idle_at = len(self.labels)  # asked again after the next label, not in a loop
         self._busy(False, "")
         self.review.set_busy(False)
