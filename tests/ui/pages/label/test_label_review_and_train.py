@@ -3,6 +3,8 @@ the Train page with the labels CSV and switches to it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 
 from tests.ui.pages.label.conftest import open_and_wait, press_class, write_demo_folder
@@ -80,4 +82,22 @@ def test_train_on_these_labels_fills_the_train_page(qtbot, main_window, tmp_path
     assert sorted(panel.summary().classes) == ["arrow", "star"] and sum(panel.summary().counts) == 6
     config = main_window.build_config()
     assert config.data == page.opened.csv_path
+    page.wait_idle()
+
+
+def test_export_copies_the_labelled_images_into_class_folders(qtbot, page, demo_folder, tmp_path):
+    folder, truth = demo_folder
+    open_and_wait(qtbot, page, folder)
+    for name in CLASSES:
+        add_class(qtbot, page, name)
+    assert not page.export_button.isEnabled()
+    label_by_truth(qtbot, page, truth, 4)
+    given = dict(page.labels)
+    out = tmp_path / "exported"
+    with qtbot.waitSignal(page.exported, timeout=20000):
+        page.export_to(str(out))
+    copied = sorted((p.parent.name, p.name) for p in out.rglob("*.png"))
+    assert copied == sorted((label, Path(path).name) for path, label in given.items())
+    assert all(Path(p).is_file() for p in truth)  # the originals stay
+    assert page.status_label.text().startswith("Copied 4 image(s)")
     page.wait_idle()

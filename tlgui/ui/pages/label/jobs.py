@@ -94,6 +94,13 @@ def history(csv_path: str, _job) -> list:
     return estimate_history(csv_path)
 
 
+def export(csv_path: str, folder: str, _job) -> dict:
+    """Worker thread: copies of the labelled images in one sub-folder per class."""
+    from tlgui.core.workflows.label_export import export_labels
+
+    return export_labels(csv_path, folder)
+
+
 def human(exc: BaseException, doing: str) -> str:
     """One plain line for the page (no traceback)."""
     from tlgui.workers.training import describe_exception

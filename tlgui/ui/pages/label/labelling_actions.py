@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tlgui.ui.pages.label import jobs
+
 
 class LabelActions:
     """Needs the page's ``queue``, ``labels``, ``classes``, ``writer`` and widgets."""
@@ -149,6 +151,48 @@ class LabelActions:
         self.image.prefetch(self.queue.queued()[:4])
         self._update_buttons()
 
+    def _reload_labels(self) -> None:
+        """Read the labels and classes back from the file (after a write failed)."""
+        if self.opened is None or self._closed:
+            return
+        csv_path, folder, generation = self.opened.csv_path, self.opened.folder, self._generation
+        self._runner.start(lambda job: jobs.read_labels(csv_path, folder, job),
+                           lambda got: self._on_reloaded(generation, got), None, name="label-reload")
+
+    def _on_reloaded(self, generation: int, got) -> None:
+        if generation == self._generation:
+            self.labels, self.classes = got
+            self._classes_changed()
+
+    # -- export -------------------------------------------------------------------------
+    def _choose_export(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Export the labelled images into class folders in…",
+                                                  str(Path.home()))
+        if folder:
+            self.export_to(folder)
+
+    def export_to(self, folder: str) -> None:
+        """Copy every labelled image into ``folder/<class>/`` in the background (the originals stay)."""
+        if self.opened is None or not self.labels:
+            return
+        self.writer.flush()  # every label given is in the file first
+        csv_path, generation = self.opened.csv_path, self._generation
+        self.status_label.setText(f"Copying the labelled images into {folder}…")
+        self._runner.start(lambda job: jobs.export(csv_path, folder, job),
+                           lambda result: self._on_exported(generation, result),
+                           lambda exc: self._on_failed(generation, exc, "Exporting the labels"), name="label-export")
+
+    def _on_exported(self, generation: int, result: dict) -> None:
+        if generation != self._generation:
+            return
+        skipped = len(result.get("skipped") or [])
+        more = f"; {skipped} not copied ({result['skipped'][0][1]}{', …' if skipped > 1 else ''})" if skipped else ""
+        self.status_label.setText(f"Copied {result['copied']:,} image(s) into {result['to']}, one folder per "
+                                  f"class{more}.")
+        self.exported.emit(result)
+
     def _on_saved(self) -> None:
         """Every change is on disk: the curve and the model's next picks see them."""
         self._refresh_curve()
@@ -167,3 +211,4 @@ class LabelActions:
         self.skip_button.setEnabled(pick is not None)
         self.undo_button.setEnabled(bool(self.queue.given))
         self.train_button.setEnabled(self.opened is not None and bool(self.labels))
+        self.export_button.setEnabled(self.opened is not None and bool(self.labels))

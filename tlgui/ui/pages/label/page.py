@@ -52,6 +52,7 @@ class LabelPage(LabelActions, QWidget):
     queue_arrived = Signal()  # the model's picks came (tests wait on it)
     ranked_arrived = Signal()  # the review grid was filled
     failed = Signal(str)  # one human line, also shown in the page
+    exported = Signal(object)  # export_labels' summary
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -131,6 +132,9 @@ class LabelPage(LabelActions, QWidget):
         self.train_button = QPushButton("Train on these labels", objectName="labelTrainButton",
                                         clicked=self._train)
         self.train_button.setToolTip("Put this folder's labels CSV into the Train page as its data")
+        self.export_button = QPushButton("Export into class folders…", objectName="labelExportButton",
+                                         clicked=self._choose_export)
+        self.export_button.setToolTip("Copy the labelled images into one sub-folder per class (the originals stay)")
         self.csv_label = QLabel("", objectName="labelCsvLabel", wordWrap=True)
         self.csv_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         side = QWidget()
@@ -145,6 +149,7 @@ class LabelPage(LabelActions, QWidget):
         column_layout.setContentsMargins(0, 0, 0, 0)
         column_layout.addWidget(scroll, 1)
         column_layout.addWidget(self.csv_label)
+        column_layout.addWidget(self.export_button)
         column_layout.addWidget(self.train_button)
         column.setMinimumWidth(260)
         split = QSplitter(Qt.Orientation.Horizontal, objectName="labelSplitter")
@@ -366,19 +371,6 @@ class LabelPage(LabelActions, QWidget):
         self.review.show_ranked(cls, picks, text)
         self.review.set_busy(False)
         self.ranked_arrived.emit()
-
-    def _reload_labels(self) -> None:
-        """Read the labels and classes back from the file (after a write failed)."""
-        if self.opened is None or self._closed:
-            return
-        csv_path, folder, generation = self.opened.csv_path, self.opened.folder, self._generation
-        self._runner.start(lambda job: jobs.read_labels(csv_path, folder, job),
-                           lambda got: self._on_reloaded(generation, got), None, name="label-reload")
-
-    def _on_reloaded(self, generation: int, got) -> None:
-        if generation == self._generation:
-            self.labels, self.classes = got
-            self._classes_changed()
 
     # -- curve and counts ---------------------------------------------------------------
     def _refresh_curve(self) -> None:
