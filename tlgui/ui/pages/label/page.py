@@ -102,6 +102,24 @@ class LabelPage(LabelActions, QWidget):
         policy.setRetainSizeWhenHidden(True)  # the page does not jump when it shows
         self.progress.setSizePolicy(policy)
 
+        split = QSplitter(Qt.Orientation.Horizontal, objectName="labelSplitter")
+        split.addWidget(self._build_labelling())
+        split.addWidget(self._build_side())
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([820, 480])
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(INTRO, wordWrap=True))
+        layout.addLayout(folder_row)
+        layout.addWidget(self.backbone_label)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.progress)
+        layout.addWidget(split, 1)
+        self.set_backbone(self.backbone.architecture, self.backbone.weights)
+
+    def _build_labelling(self) -> QWidget:
+        """The tabs: the image to label with its keys and class buttons, and the review grid."""
         self.image = CurrentImage()
         self.class_buttons = ClassButtons()
         self.class_buttons.chosen.connect(self.label)
@@ -127,7 +145,10 @@ class LabelPage(LabelActions, QWidget):
         self.tabs = QTabWidget(objectName="labelTabs")
         self.tabs.addTab(self.one_by_one, "One by one")
         self.tabs.addTab(self.review, "Review suggestions")
+        return self.tabs
 
+    def _build_side(self) -> QWidget:
+        """How far the labelling has come (scrolls when short of room), Export and Train always in view."""
         self.progress_view = ProgressView()
         self.train_button = QPushButton("Train on these labels", objectName="labelTrainButton",
                                         clicked=self._train)
@@ -144,7 +165,7 @@ class LabelPage(LabelActions, QWidget):
         scroll = QScrollArea(objectName="labelSideScroll", widgetResizable=True)
         scroll.setWidget(side)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        column = QWidget()  # the counts and the curve scroll when short of room; Train stays in view
+        column = QWidget()
         column_layout = QVBoxLayout(column)
         column_layout.setContentsMargins(0, 0, 0, 0)
         column_layout.addWidget(scroll, 1)
@@ -152,22 +173,7 @@ class LabelPage(LabelActions, QWidget):
         column_layout.addWidget(self.export_button)
         column_layout.addWidget(self.train_button)
         column.setMinimumWidth(260)
-        split = QSplitter(Qt.Orientation.Horizontal, objectName="labelSplitter")
-        split.addWidget(self.tabs)
-        split.addWidget(column)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([820, 480])
-        layout = QVBoxLayout(self)
-        intro = QLabel(INTRO, wordWrap=True)
-        layout.addWidget(intro)
-        layout.addLayout(folder_row)
-        layout.addWidget(self.backbone_label)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.status_label)
-        layout.addWidget(self.progress)
-        layout.addWidget(split, 1)
-        self.set_backbone(self.backbone.architecture, self.backbone.weights)
+        return column
 
     def _shortcuts(self) -> None:
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
