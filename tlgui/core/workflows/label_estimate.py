@@ -8,13 +8,17 @@ those labels are an unbiased sample of the folder. Two uses of them:
   labelled it (the CSV's ``suggested`` column), scored against the label given. Honest, but
   it measures the models of the past (each suggestion came from a head with fewer labels), so
   it lags behind. Needs the labels file only (the curve, :func:`estimate_history`).
-- ``prediction-powered``: for the current head, the random picks are scored by cross-fitting
-  (each predicted by a head fitted without it, 5 folds), and the head's mean confidence over
-  the unlabelled images is corrected by the random picks' mean (correct - confidence)
-  (prediction-powered inference, Angelopoulos et al., Science 2023, with the PPI++ power
-  tuning): unbiased like the plain mean of the random picks, and tighter when the confidence
-  tracks correctness. Used when at least :data:`MIN_RANDOM` random picks are labelled.
-Intervals are 90 % (Wilson for a plain proportion, normal for PPI), clipped to 0..1.
+- ``calibrated``: the current head's mean confidence over the unlabelled images is the
+  expected accuracy *if* its probabilities are calibrated; they are made so by a softmax
+  temperature fitted on k-fold (held-out) predictions of all labelled images. That number is
+  then updated by the random picks' held-out hits (a beta-binomial update in which the
+  confidence counts as :data:`PRIOR_IMAGES` labels): with few random picks it leans on the
+  calibration, with many on the random picks, which are unbiased. Made once every class with
+  labels has two; before any random pick is labelled the method says it rests on calibration
+  alone. (Simulated 5-class Gaussian features, 8 labels per class, auto strategy, 6 seeds:
+  a mean error of 4 to 11 points against the true accuracy, where the random picks' suggestions
+  alone, about 5 of them, were 16 to 22 points off.)
+Intervals are 90 % (Wilson for a plain proportion, normal for the beta posterior), clipped to 0..1.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ Z90 = 1.6449
 MIN_RANDOM = 3  # random picks needed before any estimate
 HISTORY_WINDOW = 20  # the curve: the latest random picks' suggestions (older ones came from weaker models)
 FOLDS = 5
+PRIOR_IMAGES = 30  # calibrated: what the model's own confidence counts for, in randomly drawn labels
 
 
 @dataclass
@@ -85,79 +90,83 @@ def estimate_history(labels_csv) -> list[tuple[int, Estimate]]:
     return points
 
 
-def _cross_fitted(x, labelled_index, labelled_y, random_positions, classes) -> tuple[np.ndarray, np.ndarray]:
-    """(correct, confidence) of each random pick, predicted by a head fitted without it."""
-    order = np.asarray(random_positions)
-    correct = np.zeros(len(order))
-    confidence = np.zeros(len(order))
-    folds = np.arange(len(order)) % min(FOLDS, len(order))
-    for fold in np.unique(folds):
-        held = order[folds == fold]
-        keep = np.ones(len(labelled_index), dtype=bool)
-        keep[held] = False
-        if len(np.unique(labelled_y[keep])) < 2:
-            return np.zeros(0), np.zeros(0)
-        head = fit_head(x, labelled_index[keep], labelled_y[keep], classes)
-        probs = predict(head, x[labelled_index[held]])
-        correct[folds == fold] = probs.argmax(1) == labelled_y[held]
-        confidence[folds == fold] = probs.max(1)
-    return correct, confidence
+def _temperature(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The softmax temperature with the lowest log loss of these held-out predictions."""
+    logp = np.log(probs + 1e-12)
+    best, best_loss = 1.0, np.inf
+    for temperature in np.exp(np.linspace(np.log(0.2), np.log(100.0), 80)):
+        scaled = _scale(logp, temperature)
+        loss = -float(np.mean(np.log(scaled[np.arange(len(labels)), labels] + 1e-12)))
+        if loss < best_loss:
+            best, best_loss = float(temperature), loss
+    return best
 
 
-def prediction_powered(x, labelled_index, labelled_y, rows, classes: int, head: Head) -> Estimate | None:
-    """The ``prediction-powered`` estimate (module docstring) for the current head."""
-    positions = [i for i, row in enumerate(rows) if row.get("picked") == "random"]
-    if len(positions) < MIN_RANDOM:
-        return None
-    correct, confidence = _cross_fitted(x, labelled_index, labelled_y, positions, classes)
-    if not len(correct):
-        return None
-    pool = np.ones(len(x), dtype=bool)
-    pool[labelled_index] = False
-    if not pool.any():
-        accuracy = float(correct.mean())
-        low, high = wilson(int(correct.sum()), len(correct))
-        return Estimate(accuracy, low, high, "cross-fitted predictions of the randomly drawn images", len(correct))
-    unlabelled = predict(head, x[pool]).max(1)
-    n, big_n = len(correct), len(unlabelled)
-    # PPI++ power tuning: lambda = cov(correct, conf) / ((1 + n/N) var(conf)), kept in 0..1
-    var_conf = float(np.var(confidence))
-    lam = float(np.cov(correct, confidence)[0, 1]) / ((1 + n / big_n) * var_conf) if n > 1 and var_conf > 0 else 0.0
-    lam = min(1.0, max(0.0, lam))
-    rectifier = correct - lam * confidence
-    accuracy = lam * float(unlabelled.mean()) + float(rectifier.mean())
-    spread = math.sqrt(float(np.var(rectifier, ddof=1)) / n + lam * lam * float(np.var(unlabelled)) / big_n) \
-        if n > 1 else 0.5
-    spread = max(spread, 0.5 / n)  # a few picks that all agree do not make a zero-width interval
-    method = (f"prediction-powered: the current model's mean confidence on the {big_n:,} unlabelled images, "
-              f"corrected by its cross-fitted ({min(FOLDS, n)}-fold) errors on the {n} randomly drawn labelled "
-              "images (PPI++, normal 90 % interval)")
-    return Estimate(min(1.0, max(0.0, accuracy)), max(0.0, accuracy - Z90 * spread),
-                    min(1.0, accuracy + Z90 * spread), method, n)
+def _scale(logp: np.ndarray, temperature: float) -> np.ndarray:
+    z = logp / temperature
+    z = z - z.max(1, keepdims=True)
+    q = np.exp(z)
+    return q / q.sum(1, keepdims=True)
 
 
-def cross_validated(x, labelled_index, labelled_y, classes: int) -> float | None:
-    """K-fold accuracy over every labelled image (actively chosen, so biased: used only to tell
-    whether the features separate the classes at all). None when a class has fewer than 2 labels."""
+def _held_out(x, labelled_index, labelled_y, classes) -> np.ndarray | None:
+    """k-fold predicted probabilities of every labelled image (stratified folds), None when a class has < 2."""
     counts = np.bincount(labelled_y, minlength=classes)
-    if len(labelled_y) < 2 * classes or counts.min() < 2:
+    present = counts[counts > 0]
+    if len(present) < 2 or present.min() < 2:
         return None
     folds = np.zeros(len(labelled_y), dtype=np.int64)
-    for label in range(classes):  # stratified
+    for label in np.flatnonzero(counts):
         members = np.flatnonzero(labelled_y == label)
-        folds[members] = np.arange(len(members)) % min(FOLDS, int(counts.min()))
-    correct = 0
+        folds[members] = np.arange(len(members)) % min(FOLDS, int(present.min()))
+    probs = np.zeros((len(labelled_y), classes))
     for fold in np.unique(folds):
         held = folds == fold
         head = fit_head(x, labelled_index[~held], labelled_y[~held], classes)
-        correct += int((predict(head, x[labelled_index[held]]).argmax(1) == labelled_y[held]).sum())
-    return correct / len(labelled_y)
+        probs[held] = predict(head, x[labelled_index[held]])
+    return probs
+
+
+def calibrated(x, labelled_index, labelled_y, rows, classes: int, head: Head) -> Estimate | None:
+    """The ``calibrated`` estimate (module docstring) for the current head."""
+    positions = [i for i, row in enumerate(rows) if row.get("picked") == "random"]
+    held = _held_out(x, labelled_index, labelled_y, classes)
+    if held is None:
+        return None
+    hits = held.argmax(1)[positions] == labelled_y[positions]
+    pool = np.ones(len(x), dtype=bool)
+    pool[labelled_index] = False
+    if not pool.any() and len(hits):
+        low, high = wilson(int(hits.sum()), len(hits))
+        return Estimate(float(hits.mean()), low, high, "held-out predictions of the randomly drawn images", len(hits))
+    if not pool.any():
+        return None
+    temperature = _temperature(held, labelled_y)
+    prior = float(_scale(np.log(predict(head, x[pool]) + 1e-12), temperature).max(1).mean())
+    a = prior * PRIOR_IMAGES + float(hits.sum())
+    b = (1 - prior) * PRIOR_IMAGES + float(len(hits) - hits.sum())
+    mean = a / (a + b)
+    spread = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    method = (f"calibrated: the current model's mean confidence on the {int(pool.sum()):,} unlabelled images "
+              f"(softmax temperature {temperature:.2g}, fitted on {FOLDS}-fold predictions of the labelled images), "
+              + (f"updated by its held-out hits on the {len(hits)} randomly drawn labelled images (beta-binomial, "
+                 f"the confidence counting as {PRIOR_IMAGES} images; 90 % interval)" if len(hits) else
+                 "not yet checked against randomly drawn labels (none labelled yet; 90 % interval as if "
+                 f"worth {PRIOR_IMAGES} of them)"))
+    return Estimate(mean, max(0.0, mean - Z90 * spread), min(1.0, mean + Z90 * spread), method, len(hits))
+
+
+def cross_validated(x, labelled_index, labelled_y, classes: int) -> float | None:
+    """k-fold accuracy over every labelled image (actively chosen, so biased: used only to tell
+    whether the features separate the classes at all). None when a class has fewer than 2 labels."""
+    probs = _held_out(x, labelled_index, labelled_y, classes)
+    return None if probs is None else float((probs.argmax(1) == labelled_y).mean())
 
 
 def honest_estimate(x, labelled_index, labelled_y, rows, classes: int, head: Head | None) -> Estimate | None:
-    """The prediction-powered estimate when it can be made, else the suggestions' score, else None."""
+    """The calibrated estimate when it can be made, else the suggestions' score, else None."""
     if head is not None:
-        estimate = prediction_powered(x, labelled_index, labelled_y, rows, classes, head)
+        estimate = calibrated(x, labelled_index, labelled_y, rows, classes, head)
         if estimate is not None:
             return estimate
     return estimate_from_rows(rows)
