@@ -287,3 +287,10 @@ def test_cli_label_next_reports_bad_label_lines_and_uses_the_rest(colour_folder,
     assert json.loads(captured.out)["labelled"] == 1
     warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2 and "is not inside" in warnings[0] and "'purple'" in warnings[1]
+
+
+def test_excluded_images_are_not_suggested(colour_folder, tmp_path):
+    folder, weights, truth = colour_folder
+    skip = sorted(truth)[:30]
+    queue = _ask(folder, tmp_path / "labels.csv", weights, n=10, strategy="random", exclude=skip)
+    assert len(queue.next) == 6 and not {s.path for s in queue.next} & set(skip)
