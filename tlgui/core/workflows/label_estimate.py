@@ -109,7 +109,7 @@ def _scale(logp: np.ndarray, temperature: float) -> np.ndarray:
     return q / q.sum(1, keepdims=True)
 
 
-def _held_out(x, labelled_index, labelled_y, classes) -> np.ndarray | None:
+def held_out(x, labelled_index, labelled_y, classes) -> np.ndarray | None:
     """k-fold predicted probabilities of every labelled image (stratified folds), None when a class has < 2."""
     counts = np.bincount(labelled_y, minlength=classes)
     present = counts[counts > 0]
@@ -127,10 +127,11 @@ def _held_out(x, labelled_index, labelled_y, classes) -> np.ndarray | None:
     return probs
 
 
-def calibrated(x, labelled_index, labelled_y, rows, classes: int, head: Head) -> Estimate | None:
-    """The ``calibrated`` estimate (module docstring) for the current head."""
+def calibrated(x, labelled_index, labelled_y, rows, classes: int, head: Head, held=None) -> Estimate | None:
+    """The ``calibrated`` estimate (module docstring) for the current head; ``held``: the
+    labelled images' :func:`held_out` probabilities when already computed."""
     positions = [i for i, row in enumerate(rows) if row.get("picked") == "random"]
-    held = _held_out(x, labelled_index, labelled_y, classes)
+    held = held_out(x, labelled_index, labelled_y, classes) if held is None else held
     if held is None:
         return None
     hits = held.argmax(1)[positions] == labelled_y[positions]
@@ -156,17 +157,18 @@ def calibrated(x, labelled_index, labelled_y, rows, classes: int, head: Head) ->
     return Estimate(mean, max(0.0, mean - Z90 * spread), min(1.0, mean + Z90 * spread), method, len(hits))
 
 
-def cross_validated(x, labelled_index, labelled_y, classes: int) -> float | None:
+def cross_validated(x, labelled_index, labelled_y, classes: int, held=None) -> float | None:
     """k-fold accuracy over every labelled image (actively chosen, so biased: used only to tell
     whether the features separate the classes at all). None when a class has fewer than 2 labels."""
-    probs = _held_out(x, labelled_index, labelled_y, classes)
+    probs = held_out(x, labelled_index, labelled_y, classes) if held is None else held
     return None if probs is None else float((probs.argmax(1) == labelled_y).mean())
 
 
-def honest_estimate(x, labelled_index, labelled_y, rows, classes: int, head: Head | None) -> Estimate | None:
+def honest_estimate(x, labelled_index, labelled_y, rows, classes: int, head: Head | None,
+                    held=None) -> Estimate | None:
     """The calibrated estimate when it can be made, else the suggestions' score, else None."""
     if head is not None:
-        estimate = calibrated(x, labelled_index, labelled_y, rows, classes, head)
+        estimate = calibrated(x, labelled_index, labelled_y, rows, classes, head, held)
         if estimate is not None:
             return estimate
     return estimate_from_rows(rows)

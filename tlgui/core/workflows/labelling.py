@@ -23,6 +23,7 @@ from tlgui.core.workflows.label_estimate import (
     cross_validated,
     estimate_from_rows,
     estimate_history,
+    held_out,
     honest_estimate,
 )
 from tlgui.core.workflows.label_export import export_labels
@@ -177,9 +178,10 @@ def next_to_label(data, labels_csv, *, model=None, weights=None, run=None, n: in
     else:
         picks = pick_margin(probs, pool, count, rng)
     suggestions = [_suggestion(state, probs, int(i), how) for i, how in picks]
-    estimate = honest_estimate(x, state.labelled_index, state.labelled_y, state.rows, len(state.classes), head)
+    held = held_out(x, state.labelled_index, state.labelled_y, len(state.classes)) if head is not None else None
+    estimate = honest_estimate(x, state.labelled_index, state.labelled_y, state.rows, len(state.classes), head, held)
     counts = np.bincount(state.labelled_y, minlength=len(state.classes))
-    separation = cross_validated(x, state.labelled_index, state.labelled_y, len(state.classes)) \
+    separation = cross_validated(x, state.labelled_index, state.labelled_y, len(state.classes), held) \
         if len(state.classes) >= 2 and counts.min() >= FEW_LABELS else None
     return LabelQueue(
         suggestions, used, reason, len(state.labelled_index), state.features.total, list(state.classes), estimate,
