@@ -26,7 +26,8 @@ RANDOM_SHARE = 0.2  # margin: share of random picks
 NEIGHBOURS = 20  # typicality: nearest neighbours
 MIN_CLUSTER = 5  # TypiClust skips clusters smaller than this (when others remain)
 MAX_CLUSTERS = 500
-MAX_TYPICALITY = 2000  # typicality within a larger cluster is measured on a sample of this many
+MAX_TYPICALITY = 2000
+INIT_ROWS = 4000  # k-means++ chooses its starting centres among this many rows  # typicality within a larger cluster is measured on a sample of this many
 L2 = 1e-2  # on standardised features: a well-regularised head for a few labels
 
 
@@ -103,14 +104,15 @@ def kmeans(z: torch.Tensor, k: int, seed: int, iterations: int = 30, fit_rows: i
     data = z if len(z) <= fit_rows else z[torch.randperm(len(z), generator=generator)[:fit_rows]]
     n = len(data)
     k = max(1, min(k, n))
-    centres = [int(torch.randint(n, (1,), generator=generator))]
-    closest = (2 - 2 * data @ data[centres[0]]).clamp_min(0)  # squared distance of unit vectors
+    seeds = data[torch.randperm(n, generator=generator)[:INIT_ROWS]]  # k-means++ start on a sample: cheaper
+    centres = [int(torch.randint(len(seeds), (1,), generator=generator))]
+    closest = (2 - 2 * seeds @ seeds[centres[0]]).clamp_min(0)  # squared distance of unit vectors
     for _ in range(1, k):
         pick = int(torch.multinomial(closest, 1, generator=generator)) if float(closest.sum()) > 0 else \
-            int(torch.randint(n, (1,), generator=generator))
+            int(torch.randint(len(seeds), (1,), generator=generator))
         centres.append(pick)
-        closest = torch.minimum(closest, (2 - 2 * data @ data[pick]).clamp_min(0))
-    c = data[centres].clone()
+        closest = torch.minimum(closest, (2 - 2 * seeds @ seeds[pick]).clamp_min(0))
+    c = seeds[centres].clone()
     assign = torch.zeros(n, dtype=torch.long)
     for step in range(iterations):
         new = _nearest(data, c)
