@@ -70,6 +70,7 @@ class Settings:
     # how raw image values become model inputs: TrainConfig's channels, intensity and stack
     image_values: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGE_VALUES))
     last_run_dir: str = ""
+    label_folder: str = ""  # the folder last opened on the Label page
     image_cache_limit_gb: float = 4.0  # decoded images kept on disk (tlgui.core.data.decode_cache)
     schema_version: int = SETTINGS_SCHEMA_VERSION
 
@@ -107,6 +108,7 @@ class Settings:
             "training": dict,
             "image_values": dict,
             "last_run_dir": str,
+            "label_folder": str,
             "image_cache_limit_gb": (int, float),
         }
         for name, kind in expect.items():

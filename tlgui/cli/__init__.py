@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "explain",
     "check_labels",
     "lr_find",
+    "label",
 )
 
 

@@ -1,6 +1,8 @@
 """``tlgui check-labels --data DIR [--val-data DIR] (--model NAME --weights W | --run RUN_DIR)
-[--folds K] --json``: the images whose given label is probably wrong, most suspicious first.
-Prints ``{"suspects": [{"path", "given", "suggested", "confidence"}], "method": "..."}``."""
+[--folds K] --json``: every image ranked by how suspicious its given label is, most suspicious
+first, ``flagged`` where confident learning finds the label wrong. Prints ``{"suspects": [{"path",
+"given", "suggested", "confidence", "flagged", "self_confidence"}], "method": "...", "flagged_count",
+"images"}`` (``suggested``: the likeliest other class, ``confidence`` its probability)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import sys
 def register(sub) -> None:
     p = sub.add_parser(
         "check-labels", help="find images whose label is probably wrong (out-of-fold predictions, confident learning)",
-        description="Scores every image with a model that never saw its label (K folds) and ranks the labels "
-        "that disagree most by confident learning. Nothing in the data folder is changed.",
+        description="Scores every image with a model that never saw its label (K folds), ranks every image by "
+        "how suspicious its label is and flags those confident learning finds wrong. Nothing in the data folder "
+        "is changed.",
     )
     p.add_argument("--data", help="the labelled images (a run folder brings its own)")
     p.add_argument("--val-data", help="separate validation images, checked too")
@@ -75,6 +78,9 @@ def run(args) -> int:
         return 0
     print(result.method)
     for s in result.suspects:
-        print(f"{s['path']}\tgiven {s['given']}\tsuggested {s['suggested']}\t{s['confidence']:.3f}")
-    print(f"{len(result.suspects)} suspect label(s) among {len(result.labels)} images", file=sys.stderr)
+        mark = "flagged" if s["flagged"] else "-"
+        print(f"{s['path']}\t{mark}\tgiven {s['given']} ({s['self_confidence']:.3f})\t"
+              f"suggested {s['suggested']} ({s['confidence']:.3f})")
+    print(f"{len(result.flagged)} flagged label(s) among {len(result.labels)} images, every image ranked "
+          "(most suspicious first)", file=sys.stderr)
     return 0

@@ -58,16 +58,19 @@ def test_review_relabels_and_excludes_by_clicks_and_keys(qtbot, panel, noisy_run
     qtbot.waitUntil(lambda: panel.review is not None or bool(panel.last_error), timeout=120000)
     assert not panel.last_error
     review = panel.review
-    assert len(review.suspects) >= 6 and sum(s["path"] in flipped for s in review.suspects[:9]) >= 6
-    assert panel.gallery.count() == len(review.suspects)
+    assert review.images == 89 and len(review.suspects) >= 60  # every image ranked; the top of it is kept
+    assert sum(s["path"] in flipped for s in review.suspects[:9]) >= 6
+    flagged = [s for s in review.suspects if s["flagged"]]
+    assert panel.flagged_box.isChecked() and panel.gallery.count() == len(flagged) >= 6  # the flagged ones first
+    assert "flagged label(s)" in panel.status.text()
     assert review.heat and panel.heatmap_box.isChecked()  # where the model looked, for each suspect
     assert not panel.gallery.item(0).icon().isNull()
-    first, second, third = (s["path"] for s in review.suspects[:3])
+    first, second, third = (s["path"] for s in flagged[:3])
 
     _click_tile(qtbot, panel, 0)
     qtbot.mouseClick(panel.exclude_button, Qt.MouseButton.LeftButton)
     assert panel.gallery.currentRow() == 1  # on to the next suspect
-    other = next(c for c in review.classes if c != review.suspects[1]["given"])
+    other = next(c for c in review.classes if c != flagged[1]["given"])
     panel.relabel_combo.setCurrentText(other)
     qtbot.mouseClick(panel.relabel_button, Qt.MouseButton.LeftButton)
     assert _rows(panel.corrections_path) == {first: "exclude", second: other}
@@ -82,7 +85,7 @@ def test_review_relabels_and_excludes_by_clicks_and_keys(qtbot, panel, noisy_run
     assert first not in _rows(panel.corrections_path)
     panel.gallery.setCurrentRow(3)
     qtbot.keyClick(panel.gallery, Qt.Key.Key_R)  # relabel as the suggested class
-    assert _rows(panel.corrections_path)[review.suspects[3]["path"]] == review.suspects[3]["suggested"]
+    assert _rows(panel.corrections_path)[flagged[3]["path"]] == flagged[3]["suggested"]
     assert str(panel.corrections_path).startswith(str(tmp_path.parent))  # the test's user folders (TLGUI_HOME)
 
     panel.export_to(str(tmp_path / "mine.csv"))
@@ -97,6 +100,15 @@ def test_review_relabels_and_excludes_by_clicks_and_keys(qtbot, panel, noisy_run
     qtbot.mouseClick(panel.heatmap_box, Qt.MouseButton.LeftButton)
     assert not panel.heatmap_box.isChecked()
     assert panel.gallery.item(4).icon().pixmap(120, 120).toImage() != heat_icon  # the plain picture now
+
+    # untick Flagged only: the top of the whole ranking, flagged ones marked, decisions kept
+    qtbot.mouseClick(panel.flagged_box, Qt.MouseButton.LeftButton)
+    assert panel.gallery.count() == len(review.suspects) > len(flagged)
+    assert "of the 89 images" in panel.status.text()
+    texts = [panel.gallery.item(row).text() for row in range(panel.gallery.count())]
+    assert sum(text.startswith("⚑") for text in texts) == len(flagged)
+    row = [s["path"] for s in review.suspects].index(second)
+    assert f"now {other}" in texts[row] and not panel.gallery.item(row).icon().isNull()
 
 
 def test_a_confusion_cell_shows_only_its_suspects_and_show_all_brings_back_the_rest(qtbot, panel, monkeypatch,

@@ -18,7 +18,7 @@ from tlgui.ui.shell.menus import Menus
 
 log = logging.getLogger(__name__)
 
-PAGE_TITLES = ("Train", "Results", "Predict", "Runs", "Did transfer help?", "Which model?", "Check labels")
+PAGE_TITLES = ("Train", "Results", "Predict", "Runs", "Did transfer help?", "Which model?", "Check labels", "Label")
 _FOLDER_SOURCES = ("demo:", "torchvision:", "csv:")
 
 
@@ -30,7 +30,7 @@ class Workspace(QObject):
         self.window = window
         self.pages = pages
         self.results_panel = self.predict_panel = self.runs_panel = self.compare_panel = self.rank_panel = None
-        self.label_review_panel = None
+        self.label_review_panel = self.label_page = None
         self._dialogs: set[QWidget] = set()  # open dialogs, kept alive until they close
         for title in PAGE_TITLES[1:]:
             placeholder = QLabel("Loading PyTorch…")
@@ -43,6 +43,7 @@ class Workspace(QObject):
     @Slot()
     def _build_pages(self) -> None:
         from tlgui.ui.pages.compare_panel import ComparePanel
+        from tlgui.ui.pages.label.page import LabelPage
         from tlgui.ui.pages.label_review.panel import LabelReviewPanel
         from tlgui.ui.pages.predict_panel import PredictPanel
         from tlgui.ui.pages.rank_panel import RankPanel
@@ -55,8 +56,9 @@ class Workspace(QObject):
         self.compare_panel = ComparePanel()
         self.rank_panel = RankPanel()
         self.label_review_panel = LabelReviewPanel()
+        self.label_page = LabelPage()
         for index, panel in enumerate((self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel,
-                                       self.rank_panel, self.label_review_panel), start=1):
+                                       self.rank_panel, self.label_review_panel, self.label_page), start=1):
             old = self.pages.widget(index)
             self.pages.removeTab(index)
             self.pages.insertTab(index, panel, PAGE_TITLES[index])
@@ -75,6 +77,10 @@ class Workspace(QObject):
         self.compare_panel.rank_requested.connect(self.show_rank)
         self.rank_panel.train_requested.connect(self.train_from_rank)
         self.rank_panel.running_changed.connect(self._on_compare_running)
+        self.label_page.train_requested.connect(self.train_on_labels)
+        self.label_page.folder_changed.connect(self._remember_label_folder)
+        self.label_page.remember_folder(w.settings.label_folder)
+        self._update_label_backbone()
         self.pages.currentChanged.connect(self._on_page_changed)
         self.menus.set_panels_ready(True)
 
@@ -91,6 +97,32 @@ class Workspace(QObject):
                 image_values, problem = None, f"Image values on the Train page: {exc}"
             self.rank_panel.set_context(data.data, data.val_data, int(values["seed"]), values.get("device", "auto"),
                                         values.get("image_size"), image_values, problem)
+        if self.pages.widget(index) is self.label_page:
+            self._update_label_backbone()
+
+    def _update_label_backbone(self) -> None:
+        """The Label page's suggestions come from the Train page's model choice."""
+        if self.window.model_panel is not None:
+            model = self.window.model_panel.choice()
+            self.label_page.set_backbone(model.architecture, model.weights)
+
+    @Slot(str)
+    def _remember_label_folder(self, folder: str) -> None:
+        self.window.settings.label_folder = folder
+
+    @Slot(str)
+    def train_on_labels(self, labels_csv: str) -> None:
+        """"Train on these labels" on the Label page: its labels CSV becomes the Train page's data."""
+        from tlgui.ui.base.choices import DatasetChoice
+
+        w = self.window
+        if w.controller.is_running():
+            w.statusBar().showMessage("A run is training; choose the labels as data once it has finished", 8000)
+            return
+        w.dataset_panel.set_choice(DatasetChoice(labels_csv, val_split=w.dataset_panel.choice().val_split))
+        self.pages.setCurrentIndex(0)
+        w.left_tabs.setCurrentWidget(w.dataset_panel)
+        w.statusBar().showMessage(f"Training data: the labels in {labels_csv}; press Train", 10000)
 
     @Slot()
     def show_rank(self) -> None:
@@ -265,11 +297,11 @@ class Workspace(QObject):
         self.menus.shutdown()
         for dialog in list(self._dialogs):
             dialog.done(0)
-        for panel in (self.compare_panel, self.rank_panel):
+        for panel in (self.compare_panel, self.rank_panel, self.label_page):
             if panel is not None:
                 panel.shutdown()
         for panel in (self.results_panel, self.predict_panel, self.runs_panel, self.compare_panel, self.rank_panel,
-                      self.label_review_panel):
+                      self.label_review_panel, self.label_page):
             if panel is not None:
                 panel.close()
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-MAX_SHOWN = 60  # suspects shown (the most suspicious first)
+MAX_SHOWN = 60  # the top of the ranking shown (every flagged one too, up to MAX_FLAGGED)
+MAX_FLAGGED = 200
 SIDE = 120  # thumbnail side
 
 
@@ -17,8 +18,9 @@ class ReviewData:
     run_dir: str
     data: str  # the data set the run trained on (what the corrections apply to)
     classes: list[str]
-    suspects: list[dict]
+    suspects: list[dict]  # the most suspicious labels first; "flagged" (absent: True) marks confident learning's
     method: str
+    images: int = 0  # images checked (every one is ranked; ``suspects`` is the top of that ranking)
     plain: dict[str, np.ndarray] = field(default_factory=dict)  # path -> RGB thumbnail
     heat: dict[str, np.ndarray] = field(default_factory=dict)  # path -> RGB thumbnail with heatmap
 
@@ -39,10 +41,16 @@ def check_run(run_dir: str, folds: int, job) -> ReviewData:
             job.report(event.detail or event.name)
 
     result = check_labels(config, folds, emit, job.cancelled)
-    review = ReviewData(run_dir, config.data, result.classes, result.suspects[:MAX_SHOWN], result.method)
+    review = ReviewData(run_dir, config.data, result.classes, top_of_ranking(result.suspects), result.method,
+                        images=len(result.suspects))
     job.report("Drawing the suspects and where the model looked…")
     _thumbnails(review, Path(run_dir) / "model.pt", job)
     return review
+
+
+def top_of_ranking(ranked: list[dict]) -> list[dict]:
+    """The first MAX_SHOWN of the ranking, and the flagged ones further down (up to MAX_FLAGGED in all)."""
+    return [s for i, s in enumerate(ranked) if i < MAX_SHOWN or s.get("flagged", True)][:MAX_FLAGGED]
 
 
 def _thumbnails(review: ReviewData, model: Path, job) -> None:

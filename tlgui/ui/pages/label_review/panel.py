@@ -1,8 +1,9 @@
 """Check labels: which of a run's labels are probably wrong, and fixing them.
 
 The check (out-of-fold predictions and confident learning, ``tlgui check-labels``) runs in a
-background job; the suspects show as a gallery with the given and suggested class, the
-confidence and, toggled, where the model looked. Each decision (K Keep, R Relabel as the
+background job; it ranks every image by how suspicious its label is. The gallery shows the ones
+confident learning flags ("Flagged only", the default) or the top of the whole ranking, with the
+given and suggested class, the confidence and, toggled, where the model looked. Each decision (K Keep, R Relabel as the
 chosen class, X Exclude; arrows move) is written at once to the data set's corrections CSV
 in the user's data folder: the image files are never changed. "Retrain with corrections"
 asks the shell to put that CSV into the Train page's next run.
@@ -68,12 +69,17 @@ class LabelReviewPanel(QWidget):
         self.check_button.clicked.connect(self.start_check)
         self.heatmap_box = QCheckBox("Show where it looked", objectName="reviewHeatmapToggle", checked=True)
         self.heatmap_box.toggled.connect(self._refresh_icons)
+        self.flagged_box = QCheckBox("Flagged only", objectName="reviewFlaggedOnly", checked=True)
+        self.flagged_box.setToolTip("Only the labels confident learning finds wrong; untick to see the most "
+                                    "suspicious labels of all images, flagged or not")
+        self.flagged_box.toggled.connect(self._fill)
         self.show_all_button = QPushButton("Show all suspects", objectName="showAllSuspectsButton", visible=False)
         self.show_all_button.setToolTip("Show the suspects of every class, not only those of the chosen cell")
         self.show_all_button.clicked.connect(self.show_all)
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
         top.addWidget(self.show_all_button)
+        top.addWidget(self.flagged_box)
         top.addWidget(self.heatmap_box)
         top.addWidget(self.check_button)
         self.status = QLabel("", objectName="reviewStatus", wordWrap=True)
@@ -228,7 +234,8 @@ class LabelReviewPanel(QWidget):
         from tlgui.core.data.corrections import default_corrections_path, read_corrections
 
         self.review = review
-        self._set_busy(False, f"{len(review.suspects)} suspect label(s), most suspicious first. Method: {review.method}.")
+        self._set_busy(False, f"{self._flagged_count()} flagged label(s), most suspicious first. "
+                              f"Method: {review.method}.")
         self.corrections_path = default_corrections_path(review.data)
         self.decisions = {}
         if self.corrections_path.is_file():
@@ -240,25 +247,34 @@ class LabelReviewPanel(QWidget):
         self.relabel_combo.addItems(review.classes)
         self._fill()
 
+    def _flagged_count(self) -> int:
+        return sum(bool(s.get("flagged", True)) for s in self.review.suspects) if self.review else 0
+
+    @Slot()
     def _fill(self) -> None:
-        """The gallery: every suspect, or those of the focused cell."""
+        """The gallery: the flagged suspects or the top of the whole ranking, all or the focused cell's."""
         review = self.review
         if review is None:
             return
-        focus = self.focus
-        self.shown = [i for i, s in enumerate(review.suspects)
-                      if focus is None or (s["given"], s["suggested"]) == tuple(focus)]
+        focus, flagged_only = self.focus, self.flagged_box.isChecked()
+        pool = [i for i, s in enumerate(review.suspects) if not flagged_only or s.get("flagged", True)]
+        self.shown = [i for i in pool if focus is None or (review.suspects[i]["given"], review.suspects[i]["suggested"])
+                      == tuple(focus)]
         self.gallery.clear()
-        count = len(review.suspects)
-        part = (f"{len(self.shown)} of the {count} suspect label(s) are in this cell" if focus is not None
-                else f"{count} suspect label(s)")
+        what = "flagged label(s)" if flagged_only else \
+            f"most suspicious label(s) of the {review.images or len(review.suspects)} images ({self._flagged_count()} flagged)"
+        part = (f"{len(self.shown)} of the {len(pool)} {what} are in this cell" if focus is not None
+                else f"{len(pool)} {what}")
         self._say(f"{part}, most suspicious first. Method: {review.method}.")
         if focus is not None and not self.shown:
-            self.gallery.placeholder = (f"None of the {len(review.suspects)} suspects is labelled {focus[0]} and looks "
+            self.gallery.placeholder = (f"None of the {len(pool)} suspects is labelled {focus[0]} and looks "
                                         f"like {focus[1]}: the other images do not contradict those labels. "
                                         "Show all suspects to see the rest.")
+        elif flagged_only:
+            self.gallery.placeholder = ("Nothing flagged: every label agrees with what the other images teach. "
+                                        "Untick Flagged only to see the least certain labels anyway.")
         else:
-            self.gallery.placeholder = "No suspects: every label agrees with what the other images teach."
+            self.gallery.placeholder = "No images were checked."
         for row, index in enumerate(self.shown):
             suspect = review.suspects[index]
             entry = QListWidgetItem("")
@@ -288,7 +304,8 @@ class LabelReviewPanel(QWidget):
         suspect = self.review.suspects[self.shown[row]]
         decision = self.decisions.get(suspect["path"])
         verdict = {None: "", "exclude": "\n✗ excluded"}.get(decision, f"\n✓ now {decision}")
-        entry.setText(f"{short_name(suspect['path'])}\n{suspect['given']} → {suspect['suggested']} "
+        mark = "⚑ " if suspect.get("flagged", True) and not self.flagged_box.isChecked() else ""
+        entry.setText(f"{mark}{short_name(suspect['path'])}\n{suspect['given']} → {suspect['suggested']} "
                       f"({percent(suspect['confidence'], 0)}){verdict}")
 
     @Slot()

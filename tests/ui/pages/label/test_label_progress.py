@@ -1,0 +1,32 @@
+"""Labels given earlier come back with the folder: the counts, and the accuracy curve with its
+uncertainty drawn from the random picks' suggestions (made before each was labelled)."""
+
+from __future__ import annotations
+
+from tests.ui.pages.label.conftest import open_and_wait
+
+
+def test_earlier_labels_give_the_counts_and_the_curve(qtbot, page, demo_folder):
+    from tlgui.core.workflows.label_store import LabelStore
+
+    folder, truth = demo_folder
+    store = LabelStore.for_folder(folder)
+    store.set_classes(["star", "arrow", "crescent"])
+    paths = sorted(truth)[:8]
+    # random picks: the suggestion right for 6 of 8
+    store.add_many([(p, truth[p], truth[p] if i < 6 else "arrow" if truth[p] != "arrow" else "star", 0.7, "random")
+                    for i, p in enumerate(paths)])
+    open_and_wait(qtbot, page, folder)
+    view = page.progress_view
+    assert view.count_label.text() == f"Labelled 8 of {len(truth)}"
+    counts = {c: sum(1 for p in paths if truth[p] == c) for c in ("star", "arrow", "crescent")}
+    assert view.per_class_label.text() == "   ".join(f"{c}: {n}" for c, n in counts.items())
+    assert [b.text() for b in page.class_buttons.buttons][0] == f"1  star  ·  {counts['star']}"
+    qtbot.waitUntil(lambda: view.curve.getData()[0] is not None and len(view.curve.getData()[0]) > 0, timeout=20000)
+    x, y = view.curve.getData()
+    assert x[-1] == 8 and abs(y[-1] - 75.0) < 1e-6  # 6 of 8
+    low, high = view._low.getData()[1][-1], view._high.getData()[1][-1]
+    assert low < 75 < high  # the uncertainty band around it
+    assert not view.empty_text.isVisible()
+    assert page.train_button.isEnabled()
+    page.wait_idle()

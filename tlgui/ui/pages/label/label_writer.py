@@ -1,0 +1,85 @@
+"""Writes the Label page's changes to the labels store off the GUI thread, one at a time, in order.
+
+A write re-reads and merges the labels file under a lock and fsyncs it (tens of milliseconds,
+more as the file grows), so a key press must not wait for it: the page updates what it shows at
+once and hands the change here. ``saved`` says every change so far is on disk (the model's next
+call then sees them); ``failed`` carries one plain line. Changes still queued when the page
+closes are written before it goes (:meth:`flush`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from tlgui.ui.base.background import TaskRunner
+
+Change = Callable[[object], None]  # change(store)
+
+
+def reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+class LabelWriter(QObject):
+    saved = Signal()
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.store = None
+        self._pending: deque[tuple[Change, str]] = deque()
+        self._running = False  # a write job runs (its own flag: a thread that sent finished may still be ending)
+        self._runner = TaskRunner(self)
+
+    def set_store(self, store) -> None:
+        """Write to ``store`` from now on (changes for the previous one are written first)."""
+        self.flush()
+        self.store = store
+
+    def write(self, change: Change, failure: str) -> None:
+        """Apply ``change(store)`` soon, after the changes before it; ``failure`` starts the line said if it fails."""
+        if self.store is not None:
+            self._pending.append((change, failure))
+            self._pump()
+
+    def close(self) -> None:
+        """Write what is queued, then take no more (the page is closing)."""
+        self.flush()
+        self.store = None
+
+    def busy(self) -> bool:
+        return self._running or bool(self._pending)
+
+    def flush(self, msecs: int = 30000) -> None:
+        """Write everything still queued now (closing the page, another folder)."""
+        self._runner.wait(msecs)
+        self._running = False
+        while self._pending:
+            change, failure = self._pending.popleft()
+            try:
+                change(self.store)
+            except Exception as exc:  # noqa: BLE001 - said in one line, the page stays usable
+                self.failed.emit(f"{failure}: {reason(exc)}.")
+
+    def _pump(self) -> None:
+        if self._running or self.store is None:
+            return
+        if not self._pending:
+            self.saved.emit()
+            return
+        change, failure = self._pending.popleft()
+        store = self.store
+        self._running = True
+        self._runner.start(lambda _job: change(store), None,
+                           lambda exc: self.failed.emit(f"{failure}: {reason(exc)}."),
+                           name="label-write", on_ended=self._ended)
+
+    @Slot()
+    def _ended(self) -> None:
+        self._running = False
+        self._pump()
