@@ -105,7 +105,7 @@ def test_no_function_in_core_data_imports_tlgui():
 
 def test_kinds_import_neither_each_other_nor_the_catalog():
     kinds = sorted(p.stem for p in (DATA / "kinds").glob("*.py") if p.stem != "__init__")
-    assert kinds == ["csv_list", "demo", "idx_folder", "image_folder", "torchvision_set"]
+    assert kinds == ["csv_list", "demo", "idx_folder", "image_folder", "torchvision_set", "unlabelled_folder"]
     for kind in kinds:
         tree = ast.parse((DATA / "kinds" / f"{kind}.py").read_text(encoding="utf-8"))
         names = {name for _, name in _imports(tree)}
@@ -177,3 +177,22 @@ def test_the_scan_names_the_kind_of_data(tmp_path, capsys):
     assert main(["scan", str(listing), "--val", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "--val compares two image folders" in err and csv_list.DESCRIPTION in err
+
+
+def test_an_unlabelled_folder_is_a_kind_of_its_own(tmp_path):
+    from tlgui.core.data.kinds import unlabelled_folder
+
+    root = tmp_path / "scans"
+    (root / "plate 1" / "well A").mkdir(parents=True)
+    for i, folder in enumerate([root, root / "plate 1", root / "plate 1" / "well A"]):
+        Image.fromarray(np.full((8, 8), i * 40, dtype=np.uint8)).save(folder / f"img{i}.png")
+    (root / ".DS_Store").write_bytes(b"\0")
+    spec = f"unlabelled:{root}"
+    assert kind_of(spec) is unlabelled_folder and kind_of(str(root)) is image_folder
+    images = open_source(spec)
+    assert images.source == unlabelled_folder.DESCRIPTION
+    assert len(images.paths) == 3 and images.classes == [unlabelled_folder.CLASS]  # any depth, no system files
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="holds no image files"):
+        open_source(f"unlabelled:{empty}")

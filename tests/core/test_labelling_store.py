@@ -15,7 +15,7 @@ import pytest
 
 from tlgui.core.base import files
 from tlgui.core.base.errors import DataError
-from tlgui.core.data import unlabelled
+from tlgui.core.data.kinds import unlabelled_folder as unlabelled
 from tlgui.core.workflows import label_export
 from tlgui.core.workflows.label_store import COLUMNS, LabelStore, folder_key
 from tlgui.core.workflows.labelling import export_labels

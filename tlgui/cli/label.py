@@ -64,7 +64,7 @@ def run_next(args) -> int:
     import tlgui.core.workflows  # noqa: F401  (registers --weights demo:source)
     from tlgui.core.base.errors import ConfigError
     from tlgui.core.base.events import Message
-    from tlgui.core.data.unlabelled import folder_of
+    from tlgui.core.data.kinds.unlabelled_folder import folder_of
     from tlgui.core.workflows.labelling import LabelStore, next_to_label
 
     if args.n < 1:

@@ -7,10 +7,18 @@ listed here, or one that a higher layer (or a plug-in) adds with :func:`register
 
 from __future__ import annotations
 
-from tlgui.core.data.kinds import Kind, csv_list, demo, idx_folder, image_folder, torchvision_set
+from tlgui.core.data.kinds import (
+    Kind,
+    csv_list,
+    demo,
+    idx_folder,
+    image_folder,
+    torchvision_set,
+    unlabelled_folder,
+)
 from tlgui.core.data.sources import ImageSet
 
-KINDS: list[Kind] = [demo, torchvision_set, csv_list, idx_folder, image_folder]
+KINDS: list[Kind] = [demo, torchvision_set, csv_list, idx_folder, unlabelled_folder, image_folder]
 
 
 open_csv = csv_list.open_csv  # tests/core/test_deep_images.py imports the CSV reader from here

@@ -28,8 +28,8 @@ from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, TlguiError
 from tlgui.core.base.events import Message, Stage
 from tlgui.core.base.files import atomic_save
-from tlgui.core.data import unlabelled
 from tlgui.core.data.decode import decode_to_tensor
+from tlgui.core.data.kinds import unlabelled_folder as unlabelled
 from tlgui.core.models.device import resolve_device
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.training.feature_cache import HeadInputs, _check_head_is_last, _NotCached

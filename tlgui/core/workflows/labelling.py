@@ -116,7 +116,7 @@ def _state(data, labels_csv, classes, model, weights, run, emit, should_stop, se
 
 
 def _folder(data) -> str:
-    from tlgui.core.data.unlabelled import folder_of
+    from tlgui.core.data.kinds.unlabelled_folder import folder_of
 
     return folder_of(data)
 

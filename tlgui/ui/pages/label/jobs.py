@@ -43,7 +43,7 @@ class Opened:
 def open_folder(folder: str, job) -> Opened:
     """Worker thread: list every image under ``folder`` and read its labels file (label_store, not
     labelling: that one imports torch, which would hold a first open up for seconds)."""
-    from tlgui.core.data.unlabelled import list_images
+    from tlgui.core.data.kinds.unlabelled_folder import list_images
     from tlgui.core.workflows.label_store import LabelStore
 
     listing = list_images(folder)

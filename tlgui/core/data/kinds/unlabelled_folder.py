@@ -1,6 +1,6 @@
-"""An unlabelled folder as a data source: every image at any depth, ``unlabelled:DIR``.
-
-Shaped like a data-source kind (``matches``, ``open``, ``describe``). Listing walks the tree
+"""An unlabelled folder as a data source: every image at any depth, ``unlabelled:DIR`` (the
+Label page and ``tlgui label`` label it; labels are a CSV that the CSV list kind reads).
+ Listing walks the tree
 with ``os.scandir`` and decodes nothing, so 50,000 files list in well under a second; a broken
 file is found when its pixels are first read (the labelling features) and then listed as
 skipped with its reason. Hidden and system files are ignored. Images are read later by the same
@@ -19,6 +19,7 @@ import numpy as np
 from tlgui.core.base.errors import DataError
 from tlgui.core.data.sources import ImageSet, check_folder, is_ignored_name, is_image_name
 
+DESCRIPTION = "unlabelled folder (images at any depth, to label in tlgui)"
 PREFIX = "unlabelled:"
 CLASS = "unlabelled"  # the one class an unlabelled set has (labels come from the labels CSV)
 
