@@ -35,6 +35,7 @@ SHOTS = {
     "weights-library.png": "Models > Pretrained weights library",
     "health-check.png": "Data > Check data set health on a folder",
     "export-dialog.png": "the export dialog from the Runs page",
+    "label-page.png": "the Label page after labelling a few demo images",
 }
 
 
@@ -78,6 +79,39 @@ def _demo_folder(root: Path) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / f"{i:03d}.png")
     return str(root / "shapes")
+
+
+def _unlabelled_folder(root: Path) -> tuple[str, dict[str, str]]:
+    """Demo images in one folder without classes, and the truth the script labels them with."""
+    from PIL import Image
+
+    from tlgui.core.data.demo_images import make_demo
+
+    images, labels, classes = make_demo("target", split="train")
+    folder, truth = root / "to label", {}
+    folder.mkdir(parents=True)
+    for i, (image, label) in enumerate(zip(images[:120], labels[:120], strict=True)):
+        path = folder / f"scan {i:03d}.png"
+        Image.fromarray(image).save(path)
+        truth[str(path)] = classes[int(label)]
+    return str(folder), truth
+
+
+def _label_some(window, scratch: Path, count: int = 24) -> None:
+    """The Label page as a user leaves it after a few minutes: classes added, some images labelled."""
+    page = window.workspace.label_page
+    folder, truth = _unlabelled_folder(scratch)
+    window.pages.setCurrentWidget(page)
+    arrived: list[bool] = []
+    page.queue_arrived.connect(lambda: arrived.append(True))
+    page.open_folder(folder)
+    _await(lambda: bool(arrived) and page.queue.current is not None, "opening the folder to label")
+    for name in sorted(set(truth.values())):
+        page.add_class(name)
+    for _ in range(count):
+        _await(lambda: page.queue.current is not None, "the next image to label")
+        page.label(truth[page.queue.current.path])
+    _await(lambda: page.queue.current is not None and not page.busy(), "the model's picks")
 
 
 def _dialog(window, before: set) -> QDialog:
@@ -137,6 +171,9 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     panel = ws.label_review_panel
     _await(lambda: panel.review is not None and not panel.busy(), "the label check")
     saved.append(_save(window, out, "check-labels.png"))
+
+    _label_some(window, scratch)
+    saved.append(_save(window, out, "label-page.png"))
 
     window.pages.setCurrentIndex(0)
     before = set(window.findChildren(QDialog))

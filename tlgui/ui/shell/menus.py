@@ -22,6 +22,7 @@ GUIDE_SECTIONS = {
     "Did transfer help?": ("did-transfer-help.md", None),
     "Which model?": ("choosing-a-model.md", "Which model?"),
     "Check labels": ("results-and-labels.md", "Which labels are probably wrong"),
+    "Label": ("labelling.md", None),
 }
 
 
