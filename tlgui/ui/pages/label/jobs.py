@@ -88,10 +88,12 @@ def ranked(folder: str, csv_path: str, backbone: Backbone, cls: str, limit: int,
 
 
 def history(csv_path: str, _job) -> list:
-    """Worker thread: (labels so far, Estimate) points of the accuracy curve."""
+    """Worker thread: (labels so far, Estimate) points of the accuracy curve: the estimates the page
+    showed, else (labels given before, or on the command line) the random picks' suggestions."""
     from tlgui.core.workflows.labelling import estimate_history
+    from tlgui.ui.pages.label.estimate_log import read_points
 
-    return estimate_history(csv_path)
+    return read_points(csv_path) or estimate_history(csv_path)
 
 
 def export(csv_path: str, folder: str, _job) -> dict:

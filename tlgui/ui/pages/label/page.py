@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
-from tlgui.ui.pages.label import jobs
+from tlgui.ui.pages.label import estimate_log, jobs
 from tlgui.ui.pages.label.class_buttons import ClassButtons
 from tlgui.ui.pages.label.current_image import CurrentImage
 from tlgui.ui.pages.label.label_queue import BATCH, LabelQueue, Pick
@@ -339,6 +339,8 @@ class LabelPage(LabelActions, QWidget):
         if not picks:
             self._idle_at = len(self.labels)
         self.progress_view.set_queue_info(result)
+        if result.estimate is not None:  # the curve draws what the page says, point by point
+            self.progress_view.set_history(estimate_log.add_point(self.opened.csv_path, result.labelled, result.estimate))
         self.status_label.setText(f"The model's picks are ready ({result.seconds:.1f} s)."
                                   if added else "The model has no more images to offer.")
         if self.queue.current is None:  # (the image shown stays: a key pressed now is meant for it)

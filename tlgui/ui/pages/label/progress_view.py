@@ -21,7 +21,7 @@ def estimate_text(estimate) -> str:
     if estimate is None:
         return "No accuracy estimate yet: it needs labels on images drawn at random, given after the model suggested."
     return (f"Estimated accuracy {_pct(estimate.accuracy)} (likely between {_pct(estimate.low)} and "
-            f"{_pct(estimate.high)}), from {estimate.method}")
+            f"{_pct(estimate.high)}). Point at it to see how it is made.")
 
 
 class ProgressView(QWidget):
@@ -49,8 +49,8 @@ class ProgressView(QWidget):
         self.plot.addItem(self._high)
         self.band = pg.FillBetweenItem(self._low, self._high, brush=pg.mkBrush(band))
         self.plot.addItem(self.band)
-        self.empty_text = pg.TextItem("No points yet: they come from\nimages drawn at random, labelled\n"
-                                      "after the model suggested", anchor=(0.5, 0.5),
+        self.empty_text = pg.TextItem("No points yet: the model estimates\nits accuracy once it knows\n"
+                                      "two classes", anchor=(0.5, 0.5),
                                       color=self.palette().color(QPalette.ColorRole.PlaceholderText))
         self.plot.addItem(self.empty_text)
         self.empty_text.setPos(50, 50)
@@ -96,6 +96,7 @@ class ProgressView(QWidget):
     def set_queue_info(self, queue) -> None:
         """What the last LabelQueue said: its estimate, hint, strategy and unreadable images."""
         self.estimate_label.setText(estimate_text(queue.estimate))
+        self.estimate_label.setToolTip(f"How: {queue.estimate.method}" if queue.estimate is not None else "")
         self.hint_label.setText(queue.hint or "")
         self.hint_label.setVisible(bool(queue.hint))
         self.strategy_label.setText(f"Picking {queue.strategy} images: {queue.reason}." if queue.reason else "")
