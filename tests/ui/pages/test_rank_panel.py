@@ -131,3 +131,23 @@ def test_a_finished_rank_is_shown_again_and_each_row_trains_with_its_own_strateg
     again.set_context(str(image_folder(tmp_path / "other", per_class=5, size=16)), device="cpu")
     assert again.result is None and again.table.rowCount() == 0 and not again.advice_label.text()
     again.shutdown()
+
+
+def test_every_bar_keeps_a_label_however_long_its_weights_path(qtbot, panel, tmp_path):
+    from PySide6.QtGui import QFontMetrics
+
+    from tlgui.core.workflows.rank_results import CandidateResult
+
+    long_run = str(tmp_path / "runs" / "20261207-195802-smallcnn-with-a-long-name" / "model.pt")
+    candidates = [CandidateResult("smallcnn", "demo:source", accuracy=0.91, accuracy_std=0.03),
+                  CandidateResult("smallcnn", long_run, accuracy=0.9, accuracy_std=0.02),
+                  CandidateResult("timm:resnet10t", "default", accuracy=0.8, accuracy_std=0.02)]
+    panel._draw_chart(candidates)
+    axis = panel.chart.getPlotItem().getAxis("bottom")
+    labels = [text for _x, text in axis._tickLevels[0]]
+    metrics = QFontMetrics(axis.style.get("tickFont") or panel.chart.font())
+    share = (panel.chart.getPlotItem().vb.width() or panel.chart.width()) / 3
+    assert all(text and metrics.horizontalAdvance(text) <= share for text in labels)  # the axis drops none
+    for text, full in zip(labels, ["demo:source", "20261207-195802-smallcnn-with-a-long-name/model.pt",
+                                   "resnet10t default"], strict=True):
+        assert text == full if metrics.horizontalAdvance(full) <= share - 8 else "…" in text

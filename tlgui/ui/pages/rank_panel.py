@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -329,10 +330,15 @@ class RankPanel(QWidget):
         self.error_bars = pg.ErrorBarItem(x=x, y=height, height=2 * spread, beam=0.2, pen=pg.mkPen("#333", width=1.5))
         self.chart.addItem(self.bars)
         self.chart.addItem(self.error_bars)
-        # one line per tick: the axis has room for one, and drops text that does not fit
-        ticks = [(i, _short(c.weights) if c.model == "smallcnn" else f"{c.model.removeprefix('timm:')} {_short(c.weights)}")
-                 for i, c in enumerate(scored)]
-        self.chart.getPlotItem().getAxis("bottom").setTicks([ticks])
+        # one line per tick, elided to the bar's share of the width: the axis drops text that does not fit
+        axis = self.chart.getPlotItem().getAxis("bottom")
+        width = self.chart.getPlotItem().vb.width() or 0.85 * self.chart.width()
+        room = max(48, int(width / max(1, len(scored))) - 8)
+        metrics = QFontMetrics(axis.style.get("tickFont") or self.chart.font())
+        names = [_short(c.weights) if c.model == "smallcnn" else f"{c.model.removeprefix('timm:')} {_short(c.weights)}"
+                 for c in scored]
+        axis.setTicks([[(i, metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, room))
+                        for i, name in enumerate(names)]])
         self.chart.setXRange(-0.6, len(scored) - 0.4, padding=0)
         self.chart.setYRange(0, 100, padding=0.02)
 

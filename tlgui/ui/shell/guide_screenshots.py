@@ -74,7 +74,7 @@ def _demo_folder(root: Path) -> str:
     from tlgui.core.data.demo_images import make_demo
 
     images, labels, classes = make_demo("target", split="test")
-    for i, (image, label) in enumerate(zip(images[:60], labels[:60], strict=True)):
+    for i, (image, label) in enumerate(zip(images[:120], labels[:120], strict=True)):
         folder = root / "shapes" / classes[int(label)]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / f"{i:03d}.png")
@@ -167,7 +167,17 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     _await(lambda: states[-1:] == [False] and True in states, "the rank")
     saved.append(_save(window, out, "which-model.png"))
 
-    ws.show_label_review(run_dir)
+    # the label check shows files: a short head-only run on the demo's images written as class folders
+    # (the review draws no thumbnails for in-memory sets such as the demo or IDX files)
+    window.pages.setCurrentIndex(0)
+    from tlgui.ui.base.choices import DatasetChoice
+
+    window.dataset_panel.set_choice(DatasetChoice(folder, val_split=0.2))  # its own images validate
+    _await(lambda: window.dataset_panel.summary() is not None and window.dataset_panel.summary().spec == folder,
+           "opening the folder of shapes")
+    window.training_panel.train_button.click()
+    _await(lambda: len(results) > 1, "the run on the folder of shapes")
+    ws.show_label_review(results[1].run_dir)
     panel = ws.label_review_panel
     _await(lambda: panel.review is not None and not panel.busy(), "the label check")
     saved.append(_save(window, out, "check-labels.png"))
