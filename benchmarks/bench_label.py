@@ -88,7 +88,7 @@ def oracle_arm(data: dict, root: Path, seed: int, step: int) -> dict:
     while len(chosen) < BUDGETS[-1] * len(classes):
         target = next(b * len(classes) for b in BUDGETS if b * len(classes) > len(chosen))
         reply = ask(folder, labels, data["model"], classes, min(step, target - len(chosen)), seed)
-        calls.append((reply["seconds"], reply["cpu_seconds"]))
+        calls.append((reply["seconds"], reply["cpu_seconds"], reply.get("features_reused")))
         strategies.append(reply["strategy"])
         if reply["estimate"] is not None:
             estimates[reply["labelled"]] = reply["estimate"]
@@ -102,7 +102,7 @@ def oracle_arm(data: dict, root: Path, seed: int, step: int) -> dict:
                 accuracy[b] = fit_accuracy(data["pool_x"][picked], data["pool_y"][picked], data["test_x"],
                                            data["test_y"], len(classes), data["mean"], data["std"])
     at8 = estimates.get(8 * len(classes))  # the call made with 8 per class labelled (the loop goes on to 16)
-    return {"accuracy": accuracy, "first_s": calls[0][0], "first_cpu_s": calls[0][1], "later_s": [c[0] for c in calls[1:]],
+    return {"accuracy": accuracy, "first_s": calls[0][0], "first_cpu_s": calls[0][1], "first_reused": calls[0][2], "later_s": [c[0] for c in calls[1:]],
             "later_cpu_s": [c[1] for c in calls[1:]], "estimate8": at8,
             "strategies": strategies, "covered1": len(set(data["pool_y"][chosen[: len(classes)]]))}
 
@@ -130,7 +130,7 @@ def run_set(kind: str, root: Path, hub: Path, model: str, args) -> list[dict]:
         row = {"set": kind, "seed": seed, "images": len(data["paths"]),
                "random": random_arm(data, seed), "tlgui": ours["accuracy"],
                "first_call_s": ours["first_s"], "plain_extract_s": round(data["plain_extract_s"], 2),
-               "first_call_cpu_s": round(ours["first_cpu_s"], 2),
+               "first_call_cpu_s": round(ours["first_cpu_s"], 2), "first_call_reused_features": ours["first_reused"],
                "plain_extract_cpu_s": round(data["plain_extract_cpu_s"], 2),
                "later_call_s_median": round(statistics.median(ours["later_s"]), 3),
                "later_call_s_max": round(max(ours["later_s"]), 3),
