@@ -294,3 +294,26 @@ def test_excluded_images_are_not_suggested(colour_folder, tmp_path):
     skip = sorted(truth)[:30]
     queue = _ask(folder, tmp_path / "labels.csv", weights, n=10, strategy="random", exclude=skip)
     assert len(queue.next) == 6 and not {s.path for s in queue.next} & set(skip)
+
+
+def test_the_queue_runs_its_small_matrices_on_one_thread_and_gives_the_threads_back(colour_folder, tmp_path,
+                                                                                 monkeypatch):
+    from tlgui.core.workflows import labelling
+
+    folder, weights, _truth = colour_folder
+    seen = []
+    real = labelling.pick_typical
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(labelling, "pick_typical", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        queue = _ask(folder, tmp_path / "labels.csv", weights, n=3, strategy="typical")
+        assert seen == [1] and len(queue.next) == 3  # k-means and heads on stored features: one thread
+        assert torch.get_num_threads() == 2  # given back for training
+    finally:
+        torch.set_num_threads(before)

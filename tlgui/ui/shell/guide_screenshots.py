@@ -121,16 +121,12 @@ def _dialog(window, before: set) -> QDialog:
     return found[-1]
 
 
-def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
-    """Every picture in :data:`SHOTS`, saved under ``out``."""
-    ws = window.workspace
-    saved: list[Path] = []
+def _train_demo(window, results: list, epochs: int) -> str:
+    """Train the demo head only (as the page recommends for it); the run folder."""
     if not wait_until(window.is_ready):
         raise RuntimeError("the window's panels were not built")
-    results = []
     window.run_finished.connect(results.append)
     window.training_panel.epochs.setValue(epochs)
-    # head only, as the page recommends for the demo: the label check then fits heads on stored features
     head_only = next(b for b in window.findChildren(QPushButton) if b.text() == "Train head only")
     head_only.click()
     wait_until(lambda: window.dataset_panel.summary() is not None, 60)  # the demo's thumbnails in the picture
@@ -140,8 +136,62 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     if not wait_until(lambda: bool(results)) or results[0] is None or results[0].status != "completed":
         message = getattr(results[0], "message", "") if results else "no result in time"
         raise RuntimeError(f"the demo run did not complete: {message}")
-    run_dir = results[0].run_dir
-    saved.append(_save(window, out, "train-page.png"))
+    return results[0].run_dir
+
+
+def _check_labels_of_a_folder(window, folder: str, results: list) -> None:
+    """The label check shows files: a short head-only run on the demo's images written as class
+    folders (the review draws no thumbnails for in-memory sets such as the demo or IDX files)."""
+    from tlgui.ui.base.choices import DatasetChoice
+
+    ws = window.workspace
+    window.pages.setCurrentIndex(0)
+    window.dataset_panel.set_choice(DatasetChoice(folder, val_split=0.2))  # its own images validate
+    _await(lambda: window.dataset_panel.summary() is not None and window.dataset_panel.summary().spec == folder,
+           "opening the folder of shapes")
+    window.training_panel.train_button.click()
+    _await(lambda: len(results) > 1, "the run on the folder of shapes")
+    ws.show_label_review(results[1].run_dir)
+    panel = ws.label_review_panel
+    _await(lambda: panel.review is not None and not panel.busy(), "the label check")
+
+
+def _dialog_shots(window, folder: str, out: Path) -> list[Path]:
+    """The weights library, the health check and the export dialog."""
+    from tlgui.ui.dialogs.health_dialog import DatasetHealthDialog
+
+    ws, saved = window.workspace, []
+    window.pages.setCurrentIndex(0)
+    before = set(window.findChildren(QDialog))
+    ws.open_weights_library()
+    dialog = _dialog(window, before)
+    saved.append(_save(dialog, out, "weights-library.png"))
+    dialog.close()
+
+    health = DatasetHealthDialog(folder, None, window)
+    finished = []
+    health.scan_finished.connect(finished.append)
+    health.show()
+    health.start()
+    _await(lambda: bool(finished), "the health check")
+    saved.append(_save(health, out, "health-check.png"))
+    health.close()
+
+    window.pages.setCurrentWidget(ws.runs_panel)
+    ws.runs_panel.table.selectRow(0)
+    before = set(window.findChildren(QDialog))
+    ws.runs_panel.export_button.click()
+    dialog = _dialog(window, before)
+    saved.append(_save(dialog, out, "export-dialog.png"))
+    dialog.close()
+    return saved
+
+
+def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
+    """Every picture in :data:`SHOTS`, saved under ``out``."""
+    ws, results = window.workspace, []
+    run_dir = _train_demo(window, results, epochs)
+    saved = [_save(window, out, "train-page.png")]
 
     ws.show_results(run_dir)
     saved.append(_save(window, out, "results-page.png"))
@@ -167,50 +217,12 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     _await(lambda: states[-1:] == [False] and True in states, "the rank")
     saved.append(_save(window, out, "which-model.png"))
 
-    # the label check shows files: a short head-only run on the demo's images written as class folders
-    # (the review draws no thumbnails for in-memory sets such as the demo or IDX files)
-    window.pages.setCurrentIndex(0)
-    from tlgui.ui.base.choices import DatasetChoice
-
-    window.dataset_panel.set_choice(DatasetChoice(folder, val_split=0.2))  # its own images validate
-    _await(lambda: window.dataset_panel.summary() is not None and window.dataset_panel.summary().spec == folder,
-           "opening the folder of shapes")
-    window.training_panel.train_button.click()
-    _await(lambda: len(results) > 1, "the run on the folder of shapes")
-    ws.show_label_review(results[1].run_dir)
-    panel = ws.label_review_panel
-    _await(lambda: panel.review is not None and not panel.busy(), "the label check")
+    _check_labels_of_a_folder(window, folder, results)
     saved.append(_save(window, out, "check-labels.png"))
 
     _label_some(window, scratch)
     saved.append(_save(window, out, "label-page.png"))
-
-    window.pages.setCurrentIndex(0)
-    before = set(window.findChildren(QDialog))
-    ws.open_weights_library()
-    dialog = _dialog(window, before)
-    saved.append(_save(dialog, out, "weights-library.png"))
-    dialog.close()
-
-    from tlgui.ui.dialogs.health_dialog import DatasetHealthDialog
-
-    health = DatasetHealthDialog(folder, None, window)
-    finished = []
-    health.scan_finished.connect(finished.append)
-    health.show()
-    health.start()
-    _await(lambda: bool(finished), "the health check")
-    saved.append(_save(health, out, "health-check.png"))
-    health.close()
-
-    window.pages.setCurrentWidget(ws.runs_panel)
-    ws.runs_panel.table.selectRow(0)
-    before = set(window.findChildren(QDialog))
-    ws.runs_panel.export_button.click()
-    dialog = _dialog(window, before)
-    saved.append(_save(dialog, out, "export-dialog.png"))
-    dialog.close()
-    return saved
+    return saved + _dialog_shots(window, folder, out)
 
 
 def main(argv: list[str] | None = None) -> int:
