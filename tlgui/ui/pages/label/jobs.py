@@ -44,10 +44,12 @@ def open_folder(folder: str, job) -> Opened:
     """Worker thread: list every image under ``folder`` and read its labels file (label_store, not
     labelling: that one imports torch, which would hold a first open up for seconds)."""
     from tlgui.core.data.kinds.unlabelled_folder import list_images
+    from tlgui.core.workflows.label_journal import replay
     from tlgui.core.workflows.label_store import LabelStore
 
     listing = list_images(folder)
     store = LabelStore.for_folder(listing.root)
+    replay(store)  # labels a window killed mid-write left in the journal
     labels = store.labels()
     return Opened(str(listing.root), listing.paths, str(store.csv_path), store.classes(), labels, store.problems())
 

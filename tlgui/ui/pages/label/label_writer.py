@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from tlgui.core.workflows.label_journal import replay
 from tlgui.ui.base.background import TaskRunner
 
 Change = Callable[[object], None]  # change(store)
@@ -33,13 +34,15 @@ class LabelWriter(QObject):
         super().__init__(parent)
         self.store = None
         self._pending: deque[tuple[Change, str]] = deque()
+        self._failures = 0  # writes that failed for this store (its journal is then kept)
         self._running = False  # a write job runs (its own flag: a thread that sent finished may still be ending)
         self._runner = TaskRunner(self)
 
     def set_store(self, store) -> None:
         """Write to ``store`` from now on (changes for the previous one are written first)."""
         self.flush()
-        self.store = store
+        self._forget_journal()
+        self.store, self._failures = store, 0
 
     def write(self, change: Change, failure: str) -> None:
         """Apply ``change(store)`` soon, after the changes before it; ``failure`` starts the line said if it fails."""
@@ -50,7 +53,18 @@ class LabelWriter(QObject):
     def close(self) -> None:
         """Write what is queued, then take no more (the page is closing)."""
         self.flush()
+        self._forget_journal()
         self.store = None
+
+    def _forget_journal(self) -> None:
+        """Every change of ours is in the labels file: the journal kept for a crash is replayed (a
+        window on the same folder that died may have left lines there) and removed. Kept when a write
+        failed, so the next opening of the folder replays it."""
+        if self.store is not None and not self._failures and not self.busy():
+            try:
+                replay(self.store)
+            except Exception as exc:  # noqa: BLE001 - the journal stays; the next opening replays it
+                self.failed.emit(f"Could not replay the labels journal: {reason(exc)}.")
 
     def busy(self) -> bool:
         return self._running or bool(self._pending)
@@ -64,6 +78,7 @@ class LabelWriter(QObject):
             try:
                 change(self.store)
             except Exception as exc:  # noqa: BLE001 - said in one line, the page stays usable
+                self._failures += 1
                 self.failed.emit(f"{failure}: {reason(exc)}.")
 
     def _pump(self) -> None:
@@ -76,8 +91,12 @@ class LabelWriter(QObject):
         store = self.store
         self._running = True
         self._runner.start(lambda _job: change(store), None,
-                           lambda exc: self.failed.emit(f"{failure}: {reason(exc)}."),
+                           lambda exc: self._failed(f"{failure}: {reason(exc)}."),
                            name="label-write", on_ended=self._ended)
+
+    def _failed(self, text: str) -> None:
+        self._failures += 1
+        self.failed.emit(text)
 
     @Slot()
     def _ended(self) -> None:

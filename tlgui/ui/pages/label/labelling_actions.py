@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tlgui.core.workflows.label_journal import LABEL, UNDO, append
 from tlgui.ui.pages.label import jobs
 
 
@@ -21,6 +22,8 @@ class LabelActions:
         """Give the current image the class ``cls`` and show the next one (the file is written in the background)."""
         pick = self.queue.current
         if pick is None or self.writer.store is None:
+            return
+        if not self._journal(LABEL, pick.path, cls, pick.suggested, pick.confidence, pick.picked):
             return
         self.writer.write(lambda store: store.add(pick.path, cls, pick.suggested, pick.confidence, pick.picked),
                           f"Could not save the label of {Path(pick.path).name}")
@@ -38,6 +41,15 @@ class LabelActions:
         if pick is not None and pick.suggested:
             self.label(pick.suggested)
 
+    def _journal(self, action: str, *change) -> bool:
+        """The change on disk at once (label_journal), before the labels file is rewritten in the background."""
+        try:
+            append(self.writer.store.csv_path, action, *change)
+            return True
+        except OSError as exc:
+            self._say_error(f"Could not save the label of {Path(change[0]).name}: {exc.strerror or exc}.")
+            return False
+
     def skip(self) -> None:
         if self.queue.current is not None:
             self.queue.skipped.add(self.queue.current.path)
@@ -50,6 +62,7 @@ class LabelActions:
         if given is None:
             return
         path = given.pick.path
+        self._journal(UNDO, path, self.labels.get(path, ""))
         self.writer.write(lambda store: store.remove(path), f"Could not undo the label of {Path(path).name}")
         self.labels.pop(path, None)
         self._show_current()
@@ -60,6 +73,9 @@ class LabelActions:
         if self.writer.store is None or not picks:
             return
         items = [(p.path, cls, p.suggested, p.confidence, "bulk") for p in picks]
+        for item in items:
+            if not self._journal(LABEL, *item):
+                return
         self.writer.write(lambda store: store.add_many(items), f"Could not save the {len(items)} labels")
         paths = [p.path for p in picks]
         for path in paths:
