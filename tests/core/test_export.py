@@ -169,13 +169,15 @@ def test_bundle_refuses_a_non_empty_folder(model_rgb, tmp_path):
         export_model(model_rgb, "bundle", tmp_path, overwrite=True)  # other people's files: never
 
 
-def one_line_error(capsys, args, *needles):
+def one_line_error(capsys, args, *needles) -> str:
+    """Run the CLI; it must fail with one ``tlgui: error:`` line holding every needle (returned)."""
     code = cli(args)
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert err.startswith("tlgui: error:") and len(err.splitlines()) == 1, err
     for needle in needles:
         assert needle in err, err
+    return err
 
 
 def test_cli_export_and_errors(model_rgb, tmp_path, capsys, monkeypatch):

@@ -20,6 +20,7 @@ from torch import nn
 
 from tests.core import corpus
 from tests.core.test_evaluate import write_model
+from tests.core.test_export import one_line_error
 from tlgui.cli import main as cli
 from tlgui.core.base.files import atomic_save
 from tlgui.core.base.preprocessing import Preprocessing
@@ -188,16 +189,6 @@ class DataDependent(nn.Module):
         if x.abs().sum() >= 0:  # always true, so tracing (TorchScript) is still faithful
             return self.inner(x)
         return -self.inner(x)
-
-
-def one_line_error(capsys, args, *needles) -> str:
-    code = cli(args)
-    err = capsys.readouterr().err.strip()
-    assert code == 2, err
-    assert err.startswith("tlgui: error:") and len(err.splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")

@@ -9,15 +9,19 @@ from tests.ui.pages.label.test_label_keys import add_class
 CLASSES = ("star", "arrow", "crescent")
 
 
+def _ready_to_label(qtbot, page, folder) -> None:
+    open_and_wait(qtbot, page, folder)
+    for name in CLASSES:
+        add_class(qtbot, page, name)
+    page.image.setFocus()
+
+
 def test_each_label_is_on_disk_when_the_key_returns_and_comes_back_after_a_crash(qtbot, page, demo_folder):
     from tlgui.core.workflows.label_journal import LABEL, append, journal_path, pending
     from tlgui.core.workflows.label_store import LabelStore
 
     folder, truth = demo_folder
-    open_and_wait(qtbot, page, folder)
-    for name in CLASSES:
-        add_class(qtbot, page, name)
-    page.image.setFocus()
+    _ready_to_label(qtbot, page, folder)
     csv_path = page.opened.csv_path
     given = {}
     for _ in range(3):
@@ -41,10 +45,7 @@ def test_a_clean_close_leaves_no_journal(qtbot, page, demo_folder):
     from tlgui.core.workflows.label_journal import journal_path
 
     folder, truth = demo_folder
-    open_and_wait(qtbot, page, folder)
-    for name in CLASSES:
-        add_class(qtbot, page, name)
-    page.image.setFocus()
+    _ready_to_label(qtbot, page, folder)
     press_class(qtbot, page, truth, CLASSES)
     csv_path = page.opened.csv_path
     assert journal_path(csv_path).exists()
