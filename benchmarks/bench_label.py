@@ -102,8 +102,8 @@ def oracle_arm(data: dict, root: Path, seed: int, step: int) -> dict:
                 accuracy[b] = fit_accuracy(data["pool_x"][picked], data["pool_y"][picked], data["test_x"],
                                            data["test_y"], len(classes), data["mean"], data["std"])
     at8 = estimates.get(8 * len(classes))  # the call made with 8 per class labelled (the loop goes on to 16)
-    return {"accuracy": accuracy, "first_s": calls[0][0], "first_cpu_s": calls[0][1], "first_reused": calls[0][2], "later_s": [c[0] for c in calls[1:]],
-            "later_cpu_s": [c[1] for c in calls[1:]], "estimate8": at8,
+    return {"accuracy": accuracy, "first_s": calls[0][0], "first_cpu_s": calls[0][1], "first_reused": calls[0][2],
+            "later_s": [c[0] for c in calls[1:]], "later_cpu_s": [c[1] for c in calls[1:]], "estimate8": at8,
             "strategies": strategies, "covered1": len(set(data["pool_y"][chosen[: len(classes)]]))}
 
 

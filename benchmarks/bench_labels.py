@@ -108,7 +108,8 @@ def make_noisy_real(root: Path, per_class: int, flip: float, seed: int) -> tuple
     return folder, flipped
 
 
-def plain_baseline(folder: Path, source: Path | None, folds: int = 5, hub: Path | None = None) -> tuple[list[str], float]:
+def plain_baseline(folder: Path, source: Path | None, folds: int = 5,
+                   hub: Path | None = None) -> tuple[list[str], float]:
     """Features once (timed), 5-fold L-BFGS probe, ranked by self-confidence. ``source``: the
     smallcnn checkpoint; None: the real EfficientNet-Lite0 in ``hub``."""
     paths = sorted(str(p) for p in folder.glob("*/*.png"))
@@ -205,10 +206,12 @@ def one_seed(root: Path, source: Path | None, per_class: int, flip: float, seed:
     plain, extract = plain_baseline(folder, source, hub=hub)
     k = len(flipped)
     row = {"seed": seed, "images": len(ours), "flips": k, "flagged": len(flags_only),
-           "tlgui_precision_at_K": precision_at(ours, flipped, k), "tlgui_recall_at_2K": recall_at(ours, flipped, 2 * k),
+           "tlgui_precision_at_K": precision_at(ours, flipped, k),
+           "tlgui_recall_at_2K": recall_at(ours, flipped, 2 * k),
            "flags_only_precision_at_K": precision_at(flags_only, flipped, k),
            "flags_only_recall_at_2K": recall_at(flags_only, flipped, 2 * k),
-           "plain_precision_at_K": precision_at(plain, flipped, k), "plain_recall_at_2K": recall_at(plain, flipped, 2 * k),
+           "plain_precision_at_K": precision_at(plain, flipped, k),
+           "plain_recall_at_2K": recall_at(plain, flipped, 2 * k),
            "tlgui_precision_at_flagged": precision(ours, flipped, len(flags_only)),
            "plain_precision_at_flagged": precision(plain, flipped, len(flags_only)),
            "check_labels_s": round(ours_seconds, 2), "extract_once_s": round(extract, 2)}

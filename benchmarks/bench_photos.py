@@ -193,7 +193,8 @@ def run_repeat(rows: dict[str, list[float]], cpu_rows: dict[str, list[float]], d
     val = ("--val-data", d["val"])
     if "finetune" in args.jobs:
         add("plain fine-tune", lambda: plain_finetune(d["train"], d["val"], args))
-        add("tlgui fine-tune", lambda: tlgui_train(d["train"], out("ft"), args.model, args.size, args.finetune_epochs, *val))
+        add("tlgui fine-tune",
+            lambda: tlgui_train(d["train"], out("ft"), args.model, args.size, args.finetune_epochs, *val))
     if "head" in args.jobs:
         head = (d["train"], args.model, args.size, args.head_epochs, *val, "--freeze", "backbone")
         add("plain head-only", lambda: plain_head_only(d["train"], d["val"], args))
@@ -233,7 +234,8 @@ def main() -> None:
     ap.add_argument("--big-model", default="mobilenet_v3_small", help="the small model of the 12 MP job (96 px)")
     ap.add_argument("--jobs", default="finetune,head,big", help="comma-separated subset of finetune,head,big")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--data-dir", help="make the photos here, once, and reuse them on later calls (default: a temp folder)")
+    ap.add_argument("--data-dir",
+                    help="make the photos here, once, and reuse them on later calls (default: a temp folder)")
     args = ap.parse_args()
     args.jobs = set(args.jobs.split(","))
     from tlgui.core.training.precision import use_default_threads

@@ -4,7 +4,8 @@ Candidates of clearly different quality, all made here from Fashion-MNIST classe
 images, or ``--source-images`` of them): smallcnn with random weights; smallcnn pretrained for
 1 and for 5 epochs on them; smallcnn pretrained on the same images with shuffled labels
 (features that transfer badly); and a wider model, resnet18 at 32 px (``--image-size 32``, grey
-images fed as RGB), pretrained for 3 epochs on a third of them. Target: classes 5-9 with ``--labels`` images per class. For each repeat (a new target sample): the rank's estimates
+images fed as RGB), pretrained for 3 epochs on a third of them. Target: classes 5-9 with ``--labels``
+images per class. For each repeat (a new target sample): the rank's estimates
 (K-fold linear probe) against the test accuracy (5,000 test images) of real head-only and
 fine-tuned runs, as Spearman correlations; and the rank's wall time against the head-only runs'
 (each in its own fresh cache, so neither reuses the other's features). Prints medians over repeats.
@@ -81,7 +82,8 @@ def make_sources(root: str, source_images: int) -> dict[str, tuple[str, str]]:
         out = os.path.join(root, f"src-{i}")
         start = time.perf_counter()
         cli(["train", "--data", folders[shuffled], "--model", model, "--epochs", str(epochs), "--max-train-images",
-             str(int(source_images * share)), "--batch-size", "64", "--lr", "0.003", "--seed", "0", "--out", out, *extra])
+             str(int(source_images * share)), "--batch-size", "64", "--lr", "0.003", "--seed", "0",
+             "--out", out, *extra])
         print(f"source {name}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
         specs[name] = (model, os.path.join(out, "model.pt"))
     return specs

@@ -90,7 +90,8 @@ def imbalanced_target(folder: str, seed: int) -> None:
     x, y, _ = load_fashion("train")
     rng = np.random.default_rng(seed)
     counts = [30, 30, 30, 6, 6]
-    pick = np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False) for c, n in zip(TARGET, counts, strict=True)])
+    pick = np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False)
+                           for c, n in zip(TARGET, counts, strict=True)])
     write_idx(os.path.join(folder, "train-images-idx3-ubyte"), x[pick])
     write_idx(os.path.join(folder, "train-labels-idx1-ubyte"), y[pick] - TARGET[0])
 

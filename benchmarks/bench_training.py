@@ -119,7 +119,8 @@ def main(argv=None) -> int:
         plain, ours = [], []
         for r in range(args.repeats):  # alternate so drifting machine load hits both alike
             plain.append(plain_pytorch(x, y, vx, vy, args.model, args.classes, args.epochs, args.batch, args.device))
-            ours.append(tlgui_loop(folder, args.model, args.epochs, args.batch, os.path.join(tmp, f"run{r}"), args.device))
+            ours.append(tlgui_loop(folder, args.model, args.epochs, args.batch, os.path.join(tmp, f"run{r}"),
+                                   args.device))
         p, o = statistics.median(plain), statistics.median(ours)
         print(f"model {args.model}, {len(y)} training images of {args.size}px, {args.epochs} epochs, "
               f"batch {args.batch}, device {args.device}, threads {torch.get_num_threads()}")

@@ -66,7 +66,8 @@ def plain_model(hub: Path, arch: str):
     return model.eval()
 
 
-def plain_features(paths: list[str], hub: Path, arch: str, size: int = SIZE, batch: int = 64) -> tuple[np.ndarray, float]:
+def plain_features(paths: list[str], hub: Path, arch: str, size: int = SIZE,
+                   batch: int = 64) -> tuple[np.ndarray, float]:
     """(features, seconds): model built and loaded, images read, resized, normalised, forwarded."""
     started = time.perf_counter()
     model = plain_model(hub, arch)

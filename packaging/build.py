@@ -17,7 +17,8 @@ after the user right-clicks Open once, on others; Gatekeeper accepts it without 
 it is signed with a "Developer ID Application" certificate (an Apple Developer account),
 ``codesign --force --deep --options runtime --timestamp --sign "Developer ID Application: ..."``,
 submitted with ``xcrun notarytool submit tlgui-....dmg --apple-id ... --team-id ... --password
-APP-SPECIFIC-PASSWORD --wait`` and stapled with ``xcrun stapler staple tlgui-....dmg``. The torch in the build environment decides the size: PyPI's Linux
+APP-SPECIFIC-PASSWORD --wait`` and stapled with ``xcrun stapler staple tlgui-....dmg``. The torch in the build
+environment decides the size: PyPI's Linux
 torch is a CUDA build (about 4 GB frozen); a CPU torch gives a much smaller app.
 
 Standard library only. Exit status: 0 built, 1 a build step failed, 2 something is missing
@@ -286,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             seconds["archive"] = time.monotonic() - t
         seconds["total"] = time.monotonic() - start
         report(app_dir, archives, seconds)
-        say(f"smoke test: python3 packaging/smoke_test.py {DIST_DIR.relative_to(Path.cwd()) if DIST_DIR.is_relative_to(Path.cwd()) else DIST_DIR}")
+        shown = DIST_DIR.relative_to(Path.cwd()) if DIST_DIR.is_relative_to(Path.cwd()) else DIST_DIR
+        say(f"smoke test: python3 packaging/smoke_test.py {shown}")
         return 0
     except BuildError as exc:
         print(f"build: error: {exc}", file=sys.stderr)

@@ -138,7 +138,8 @@ def probe_environment(python: Path) -> dict[str, str]:
         "print(json.dumps(out))\n"
     )
     try:
-        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=600)
+        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, encoding="utf-8",
+                              errors="replace", timeout=600)
     except OSError as exc:
         raise BuildError(f"cannot run the build environment's Python {python}: {exc.strerror or exc}") from None
     if proc.returncode != 0:

@@ -30,7 +30,8 @@ def write_png(path: Path, pixels: list[list[tuple[int, int, int]]]) -> None:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+                     + chunk(b"IEND", b""))
 
 
 def write_tiff_pages(path: Path, planes: list[list[list[int]]]) -> None:
@@ -49,7 +50,8 @@ def write_tiff_pages(path: Path, planes: list[list[list[int]]]) -> None:
                    (277, 3, 1), (278, 4, height), (279, 4, width * height * 2), (284, 3, 1)]
         out += struct.pack("<H", len(entries))
         for tag, kind, value in entries:
-            out += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value))
+            out += struct.pack("<HHI", tag, kind, 1) + (struct.pack("<HH", value, 0) if kind == 3
+                                                         else struct.pack("<I", value))
         previous_next = len(out)
         out += struct.pack("<I", 0)
     path.write_bytes(bytes(out))
@@ -61,7 +63,8 @@ def make_tiff_folder(root: Path, per_class: int = 4, size: int = 16, channels: i
     for k, label in enumerate(("plain", "spot")):
         (root / label).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            planes = [[[rng.randint(800, 1200) + (2000 if k and c == channels - 1 and 4 <= y < 12 and 4 <= x < 12 else 0)
+            planes = [[[rng.randint(800, 1200)
+                        + (2000 if k and c == channels - 1 and 4 <= y < 12 and 4 <= x < 12 else 0)
                         for x in range(size)] for y in range(size)] for c in range(channels)]
             write_tiff_pages(root / label / f"{i}.tif", planes)
     return root
@@ -284,19 +287,22 @@ def install_round_trip(app_dir: Path, home: Path, version: str) -> str:
     """install.sh into a new HOME, the installed command and menu entry, then --uninstall."""
     home.mkdir()
     env = {"HOME": str(home), "PATH": BARE_PATH}
-    proc = subprocess.run(["sh", str(app_dir / "install.sh")], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=900)
+    proc = subprocess.run(["sh", str(app_dir / "install.sh")],
+                          env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=900)
     expect_ok(proc, "install.sh")
     link = home / ".local" / "bin" / APP_NAME
     desktop = home / ".local" / "share" / "applications" / "tlgui.desktop"
     assert link.is_symlink(), f"no {link}"
-    got = subprocess.run([str(link), "--version"], env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300)
+    got = subprocess.run([str(link), "--version"],
+                         env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300)
     assert got.stdout.strip() == f"tlgui {version}", f"{link} --version: {got.stdout!r} {tail(got.stderr)}"
     text = desktop.read_text(encoding="utf-8")
     exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))
     assert str(home / ".local" / "lib" / APP_NAME / APP_NAME) in exec_line, exec_line
     validated = ""
     if shutil.which("desktop-file-validate"):
-        check = subprocess.run(["desktop-file-validate", str(desktop)], capture_output=True, text=True, encoding="utf-8", errors="replace")
+        check = subprocess.run(["desktop-file-validate", str(desktop)],
+                               capture_output=True, text=True, encoding="utf-8", errors="replace")
         assert check.returncode == 0 and not check.stdout.strip(), f"desktop-file-validate: {check.stdout}"
         validated = ", desktop-file-validate clean"
     proc = subprocess.run(["sh", str(home / ".local" / "lib" / APP_NAME / "install.sh"), "--uninstall"],

@@ -118,7 +118,8 @@ class Smoke:
             detail, ok = f"{type(exc).__name__}: {exc} {tail(traceback.format_exc(), 3)}", False
         s = Step(name, ok, time.monotonic() - t, detail)
         self.steps.append(s)
-        print(f"smoke: {'PASS' if ok else 'FAIL'}  {name} ({s.seconds:.1f} s){': ' + detail if detail else ''}", flush=True)
+        print(f"smoke: {'PASS' if ok else 'FAIL'}  {name} ({s.seconds:.1f} s){': ' + detail if detail else ''}",
+              flush=True)
         return s
 
 
@@ -224,7 +225,8 @@ def training_steps(s: Smoke, data: Path, run_dir: Path) -> None:
         assert (out / "compare.json").is_file() and (out / "compare.png").is_file(), "no compare.json/compare.png"
         strategies = report.get("strategies") or {}
         assert report.get("status") == "completed", f"compare status {report.get('status')}"
-        assert sorted(strategies) == ["finetune", "head", "scratch"], f"strategies in compare.json: {sorted(strategies)}"
+        assert sorted(strategies) == ["finetune", "head", "scratch"], (
+            f"strategies in compare.json: {sorted(strategies)}")
         done = [k for k, r in strategies.items() if r.get("status") == "completed" and r.get("epochs_completed") == 1]
         assert len(done) == 3, f"completed strategies: {done}"
         return f"{', '.join(strategies)}: {str(report.get('verdict'))[:70]}"
@@ -242,7 +244,8 @@ def training_steps(s: Smoke, data: Path, run_dir: Path) -> None:
         assert summary["status"] == "completed", summary["status"]
         assert (run_dir / "model.pt").is_file(), "no model.pt"
         if not linux:
-            return f"--num-workers 1 completed (workers not watched here), val accuracy {summary.get('final_val_accuracy')}"
+            return ("--num-workers 1 completed (workers not watched here), "
+                    f"val accuracy {summary.get('final_val_accuracy')}")
         assert watch.pids, "no DataLoader worker process was seen"
         return f"{len(watch.pids)} worker process(es), val accuracy {summary.get('final_val_accuracy')}"
 
@@ -304,7 +307,8 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
         assert "deprecat" not in proc.stderr.lower(), f"the bundle's predict.py warned: {tail(proc.stderr)}"
         with open(predictions, newline="", encoding="utf-8") as f:
             frozen = {f"{Path(r['path']).parent.name}/{Path(r['path']).name}": r["label"] for r in csv.DictReader(f)}
-        assert bundle_labels(proc.stdout) == frozen, "the bundle's predict.py labels the images differently from 'tlgui predict'"
+        assert bundle_labels(proc.stdout) == frozen, (
+            "the bundle's predict.py labels the images differently from 'tlgui predict'")
         return (f"torch {report['torch']}: .pt2 max |difference| {report['pt2']:.1e}, "
                 f"TorchScript {report['torchscript']:.1e}, onnxruntime "
                 f"{report['onnxruntime']}: ONNX {report['onnx']:.1e} vs model.pt (batch of 5); bundle's predict.py "
@@ -318,7 +322,8 @@ def model_steps(s: Smoke, data: Path, run_dir: Path, check_python: Path | None) 
         imported = last_json(expect_ok(s.tlgui("weights", "import", model, "--json"), "weights import").stdout)
         mine = last_json(expect_ok(s.tlgui("weights", "models", "--json"), "weights models").stdout)
         assert imported["path"] in json.dumps(mine), f"weights models does not list the imported {imported['path']}"
-        return f"list, path ({len(folders)} folder(s) under the new HOME), import of model.pt as {imported['kind']}, models"
+        return (f"list, path ({len(folders)} folder(s) under the new HOME), "
+                f"import of model.pt as {imported['kind']}, models")
 
     def layers_and_cache():
         expect_ok(s.tlgui("layers", "smallcnn"), "layers smallcnn")
@@ -382,7 +387,8 @@ def print_sizes(app_dir: Path, archive: Path | None) -> None:
     cuda = cuda_libraries(app_dir)
     if cuda:
         total = sum(n for n, _ in cuda)
-        print(f"smoke: CUDA libraries: {len(cuda)} files, {human_size(total)} ({100 * total / size:.0f} % of the folder)")
+        print(f"smoke: CUDA libraries: {len(cuda)} files, {human_size(total)} "
+              f"({100 * total / size:.0f} % of the folder)")
     else:
         print("smoke: CUDA libraries: none")
     print("smoke: the 20 largest files:")
@@ -458,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         training_steps(s, data, s.work / "run")
         model_steps(s, data, s.work / "run", check_python)
         if not args.no_install and layout.system == "linux":
-            s.step("install.sh, then --uninstall", lambda: install_round_trip(s.app_dir, tmp / "home for install", version))
+            s.step("install.sh, then --uninstall",
+                   lambda: install_round_trip(s.app_dir, tmp / "home for install", version))
         print_summary(s)
         return 0 if all(st.ok for st in s.steps) else 1
     finally:

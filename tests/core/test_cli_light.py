@@ -41,7 +41,8 @@ def test_no_display_gives_a_plain_message_instead_of_a_qt_abort():
 def _free_display() -> str:
     import os
 
-    n = next(n for n in range(97, 300) if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"))
+    n = next(n for n in range(97, 300)
+             if not os.path.exists(f"/tmp/.X11-unix/X{n}") and not os.path.exists(f"/tmp/.X{n}-lock"))
     return f":{n}"
 
 
@@ -90,7 +91,8 @@ def test_platform_failure_names_missing_xcb_libraries_when_the_plugin_did_not_lo
     from tlgui.app import platform_failure
 
     fatal = "This application failed to start because no Qt platform plugin could be initialized."
-    unloadable = [("qt.qpa.plugin", "From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin."),
+    unloadable = [("qt.qpa.plugin",
+                   "From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin."),
                   ("qt.qpa.plugin", 'Could not load the Qt platform plugin "xcb" in "" even though it was found.')]
     named = "Qt's X11 plugin needs libraries this system lacks: libxcb-icccm.so.4; install them (...)"
     line = platform_failure(unloadable, fatal, lambda: named)

@@ -54,7 +54,8 @@ def npy_kind(tmp_path):
 
 def test_each_spec_goes_to_its_kind_and_says_what_it_is(tmp_path, monkeypatch):
     monkeypatch.setattr("tlgui.core.data.demo_images.make_demo",
-                        lambda kind, seed=0, split="train": (np.zeros((4, 28, 28), np.uint8), np.arange(4) % 2, ["a", "b"]))
+                        lambda kind, seed=0, split="train": (np.zeros((4, 28, 28), np.uint8), np.arange(4) % 2,
+                                                             ["a", "b"]))
     folder = image_folder_of(tmp_path / "pets", {"cat": 2, "dog": 2})
     (tmp_path / "list.csv").write_text("path,label\n" + "".join(
         f"{p},{p.parent.name}\n" for p in sorted(folder.rglob("*.png"))), encoding="utf-8")

@@ -88,7 +88,8 @@ def test_no_gpu_and_an_explicit_cpu_are_named(monkeypatch):
     dev.forget_checks()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert dev.resolve_device("auto") == torch.device("cpu") and dev.fallback_note(torch.device("cpu")) is None
-    assert dev.device_label(torch.device("cpu")) in ("CPU (no CUDA GPU found)", "CPU (this PyTorch is built without CUDA)")
+    assert dev.device_label(torch.device("cpu")) in ("CPU (no CUDA GPU found)",
+                                                     "CPU (this PyTorch is built without CUDA)")
     with pytest.raises(ConfigError, match="no CUDA GPU is available"):
         dev.resolve_device("cuda")
 

@@ -144,7 +144,8 @@ def test_in_memory_source_descriptions(tmp_path):
 
 def test_cli_json_keys_and_csv(setup, tmp_path, capsys):
     model, root, _ = setup
-    code = cli(["evaluate", str(model), "--data", str(root), "--device", "cpu", "--json", "--csv", str(tmp_path / "out")])
+    code = cli(["evaluate", str(model), "--data", str(root), "--device", "cpu", "--json",
+                "--csv", str(tmp_path / "out")])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     for key in ("accuracy", "per_class", "confusion", "classes", "n", "precision", "recall", "f1", "balanced_accuracy"):

@@ -142,7 +142,8 @@ def test_bundle_preprocessing_is_identical(prep, tmp_path):
     (bundle / "pixels.py").write_text(pixels_module_source())
     module = load_bundle_module(bundle)
     images = [Image.open(f) for f in files.values() if f.name not in ("zero.png", "fake.jpg", "truncated.png")]
-    images += [Image.open(tmp_path / "wide.png"), Image.open(tmp_path / "tall.png"), float_image, int_image, la, transparent_p]
+    images += [Image.open(tmp_path / "wide.png"), Image.open(tmp_path / "tall.png"), float_image, int_image, la,
+               transparent_p]
     modes = {im.mode for im in images}
     assert {"I;16", "RGBA", "P", "CMYK", "1", "F", "I", "LA"} <= modes
     raw = prep.to_dict()
@@ -183,19 +184,23 @@ def one_line_error(capsys, args, *needles) -> str:
 def test_cli_export_and_errors(model_rgb, tmp_path, capsys, monkeypatch):
     assert cli(["export", str(model_rgb), "--format", "torchscript", "--out", str(tmp_path / "ok.ts")]) == 0
     assert "exported torchscript" in capsys.readouterr().out
-    one_line_error(capsys, ["export", str(tmp_path / "missing.pt"), "--format", "torchscript", "--out", str(tmp_path / "x.ts")], "missing.pt")
+    one_line_error(capsys, ["export", str(tmp_path / "missing.pt"), "--format", "torchscript",
+                            "--out", str(tmp_path / "x.ts")], "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x00" * 100)
     one_line_error(capsys, ["export", str(junk), "--format", "bundle", "--out", str(tmp_path / "b")], "junk.pt")
     not_tlgui = tmp_path / "plain.pt"
     torch.save({"w": torch.zeros(2)}, not_tlgui)
-    one_line_error(capsys, ["export", str(not_tlgui), "--format", "onnx", "--out", str(tmp_path / "x.onnx")], "not a tlgui model")
+    one_line_error(capsys, ["export", str(not_tlgui), "--format", "onnx", "--out", str(tmp_path / "x.onnx")],
+                   "not a tlgui model")
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
-    one_line_error(capsys, ["export", str(model_rgb), "--format", "torchscript", "--out", str(a_file / "m.ts")], "cannot write")
+    one_line_error(capsys, ["export", str(model_rgb), "--format", "torchscript", "--out", str(a_file / "m.ts")],
+                   "cannot write")
     one_line_error(capsys, ["export", str(model_rgb), "--format", "bundle", "--out", str(a_file)], "not a folder")
     monkeypatch.setitem(sys.modules, "onnx", None)  # as if the extra were not installed
-    one_line_error(capsys, ["export", str(model_rgb), "--format", "onnx", "--out", str(tmp_path / "x.onnx")], "install tlgui[export]")
+    one_line_error(capsys, ["export", str(model_rgb), "--format", "onnx", "--out", str(tmp_path / "x.onnx")],
+                   "install tlgui[export]")
     assert not (tmp_path / "x.onnx").exists()
 
 

@@ -197,7 +197,8 @@ def test_a_model_torch_export_cannot_take_is_one_line_and_other_formats_still_wo
     real = export_module.model_from_checkpoint
     monkeypatch.setattr(export_module, "model_from_checkpoint", lambda ckpt, device: DataDependent(real(ckpt, device)))
     one_line_error(capsys, ["export", str(model_pt), "--format", "pt2", "--out", str(tmp_path / "m.pt2")],
-                   "smallcnn cannot be exported with torch.export (.pt2)", "ONNX and TorchScript exports may still work")
+                   "smallcnn cannot be exported with torch.export (.pt2)",
+                   "ONNX and TorchScript exports may still work")
     assert not (tmp_path / "m.pt2").exists() and not list(tmp_path.glob(".m.pt2.*"))
     assert cli(["export", str(model_pt), "--format", "torchscript", "--out", str(tmp_path / "m.ts")]) == 0
     # the bundle carries TorchScript alone and says why; its predict.py uses it without complaint

@@ -29,7 +29,8 @@ def test_an_upward_import_breaks_the_contract(tmp_path):
     shutil.copytree(ROOT / "tlgui", tmp_path / "tlgui", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     errors = tmp_path / "tlgui" / "core" / "base" / "errors.py"
-    errors.write_text(errors.read_text() + "\n\ndef _upward():\n    from tlgui.core.training import loop  # noqa: F401\n")
+    errors.write_text(errors.read_text()
+                      + "\n\ndef _upward():\n    from tlgui.core.training import loop  # noqa: F401\n")
     qt = tmp_path / "tlgui" / "core" / "models" / "device.py"
     qt.write_text(qt.read_text() + "\n\ndef _qt():\n    import PySide6  # noqa: F401\n")
     result = run_lint(tmp_path)

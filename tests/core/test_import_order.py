@@ -2,7 +2,8 @@
 
 On Windows, with torch 2.9 and later, Qt's DLLs loaded first make torch's fail to load
 (WinError 1114, pytorch#166628). The order is taken on Windows, or anywhere with TLGUI_TORCH_FIRST=1,
-which is how it is checked here; elsewhere the window paints before torch is imported. Each case runs a fresh interpreter with an import hook that,
+which is how it is checked here; elsewhere the window paints before torch is imported. Each case runs a fresh
+interpreter with an import hook that,
 at the first request for PySide6, prints whether torch is already loaded and ends the process:
 the window never opens, so this takes the time of one torch import.
 """

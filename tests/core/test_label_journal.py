@@ -34,7 +34,8 @@ def test_a_label_only_in_the_journal_is_replayed_into_the_labels_file(tmp_path):
     append(store.csv_path, LABEL, paths[1], "b", "a", 0.61, "margin")  # the window died before writing this
     assert replay(store) == 1
     rows = {r["path"]: r for r in store.rows()}
-    assert rows[paths[1]]["label"] == "b" and rows[paths[1]]["suggested"] == "a" and rows[paths[1]]["picked"] == "margin"
+    assert (rows[paths[1]]["label"] == "b" and rows[paths[1]]["suggested"] == "a"
+            and rows[paths[1]]["picked"] == "margin")
     assert not journal_path(store.csv_path).exists()
     assert replay(store) == 0
 

@@ -114,7 +114,8 @@ def test_a_crash_mid_write_leaves_the_old_file_whole(folder, tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         store.add(paths[1], "dog")
     assert store.csv_path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "labels.classes.json", "labels.csv"]  # no temp, no lock
+    # no temp, no lock
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["images", "labels.classes.json", "labels.csv"]
     monkeypatch.undo()
     store.add(paths[1], "dog")  # the lock was released: the next label goes in
     assert store.labels() == {paths[0]: "cat", paths[1]: "dog"}

@@ -24,7 +24,8 @@ print("ok", len(sys.argv) - 1)
 
 def core_modules():
     return sorted(
-        m.name for m in pkgutil.walk_packages(tlgui.core.__path__, "tlgui.core.") if not m.name.rsplit(".", 1)[-1].startswith("_")
+        m.name for m in pkgutil.walk_packages(tlgui.core.__path__, "tlgui.core.")
+        if not m.name.rsplit(".", 1)[-1].startswith("_")
     )
 
 

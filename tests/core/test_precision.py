@@ -51,7 +51,8 @@ def test_cpu_flags_are_read_from_cpuinfo(monkeypatch, tmp_path):
         fake = tmp_path / "cpuinfo"
         fake.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
         monkeypatch.setattr(precision.platform, "system", lambda: "Linux")
-        monkeypatch.setattr(builtins, "open", lambda p, *a, f=fake, **k: real_open(f if p == "/proc/cpuinfo" else p, *a, **k))
+        monkeypatch.setattr(builtins, "open",
+                            lambda p, *a, f=fake, **k: real_open(f if p == "/proc/cpuinfo" else p, *a, **k))
         assert precision._cpu_flags_say_bf16() is expected
         monkeypatch.setattr(builtins, "open", real_open)
 
@@ -157,7 +158,8 @@ def test_auto_on_a_gpu_follows_its_bf16_support(monkeypatch, supported):
     assert precision.resolve_precision("auto", cuda).name == ("bf16" if supported else "fp32")
     forced = precision.resolve_precision("bf16", cuda)
     assert forced.name == ("bf16" if supported else "fp32")
-    assert (forced.note or "") == ("" if supported else "--precision bf16: this GPU has no native bf16 support; training in fp32")
+    assert (forced.note or "") == ("" if supported
+                                   else "--precision bf16: this GPU has no native bf16 support; training in fp32")
 
 
 def test_torchrun_processes_share_the_cores_of_their_machine(monkeypatch):

@@ -72,7 +72,8 @@ def test_odd_modes_are_predicted_and_junk_reported(tmp_path):
     model = write_model(tmp_path / "m.pt", classes=["cats", "dogs"], channels=3, crop=24, resize=28)
     report = predict_paths(model, [tmp_path / "odd"], top_k=5, device="cpu")
     predicted = {Path(p.path).name for p in report.predictions}
-    assert predicted == {"l.png", "rgb.png", "rgba.png", "p.gif", "cmyk.jpg", "sixteen.png", "bilevel.png", "rotated.jpg"}
+    assert predicted == {"l.png", "rgb.png", "rgba.png", "p.gif", "cmyk.jpg", "sixteen.png", "bilevel.png",
+                         "rotated.jpg"}
     reasons = {Path(p).name: r for p, r in report.unreadable}
     assert set(reasons) == {"zero.png", "fake.jpg", "truncated.png"}
     assert reasons["zero.png"] == "empty file (0 bytes)"

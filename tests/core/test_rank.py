@@ -119,7 +119,8 @@ def test_a_stopped_rank_is_not_kept(data, backbones):
 def test_bad_candidates_are_listed_with_their_reason(data, backbones, tmp_path):
     good, _ = backbones
     rgb_only = tmp_path / "rgb.pt"
-    torch.save(SmallCNN(3, 3).state_dict(), rgb_only)  # three input channels for grey images: adapted or refused, never a crash
+    # three input channels for grey images: adapted or refused, never a crash
+    torch.save(SmallCNN(3, 3).state_dict(), rgb_only)
     result = rank(RankConfig(data=data, models=f"smallcnn={good},nosuch,smallcnn={tmp_path / 'missing.pt'},"
                              f"smallcnn={rgb_only}", folds=2, device="cpu"))
     by_weights = {c.weights: c for c in result.candidates}

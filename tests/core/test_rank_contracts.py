@@ -83,7 +83,8 @@ def test_extract_takes_the_reason_and_reuse_from_the_outcome_not_from_words(monk
                                  "the head module is not called by the model's forward pass")
     assert [e.text for e in events if isinstance(e, Message)][0].startswith("feature cache not used")  # still shown
     empty = Features(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
-    monkeypatch.setattr(rank, "cache_features", lambda *a: CacheOutcome(FeatureCache(empty, empty, 1, 0.0, reused=True)))
+    monkeypatch.setattr(rank, "cache_features",
+                        lambda *a: CacheOutcome(FeatureCache(empty, empty, 1, 0.0, reused=True)))
     assert rank.extract(config, threading.Event(), events.append)[2] is True
     monkeypatch.setattr(rank, "cache_features", lambda *a: CacheOutcome(FeatureCache(empty, empty, 1, 0.0)))
     assert rank.extract(config, threading.Event(), events.append)[2] is False

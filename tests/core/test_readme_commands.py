@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _readme_test_block() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text[text.index("Install and run the test suite"):]
-    block = section[section.index("```bash\n") + len("```bash\n"):section.index("```\n", section.index("```bash\n") + 7)]
+    start = section.index("```bash\n") + len("```bash\n")
+    block = section[start:section.index("```\n", section.index("```bash\n") + 7)]
     return [line for line in block.splitlines() if line.strip()]
 
 
@@ -33,7 +34,8 @@ def test_ci_runs_the_readmes_test_command_after_installing_only_what_the_readme_
     before, _ = _ci_before_the_suite()
     ci_packages = [p for line in before.splitlines() if "apt_get install" in line for p in _apt_packages(line)]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    optional = _apt_packages("install " + re.search(r"`sudo apt-get install ([^`]+)` adds the tests on real images", readme)[1])
+    optional = _apt_packages(
+        "install " + re.search(r"`sudo apt-get install ([^`]+)` adds the tests on real images", readme)[1])
     assert sorted(ci_packages) == sorted(_apt_packages(install) + optional)
 
 

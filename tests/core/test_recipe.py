@@ -286,7 +286,8 @@ def test_the_head_phase_re_estimates_the_batchnorm_layers_that_train_afterwards(
     assert result.status == "completed"
     assert len(calls) == 1 and calls[0] and all(p.startswith(adapted_blocks) for p in calls[0])
     model = build_model("smallcnn", 3, in_channels=1)
-    expected = [p for p, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and p.startswith(adapted_blocks)]
+    expected = [p for p, m in model.named_modules()
+                if isinstance(m, torch.nn.BatchNorm2d) and p.startswith(adapted_blocks)]
     assert list(calls[0]) == expected
     texts = [e.text for e in events if isinstance(e, Message)]
     assert any("train after the head phase re-estimated on this data first (AdaBN)" in t for t in texts)

@@ -34,7 +34,8 @@ def test_run_directory_contract_and_event_order(data, tmp_path):
     result = train(config(data, tmp_path / "run"), events.append)
     run = tmp_path / "run"
     assert result.status == "completed" and result.run_dir == str(run.resolve())
-    for name in ("config.json", "metrics.csv", "summary.json", "model.pt", "checkpoints/last.pt", "checkpoints/best.pt"):
+    for name in ("config.json", "metrics.csv", "summary.json", "model.pt", "checkpoints/last.pt",
+                 "checkpoints/best.pt"):
         assert (run / name).is_file(), name
     summary = json.loads((run / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(summary)
@@ -190,7 +191,8 @@ def test_default_weights_from_local_hub_cache(tmp_path, monkeypatch):
     reference = build_model("resnet18", 1000).state_dict()
     hub_checkpoints_dir().mkdir(parents=True)
     torch.save(reference, hub_checkpoints_dir() / "resnet18-f37072fd.pth")
-    monkeypatch.setattr("tlgui.core.library.integrity.verify_hash_prefix", lambda path: None)  # random weights, not the published file
+    # random weights, not the published file
+    monkeypatch.setattr("tlgui.core.library.integrity.verify_hash_prefix", lambda path: None)
     data = image_folder(tmp_path / "rgb", per_class=6, size=24, mode="RGB")
     events = []
     result = train(TrainConfig(data=str(data), model="resnet18", weights="default", freeze="backbone",
@@ -208,14 +210,16 @@ def test_damaged_default_weights_are_refused(tmp_path, capsys):
     hub_checkpoints_dir().mkdir(parents=True)
     (hub_checkpoints_dir() / "resnet18-f37072fd.pth").write_bytes(b"truncated download")
     data = image_folder(tmp_path / "rgb", per_class=4, size=24, mode="RGB")
-    code = cli(["train", "--data", str(data), "--model", "resnet18", "--weights", "default", "--out", str(tmp_path / "r")])
+    code = cli(["train", "--data", str(data), "--model", "resnet18", "--weights", "default",
+                "--out", str(tmp_path / "r")])
     assert code == 2
     assert "checksum does not match" in capsys.readouterr().err
 
 
 def test_missing_default_weights_name_file_and_folder(tmp_path, capsys):
     data = image_folder(tmp_path / "rgb", per_class=4, size=24, mode="RGB")
-    code = cli(["train", "--data", str(data), "--model", "resnet18", "--weights", "default", "--out", str(tmp_path / "r")])
+    code = cli(["train", "--data", str(data), "--model", "resnet18", "--weights", "default",
+                "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and "resnet18-f37072fd.pth" in err and "hub" in err
 

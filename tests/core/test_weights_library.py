@@ -125,7 +125,8 @@ def test_name_candidates():
 
 @pytest.mark.parametrize(
     ("arch", "classes"),
-    [("resnet18", 1000), ("resnet34", 1000), ("mobilenet_v3_small", 10), ("vit_b_32", 1000), ("squeezenet1_1", 3), ("smallcnn", 4)],
+    [("resnet18", 1000), ("resnet34", 1000), ("mobilenet_v3_small", 10), ("vit_b_32", 1000), ("squeezenet1_1", 3),
+     ("smallcnn", 4)],
 )
 def test_recognise_by_content_on_meta(arch, classes):
     state = build_model(arch, classes, device="meta").state_dict()
@@ -155,7 +156,8 @@ def test_compare_with_explains_in_plain_words():
     narrow = SmallCNN(num_classes=3, in_channels=1, width=16).state_dict()
     fit = compare_with("smallcnn", narrow, "narrow.pth")
     assert not fit.ok
-    assert "weights in narrow.pth do not fit smallcnn: features.0.0.weight (16, 1, 3, 3) vs model (32, 1, 3, 3)" in fit.problem
+    assert ("weights in narrow.pth do not fit smallcnn: "
+            "features.0.0.weight (16, 1, 3, 3) vs model (32, 1, 3, 3)") in fit.problem
     r18 = build_model("resnet18", 1000, device="meta").state_dict()
     assert "lack layers resnet34 needs: layer1.2.conv1.weight" in compare_with("resnet34", r18).problem
     r34 = build_model("resnet34", 1000, device="meta").state_dict()

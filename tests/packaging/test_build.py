@@ -12,10 +12,14 @@ import pytest
     ("old", "new", "plan"),
     [
         (None, {"deps": "a", "torch_index_url": "", "python": "3.11.7"}, "create"),
-        ({"deps": "a", "torch_index_url": "", "python": "3.11.7"}, {"deps": "a", "torch_index_url": "", "python": "3.11.7"}, "reuse"),
-        ({"deps": "a", "torch_index_url": "", "python": "3.11.7"}, {"deps": "b", "torch_index_url": "", "python": "3.11.7"}, "update"),
-        ({"deps": "a", "torch_index_url": "", "python": "3.11.7"}, {"deps": "b", "torch_index_url": "cpu", "python": "3.11.7"}, "recreate"),
-        ({"deps": "a", "torch_index_url": "", "python": "3.11.7"}, {"deps": "b", "torch_index_url": "", "python": "3.12.0"}, "recreate"),
+        ({"deps": "a", "torch_index_url": "", "python": "3.11.7"},
+         {"deps": "a", "torch_index_url": "", "python": "3.11.7"}, "reuse"),
+        ({"deps": "a", "torch_index_url": "", "python": "3.11.7"},
+         {"deps": "b", "torch_index_url": "", "python": "3.11.7"}, "update"),
+        ({"deps": "a", "torch_index_url": "", "python": "3.11.7"},
+         {"deps": "b", "torch_index_url": "cpu", "python": "3.11.7"}, "recreate"),
+        ({"deps": "a", "torch_index_url": "", "python": "3.11.7"},
+         {"deps": "b", "torch_index_url": "", "python": "3.12.0"}, "recreate"),
     ],
 )
 def test_plan_env(build, old, new, plan):
@@ -64,7 +68,8 @@ def test_linux_extras_sit_next_to_the_executable(build, tmp_path):
 
 def test_only_this_platforms_old_builds_are_removed(build, tmp_path):
     (tmp_path / "tlgui" / "_internal").mkdir(parents=True)
-    for name in ("tlgui-0.0.9-linux-x86_64.tar.gz", "tlgui-0.1.0-linux-x86_64.tar.gz.part", "tlgui-0.1.0-windows-x86_64.zip", "other.txt"):
+    for name in ("tlgui-0.0.9-linux-x86_64.tar.gz", "tlgui-0.1.0-linux-x86_64.tar.gz.part",
+                 "tlgui-0.1.0-windows-x86_64.zip", "other.txt"):
         (tmp_path / name).write_text("x")
     build.remove_old_outputs(tmp_path, "linux-x86_64")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.txt", "tlgui-0.1.0-windows-x86_64.zip"]

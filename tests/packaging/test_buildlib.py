@@ -69,7 +69,8 @@ GOOD = {"python": "3.11.7", "PyInstaller": "6.22.3", "torch": "2.14.1", "torchvi
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"PyInstaller": ""}, "PyInstaller is not installed in /env/bin/python: /env/bin/python -m pip install 'pyinstaller>=6.11'"),
+        ({"PyInstaller": ""},
+         "PyInstaller is not installed in /env/bin/python: /env/bin/python -m pip install 'pyinstaller>=6.11'"),
         ({"PyInstaller": "5.13.2"}, "PyInstaller 5.13.2 in /env/bin/python is too old"),
         ({"python": "3.9.18"}, "runs Python 3.9.18; tlgui needs 3.10 or newer"),
         ({"torch": ""}, "torch is not installed in /env/bin/python"),

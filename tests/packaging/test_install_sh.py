@@ -83,7 +83,8 @@ def test_prefix_with_awkward_characters(app, tmp_path):
     assert f'Exec="{tmp_path}/my apps \\\\$HOME/lib/tlgui/tlgui"' in desktop
     assert not (home / ".local").exists()
     assert f"--uninstall --prefix {prefix}" in proc.stdout
-    assert sh(prefix / "lib" / "tlgui" / "install.sh", "--uninstall", "--prefix", str(prefix), home=home).returncode == 0
+    uninstall = sh(prefix / "lib" / "tlgui" / "install.sh", "--uninstall", "--prefix", str(prefix), home=home)
+    assert uninstall.returncode == 0
     assert not (prefix / "lib" / "tlgui").exists()
 
 

@@ -89,7 +89,8 @@ def test_train_resume_evaluate_predict_export_explain_under_a_non_ascii_path_wit
         assert len(list(csv.DictReader(handle))) == 8
     assert (exports / "modèle.ts").stat().st_size > 0 and (exports / "modèle.onnx").stat().st_size > 0
     assert list((root / "cartes de chaleur").glob("*.png"))
-    assert json.loads((root / "runs" / "tête seule" / "summary.json").read_text(encoding="utf-8"))["status"] == "completed"
+    summary = json.loads((root / "runs" / "tête seule" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "completed"
 
     # the bundle's own script, run from its non-ASCII folder as its README says
     bundle = subprocess.run([sys.executable, "-X", "warn_default_encoding", "predict.py", str(image)],

@@ -77,7 +77,8 @@ def test_corpus_problems_are_listed_with_reasons(qtbot, pets):
     assert "1 empty class(es)" in summary
     assert "appear in more than one class" in dialog.warnings.text()
     assert dialog.tabs.tabText(0) == "Problems (9)"
-    assert [r[:3] for r in rows(dialog.classes)] == [("cats", "5", "45.5 %"), ("dogs", "6", "54.5 %"), ("empty", "0", "0.0 %")]
+    assert [r[:3] for r in rows(dialog.classes)] == [("cats", "5", "45.5 %"), ("dogs", "6", "54.5 %"),
+                                                     ("empty", "0", "0.0 %")]
     assert dialog.export_button.isEnabled()
 
 
@@ -114,8 +115,10 @@ def test_train_val_overlap(qtbot, tmp_path):
     report = scan(qtbot, dialog)
     assert report.cross_duplicates == [{"train": [str(shared)], "val": [str(val / "a" / "leak.png")]}]
     problems = rows(dialog.problems)
-    assert problems == [("In training and validation", "a/leak.png", "also in the training folder: a/one.png", str(val / "a" / "leak.png"))]
-    assert "Validation: <b>2</b> usable images" in dialog.summary.text() and "1 also in training" in dialog.summary.text()
+    assert problems == [("In training and validation", "a/leak.png", "also in the training folder: a/one.png",
+                         str(val / "a" / "leak.png"))]
+    assert "Validation: <b>2</b> usable images" in dialog.summary.text()
+    assert "1 also in training" in dialog.summary.text()
     assert "inflates validation accuracy" in dialog.warnings.text()
     assert rows(dialog.classes)[0][:4] == ("a", "2", "66.7 %", "1")
 

@@ -28,7 +28,8 @@ def trained_run(tmp_path_factory):
         patch.setenv("TLGUI_HOME", str(home))
         patch.setenv("TORCH_HOME", str(home / "torch"))
         out = home / "shapes-run"
-        result = train(TrainConfig(data="demo:target", val_data="demo:target", model="smallcnn", epochs=1, out=str(out)))
+        result = train(TrainConfig(data="demo:target", val_data="demo:target", model="smallcnn", epochs=1,
+                                   out=str(out)))
     assert (out / "model.pt").is_file(), result
     return out
 

@@ -174,16 +174,19 @@ def test_dropping_a_weight_file_imports_it(qtbot, monkeypatch, tmp_path, mobilen
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(src))])
     centre = dialog.rect().center()
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(dialog, enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
     op, ok, text = finish(qtbot, dialog, lambda: QApplication.sendEvent(dialog, drop))
     assert ok and (weights_dir() / name).is_file()
     text_file = tmp_path / "notes.txt"
     text_file.write_text("x")
     mime.setUrls([QUrl.fromLocalFile(str(text_file))])
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(dialog, enter)
     assert not enter.isAccepted()
 
@@ -231,7 +234,8 @@ def test_download_shows_progress_then_succeeds(qtbot, monkeypatch):
     seen = []
     dialog.progress.bar.valueChanged.connect(seen.append)
     with qtbot.waitSignal(dialog.listed, timeout=20000):
-        op, ok, text = finish(qtbot, dialog, lambda: qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton))
+        op, ok, text = finish(qtbot, dialog,
+                              lambda: qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton))
     assert requests == [(ENTRY.url, WeightsLibraryDialog.download_timeout)]
     assert (op, ok) == ("download", True) and f"Downloaded {name}" in text
     assert (weights_dir() / name).read_bytes() == PAYLOAD

@@ -119,7 +119,8 @@ def test_a_confusion_cell_shows_only_its_suspects_and_show_all_brings_back_the_r
     from tlgui.ui.pages.label_review.jobs import ReviewData
 
     suspects = [{"path": f"{tmp_path}/img{i}.png", "given": given, "suggested": suggested, "confidence": 0.9 - i / 10}
-                for i, (given, suggested) in enumerate([("cat", "dog"), ("dog", "cat"), ("cat", "dog"), ("cat", "fox")])]
+                for i, (given, suggested)
+                in enumerate([("cat", "dog"), ("dog", "cat"), ("cat", "dog"), ("cat", "fox")])]
     fake = ReviewData(str(tmp_path / "run"), str(tmp_path / "data"), ["cat", "dog", "fox"], suspects, "test method",
                       plain={s["path"]: np.zeros((8, 8, 3), np.uint8) for s in suspects})
     checks = []

@@ -41,7 +41,8 @@ def test_results_lead_to_check_labels_and_retrain_uses_the_corrections(qtbot, ma
     # from the confusion matrix's cell tab too: a clicked cell's suspects only (the check is reused)
     pages(main_window).setCurrentWidget(ws.results_panel)
     results = ws.results_panel
-    qtbot.mouseClick(results.confusion, Qt.MouseButton.LeftButton, pos=results.confusion.cell_rect(0, 1).center().toPoint())
+    qtbot.mouseClick(results.confusion, Qt.MouseButton.LeftButton,
+                     pos=results.confusion.cell_rect(0, 1).center().toPoint())
     assert results.confusion.selected() == (0, 1)
     qtbot.mouseClick(results.check_cell_button, Qt.MouseButton.LeftButton)
     assert pages(main_window).currentWidget() is review

@@ -1,4 +1,5 @@
-"""The "Which model?" page in the window: reached from the transfer check's advisor, "Train this" fills the Train page."""
+"""The "Which model?" page in the window: reached from the transfer check's advisor, "Train this" fills the
+Train page."""
 
 from __future__ import annotations
 
@@ -72,13 +73,15 @@ def test_rank_page_uses_the_train_pages_image_values(qtbot, main_window, monkeyp
     monkeypatch.setattr(rank_panel, "_rank_job", recording)
     with qtbot.waitSignal(panel.running_changed, timeout=20000, check_params_cb=lambda running: not running):
         qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
-    assert [(c.data, c.channels, c.intensity, c.stack) for c in seen] == [(str(tmp_path / "cells"), "1", "image", "max")]
+    assert [(c.data, c.channels, c.intensity, c.stack) for c in seen] == [
+        (str(tmp_path / "cells"), "1", "image", "max")]
     # a value the data panel refuses: the page says so instead of ranking with something else
     tabs.setCurrentWidget(ws.compare_panel)
     main_window.dataset_panel.image_values.channels_edit.setText("0")
     tabs.setCurrentWidget(ws.rank_panel)
     assert panel.context is None and not panel.run_button.isEnabled()
-    assert "Image values on the Train page" in panel.context_label.text() and "Channels: '0'" in panel.context_label.text()
+    assert "Image values on the Train page" in panel.context_label.text()
+    assert "Channels: '0'" in panel.context_label.text()
 
 
 def test_clear_image_cache_clears_the_stored_features_too(qtbot, main_window, monkeypatch):

@@ -32,7 +32,8 @@ def test_pages_and_menus_exist(main_window):
                         (ws.runs_panel, "runsPanel"), (ws.compare_panel, "comparePanel")):
         assert panel is not None and panel.objectName() == name
     actions = {a.objectName(): a for a in main_window.findChildren(QAction) if a.objectName()}
-    for name in ("weightsLibraryAction", "myModelsAction", "builtinDatasetsAction", "healthCheckAction", "openRunAction"):
+    for name in ("weightsLibraryAction", "myModelsAction", "builtinDatasetsAction", "healthCheckAction",
+                 "openRunAction"):
         assert actions[name].isEnabled(), name
 
 
@@ -145,7 +146,8 @@ def test_compare_context_carries_split_device_and_optimizer(qtbot, main_window):
     pages(main_window).setCurrentWidget(ws.compare_panel)
     context = ws.compare_panel.context
     # the tests see no GPU (conftest), so the panel offers "CPU" = auto, and that is carried
-    assert context["optimizer"] == "sgd" and context["device"] == main_window.training_panel.device.currentData() == "auto"
+    assert context["optimizer"] == "sgd"
+    assert context["device"] == main_window.training_panel.device.currentData() == "auto"
     assert context["val_split"] == main_window.dataset_panel.choice().val_split
 
 

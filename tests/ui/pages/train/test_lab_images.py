@@ -70,7 +70,8 @@ def test_photo_data_keeps_the_plain_view(qtbot, panel, tmp_path):
     for name in ("cat", "dog"):
         (tmp_path / "pets" / name).mkdir(parents=True)
         for i in range(3):
-            Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / "pets" / name / f"{i}.png")
+            pixels = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "pets" / name / f"{i}.png")
     _load(qtbot, panel, tmp_path / "pets")
     assert not panel.kind_label.isVisible()  # the summary line says it: no second line for 8-bit pictures
     assert "<b>6</b> colour images" in panel.status.text()
