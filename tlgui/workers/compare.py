@@ -17,7 +17,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 from .jobs import JobController
 
 if TYPE_CHECKING:  # the core's compare module imports PyTorch: not at start-up
-    from tlgui.core.workflows.compare import StrategyStarted
+    from tlgui.core.training.control import TrainControl
+    from tlgui.core.workflows.compare import CompareConfig, StrategyStarted
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class CompareController(JobController):
         self._current: StrategyStarted | None = None  # the strategy being trained
         self._epochs = 0
 
-    def start(self, config, control=None) -> None:
+    def start(self, config: CompareConfig, control: TrainControl | None = None) -> None:
         from tlgui.core.training.control import TrainControl
 
         control = control or TrainControl()
