@@ -16,7 +16,7 @@ from tlgui.core.base.cancel import Cancelled, PausableControl, stop_check
 from tlgui.core.training.control import TrainControl
 from tlgui.ui.base.background import Job, TaskRunner
 from tlgui.workers import registry
-from tlgui.workers.base import live_workers, wait_for_workers
+from tlgui.workers.base import WorkerBase, live_workers, wait_for_workers
 from tlgui.workers.jobs import JobController
 
 WAIT_MS = 20000
@@ -169,3 +169,15 @@ def test_pause_and_resume_through_the_worker(qtbot):
     with qtbot.waitSignal(controller.running_changed, timeout=WAIT_MS):
         controller.stop()  # wakes the paused loop, which then sees the stop
     assert finished == ["stopped"] and not control.paused
+
+
+def test_a_worker_whose_own_handler_raises_still_ends(qtbot, caplog):
+    class Careless(WorkerBase):
+        def work(self) -> None:
+            raise RuntimeError("a bug in a worker")
+
+    worker = Careless("tlgui-careless")
+    with qtbot.waitSignal(worker.finished, timeout=WAIT_MS):
+        worker.start()
+    assert worker not in live_workers()
+    assert any("a bug in a worker" in record.getMessage() for record in caplog.records)
