@@ -10,10 +10,15 @@ times a second. Errors never escape: ``failed(message, details)`` and then alway
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from .jobs import JobController
+
+if TYPE_CHECKING:  # the core's compare module imports PyTorch: not at start-up
+    from tlgui.core.training.control import TrainControl
+    from tlgui.core.workflows.compare import CompareConfig, StrategyStarted
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,10 @@ class CompareController(JobController):
     def __init__(self, parent: QObject | None = None, compare_fn=None, num_threads=None):
         super().__init__(parent, num_threads)
         self.compare_fn = compare_fn  # None: core.workflows.compare.run_comparison (tests may inject)
-        self._current = None  # StrategyStarted of the strategy being trained
+        self._current: StrategyStarted | None = None  # the strategy being trained
         self._epochs = 0
 
-    def start(self, config, control=None) -> None:
+    def start(self, config: CompareConfig, control: TrainControl | None = None) -> None:
         from tlgui.core.training.control import TrainControl
 
         control = control or TrainControl()

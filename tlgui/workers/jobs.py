@@ -1,14 +1,16 @@
-"""Any core job off the GUI thread: one QObject worker, one controller that owns its QThread.
+"""Any core job off the GUI thread: one worker, one controller that is the GUI's handle on it.
 
 A *job* is a blocking core call that reports progress through an ``on_event`` callback and
-checks a :class:`~tlgui.core.training.control.TrainControl` (``train()``, ``run_comparison()``).
-:class:`JobController` (GUI thread) creates a parent-less :class:`JobWorker`, moves it onto
-a fresh QThread and relays its signals, which arrive queued in the GUI thread:
+checks a :class:`~tlgui.core.base.cancel.PausableControl` (``train()``, ``run_comparison()``).
+:class:`JobController` (GUI thread) starts a :class:`JobWorker` (a :mod:`tlgui.workers.base`
+worker: its own thread, kept in the one live set) and relays its signals, which arrive queued
+in the GUI thread:
 
 * ``batches(list)``: per-batch stats, collected and sent at most ``emit_hz`` times a second;
-* ``event(object)``: every other event, in order (a stage's repeated progress updates are
+* ``job_event(object)``: every other event, in order (a stage's repeated progress updates are
   throttled like batches, a new stage always goes through);
-* ``failed(message, details)`` then always ``finished(result)``: errors never escape the thread.
+* ``failed(message, details)`` then always ``finished(result)``: errors never escape the thread;
+  ``running_changed(False)`` once the thread has ended.
 
 The training and transfer-check controllers are thin layers over this that turn events
 into the signals their panels want.
@@ -24,14 +26,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from . import registry
+from tlgui.core.base.cancel import PausableControl
+
+from .base import JOB_STACK_BYTES, WorkerBase
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DEFAULT_EMIT_HZ", "JOB_STACK_BYTES", "JobController", "JobWorker", "default_num_threads",
+           "describe_exception"]
+
 DEFAULT_EMIT_HZ = 15.0
-# macOS gives secondary threads 512 KB of stack, and numeric code (autograd, BLAS, deep models)
-# can overflow it and crash the process; 8 MB is what the main thread and Linux threads get.
-JOB_STACK_BYTES = 8 * 1024 * 1024
 
 # job(on_event) -> result; the controller binds the config and control into it
 Job = Callable[[Callable[[object], None]], Any]
@@ -80,37 +84,36 @@ def _is_stop(exc: BaseException) -> bool:
     return isinstance(exc, (Cancelled, KeyboardInterrupt))
 
 
-class JobWorker(QObject):
-    """Runs one job in the thread it was moved to. Create in the GUI thread."""
+class JobWorker(WorkerBase):
+    """Runs one job on its own thread; ``done(result)`` is its last signal from there."""
 
-    event = Signal(object)
+    job_event = Signal(object)  # not "event": that would hide QObject.event(), which Qt calls
     batches = Signal(object)  # list of BatchStats
     failed = Signal(str, str)  # message, details (traceback)
-    finished = Signal(object)  # the job's result, or error_result(...)
+    done = Signal(object)  # the job's result, or error_result(...)
 
-    def __init__(self, job: Job, control, error_result: ErrorResult, doing: str = "Training",
-                 num_threads: int | None = None, emit_hz: float = DEFAULT_EMIT_HZ) -> None:
-        super().__init__()  # parent-less: it must be movable to another thread
+    def __init__(self, job: Job, control: PausableControl, error_result: ErrorResult, doing: str = "Training",
+                 num_threads: int | None = None, emit_hz: float = DEFAULT_EMIT_HZ,
+                 thread_name: str = "tlgui-job") -> None:
+        super().__init__(thread_name, control)
         self._job = job
-        self._control = control
         self._error_result = error_result
         self._doing = doing
         self._num_threads = num_threads
         self._min_interval = 1.0 / emit_hz if emit_hz > 0 else 0.0
-        self._pending: list = []
+        self._pending: list[object] = []
         self._last_batch_emit = 0.0
         self._last_stage: tuple[str, float] = ("", 0.0)
-        self.result = None  # also readable after the thread has ended
+        self.result: Any = None  # also readable after the thread has ended
 
-    @Slot()
-    def run(self) -> None:
+    def work(self) -> None:
         result = None
         try:
             self._set_threads()
             result = self._job(self._on_event)
         except BaseException as exc:  # noqa: BLE001 - nothing may escape the thread
             details = traceback.format_exc()
-            stopped = bool(getattr(self._control, "stopped", False)) and _is_stop(exc)
+            stopped = self.stopped and _is_stop(exc)
             message = describe_exception(exc, self._doing)
             if stopped:
                 # the job gave up because Stop was pressed: what the person asked for, not an error;
@@ -123,7 +126,7 @@ class JobWorker(QObject):
         finally:
             self._flush()
             self.result = result
-            self.finished.emit(result)
+            self.done.emit(result)
 
     def _set_threads(self) -> None:
         n = self._num_threads if self._num_threads is not None else default_num_threads()
@@ -136,7 +139,7 @@ class JobWorker(QObject):
             log.debug("could not set torch threads", exc_info=True)
 
     # called in the worker thread by the core for every event
-    def _on_event(self, event) -> None:
+    def _on_event(self, event: object) -> None:
         from tlgui.core.base import events as ev
 
         now = time.monotonic()
@@ -152,7 +155,7 @@ class JobWorker(QObject):
             self._last_stage = (event.name, now)
         else:
             self._flush(now)  # batches first, so epochs and results arrive after them
-        self.event.emit(event)
+        self.job_event.emit(event)
 
     def _flush(self, now: float | None = None) -> None:
         if self._pending:
@@ -162,13 +165,13 @@ class JobWorker(QObject):
 
 
 class JobController(QObject):
-    """Owns the QThread of the current job; the GUI's only handle on it.
+    """The GUI's only handle on the current job and its thread.
 
     ``running_changed`` goes True on :meth:`start_job` and False once the thread has ended;
     ``finished`` is emitted once per job, before ``running_changed(False)``.
     """
 
-    event = Signal(object)
+    job_event = Signal(object)  # every event that is not a batch's (see the module's notes)
     batches = Signal(object)
     failed = Signal(str, str)
     finished = Signal(object)
@@ -182,96 +185,87 @@ class JobController(QObject):
         super().__init__(parent)
         self.num_threads = num_threads
         self.emit_hz = DEFAULT_EMIT_HZ
-        self._thread: QThread | None = None
         self._worker: JobWorker | None = None
-        self._control = None
         self._paused = False
         self._delivered = False
 
     # -- queries ---------------------------------------------------------------------------
     def is_running(self) -> bool:
-        return self._thread is not None
+        return self._worker is not None
 
     def is_paused(self) -> bool:
         return self._paused
 
     @property
-    def thread(self) -> QThread | None:
-        return self._thread
+    def thread(self) -> QThread | None:  # type: ignore[override]  # the job's thread, read by tests as before
+        """The running job's thread (None when idle); hides QObject.thread(), which nobody asks a controller."""
+        return self._worker.qthread if self._worker is not None else None
 
     # -- commands (GUI thread) ----------------------------------------------------------------
-    def start_job(self, job: Job, control, error_result: ErrorResult) -> None:
+    def start_job(self, job: Job, control: PausableControl, error_result: ErrorResult) -> None:
         """Run ``job`` on a new thread. Raises RuntimeError if one is running."""
-        if self._thread is not None:
+        if self._worker is not None:
             raise RuntimeError(f"{self.doing.lower()} is already running")
-        self._control = control
         self._paused = False
         self._delivered = False
-        thread = QThread()
-        thread.setObjectName(self.thread_name)
-        thread.setStackSize(JOB_STACK_BYTES)
-        worker = JobWorker(job, control, error_result, self.doing, self.num_threads, self.emit_hz)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.event.connect(self._on_event)
+        worker = JobWorker(job, control, error_result, self.doing, self.num_threads, self.emit_hz,
+                           self.thread_name)
+        worker.job_event.connect(self._on_event)
         worker.batches.connect(self._on_batches)
         worker.failed.connect(self.failed)
-        worker.finished.connect(self._on_worker_finished)
-        worker.finished.connect(thread.quit)  # direct: same thread, quits once run() returns
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
-        registry.register(thread)
-        thread.start()
+        worker.done.connect(self._on_worker_done)
+        worker.finished.connect(self._on_worker_ended)
+        self._worker = worker
+        worker.start()
         self.running_changed.emit(True)
 
     def pause(self) -> None:
-        if self._control is not None and self._thread is not None and not self._paused:
-            self._control.pause()
+        if self._worker is not None and not self._paused:
+            self._worker.pause()
             self._paused = True
             self.paused_changed.emit(True)
 
     def resume(self) -> None:
-        if self._control is not None and self._paused:
-            self._control.resume()
+        if self._worker is not None and self._paused:
+            self._worker.resume()
             self._paused = False
             self.paused_changed.emit(False)
 
     def stop(self) -> None:
         """Ask the job to end after the current batch (a training run saves a usable model)."""
-        if self._control is not None and self._thread is not None:
-            self._control.stop()
+        if self._worker is not None:
+            self._worker.stop()
             if self._paused:
-                self._control.resume()  # a paused loop must wake up to see the stop
+                self._worker.resume()  # a paused loop must wake up to see the stop
                 self._paused = False
                 self.paused_changed.emit(False)
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
-        """Stop, quit and wait (for closing the window). True if no thread is left running."""
-        thread = self._thread
-        if thread is None:
+        """Stop and wait (for closing the window). True if no thread is left running."""
+        worker = self._worker
+        if worker is None:
             return True
         self.stop()
-        thread.quit()  # takes effect once run() returns to the thread's event loop
-        if not thread.wait(timeout_ms):
+        if not worker.wait(timeout_ms):
             log.error("%s thread did not stop within %d ms", self.thread_name, timeout_ms)
             return False
-        # the worker's queued finished() has not been delivered yet (we were blocked here)
-        if self._worker is not None and self._worker.result is not None:
-            self._deliver(self._worker.result)
-        self._on_thread_finished()
+        # the worker's queued done() has not been delivered yet (we were blocked here)
+        if worker.result is not None:
+            self._deliver(worker.result)
+        self._release()
         return True
 
     # -- hooks for subclasses (GUI thread) ----------------------------------------------------
     def _on_event(self, event) -> None:
-        self.event.emit(event)
+        self.job_event.emit(event)
 
     def _on_batches(self, stats) -> None:
         self.batches.emit(stats)
 
     # -- internals (GUI thread) ---------------------------------------------------------------
     @Slot(object)
-    def _on_worker_finished(self, result) -> None:
-        # a late notice from an earlier job's (deleted) worker has another sender
+    def _on_worker_done(self, result) -> None:
+        # a late notice from an earlier job's worker has another sender
         if self.sender() is self._worker:
             self._deliver(result)
 
@@ -281,15 +275,13 @@ class JobController(QObject):
             self.finished.emit(result)
 
     @Slot()
-    def _on_thread_finished(self) -> None:
-        thread = self._thread
-        # a stale queued notice (after shutdown() or for an earlier job) finds nothing to do
-        if thread is None or thread.isRunning():
-            return
-        thread.wait()  # returns at once; makes sure QThread's own cleanup has finished
-        # drop our references: Python owns these parent-less objects and deletes them now
-        # that the thread has ended (never delete a QThread that still runs)
-        self._thread = self._worker = None
-        self._control = None
+    def _on_worker_ended(self) -> None:
+        # a stale notice (after shutdown() or for an earlier job) finds nothing to do
+        if self.sender() is self._worker:
+            self._release()
+
+    def _release(self) -> None:
+        # the live set (tlgui.workers.base) keeps the worker until its thread has ended
+        self._worker = None
         self._paused = False
         self.running_changed.emit(False)

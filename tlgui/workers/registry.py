@@ -1,15 +1,20 @@
-"""Every QThread the app starts is registered here so shutdown code and tests can find it."""
+"""Every QThread the window starts (tlgui.workers.base registers each) so shutdown code and tests can find it.
+
+Weak references only: what keeps a running worker alive is the live set in tlgui.workers.base.
+"""
 
 from __future__ import annotations
 
 import weakref
 
-_threads: weakref.WeakSet = weakref.WeakSet()
+from PySide6.QtCore import QThread
+
+_threads: weakref.WeakSet[QThread] = weakref.WeakSet()
 
 
-def register(thread) -> None:
+def register(thread: QThread) -> None:
     _threads.add(thread)
 
 
-def live_threads() -> list:
+def live_threads() -> list[QThread]:
     return list(_threads)

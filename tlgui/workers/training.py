@@ -11,10 +11,15 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from .jobs import DEFAULT_EMIT_HZ, JobController, default_num_threads, describe_exception
+
+if TYPE_CHECKING:  # for annotations only: the core is imported when a job starts
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.control import TrainControl
 
 __all__ = ["DEFAULT_EMIT_HZ", "STOPPED_BEFORE_START", "TrainingController", "default_num_threads",
            "describe_exception", "new_run_dir"]
@@ -55,7 +60,7 @@ class TrainingController(JobController):
         super().__init__(parent, num_threads)
         self.train_fn = train_fn  # None: tlgui.core.training.loop.train (tests inject fakes)
 
-    def start(self, config, control=None, resume: bool = False) -> None:
+    def start(self, config: TrainConfig, control: TrainControl | None = None, resume: bool = False) -> None:
         """Start training ``config`` on a new thread (``resume``: continue the run in
         ``config.out`` from its last checkpoint). Raises RuntimeError if one is running."""
         from tlgui.core.base.events import RunResult

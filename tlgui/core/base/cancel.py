@@ -1,8 +1,16 @@
-"""One way to ask a long job to stop, checked between batches.
+"""One way to ask a long job to stop (or pause), checked between batches.
 
-A job accepts any ``StopFlag``: None (never stops), a ``threading.Event``, a callable
-returning bool (a worker's ``job.cancelled``) or a ``Control`` (the training loop's
-``TrainControl``). ``stop_check`` turns each into the same zero-argument check.
+Two protocols, one implementation:
+
+* :class:`Control`: what every long job reads between batches, ``stopped``.
+* :class:`PausableControl`: the whole stop protocol a window steers a job with: ``stop()``,
+  ``pause()``, ``resume()`` and ``paused``; a loop that can pause calls ``wait_if_paused()``
+  between batches. :class:`ControlFlags` is its thread-safe implementation; the training loop's
+  ``TrainControl`` and every window job (``tlgui.workers.base``) are ones.
+
+A job accepts any ``StopFlag``: None (never stops), a ``threading.Event`` (the CLI's), a callable
+returning bool, or a ``Control``. ``stop_check`` is the one adapter that turns each into the same
+zero-argument check.
 """
 
 from __future__ import annotations
@@ -12,6 +20,9 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from tlgui.core.base.errors import TlguiError
+
+# how often a paused loop looks again (a stop also wakes it at once)
+PAUSE_POLL_SECONDS = 0.1
 
 
 class Cancelled(TlguiError):
@@ -24,6 +35,53 @@ class Control(Protocol):
 
     @property
     def stopped(self) -> bool: ...
+
+
+@runtime_checkable
+class PausableControl(Control, Protocol):
+    """A Control the window can also stop, pause and resume; a loop calls ``wait_if_paused()``."""
+
+    def stop(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    @property
+    def paused(self) -> bool: ...
+
+    def wait_if_paused(self) -> None: ...
+
+
+class ControlFlags:
+    """Thread-safe stop and pause flags: set from the GUI thread, read by the job between batches."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused loop must wake up to notice
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_if_paused(self) -> None:
+        while not self._running.wait(PAUSE_POLL_SECONDS):
+            pass
 
 
 StopFlag = threading.Event | Callable[[], bool] | Control | None
@@ -40,7 +98,8 @@ def stop_check(should_stop: StopFlag) -> Callable[[], bool]:
         control = should_stop
         return lambda: bool(control.stopped)
     if callable(should_stop):
-        return lambda: bool(should_stop())
+        flag = should_stop
+        return lambda: bool(flag())
     raise TypeError(f"not a stop flag: {should_stop!r}")
 
 

@@ -1,72 +1,61 @@
 """Short background jobs for panels (open a data set, decode thumbnails, read model files).
 
-Each job runs ``fn(job)`` on its own registered QThread; results come back as queued
-signals on the GUI thread. A job checks ``job.cancelled()`` between steps and may send
-``job.report(obj)`` progress. Threads are parentless and kept alive here until they end,
-so a panel that is deleted mid-job never destroys a running QThread; panels call
-:meth:`TaskRunner.shutdown` when they close.
+Each job runs ``fn(job)`` as a worker of :mod:`tlgui.workers.base` (its own thread, kept in the one
+live set until it ends, so a panel deleted mid-job never destroys a running QThread); results come
+back as queued calls on the GUI thread. The job is the job's Control: ``fn`` hands ``job`` to core as
+its stop flag (or checks ``job.cancelled()`` between steps) and may send ``job.report(obj)`` progress.
+Panels call :meth:`TaskRunner.shutdown` when they close.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
-from tlgui.workers import registry
-from tlgui.workers.jobs import JOB_STACK_BYTES
+from tlgui.workers.base import WorkerBase
 
-_live: set[QThread] = set()  # keeps running job threads referenced until they finish
+__all__ = ["Job", "TaskRunner"]
 
-
-class _Reaper(QObject):
-    """Lives on the GUI thread and drops a job's last reference once its thread ended."""
-
-    @Slot()
-    def reap(self) -> None:
-        thread = self.sender()
-        if isinstance(thread, QThread):
-            # "finished" is sent just before the thread really ends; let it end first, or
-            # dropping the last reference would destroy a running QThread
-            thread.wait()
-            _live.discard(thread)
+Callbacks = tuple[Callable[[Any], None] | None, Callable[[BaseException], None] | None, Callable[[Any], None] | None]
 
 
-_reaper: _Reaper | None = None
+class Job(WorkerBase):
+    """Runs ``fn(job)``: ``succeeded(result)`` or ``failed(exception)``, then ``finished``.
 
+    The job is a ``core.base.cancel.PausableControl``; ``cancel()`` and ``cancelled()`` are the
+    panels' words for ``stop()`` and ``stopped``. After a cancel nothing more is sent but
+    ``finished``: a cancelled job's late result or error is not wanted.
+    """
 
-class Job(QThread):
     succeeded = Signal(object)
     failed = Signal(object)  # the exception
     progressed = Signal(object)
 
-    def __init__(self, fn: Callable[[Job], Any], name: str = "job"):
-        super().__init__()
-        self.setObjectName(f"tlgui-{name}")
-        self.setStackSize(JOB_STACK_BYTES)  # macOS gives threads 512 KB: too little for model code
+    def __init__(self, fn: Callable[[Job], Any], name: str = "job") -> None:
+        super().__init__(f"tlgui-{name}")
         self._fn = fn
-        self._cancel = threading.Event()
+        self.callbacks: Callbacks = (None, None, None)
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self.stop()
 
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self.stopped
 
     def report(self, payload: Any) -> None:
-        if not self._cancel.is_set():
+        if not self.stopped:
             self.progressed.emit(payload)
 
-    def run(self) -> None:  # runs on the new thread
+    def work(self) -> None:  # runs on the job's thread
         try:
             result = self._fn(self)
         except BaseException as exc:  # noqa: BLE001 - errors never escape a thread
-            if not self._cancel.is_set():
+            if not self.stopped:
                 self.failed.emit(exc)
         else:
-            if not self._cancel.is_set():
+            if not self.stopped:
                 self.succeeded.emit(result)
 
 
@@ -90,9 +79,6 @@ class TaskRunner(QObject):
         thread has ended, cancelled or not. It is connected here, before the thread starts: a
         caller that connected ``job.finished`` after ``start()`` returned missed it whenever the
         job ended first (an offline download under load), and stayed busy for ever."""
-        global _reaper
-        if _reaper is None:
-            _reaper = _Reaper()
         job = Job(fn, name)
         # results come through the runner (a GUI-thread QObject: queued calls), which drops
         # those of jobs cancelled after they emitted but before delivery, e.g. by shutdown()
@@ -100,18 +86,15 @@ class TaskRunner(QObject):
         job.succeeded.connect(self._deliver_done)
         job.failed.connect(self._deliver_error)
         job.progressed.connect(self._deliver_progress)
-        job.finished.connect(_reaper.reap)
         job.finished.connect(self._forget)
         if on_ended is not None:
             job.finished.connect(on_ended)
-        registry.register(job)
-        _live.add(job)
         self._jobs.append(job)
         job.start()
         return job
 
     def busy(self) -> bool:
-        return any(job.isRunning() for job in self._jobs)
+        return any(job.is_running() for job in self._jobs)
 
     def cancel_all(self) -> None:
         for job in self._jobs:
@@ -128,7 +111,7 @@ class TaskRunner(QObject):
         self.cancel_all()
         self.wait(msecs)
 
-    def _callback(self, index: int):
+    def _callback(self, index: int) -> Callable[[Any], None] | None:
         job = self.sender()
         if not isinstance(job, Job) or job.cancelled():
             return None
@@ -151,4 +134,4 @@ class TaskRunner(QObject):
 
     @Slot()
     def _forget(self) -> None:
-        self._jobs = [job for job in self._jobs if job.isRunning()]
+        self._jobs = [job for job in self._jobs if job.is_running()]

@@ -66,11 +66,10 @@ def _release() -> None:
 
 def find_error_dialogs() -> list[QMessageBox]:
     """The error dialogs open right now (visible ones, any parent)."""
-    app = QApplication.instance()
-    if app is None:
-        return []
+    if not isinstance(QApplication.instance(), QApplication):
+        return []  # none, or a QCoreApplication without widgets
     return [
         w
-        for w in app.topLevelWidgets()
+        for w in QApplication.topLevelWidgets()
         if isinstance(w, QMessageBox) and w.objectName() == ERROR_DIALOG_NAME and w.isVisible()
     ]

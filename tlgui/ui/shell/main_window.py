@@ -21,9 +21,8 @@ from tlgui.ui.pages.train.training_panel import TrainingPanel
 from tlgui.ui.pages.train.training_session import TrainingSession
 from tlgui.ui.shell import window_state
 from tlgui.ui.shell.chrome import build_status_bar, confirm_close
-from tlgui.ui.shell.startup import ImportThread, gpu_name, heavy_loaded, live_loaders
+from tlgui.ui.shell.startup import ImportWorker, gpu_name, heavy_loaded
 from tlgui.ui.shell.workspace import Workspace
-from tlgui.workers import registry
 
 AUTO_CONFIRM_ENV = "TLGUI_AUTO_CONFIRM"  # "1": closing during training does not ask
 
@@ -47,7 +46,7 @@ class MainWindow(QMainWindow):
         self.import_seconds = 0.0
         self._ready = False
         self._closing = False  # no new run may start once the window is closing
-        self._loader: ImportThread | None = None
+        self._loader: ImportWorker | None = None
         self._dataset_summary = None
 
         self.session = TrainingSession(self)  # the training run: start, events, resume, finish
@@ -70,10 +69,8 @@ class MainWindow(QMainWindow):
             self._build_panels(gpu_name())
         else:
             self.statusBar().showMessage("Loading PyTorch… (the first start takes a few seconds)")
-            self._loader = ImportThread()
+            self._loader = ImportWorker()
             self._loader.finished.connect(self._on_imports_done)
-            registry.register(self._loader)
-            live_loaders.add(self._loader)
             self._loader.start()
 
     # ------------------------------------------------------------------ construction
@@ -121,8 +118,6 @@ class MainWindow(QMainWindow):
         loader, self._loader = self._loader, None
         if loader is None:
             return
-        loader.wait()
-        live_loaders.discard(loader)
         self.import_seconds = loader.seconds
         if loader.error is not None:
             self.training_panel.reset_progress("PyTorch could not be loaded")
@@ -276,7 +271,6 @@ class MainWindow(QMainWindow):
         self.session.shutdown()
         if self._loader is not None:
             self._loader.wait()  # an import cannot be interrupted; it ends by itself
-            live_loaders.discard(self._loader)
             self._loader = None
         self.workspace.shutdown()
         self.training_panel.lr_finder.shutdown()  # a Find still running

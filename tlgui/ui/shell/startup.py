@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import atexit
 import sys
 import time
 
-from PySide6.QtCore import QThread
+from tlgui.workers.base import WorkerBase
 
 HEAVY_MODULES = ("torch", "torchvision", "tlgui.core.models.zoo", "tlgui.core.training.loop")
 
 
-class ImportThread(QThread):
-    """Imports PyTorch and the core in the background; ``finished`` tells the GUI thread."""
+class ImportWorker(WorkerBase):
+    """Imports PyTorch and the core in the background; ``finished`` tells the GUI thread.
+
+    A worker of :mod:`tlgui.workers.base`: it outlives a window deleted early, and the interpreter
+    waits for it at exit (destroying a running QThread aborts the process). An import cannot be
+    interrupted; a stop asked of it is simply not read.
+    """
 
     def __init__(self) -> None:
-        super().__init__()
-        self.setObjectName("tlgui-import")
+        super().__init__("tlgui-import")
         self.error: BaseException | None = None
         self.details = ""
         self.seconds = 0.0
         self.gpu_name: str | None = None
 
-    def run(self) -> None:
+    def work(self) -> None:  # runs on the worker's thread
         start = time.perf_counter()
         try:
             import importlib
@@ -35,17 +38,6 @@ class ImportThread(QThread):
 
             self.error, self.details = exc, traceback.format_exc()
         self.seconds = time.perf_counter() - start
-
-
-# a running import thread must outlive a window that is deleted early, and the interpreter
-# must not exit under it (destroying a running QThread aborts the process)
-live_loaders: set[ImportThread] = set()
-
-
-@atexit.register
-def _wait_for_loaders() -> None:
-    for loader in list(live_loaders):
-        loader.wait(30000)
 
 
 def gpu_name() -> str | None:
