@@ -102,7 +102,9 @@ class ExportDialog(QDialog):
         target_row.addWidget(self.target_edit, 1)
         target_row.addWidget(choose)
 
-        self.progress = QProgressBar(objectName="exportProgress", visible=False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("exportProgress")
+        self.progress.setVisible(False)
         self.progress.setRange(0, 0)
         self.status = QLabel("", objectName="exportStatus", wordWrap=True)
         self.status.setTextFormat(Qt.TextFormat.RichText)

@@ -100,7 +100,8 @@ class ComparePanel(QWidget):
                                     objectName="compareContextLabel", wordWrap=True)
         self.advice_label = QLabel("", objectName="adviceLabel", wordWrap=True)
         self.advice_label.setTextFormat(Qt.TextFormat.RichText)
-        self.epochs_spin = QSpinBox(objectName="compareEpochsSpin", minimum=1, maximum=500, value=5)
+        self.epochs_spin = QSpinBox(minimum=1, maximum=500, value=5)
+        self.epochs_spin.setObjectName("compareEpochsSpin")
         self.epochs_spin.setToolTip("Epochs for each of the three trainings; the check takes about three times as long as one training.")
         self.run_button = QPushButton("Run the transfer check", objectName="runCompareButton")
         self.run_button.clicked.connect(self.start)
@@ -121,7 +122,9 @@ class ComparePanel(QWidget):
             setup_layout.addWidget(widget)
         setup_layout.addLayout(row)
 
-        self.progress = QProgressBar(objectName="compareProgress", textVisible=False, visible=False)
+        self.progress = QProgressBar(textVisible=False)
+        self.progress.setObjectName("compareProgress")
+        self.progress.setVisible(False)
         self.progress.setRange(0, 1000)
         self.progress_label = QLabel("", objectName="compareProgressLabel")
 

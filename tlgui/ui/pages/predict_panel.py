@@ -111,7 +111,8 @@ class PredictPanel(QWidget):
         self.table.setItemDelegateForColumn(2, TopClassesDelegate(self.table))
 
         self.unreadable_label = QLabel("", objectName="unreadableLabel")
-        self.unreadable_list = QListWidget(objectName="unreadableList")
+        self.unreadable_list = QListWidget()
+        self.unreadable_list.setObjectName("unreadableList")
         for widget in (self.unreadable_label, self.unreadable_list):
             widget.setVisible(False)
 
@@ -121,7 +122,8 @@ class PredictPanel(QWidget):
         self.add_folder_button.clicked.connect(self._choose_folder)
         self.clear_button = QPushButton("Clear", objectName="clearPredictionsButton")
         self.clear_button.clicked.connect(self.clear)
-        self.k_spin = QSpinBox(objectName="topKSpin", minimum=1, maximum=20, value=3)
+        self.k_spin = QSpinBox(minimum=1, maximum=20, value=3)
+        self.k_spin.setObjectName("topKSpin")
         self.k_spin.setToolTip("How many of the most likely classes to show for each picture")
         self.k_spin.valueChanged.connect(self._refresh_text)
         self.save_button = QPushButton("Save as CSV…", objectName="savePredictionsButton")
@@ -140,7 +142,9 @@ class PredictPanel(QWidget):
         buttons.addWidget(self.save_button)
 
         self.status = QLabel("", objectName="predictStatus", wordWrap=True)
-        self.progress = QProgressBar(objectName="predictProgress", visible=False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("predictProgress")
+        self.progress.setVisible(False)
         status_row = QHBoxLayout()
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.progress)

@@ -76,7 +76,8 @@ class RankPanel(QWidget):
     def _build(self) -> None:
         self.context_label = QLabel("Choose data on the Train page first.", objectName="rankContextLabel",
                                     wordWrap=True)
-        self.folds_spin = QSpinBox(objectName="rankFoldsSpin", minimum=2, maximum=10, value=5)
+        self.folds_spin = QSpinBox(minimum=2, maximum=10, value=5)
+        self.folds_spin.setObjectName("rankFoldsSpin")
         self.folds_spin.setToolTip("Cross-validation folds of the linear probe: more folds, steadier estimates")
         self.run_button = QPushButton("Rank the backbones", objectName="rankButton", clicked=self.start)
         self.stop_button = QPushButton("Stop", objectName="stopRankButton", enabled=False, clicked=self.stop)
@@ -91,7 +92,9 @@ class RankPanel(QWidget):
         setup_layout.addWidget(QLabel(INTRO, wordWrap=True))
         setup_layout.addWidget(self.context_label)
         setup_layout.addLayout(row)
-        self.progress = QProgressBar(objectName="rankProgress", visible=False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("rankProgress")
+        self.progress.setVisible(False)
         self.progress_label = QLabel("", objectName="rankProgressLabel", wordWrap=True)
         self.table = QTableWidget(0, len(COLUMNS), objectName="rankTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)

@@ -124,7 +124,8 @@ class RunsPanel(QWidget):
         diff_layout.setContentsMargins(4, 4, 4, 4)
         diff_layout.addWidget(self.diff_label)
         diff_layout.addWidget(self.diff_table, 1)
-        self.tabs = QTabWidget(objectName="runsTabs")
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("runsTabs")
         self.tabs.addTab(plots, "Curves")
         self.tabs.addTab(diff_page, "Settings that differ")
 
