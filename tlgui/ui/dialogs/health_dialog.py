@@ -238,10 +238,10 @@ class DatasetHealthDialog(QDialog):
 
             report = lambda done, total: job.report((done, total))  # noqa: E731
             if val:
-                result = scan_pair(folder, val, report, job.cancelled)
-            else:
-                result = scan_folder(folder, report, job.cancelled)
-            return result, present(result)
+                pair = scan_pair(folder, val, report, job.cancelled)
+                return pair, present(pair)
+            scan = scan_folder(folder, report, job.cancelled)
+            return scan, present(scan)
 
         self._phase = 0
         self._paired = bool(val)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -68,7 +69,7 @@ class RankPanel(QWidget):
         self.last_error = ""
         self._rows: dict[tuple[str, str], int] = {}
         self._stop: threading.Event | None = None
-        self._shown_file = None  # the kept rank file the table shows (rank_store.rank_file)
+        self._shown_file: Path | None = None  # the kept rank file the table shows (rank_store.rank_file)
         self._runner = TaskRunner(self)
         self._build()
 
@@ -387,7 +388,7 @@ def _rank_defaults() -> dict[str, str]:
 
     from tlgui.core.workflows.rank import RankConfig
 
-    return {f.name: f.default for f in dataclasses.fields(RankConfig) if f.name in IMAGE_KEYS}
+    return {f.name: str(f.default) for f in dataclasses.fields(RankConfig) if f.name in IMAGE_KEYS}  # (all str)
 
 
 def _short(weights: str) -> str:

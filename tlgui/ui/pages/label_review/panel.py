@@ -40,6 +40,8 @@ EMPTY = "Open a run from the Results page (Check labels…) to look for images w
 
 
 class _SuspectList(QListWidget):
+    placeholder = ""  # painted while the list is empty
+
     def paintEvent(self, event) -> None:  # Qt override
         super().paintEvent(event)
         if self.count() == 0:
@@ -87,7 +89,8 @@ class LabelReviewPanel(QWidget):
         self.progress.setObjectName("reviewProgress")
         self.progress.setVisible(False)
         self.progress.setRange(0, 0)
-        self.gallery = _SuspectList(objectName="suspectsGallery")
+        self.gallery = _SuspectList()
+        self.gallery.setObjectName("suspectsGallery")
         self.gallery.placeholder = "No check yet."
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(SIDE, SIDE))
@@ -221,6 +224,8 @@ class LabelReviewPanel(QWidget):
     def _save(self) -> None:
         from tlgui.core.data.corrections import write_corrections
 
+        if self.corrections_path is None:  # (no check opened: nothing to save to)
+            return
         try:
             write_corrections(self.corrections_path, self.decisions)
         except OSError as exc:
@@ -340,7 +345,7 @@ class LabelReviewPanel(QWidget):
             button.setEnabled(chosen)
         # an image inside an IDX or built-in array set (e.g. "demo:target#3") cannot be left out
         # (training says so for such a row); relabelling it works
-        in_array = chosen and "#" in path and not Path(path).exists()
+        in_array = path is not None and chosen and "#" in path and not Path(path).exists()
         self.exclude_button.setEnabled(chosen and not in_array)
         self.exclude_button.setToolTip("Only image files can be left out; relabel this one instead" if in_array else
                                        "Leave this image out of training and evaluation (the file stays where it is)")
@@ -366,6 +371,8 @@ class LabelReviewPanel(QWidget):
             self.export_to(target)
 
     def export_to(self, target: str) -> None:
+        if self.corrections_path is None:  # (the button is off until a file is saved)
+            return
         try:
             shutil.copyfile(self.corrections_path, target)
         except OSError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -32,6 +32,9 @@ from tlgui.ui.pages.runs.run_info import RunInfo, config_diff, discover_runs, re
 from tlgui.ui.widgets.curves import curve_colour, legend_for, make_curve_plot
 from tlgui.ui.widgets.gallery import NumericItem, paint_placeholder
 from tlgui.ui.widgets.plots import is_dark
+
+if TYPE_CHECKING:
+    from tlgui.ui.dialogs.export_dialog import ExportDialog
 
 COLUMNS = ("Run", "Status", "Model", "Weights", "Freeze", "Best val.", "Final val.", "Epochs", "Time", "Date")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 5
@@ -65,7 +68,7 @@ class RunsPanel(QWidget):
         self.setObjectName("runsPanel")
         self.runs: list[RunInfo] = []
         self.extra: list[Path] = []
-        self.export_dialog = None
+        self.export_dialog: ExportDialog | None = None
         self._build()
         self.refresh()
 
