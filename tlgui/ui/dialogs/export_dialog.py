@@ -249,7 +249,8 @@ class ExportDialog(QDialog):
     def _choose_target(self) -> None:
         current = self.target_edit.text().strip() or default_target(self.model_path, self.fmt())
         if self.fmt() == "bundle":
-            path = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the bundle", str(Path(current).parent))
+            path = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the bundle",
+                                                    str(Path(current).parent))
         else:
             suffix = SUFFIXES[self.fmt()]
             path, _ = QFileDialog.getSaveFileName(self, "Export model as", current, f"Model (*{suffix})")

@@ -270,7 +270,8 @@ class LabelReviewPanel(QWidget):
                       == tuple(focus)]
         self.gallery.clear()
         what = "flagged label(s)" if flagged_only else \
-            f"most suspicious label(s) of the {review.images or len(review.suspects)} images ({self._flagged_count()} flagged)"
+            (f"most suspicious label(s) of the {review.images or len(review.suspects)} images "
+             f"({self._flagged_count()} flagged)")
         part = (f"{len(self.shown)} of the {len(pool)} {what} are in this cell" if focus is not None
                 else f"{len(pool)} {what}")
         self._say(f"{part}, most suspicious first. Method: {review.method}.")
@@ -326,7 +327,8 @@ class LabelReviewPanel(QWidget):
             if array is not None:  # small images enlarged with sharp pixels, as the results gallery does
                 mode = Qt.TransformationMode.FastTransformation if max(array.shape[:2]) < SIDE \
                     else Qt.TransformationMode.SmoothTransformation
-                pixmap = QPixmap.fromImage(to_qimage(array)).scaled(SIDE, SIDE, Qt.AspectRatioMode.KeepAspectRatio, mode)
+                pixmap = QPixmap.fromImage(to_qimage(array)).scaled(SIDE, SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                                                    mode)
                 self.gallery.item(row).setIcon(QIcon(pixmap))
 
     @Slot(int)

@@ -179,7 +179,8 @@ class RunsPanel(QWidget):
                              QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
 
     def selected_runs(self) -> list[RunInfo]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()}) if self.table.selectionModel() else []
+        selection = self.table.selectionModel()
+        rows = sorted({i.row() for i in selection.selectedRows()}) if selection else []
         by_path = {str(r.path): r for r in self.runs}
         out = []
         for row in rows:
@@ -247,7 +248,8 @@ class RunsPanel(QWidget):
         elif one is not None and not one.has_model:
             self.hint.setText(f"{one.name} has no saved model yet (still training, or it failed).")
         else:
-            self.hint.setText(f"{len(runs)} run(s) selected." + ("" if one else " Select just one to evaluate, export or reuse it."))
+            self.hint.setText(f"{len(runs)} run(s) selected."
+                              + ("" if one else " Select just one to evaluate, export or reuse it."))
         self._plot(runs)
         self._show_diff(runs)
         self._mark_colours(runs)
@@ -271,7 +273,8 @@ class RunsPanel(QWidget):
             acc = self.accuracy_plot.plot(x, 100 * np.array([r["accuracy"] for r in val], dtype=float),
                                           pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
                                           symbolBrush=colour, name=run.name)
-            loss = self.loss_plot.plot(x, np.array([r["loss"] for r in val], dtype=float), pen=pg.mkPen(colour, width=2))
+            loss = self.loss_plot.plot(x, np.array([r["loss"] for r in val], dtype=float),
+                                       pen=pg.mkPen(colour, width=2))
             self.loss_plot.plot(np.array([r["epoch"] for r in train], dtype=float),
                                 np.array([r["loss"] for r in train], dtype=float),
                                 pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine))
