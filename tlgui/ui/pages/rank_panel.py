@@ -392,8 +392,6 @@ def _rank_defaults() -> dict[str, str]:
 
 
 def _short(weights: str) -> str:
-    from pathlib import Path
-
     if weights in ("none", "default") or ":" in weights and not Path(weights).exists():
         return weights
     path = Path(weights)
