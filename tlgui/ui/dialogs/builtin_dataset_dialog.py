@@ -30,11 +30,15 @@ _OK = "color: #1b7a2f;"
 _ERROR = "color: #b00020;"
 DESCRIPTIONS = {
     "MNIST": ("Handwritten digits 0–9", "28×28 grayscale", "60,000 + 10,000", "about 11 MB"),
-    "FashionMNIST": ("Clothing: T-shirt, trouser, … ankle boot (10 classes)", "28×28 grayscale", "60,000 + 10,000", "about 30 MB"),
-    "KMNIST": ("Cursive Japanese (Kuzushiji) characters (10 classes)", "28×28 grayscale", "60,000 + 10,000", "about 20 MB"),
-    "CIFAR10": ("Everyday objects: plane, car, bird, … (10 classes)", "32×32 colour", "50,000 + 10,000", "about 163 MB"),
+    "FashionMNIST": ("Clothing: T-shirt, trouser, … ankle boot (10 classes)", "28×28 grayscale", "60,000 + 10,000",
+                     "about 30 MB"),
+    "KMNIST": ("Cursive Japanese (Kuzushiji) characters (10 classes)", "28×28 grayscale", "60,000 + 10,000",
+               "about 20 MB"),
+    "CIFAR10": ("Everyday objects: plane, car, bird, … (10 classes)", "32×32 colour", "50,000 + 10,000",
+                "about 163 MB"),
     "CIFAR100": ("Objects in 100 classes", "32×32 colour", "50,000 + 10,000", "about 161 MB"),
-    "SVHN": ("House-number digits from Street View (reading it needs scipy)", "32×32 colour", "73,257 + 26,032", "about 182 MB"),
+    "SVHN": ("House-number digits from Street View (reading it needs scipy)", "32×32 colour", "73,257 + 26,032",
+             "about 182 MB"),
     "STL10": ("Objects in 10 classes, larger pictures", "96×96 colour", "5,000 + 8,000", "about 2.5 GB"),
 }
 
@@ -283,7 +287,8 @@ class BuiltinDatasetDialog(QDialog):
     def _on_progress(self, p) -> None:
         part = f" ({p.index + 1} of {p.count})" if p.count > 1 else ""
         verb = {"verify": "Checking", "extract": "Unpacking"}.get(p.stage, "Downloading")
-        self.progress.set_progress(p.done, p.total if p.stage != "extract" else None, text=f"{verb} {p.file_name}{part}")
+        self.progress.set_progress(p.done, p.total if p.stage != "extract" else None,
+                                   text=f"{verb} {p.file_name}{part}")
 
     @Slot(object)
     def _on_downloaded(self, result) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtWidgets import (
@@ -31,6 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
+
+if TYPE_CHECKING:
+    from tlgui.core.results.export import ExportResult
 
 FORMATS = (
     ("pt2", "PyTorch (.pt2)", "recommended: one .pt2 file (torch.export); load it with torch.export.load, or "
@@ -63,7 +67,7 @@ class ExportDialog(QDialog):
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export model")
         self.model_path = str(model_path)
-        self.result = None
+        self.export_result: ExportResult | None = None  # (not "result": that would hide QDialog.result())
         self.last_error = ""
         self._auto_target = True
         self._runner = TaskRunner(self)
@@ -102,7 +106,9 @@ class ExportDialog(QDialog):
         target_row.addWidget(self.target_edit, 1)
         target_row.addWidget(choose)
 
-        self.progress = QProgressBar(objectName="exportProgress", visible=False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("exportProgress")
+        self.progress.setVisible(False)
         self.progress.setRange(0, 0)
         self.status = QLabel("", objectName="exportStatus", wordWrap=True)
         self.status.setTextFormat(Qt.TextFormat.RichText)
@@ -156,7 +162,7 @@ class ExportDialog(QDialog):
         if existing is not None and not overwrite:
             self._error(f"{existing} already exists; choose another name to keep it.")
             return
-        self.result, self.last_error = None, ""
+        self.export_result, self.last_error = None, ""
         self.status.setStyleSheet("")
         self.status.setText(f"Exporting to {escape(target)}…")
         self.progress.setVisible(True)
@@ -183,7 +189,7 @@ class ExportDialog(QDialog):
     def _on_done(self, result) -> None:
         from tlgui.core.results.export import TOLERANCE
 
-        self.result = result
+        self.export_result = result
         self.progress.setVisible(False)
         self.export_button.setEnabled(True)
         url = QUrl.fromLocalFile(result.path).toString()
@@ -203,7 +209,9 @@ class ExportDialog(QDialog):
             + (f"<br>Files in the folder: {files}" if files else "")
             + f"<br><span style='color:gray'>{details}</span>")
         # grow to show the result, keeping the width the user chose
-        self.resize(self.width(), max(self.height(), self.layout().totalHeightForWidth(self.width())))
+        layout = self.layout()
+        if layout is not None:
+            self.resize(self.width(), max(self.height(), layout.totalHeightForWidth(self.width())))
         self.exported.emit(result)
 
     @Slot(object)
@@ -241,7 +249,8 @@ class ExportDialog(QDialog):
     def _choose_target(self) -> None:
         current = self.target_edit.text().strip() or default_target(self.model_path, self.fmt())
         if self.fmt() == "bundle":
-            path = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the bundle", str(Path(current).parent))
+            path = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the bundle",
+                                                    str(Path(current).parent))
         else:
             suffix = SUFFIXES[self.fmt()]
             path, _ = QFileDialog.getSaveFileName(self, "Export model as", current, f"Model (*{suffix})")

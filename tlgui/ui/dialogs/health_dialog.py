@@ -88,7 +88,8 @@ def problem_list(report, label: str = "") -> list[tuple[str, str, str, str]]:
     for t in report.tiny:
         out.append(("Tiny image" + tag, t["path"], root, f"{t['width']}×{t['height']} pixels (used, but very small)"))
     for name in report.empty_classes:
-        out.append(("Empty class" + tag, str(Path(root) / name), root, "no readable images; training ignores this class"))
+        out.append(("Empty class" + tag, str(Path(root) / name), root,
+                    "no readable images; training ignores this class"))
     return out
 
 
@@ -131,7 +132,8 @@ def present(report) -> Presentation:
         for group in report.cross_duplicates:
             for path in group["val"]:
                 shown = _others(group["train"], "", train.folder)
-                problems.append(("In training and validation", path, val.folder, f"also in the training folder: {shown}"))
+                problems.append(("In training and validation", path, val.folder,
+                                 f"also in the training folder: {shown}"))
         notes += [f"validation: {w}" for w in val.warnings] + list(report.warnings)
         overlap = sum(len(g["val"]) for g in report.cross_duplicates)
         text = f"Training: {text}.<br>Validation: {summary_text(val)}; {overlap:,} also in training"
@@ -238,10 +240,10 @@ class DatasetHealthDialog(QDialog):
 
             report = lambda done, total: job.report((done, total))  # noqa: E731
             if val:
-                result = scan_pair(folder, val, report, job.cancelled)
-            else:
-                result = scan_folder(folder, report, job.cancelled)
-            return result, present(result)
+                pair = scan_pair(folder, val, report, job.cancelled)
+                return pair, present(pair)
+            scan = scan_folder(folder, report, job.cancelled)
+            return scan, present(scan)
 
         self._phase = 0
         self._paired = bool(val)
@@ -344,7 +346,8 @@ class DatasetHealthDialog(QDialog):
             self.problems.resizeColumnToContents(column)
             self.problems.setColumnWidth(column, min(self.problems.columnWidth(column) + 12, 320))
         if view.paired and self.classes_model.columnCount() == 3:
-            self.classes_model = RowsModel(("Class", "Training images", "Share", "Validation images"), self, right=(1, 2, 3))
+            self.classes_model = RowsModel(("Class", "Training images", "Share", "Validation images"), self,
+                                           right=(1, 2, 3))
             self.classes.setModel(_proxy(self.classes_model, self))
         self.classes_model.set_rows(view.classes)
         self.tabs.setTabText(1, f"Classes ({view.class_count})")

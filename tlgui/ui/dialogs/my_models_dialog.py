@@ -8,6 +8,8 @@ file is opened memory-mapped and weights-only); damaged files are listed with th
 from __future__ import annotations
 
 import datetime as _dt
+import os
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QVBoxLayout,
+    QWidget,
 )
 
 from tlgui.ui.base.background import TaskRunner
@@ -75,7 +78,7 @@ class MyModelsDialog(QDialog):
     model_chosen = Signal(str, str)  # (architecture, path of the model.pt)
     listed = Signal()  # the table has been (re)filled
 
-    def __init__(self, parent=None, extra_dirs=()):
+    def __init__(self, parent: QWidget | None = None, extra_dirs: Iterable[str | os.PathLike[str]] = ()) -> None:
         super().__init__(parent)
         from tlgui import paths
 

@@ -39,7 +39,8 @@ class UserGuideDialog(QDialog):
         self.setObjectName("userGuideDialog")
         self.setWindowTitle("tlgui user guide")
         self.folder = folder or guide_dir()
-        self.browser = QTextBrowser(objectName="userGuideBrowser")
+        self.browser = QTextBrowser()
+        self.browser.setObjectName("userGuideBrowser")
         self.browser.setOpenLinks(False)  # pages are followed here; web links go to the system browser
         self.browser.anchorClicked.connect(self._follow)
         self.missing = QLabel(objectName="userGuideMissing")

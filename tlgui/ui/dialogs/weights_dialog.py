@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from tlgui.core.base.download import CONNECT_TIMEOUT
 from tlgui.ui.base.background import Job, TaskRunner
+from tlgui.ui.dialogs import weights_library as library
 from tlgui.ui.dialogs.weights_table import (
     PAYLOAD_ROLE,
     PRESENT_COLUMN,
@@ -33,22 +34,12 @@ from tlgui.ui.dialogs.weights_table import (
     ProgressRow,
     RowsFilter,
     RowsModel,
-    dropped_weight_files,
-    import_message,
     push_button,
     table_view,
-    weight_rows,
 )
 
 _OK = "color: #1b7a2f;"
 _ERROR = "color: #b00020;"
-_NEEDS_ARCH = "cannot tell which architecture"
-
-
-def _list_library(job: Job):
-    from tlgui.core.library.catalog import list_custom_weights, list_weights
-
-    return weight_rows(list_weights(), list_custom_weights())
 
 
 class WeightsLibraryDialog(QDialog):
@@ -157,7 +148,7 @@ class WeightsLibraryDialog(QDialog):
         if self._closed:
             return  # a late signal after closing must not start new jobs
         self._list_runner.cancel_all()
-        self._list_runner.start(_list_library, self._on_listed, self._on_list_failed, name="list-weights")
+        self._list_runner.start(library.list_library, self._on_listed, self._on_list_failed, name="list-weights")
 
     def selected(self):
         """The selected WeightInfo or CustomWeights (None when nothing is selected)."""
@@ -181,7 +172,8 @@ class WeightsLibraryDialog(QDialog):
     @Slot()
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Import a weight file", str(Path.home()), "Weight files (*.pth *.pt *.safetensors *.bin);;All files (*)"
+            self, "Import a weight file", str(Path.home()),
+            "Weight files (*.pth *.pt *.safetensors *.bin);;All files (*)"
         )
         if path:
             self.import_file(path)
@@ -191,7 +183,8 @@ class WeightsLibraryDialog(QDialog):
         def work(job: Job):
             from tlgui.core.library.importing import import_weights
 
-            return import_weights(path, architecture, progress=lambda d, t: job.report((d, t)), cancel=job.cancelled)
+            return import_weights(path, architecture, progress=lambda d, t: job.report((d, t)),
+                                  cancel=job.cancelled)
 
         self._import_path = path
         self._begin("import", f"Importing {Path(path).name}…", work, self._on_imported, self._on_import_failed)
@@ -213,7 +206,8 @@ class WeightsLibraryDialog(QDialog):
             )
 
         host = urlparse(info.url).netloc
-        self._begin("download", f"Downloading {info.file_name} from {host}…", work, self._on_downloaded, self._on_download_failed)
+        self._begin("download", f"Downloading {info.file_name} from {host}…", work, self._on_downloaded,
+                    self._on_download_failed)
 
     @Slot()
     def use_selected(self) -> None:
@@ -242,13 +236,13 @@ class WeightsLibraryDialog(QDialog):
     # ------------------------------------------------------------------ drag and drop
 
     def dragEnterEvent(self, event) -> None:
-        if dropped_weight_files(event.mimeData()) and not self.busy():
+        if library.dropped_weight_files(event.mimeData()) and not self.busy():
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event) -> None:
-        files = dropped_weight_files(event.mimeData())
+        files = library.dropped_weight_files(event.mimeData())
         if not files or self.busy():
             event.ignore()
             return
@@ -292,18 +286,18 @@ class WeightsLibraryDialog(QDialog):
     @Slot(object)
     def _on_imported(self, result) -> None:
         self._select_after = str(result.path)
-        self._finish(True, import_message(result))
+        self._finish(True, library.import_message(result))
         self.refresh()
 
     @Slot(object)
     def _on_import_failed(self, exc: BaseException) -> None:
         path, text = self._import_path, str(exc)
-        if _NEEDS_ARCH in text:
-            reason = text.split(" (", 1)[-1].rsplit(");", 1)[0] if " (" in text else text
+        reason = library.unknown_architecture(text)
+        if reason is not None:
             self._finish(False, f"Could not tell which architecture {Path(path).name} is for.")
             self._ask_architecture(path, reason)
             return
-        self._finish(False, _sentence(text))
+        self._finish(False, library.sentence(text))
 
     def _ask_architecture(self, path: str, reason: str) -> None:
         dialog = ArchitectureDialog(Path(path).name, reason, self)
@@ -326,16 +320,16 @@ class WeightsLibraryDialog(QDialog):
 
     @Slot(object)
     def _on_download_failed(self, exc) -> None:
-        self._finish(False, _sentence(str(exc)))
+        self._finish(False, library.sentence(str(exc)))
 
     @Slot(object)
     def _on_listed(self, rows) -> None:
-        keep = _key(self.selected())
+        keep = library.row_key(self.selected())
         self.model.set_rows(rows)
         if self._select_after and self._select_where(lambda p: p.path == self._select_after):
             self._select_after = None
         elif keep is not None:
-            self._select_where(lambda p: _key(p) == keep)
+            self._select_where(lambda p: library.row_key(p) == keep)
         elif self._architecture:
             if not self.select(self._architecture) and not self.proxy.rowCount():
                 self._say(
@@ -401,17 +395,3 @@ class WeightsLibraryDialog(QDialog):
         self.message.setText(text)
         self.message.setStyleSheet(_ERROR if error else _OK)
         self.message.show()
-
-
-def _key(info):
-    """What identifies a row across refreshes (its file may appear or move)."""
-    return None if info is None else (info.architecture, getattr(info, "entry", None) or info.path)
-
-
-def _sentence(text: str) -> str:
-    # the core speaks CLI; here the same step is a button
-    text = text.strip().replace("use 'tlgui weights import FILE'", "use “Import file…” here")
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-

@@ -2,9 +2,9 @@
 
 :class:`RowsModel` holds plain :class:`Row` values (display text, sort keys, a payload), so a
 dialog fills it from core dataclasses in one call; :class:`RowsFilter` adds word search and
-an optional row predicate on top. :func:`weight_rows` turns ``list_weights()`` (and custom
-imports) into rows. :class:`ProgressRow` is the progress bar + Cancel line every dialog uses;
-:class:`ArchitectureDialog` asks which architecture an unrecognised weight file is for.
+an optional row predicate on top (the weights dialog's rows come from
+:mod:`~tlgui.ui.dialogs.weights_library`). :class:`ProgressRow` is the progress bar + Cancel
+line every dialog uses; :class:`ArchitectureDialog` asks which architecture an unrecognised weight file is for.
 """
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -125,7 +134,7 @@ class RowsModel(QAbstractTableModel):
 class RowsFilter(QSortFilterProxyModel):
     """Every word typed must appear in the row's search text; ``predicate`` may hide more."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._words: list[str] = []
         self._predicate: Callable[[Any], bool] | None = None
@@ -146,75 +155,16 @@ class RowsFilter(QSortFilterProxyModel):
     def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
         self._refilter(lambda: setattr(self, "_predicate", predicate))
 
-    def filterAcceptsRow(self, source_row: int, parent: QModelIndex) -> bool:
-        if not self._words and self._predicate is None:
+    def filterAcceptsRow(self, source_row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:  # Qt override
+        model = self.sourceModel()
+        if (not self._words and self._predicate is None) or not isinstance(model, RowsModel):
             return True
-        row = self.sourceModel().row(source_row)
+        row = model.row(source_row)
         if self._predicate is not None and not self._predicate(row.payload):
             return False
         haystack = (row.search or " ".join(row.cells)).lower()
         flat = haystack.replace("_", " ")
         return all(w in haystack or w in flat for w in self._words)
-
-
-def weight_rows(infos, customs=()) -> list[Row]:
-    """Rows for :func:`list_weights` entries and :func:`list_custom_weights` files."""
-    from pathlib import Path
-
-    rows = []
-    for w in infos:
-        entry = f"{w.entry} (default)" if w.is_default else w.entry
-        present = "✔ yes" if w.present else "no"
-        rows.append(Row(
-            cells=(w.architecture, entry, present, human_size(w.size_bytes),
-                   f"{w.acc1:.1f} %" if w.acc1 is not None else "—", human_count(w.num_params), w.file_name),
-            keys=(None, None, int(w.present), w.size_bytes or 0, w.acc1 or 0.0, w.num_params or 0, None),
-            payload=w,
-            search=f"{w.architecture} {w.entry} {w.file_name}",
-            tooltips={PRESENT_COLUMN: w.path or f"not on this computer; published at {w.url}",
-                      6: w.path or w.url},
-            colours={PRESENT_COLUMN: OK_COLOUR if w.present else MISSING_COLOUR},
-        ))  # fmt: skip
-    for c in customs:
-        arch = c.architecture or "unknown"
-        classes = f"custom, {c.num_classes} classes" if c.num_classes else "custom"
-        rows.append(Row(
-            cells=(arch, classes, "✔ yes", human_size(c.size_bytes), "—", "—", Path(c.path).name),
-            keys=(None, None, 1, c.size_bytes, 0.0, 0, None),
-            payload=c,
-            search=f"{arch} custom {Path(c.path).name} {c.original_name or ''}",
-            tooltips={0: c.problem or "", 1: f"imported from {c.original_name}" if c.original_name else "",
-                      6: c.path},
-            colours={PRESENT_COLUMN: OK_COLOUR, **({0: ERROR_COLOUR} if c.problem else {})},
-        ))  # fmt: skip
-    return rows
-
-
-def dropped_weight_files(mime) -> list[str]:
-    """Local weight files (.pth, .pt, .safetensors, .bin) in a drag's data."""
-    if not mime.hasUrls():
-        return []
-    return [
-        url.toLocalFile() for url in mime.urls()
-        if url.isLocalFile() and url.toLocalFile().lower().endswith(WEIGHT_SUFFIXES)
-    ]  # fmt: skip
-
-
-def import_message(result) -> str:
-    """One sentence for a person about an :class:`ImportResult`."""
-    where = "already in the library" if result.already_present else "imported"
-    if result.kind == "torchvision":
-        return (
-            f"Recognised as torchvision's {result.architecture} {result.entry} ({where}, "
-            f"{result.path.name}). It is available offline now."
-        )
-    if result.kind == "model":
-        return (
-            f"This is a tlgui model ({result.architecture}, {result.num_classes} classes), {where}; "
-            "it is listed under My models."
-        )
-    note = " It has the layout of a published file but different values." if "is not torchvision's" in result.message else ""
-    return f"Recognised as {result.architecture} weights ({result.num_classes} classes), {where} as custom weights: {result.path}.{note}"
 
 
 class ArchitectureDialog(QDialog):
@@ -238,7 +188,9 @@ class ArchitectureDialog(QDialog):
         self._names = sorted(list_architectures())
         self.combo.addItems(self._names)
         self.combo.setCurrentIndex(-1)
-        self.combo.lineEdit().setPlaceholderText("type to search, e.g. resnet")
+        edit = self.combo.lineEdit()  # (an editable combo always has one)
+        if edit is not None:
+            edit.setPlaceholderText("type to search, e.g. resnet")
         completer = QCompleter(self._names, self.combo)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)

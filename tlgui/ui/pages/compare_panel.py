@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyqtgraph as pg
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtWidgets import (
     QGroupBox,
@@ -27,12 +27,11 @@ from PySide6.QtWidgets import (
 
 from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.base.formatting import breakable_path
-from tlgui.ui.widgets.curves import legend_for, make_curve_plot
 from tlgui.ui.widgets.gallery import NumericItem
-from tlgui.ui.widgets.plots import REDRAW_MS, Series, is_dark
+from tlgui.ui.widgets.plots import REDRAW_MS
+from tlgui.ui.widgets.strategy_curves import StrategyCurves
 from tlgui.workers.compare import CompareController
 
-STRATEGY_COLOURS = {"scratch": ("#495057", "#ced4da"), "head": ("#1f6fb4", "#5aa9f0"), "finetune": ("#d9480f", "#ff8c42")}
 INTRO = ("Trains your model three ways on the same data — <b>from scratch</b> (random weights), "
          "<b>head only</b> (pretrained weights frozen, only the new last layer learns) and <b>fine-tune</b> "
          "(pretrained weights, every layer learns) — and tells you whether the pretrained weights helped.")
@@ -73,10 +72,6 @@ class ComparePanel(QWidget):
         self.last_error = ""
         self.controller = controller or CompareController(self)
         self._advisor = TaskRunner(self)
-        self._series: dict[str, Series] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        self._dirty = False
-        self._chance = None
         self._locked = False
         self._build()
         c = self.controller
@@ -100,8 +95,10 @@ class ComparePanel(QWidget):
                                     objectName="compareContextLabel", wordWrap=True)
         self.advice_label = QLabel("", objectName="adviceLabel", wordWrap=True)
         self.advice_label.setTextFormat(Qt.TextFormat.RichText)
-        self.epochs_spin = QSpinBox(objectName="compareEpochsSpin", minimum=1, maximum=500, value=5)
-        self.epochs_spin.setToolTip("Epochs for each of the three trainings; the check takes about three times as long as one training.")
+        self.epochs_spin = QSpinBox(minimum=1, maximum=500, value=5)
+        self.epochs_spin.setObjectName("compareEpochsSpin")
+        self.epochs_spin.setToolTip("Epochs for each of the three trainings; the check takes about three times as "
+                                    "long as one training.")
         self.run_button = QPushButton("Run the transfer check", objectName="runCompareButton")
         self.run_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop", objectName="stopCompareButton", enabled=False)
@@ -121,18 +118,14 @@ class ComparePanel(QWidget):
             setup_layout.addWidget(widget)
         setup_layout.addLayout(row)
 
-        self.progress = QProgressBar(objectName="compareProgress", textVisible=False, visible=False)
+        self.progress = QProgressBar(textVisible=False)
+        self.progress.setObjectName("compareProgress")
+        self.progress.setVisible(False)
         self.progress.setRange(0, 1000)
         self.progress_label = QLabel("", objectName="compareProgressLabel")
 
-        self.plot = make_curve_plot("comparePlot", "Validation accuracy per strategy", "accuracy (%)", self)
-        self.plot.setYRange(0, 100, padding=0.02)
-        self.plot.setXRange(0.8, 5.2, padding=0)
-        self.legend = legend_for(self.plot, self)
-        self._placeholder = pg.TextItem("The three curves appear here while the check runs.",
-                                        color="#888", anchor=(0.5, 0.5))
-        self._placeholder.setPos(3, 50)
-        self.plot.addItem(self._placeholder)
+        self.curves = StrategyCurves(self)
+        self.plot = self.curves.plot
         self.table = QTableWidget(0, 4, objectName="compareResultsTable")
         self.table.setHorizontalHeaderLabels(["Strategy", "Best", "Final", "Seconds"])
         self.table.verticalHeader().setVisible(False)
@@ -179,9 +172,8 @@ class ComparePanel(QWidget):
                             optimizer=optimizer, schedule=schedule, image_size=image_size)
         if not self.controller.is_running():
             self.epochs_spin.setValue(max(1, int(epochs)))
-            if self.result is None and not self._series:
-                self.plot.setXRange(0.8, self.epochs_spin.value() + 0.2, padding=0)
-                self._placeholder.setPos((1 + self.epochs_spin.value()) / 2, 50)
+            if self.result is None and not self.curves.has_curves():
+                self.curves.fit_epochs(self.epochs_spin.value())
         validation = f", checked on {breakable_path(val_data)}" if val_data else ""
         self.context_label.setText(
             f"Data: <b>{breakable_path(data)}</b>{validation} · Model: <b>{model}</b> · Pretrained weights: "
@@ -214,7 +206,8 @@ class ComparePanel(QWidget):
         epochs = self.epochs_spin.value()
         out = new_run_dir(paths.runs_dir(), f"compare-{ctx['model']}")
         config = CompareConfig(data=ctx["data"], val_data=ctx["val_data"], model=ctx["model"], weights=ctx["weights"],
-                               out=str(out), epochs=epochs, seed=ctx["seed"], batch_size=ctx["batch_size"], lr=ctx["lr"],
+                               out=str(out), epochs=epochs, seed=ctx["seed"], batch_size=ctx["batch_size"],
+                               lr=ctx["lr"],
                                split=ctx.get("split", "train"), val_split=ctx.get("val_split", 0.2),
                                device=ctx.get("device", "auto"), optimizer=ctx.get("optimizer", "adam"),
                                schedule=ctx.get("schedule", "cosine"), image_size=ctx.get("image_size"))
@@ -223,7 +216,7 @@ class ComparePanel(QWidget):
         self.verdict_label.setVisible(False)
         self.folder_label.setText("")
         self.table.setRowCount(0)
-        self._reset_plot(STRATEGIES, epochs)
+        self.curves.reset(STRATEGIES, epochs)
         self.progress.setValue(0)
         self.progress.setVisible(True)
         self.progress_label.setText("Starting…")
@@ -253,9 +246,8 @@ class ComparePanel(QWidget):
         self.shutdown()
         super().closeEvent(event)
 
-    def curve_data(self, name: str):
-        series = self._series.get(name)
-        return (series.x.copy(), series.y.copy()) if series is not None else None
+    def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        return self.curves.curve_data(name)
 
     # -- advisor ----------------------------------------------------------------------
     @Slot(object)
@@ -294,12 +286,7 @@ class ComparePanel(QWidget):
 
     @Slot(object)
     def _on_run_started(self, info) -> None:
-        classes = len(info.classes)
-        if classes >= 2 and self._chance is None:
-            self._chance = pg.InfiniteLine(100 / classes, angle=0, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DotLine),
-                                           label=f"guessing: {100 / classes:.0f} %",
-                                           labelOpts={"position": 0.06, "color": "#666", "anchors": [(0, 1), (0, 1)]})
-            self.plot.addItem(self._chance)
+        self.curves.show_chance(len(info.classes))
 
     @Slot(object)
     def _on_progress(self, p) -> None:
@@ -313,10 +300,7 @@ class ComparePanel(QWidget):
 
     @Slot(str, object)
     def _on_epoch(self, name: str, stats) -> None:
-        series = self._series.get(name)
-        if series is not None:
-            series.append(stats.epoch, 100 * float(stats.val_accuracy))
-            self._dirty = True
+        self.curves.append(name, stats.epoch, 100 * float(stats.val_accuracy))
 
     @Slot(object)
     def _on_strategy_finished(self, done) -> None:
@@ -348,31 +332,9 @@ class ComparePanel(QWidget):
         self.comparison_finished.emit(result)
 
     # -- views ------------------------------------------------------------------------
-    def _reset_plot(self, names, epochs: int) -> None:
-        from tlgui.core.workflows.compare import LABELS
-
-        self.plot.clear()  # also removes the placeholder text
-        self.legend.clear()
-        self._chance = None
-        dark = is_dark(self.palette())
-        self._series = {name: Series(64) for name in names}
-        self._curves = {
-            name: self.plot.plot([], [], name=LABELS[name], symbol="o", symbolSize=6,
-                                 pen=pg.mkPen(STRATEGY_COLOURS[name][dark], width=2),
-                                 symbolBrush=STRATEGY_COLOURS[name][dark])
-            for name in names
-        }
-        self.plot.setXRange(0.8, epochs + 0.2, padding=0)
-        self._dirty = True
-
     @Slot()
     def redraw(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        for name, curve in self._curves.items():
-            series = self._series[name]
-            curve.setData(series.x, series.y)
+        self.curves.redraw()
 
     def _show_verdict(self, result) -> None:
         text = result.verdict

@@ -9,39 +9,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTableWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.widgets.channel_toggle import ChannelToggle, render
-from tlgui.ui.widgets.gallery import (
-    TOP_ROLE,
-    HeatmapLookup,
-    NumericItem,
-    TopClassesDelegate,
-    load_thumbnails,
-    paint_placeholder,
-    percent,
-    to_qimage,
-)
+from tlgui.ui.widgets.gallery import HeatmapLookup, load_thumbnails, to_qimage
+from tlgui.ui.widgets.predictions_table import ICON, PredictionsTable
 
-ICON = 64
-DROP_TEXT = "Drop pictures or folders here to see what the model calls them.\n(or use “Add images…” / “Add folder…” below)"
-NO_MODEL_TEXT = "Choose a model first (“Choose model…” above, or pick a run in the Runs tab).\nThen drop pictures here."
+DROP_TEXT = ("Drop pictures or folders here to see what the model calls them.\n"
+             "(or use “Add images…” / “Add folder…” below)")
+NO_MODEL_TEXT = ("Choose a model first (“Choose model…” above, or pick a run in the Runs tab).\n"
+                 "Then drop pictures here.")
 
 
 def _predict_job(predictor, model_path: str, paths: list[str], job):
@@ -54,15 +45,6 @@ def _predict_job(predictor, model_path: str, paths: list[str], job):
     report = predictor.predict_files(files, len(predictor.classes), lambda d, n: job.report((d, n)), job.cancelled)
     report.unreadable = problems + report.unreadable
     return predictor, model_path, report
-
-
-class _Table(QTableWidget):
-    placeholder = NO_MODEL_TEXT
-
-    def paintEvent(self, event) -> None:  # Qt override
-        super().paintEvent(event)
-        if self.rowCount() == 0:
-            paint_placeholder(self, self.viewport(), self.placeholder)
 
 
 class PredictPanel(QWidget):
@@ -95,23 +77,11 @@ class PredictPanel(QWidget):
         top.addWidget(self.model_label, 1)
         top.addWidget(choose)
 
-        self.table = _Table(0, 3, objectName="predictionsTable")
-        self.table.setHorizontalHeaderLabels(["Picture", "File", "Model says"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setIconSize(QSize(ICON, ICON))
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(0, ICON + 12)
-        self.table.setColumnWidth(1, 220)
-        self.table.setWordWrap(False)
-        self.table.setItemDelegateForColumn(2, TopClassesDelegate(self.table))
+        self.table = PredictionsTable(NO_MODEL_TEXT)
 
         self.unreadable_label = QLabel("", objectName="unreadableLabel")
-        self.unreadable_list = QListWidget(objectName="unreadableList")
+        self.unreadable_list = QListWidget()
+        self.unreadable_list.setObjectName("unreadableList")
         for widget in (self.unreadable_label, self.unreadable_list):
             widget.setVisible(False)
 
@@ -121,7 +91,8 @@ class PredictPanel(QWidget):
         self.add_folder_button.clicked.connect(self._choose_folder)
         self.clear_button = QPushButton("Clear", objectName="clearPredictionsButton")
         self.clear_button.clicked.connect(self.clear)
-        self.k_spin = QSpinBox(objectName="topKSpin", minimum=1, maximum=20, value=3)
+        self.k_spin = QSpinBox(minimum=1, maximum=20, value=3)
+        self.k_spin.setObjectName("topKSpin")
         self.k_spin.setToolTip("How many of the most likely classes to show for each picture")
         self.k_spin.valueChanged.connect(self._refresh_text)
         self.save_button = QPushButton("Save as CSV…", objectName="savePredictionsButton")
@@ -140,7 +111,9 @@ class PredictPanel(QWidget):
         buttons.addWidget(self.save_button)
 
         self.status = QLabel("", objectName="predictStatus", wordWrap=True)
-        self.progress = QProgressBar(objectName="predictProgress", visible=False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("predictProgress")
+        self.progress.setVisible(False)
         status_row = QHBoxLayout()
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.progress)
@@ -215,7 +188,7 @@ class PredictPanel(QWidget):
 
     def shown_top(self, row: int) -> list[str]:
         """The class names shown in ``row`` (best first)."""
-        return list(self.table.item(row, 2).data(Qt.ItemDataRole.UserRole) or [])
+        return self.table.shown_top(row)
 
     def report(self):
         """A PredictionReport with the top-k shown now (for CSV)."""
@@ -286,7 +259,8 @@ class PredictPanel(QWidget):
         self.classes = list(report.classes)
         start = self.table.rowCount()
         self.predictions += report.predictions
-        self._add_rows(report.predictions)
+        self.table.add_rows(report.predictions)
+        self._refresh_text()
         self._add_unreadable(report.unreadable)
         if not report.predictions and not report.unreadable:
             self._say("No pictures found there (tlgui reads PNG, JPEG, BMP, GIF, TIFF and WebP files).", error=True)
@@ -307,32 +281,9 @@ class PredictPanel(QWidget):
             paths, self._pending = self._pending, []
             self.add_paths(paths)
 
-    def _add_rows(self, predictions) -> None:
-        row = self.table.rowCount()
-        self.table.setRowCount(row + len(predictions))
-        for offset, p in enumerate(predictions):
-            r = row + offset
-            picture = NumericItem("", None)
-            self.table.setItem(r, 0, picture)
-            name = NumericItem(Path(p.path).name, p.path)
-            name.setToolTip(p.path)
-            self.table.setItem(r, 1, name)
-            self.table.setItem(r, 2, NumericItem("", p.probability))
-        self._refresh_text()
-
     @Slot()
     def _refresh_text(self) -> None:
-        k = self.k_spin.value()
-        height = max(ICON + 6, (self.fontMetrics().height() + 2) * min(k, 8) + 10)
-        for r, p in enumerate(self.predictions):
-            item = self.table.item(r, 2)
-            if item is None:
-                continue
-            top = p.top[:k]
-            item.setData(TOP_ROLE, [(label, float(prob)) for label, prob in top])
-            item.setData(Qt.ItemDataRole.UserRole, [label for label, _ in top])
-            item.setToolTip("\n".join(f"{label}: {percent(prob, 2)}" for label, prob in p.top[:max(k, 10)]))
-            self.table.setRowHeight(r, height)
+        self.table.show_top(self.predictions, self.k_spin.value())
 
     def _add_unreadable(self, problems) -> None:
         if not problems:
@@ -342,7 +293,8 @@ class PredictPanel(QWidget):
             self.unreadable_list.addItem(f"{Path(path).name} — {reason}   ({path})")
         self.unreadable_label.setText(f"<b>{len(self.unreadable)} file(s) could not be read:</b>")
         rows = min(len(self.unreadable), 4)
-        self.unreadable_list.setFixedHeight(rows * self.unreadable_list.sizeHintForRow(0) + 2 * self.unreadable_list.frameWidth() + 2)
+        self.unreadable_list.setFixedHeight(rows * self.unreadable_list.sizeHintForRow(0)
+                                            + 2 * self.unreadable_list.frameWidth() + 2)
         for widget in (self.unreadable_label, self.unreadable_list):
             widget.setVisible(True)
 
@@ -352,7 +304,7 @@ class PredictPanel(QWidget):
         from tlgui.core.results.run_evaluation import ImageLookup
 
         tag = (self._generation, start)
-        lookup = ImageLookup()
+        lookup: ImageLookup | HeatmapLookup = ImageLookup()
         if self.heatmap_box.isChecked() and self.model_path:
             lookup = HeatmapLookup(lookup, self.model_path)  # the model is built on the job's thread
         self._thumbs.start(lambda job: load_thumbnails(lookup, paths, tag, ICON, job),
@@ -376,27 +328,22 @@ class PredictPanel(QWidget):
                 self._smalls[start + row] = thumb.small
                 self.channel_toggle.grow_to(thumb.channels)
             visible = self.channel_toggle.visible_channels()
-            self._set_icon(item, render(thumb.small, visible) if thumb.channels and not all(visible)
+            self.table.set_icon(item, render(thumb.small, visible) if thumb.channels and not all(visible)
                            else to_qimage(thumb.rgb))
-
-    @staticmethod
-    def _set_icon(item, image) -> None:
-        item.setIcon(QIcon(QPixmap.fromImage(image).scaled(
-            ICON, ICON, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)))
 
     @Slot(object)
     def _on_channels_toggled(self, visible: list[bool]) -> None:
         for row, small in self._smalls.items():
             item = self.table.item(row, 0)
             if item is not None:
-                self._set_icon(item, render(small, visible))
+                self.table.set_icon(item, render(small, visible))
 
-    def icon_image(self, row: int):
-        """The picture shown in ``row`` (a QImage; for tests)."""
-        return self.table.item(row, 0).icon().pixmap(ICON, ICON).toImage()
+    def icon_image(self, row: int) -> QImage:
+        """The picture shown in ``row`` (for tests)."""
+        return self.table.icon_image(row)
 
     def icon_count(self) -> int:
-        return sum(1 for r in range(self.table.rowCount()) if not self.table.item(r, 0).icon().isNull())
+        return self.table.icon_count()
 
     # -- buttons ----------------------------------------------------------------------
     def _update_buttons(self) -> None:
@@ -415,7 +362,8 @@ class PredictPanel(QWidget):
 
     @Slot()
     def _choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", self._start_dir(), "tlgui models (*.pt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", self._start_dir(),
+                                              "tlgui models (*.pt);;All files (*)")
         if path:
             self.set_model(path)
 
@@ -436,7 +384,8 @@ class PredictPanel(QWidget):
     def _save_csv(self) -> None:
         if not self.predictions:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save predictions as CSV", str(Path(self._start_dir()) / "predictions.csv"), "CSV files (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save predictions as CSV",
+                                              str(Path(self._start_dir()) / "predictions.csv"), "CSV files (*.csv)")
         if not path:
             return
         from tlgui.core.results.predict import write_predictions_csv

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -68,7 +69,7 @@ class RankPanel(QWidget):
         self.last_error = ""
         self._rows: dict[tuple[str, str], int] = {}
         self._stop: threading.Event | None = None
-        self._shown_file = None  # the kept rank file the table shows (rank_store.rank_file)
+        self._shown_file: Path | None = None  # the kept rank file the table shows (rank_store.rank_file)
         self._runner = TaskRunner(self)
         self._build()
 
@@ -76,7 +77,8 @@ class RankPanel(QWidget):
     def _build(self) -> None:
         self.context_label = QLabel("Choose data on the Train page first.", objectName="rankContextLabel",
                                     wordWrap=True)
-        self.folds_spin = QSpinBox(objectName="rankFoldsSpin", minimum=2, maximum=10, value=5)
+        self.folds_spin = QSpinBox(minimum=2, maximum=10, value=5)
+        self.folds_spin.setObjectName("rankFoldsSpin")
         self.folds_spin.setToolTip("Cross-validation folds of the linear probe: more folds, steadier estimates")
         self.run_button = QPushButton("Rank the backbones", objectName="rankButton", clicked=self.start)
         self.stop_button = QPushButton("Stop", objectName="stopRankButton", enabled=False, clicked=self.stop)
@@ -91,7 +93,9 @@ class RankPanel(QWidget):
         setup_layout.addWidget(QLabel(INTRO, wordWrap=True))
         setup_layout.addWidget(self.context_label)
         setup_layout.addLayout(row)
-        self.progress = QProgressBar(objectName="rankProgress", visible=False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("rankProgress")
+        self.progress.setVisible(False)
         self.progress_label = QLabel("", objectName="rankProgressLabel", wordWrap=True)
         self.table = QTableWidget(0, len(COLUMNS), objectName="rankTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -384,12 +388,10 @@ def _rank_defaults() -> dict[str, str]:
 
     from tlgui.core.workflows.rank import RankConfig
 
-    return {f.name: f.default for f in dataclasses.fields(RankConfig) if f.name in IMAGE_KEYS}
+    return {f.name: str(f.default) for f in dataclasses.fields(RankConfig) if f.name in IMAGE_KEYS}  # (all str)
 
 
 def _short(weights: str) -> str:
-    from pathlib import Path
-
     if weights in ("none", "default") or ":" in weights and not Path(weights).exists():
         return weights
     path = Path(weights)

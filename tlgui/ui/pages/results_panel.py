@@ -18,29 +18,24 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableWidget,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.base.exports import save_tables_csv, save_widget_png
-from tlgui.ui.widgets import gallery as gw
 from tlgui.ui.widgets.confusion_widget import ConfusionMatrixView
-from tlgui.ui.widgets.gallery import Gallery, GalleryItem, NumericItem, percent, short_name
+from tlgui.ui.widgets.evaluation_tabs import EvaluationTabs
+from tlgui.ui.widgets.gallery import percent
 
-EMPTY_TEXT = "Train a model or open a run to see results here.\n\nOr choose a model file and data above and press Evaluate."
-CELL_LIMIT = 400  # images shown for one confusion cell
-TOP_LOSSES = 48
-PER_CLASS_COLUMNS = ("Class", "Precision", "Recall", "F1", "Images")
+EMPTY_TEXT = ("Train a model or open a run to see results here.\n\n"
+              "Or choose a model file and data above and press Evaluate.")
 
 
 def _evaluate_run_job(run_dir: str, job):
@@ -94,9 +89,11 @@ class ResultsPanel(QWidget):
         grid = QGridLayout(form)
         self.model_edit = QLineEdit(objectName="resultsModelEdit", placeholderText="a model.pt saved by tlgui")
         self.data_edit = QLineEdit(objectName="resultsDataEdit", placeholderText="an image folder, or demo:target")
-        self.split_combo = QComboBox(objectName="resultsSplitCombo")
+        self.split_combo = QComboBox()
+        self.split_combo.setObjectName("resultsSplitCombo")
         self.split_combo.addItems(["test", "train"])
-        self.split_combo.setToolTip("Which part of a built-in or IDX data set to use (image folders ignore it unless they have train/test subfolders).")
+        self.split_combo.setToolTip("Which part of a built-in or IDX data set to use (image folders ignore it unless "
+                                    "they have train/test subfolders).")
         self.evaluate_button = QPushButton("Evaluate", objectName="evaluateButton")
         self.evaluate_button.clicked.connect(self._on_evaluate_clicked)
         browse_model = QPushButton("Browse…", objectName="browseModelButton")
@@ -115,7 +112,8 @@ class ResultsPanel(QWidget):
         return form
 
     def _build_status_row(self) -> QHBoxLayout:
-        self.progress = QProgressBar(objectName="resultsProgress")
+        self.progress = QProgressBar()
+        self.progress.setObjectName("resultsProgress")
         self.progress.setVisible(False)
         self.stop_button = QPushButton("Stop", objectName="resultsStopButton")
         self.stop_button.setVisible(False)
@@ -144,43 +142,12 @@ class ResultsPanel(QWidget):
         return matrix_box
 
     def _build_tabs(self) -> None:
-        self.table = QTableWidget(0, len(PER_CLASS_COLUMNS), objectName="perClassTable")
-        self.table.setHorizontalHeaderLabels(PER_CLASS_COLUMNS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSortingEnabled(True)
-        # no sort until the user clicks a header: rows in the confusion matrix's order
-        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.setToolTip("Precision: of the images the model called this class, the share that were.\n"
-                              "Recall: of this class's images, the share the model found.\nF1: both in one number.")
-        self.cell_label = QLabel("Click a cell of the confusion matrix to see its images here.", wordWrap=True)
-        self.gallery = Gallery("resultsGallery", "No cell chosen yet.")
-        cell_page = QWidget()
-        cell_layout = QVBoxLayout(cell_page)
-        cell_layout.setContentsMargins(4, 4, 4, 4)
-        cell_layout.addWidget(self.cell_label)
-        self.gallery_channels = gw.channel_toggle_for(self.gallery)
-        cell_layout.addWidget(self.gallery_channels)
-        self.check_cell_button = QPushButton("Check these labels…", objectName="checkCellLabelsButton", enabled=False)
+        self.tabs = EvaluationTabs()
+        self.table, self.cell_label = self.tabs.table, self.tabs.cell_label
+        self.gallery, self.gallery_channels = self.tabs.gallery, self.tabs.gallery_channels
+        self.top_losses, self.top_losses_channels = self.tabs.top_losses, self.tabs.top_losses_channels
+        self.check_cell_button = self.tabs.check_cell_button
         self.check_cell_button.clicked.connect(self._check_cell_labels)
-        cell_layout.addLayout(gw.spread_row(gw.heatmap_toggle(self.gallery), self.check_cell_button))
-        cell_layout.addWidget(self.gallery, 1)
-        self.top_losses = Gallery("topLossesGallery", "No mistakes: every image was classified correctly.")
-        losses_page = QWidget()
-        losses_layout = QVBoxLayout(losses_page)
-        losses_layout.setContentsMargins(4, 4, 4, 4)
-        note = QLabel("The images the model got wrong while being most sure of itself. Mislabelled "
-                      "pictures and look-alike classes show up here first.", wordWrap=True)
-        losses_layout.addWidget(note)
-        self.top_losses_channels = gw.channel_toggle_for(self.top_losses)
-        losses_layout.addWidget(self.top_losses_channels)
-        losses_layout.addWidget(gw.heatmap_toggle(self.top_losses))
-        losses_layout.addWidget(self.top_losses, 1)
-        self.tabs = QTabWidget(objectName="resultsTabs")
-        self.tabs.addTab(self.table, "Per class")
-        self.tabs.addTab(cell_page, "Selected cell")
-        self.tabs.addTab(losses_page, "Top mistakes")
 
     def _build_results(self, matrix_box: QGroupBox) -> None:
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -209,7 +176,8 @@ class ResultsPanel(QWidget):
         results_layout.addWidget(splitter, 1)
         results_layout.addLayout(buttons)
 
-        self.empty = QLabel(EMPTY_TEXT, objectName="resultsEmpty", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.empty = QLabel(EMPTY_TEXT, objectName="resultsEmpty", alignment=Qt.AlignmentFlag.AlignCenter,
+                            wordWrap=True)
         self.empty.setEnabled(False)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
@@ -226,10 +194,12 @@ class ResultsPanel(QWidget):
 
             config = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
             self.data_edit.setText(str(config.get("val_data") or config.get("data") or ""))
-            self._select_split(config.get("val_split_name", "test") if config.get("val_data") else config.get("split", "train"))
+            self._select_split(config.get("val_split_name", "test") if config.get("val_data")
+                               else config.get("split", "train"))
         except (OSError, ValueError, AttributeError):
             pass
-        self._start(lambda job: _evaluate_run_job(run_dir, job), f"Evaluating run {Path(run_dir).name} on its validation images…")
+        self._start(lambda job: _evaluate_run_job(run_dir, job),
+                    f"Evaluating run {Path(run_dir).name} on its validation images…")
 
     def evaluate(self, model_path: str, data_spec: str, split: str = "test") -> None:
         """Evaluate any tlgui model file on any data source (background)."""
@@ -245,7 +215,7 @@ class ResultsPanel(QWidget):
 
     def wait_idle(self, msecs: int = 30000) -> bool:
         ok = self._runner.wait(msecs)
-        return self.gallery.wait_idle(msecs) and self.top_losses.wait_idle(msecs) and ok
+        return self.tabs.wait_idle(msecs) and ok
 
     @Slot()
     def stop(self) -> None:
@@ -256,8 +226,7 @@ class ResultsPanel(QWidget):
 
     def closeEvent(self, event) -> None:  # Qt override
         self._runner.shutdown()
-        self.gallery.shutdown()
-        self.top_losses.shutdown()
+        self.tabs.shutdown()
         super().closeEvent(event)
 
     # -- running ----------------------------------------------------------------------
@@ -322,38 +291,8 @@ class ResultsPanel(QWidget):
             "Macro F1: the average F1 over classes (1.0 is perfect)."
         )
         self.confusion.set_data(ev.classes, ev.confusion)
-        self._fill_table(ev)
-        self.gallery.clear_items("Click a cell of the confusion matrix to see its images here.")
-        self.cell_label.setText("Click a cell of the confusion matrix to see its images here.")
-        self._fill_top_losses(ev)
+        self.tabs.show_evaluation(ev, self.lookup)
         self.stack.setCurrentIndex(1)
-
-    def _fill_table(self, ev) -> None:
-        m = ev.metrics()
-        self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(ev.classes))
-        for i, name in enumerate(ev.classes):
-            cells = [NumericItem(name, name)]
-            for key in ("precision", "recall", "f1"):
-                cells.append(NumericItem(f"{m[key][i]:.3f}", float(m[key][i])))
-            cells.append(NumericItem(f"{m['support'][i]:,}", int(m["support"][i])))
-            for column, item in enumerate(cells):
-                self.table.setItem(i, column, item)
-        self.table.setSortingEnabled(True)
-        for column in range(1, len(PER_CLASS_COLUMNS)):
-            self.table.resizeColumnToContents(column)
-
-    def _fill_top_losses(self, ev) -> None:
-        items = [
-            GalleryItem(
-                t.path, f"true: {t.true}\nsaid: {t.predicted} {percent(t.probability, 0)}",
-                f"{t.path}\ntrue class: {t.true}\nthe model said: {t.predicted} ({percent(t.probability)})\n"
-                f"probability of the true class: {percent(t.true_probability)}",
-            )
-            for t in ev.top_losses(TOP_LOSSES)
-        ]
-        self.top_losses.set_items(items, self.lookup)
-        self.tabs.setTabText(2, f"Top mistakes ({len(items)})")
 
     @Slot(int, int)
     def show_cell(self, true: int, predicted: int) -> None:
@@ -364,19 +303,7 @@ class ResultsPanel(QWidget):
         if self.confusion.selected() != (true, predicted):
             self.confusion.select(true, predicted, emit=False)
         rows = self.cell_rows(true, predicted)
-        prob = ev.probabilities[rows, predicted] if len(rows) else np.zeros(0)
-        order = rows[np.argsort(-prob, kind="stable")]
-        items = []
-        for r in order[:CELL_LIMIT]:
-            d = ev.descriptions[r] if r < len(ev.descriptions) else f"#{r}"
-            p = float(ev.probabilities[r, predicted])
-            items.append(GalleryItem(d, f"{short_name(d)}\n{percent(p, 0)} sure", f"{d}\nprobability of {ev.classes[predicted]}: {percent(p)}"))
-        self.gallery.set_items(items, self.lookup, note="No images here: the model never made this choice.")
-        what = self.confusion.describe_cell(true, predicted)
-        more = f" Showing the first {CELL_LIMIT}, most confident first." if len(rows) > CELL_LIMIT else ""
-        self.cell_label.setText(f"<b>{what}.</b>{more}")
-        self.tabs.setTabText(1, f"Selected cell ({len(rows)})")
-        self.tabs.setCurrentIndex(1)
+        self.tabs.show_cell(ev, self.lookup, rows, predicted, self.confusion.describe_cell(true, predicted))
 
     @Slot()
     def _check_cell_labels(self) -> None:
@@ -415,7 +342,8 @@ class ResultsPanel(QWidget):
 
     @Slot()
     def _choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", self._start_dir(), "tlgui models (*.pt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model file", self._start_dir(),
+                                              "tlgui models (*.pt);;All files (*)")
         if path:
             self.model_edit.setText(path)
 

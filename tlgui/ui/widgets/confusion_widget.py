@@ -81,7 +81,7 @@ class ConfusionMatrixView(QWidget):
         flat_top = 2 * line + 2 * _PAD
         cell = min((self.width() - left - _PAD) / n, (self.height() - flat_top - _PAD) / n)
         rotate = widest > cell
-        top = flat_top
+        top: float = flat_top
         if rotate:
             top = line + 2 * _PAD + min(widest, self.height() * 0.28)
             cell = min((self.width() - left - _PAD) / n, (self.height() - top - _PAD) / n)
@@ -226,7 +226,8 @@ class ConfusionMatrixView(QWidget):
                 painter.save()
                 painter.translate(left + (j + 0.5) * cell - line / 2, top - 4)
                 painter.rotate(-90)
-                painter.drawText(QRectF(0, 0, room, line), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), shown)
+                painter.drawText(QRectF(0, 0, room, line), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop),
+                                 shown)
                 painter.restore()
             else:
                 rect = QRectF(left + j * cell, label_top, cell, top - label_top - 2)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
@@ -30,6 +30,9 @@ from PySide6.QtWidgets import (
 
 from tlgui.ui.base.background import Job, TaskRunner
 from tlgui.ui.widgets.channel_toggle import ChannelToggle, render, rgb_qimage
+
+if TYPE_CHECKING:
+    from tlgui.core.results.explain import Explainer
 
 THUMB = 88  # thumbnail side in the gallery (pixels)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -84,8 +87,9 @@ def to_qimage(array: np.ndarray) -> QImage:
     return rgb_qimage(array)
 
 
-def load_thumbnails(lookup, descriptions: list[str], generation: int, side: int, job: Job) -> int:
-    """Worker thread: decode each description, report ``(generation, [(row, Thumb|None)])``."""
+def load_thumbnails(lookup, descriptions: list[str], generation: object, side: int, job: Job) -> int:
+    """Worker thread: decode each description, report ``(generation, [(row, Thumb|None)])``; ``generation``
+    is the caller's tag (a counter, or a (counter, first row) pair) that tells its reports apart."""
     batch: list[tuple[int, Any]] = []
     made = 0
     for row, description in enumerate(descriptions):
@@ -109,7 +113,8 @@ class HeatmapLookup:
     model is built there, on first use, and never touched by the GUI thread)."""
 
     def __init__(self, lookup, model_path: str):
-        self.lookup, self.model_path, self._explainer = lookup, model_path, None
+        self.lookup, self.model_path = lookup, model_path
+        self._explainer: Explainer | None = None
 
     def load(self, description: str):
         from PIL import Image

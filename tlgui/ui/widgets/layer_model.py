@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPixmap
 
 from tlgui.core.models.layers import LayerNode
@@ -47,7 +47,7 @@ class LayerTreeModel(QAbstractItemModel):
     # emitted after the user (or a preset) changed which parameters train
     freeze_changed = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._items: list[_Item] = []  # index_id -> item, in pre-order (= forward order)
         self._root: _Item | None = None
@@ -301,7 +301,7 @@ class LayerTreeModel(QAbstractItemModel):
     def _emit_subtree(self, item: _Item) -> None:
         last = len(COLUMNS) - 1
         # the toggled row and its ancestors, one index each
-        current = item
+        current: _Item | None = item
         while current is not None and current is not self._root:
             self.dataChanged.emit(
                 self.createIndex(current.row, 0, current.index_id),
@@ -335,50 +335,6 @@ class LayerTreeModel(QAbstractItemModel):
         if not index.isValid():
             return self._root
         return self._items[index.internalId()]
-
-
-def stage_blocks(root: LayerNode, head_path: str) -> list[LayerNode]:
-    """The network's natural stages in forward order, without the head.
-
-    Start from the top-level modules (looking inside the one that holds the head), and
-    while one module holds at least 90 % of the parameters, or fewer than three modules
-    have sub-modules, split the biggest one into its children: ResNet -> layer1..layer4,
-    ViT -> encoder_layer_0..N, ConvNeXt/EfficientNet/Swin/MobileNet -> features.N, RegNet
-    -> trunk_output.blockN, smallcnn -> features.0..2, VGG -> its convolutions. Single
-    layers (a stem convolution, a final norm) count only when fewer than three larger
-    stages exist, so "the last block" is a real block.
-    """
-
-    def flatten(nodes: list[LayerNode]) -> list[LayerNode]:
-        out: list[LayerNode] = []
-        for node in nodes:
-            if node.total_params == 0 or node.path == head_path:
-                continue
-            if head_path.startswith(node.path + "."):
-                out.extend(flatten(node.children))
-            else:
-                out.append(node)
-        return out
-
-    def splittable(node: LayerNode) -> bool:
-        return sum(1 for c in node.children if c.total_params > 0) >= 2
-
-    blocks = flatten(root.children)
-    for _ in range(8):
-        if not blocks:
-            break
-        total = sum(b.total_params for b in blocks)
-        big = max(blocks, key=lambda b: b.total_params)
-        if not (big.total_params >= 0.9 * total and splittable(big)):
-            major = [b for b in blocks if b.children]
-            candidates = [b for b in major if splittable(b)]
-            if len(major) >= 3 or not candidates:
-                break
-            big = max(candidates, key=lambda b: b.total_params)
-        at = blocks.index(big)
-        blocks[at : at + 1] = flatten(big.children)
-    major = [b for b in blocks if b.children]
-    return major if len(major) >= 3 else blocks
 
 
 def _trainable_text(item: _Item) -> str:

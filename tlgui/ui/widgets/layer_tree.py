@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
@@ -31,11 +32,13 @@ from tlgui.core.models.layers import (
     FreezeReport,
     LayerNode,
     frozen_parameter_names,
-    layer_tree,
 )
 from tlgui.core.models.lr_groups import module_scales
-from tlgui.core.models.zoo import build_model, find_head_path
-from tlgui.ui.widgets.layer_model import LayerTreeModel, stage_blocks
+from tlgui.ui.widgets.layer_model import LayerTreeModel
+from tlgui.ui.widgets.layer_stages import ArchitectureTree, architecture_tree
+
+if TYPE_CHECKING:
+    from torch import nn
 
 _CACHE_SIZE = 6
 
@@ -45,16 +48,16 @@ class LayerTreePanel(QWidget):
 
     plan_changed = Signal(object)  # FreezePlan
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("layerTreePanel")
         self._model = LayerTreeModel(self)
-        self._meta = None  # meta-device model of the current architecture
+        self._meta: nn.Module | None = None  # meta-device model of the current architecture
         self._own_names: dict[int, list[str]] = {}
         self._blocks: list[LayerNode] = []
         self._arch: tuple[str, int, int] | None = None
         self._lr_decay = 1.0  # the training panel's layer-rate decay, shown as "LR ×"
-        self._cache: OrderedDict = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int, int], ArchitectureTree] = OrderedDict()
         self._last_emitted: FreezePlan | None = None
         self._locked = False
         self._preset = "none"  # "none" | "backbone" | "last" | "custom"
@@ -167,16 +170,7 @@ class LayerTreePanel(QWidget):
         previous_preset, previous_n = self._preset, self.blocks_spin.value()
         entry = self._cache.get(key)
         if entry is None:
-            meta = build_model(name, key[1], key[2], device="meta")
-            head = find_head_path(meta)
-            root = layer_tree(meta)
-            own_names: dict[str, list[str]] = {}
-            for path, module in meta.named_modules():
-                prefix = f"{path}." if path else ""
-                names = [prefix + n for n, _ in module.named_parameters(recurse=False)]
-                if names:
-                    own_names[path] = names
-            entry = (meta, head, root, own_names, stage_blocks(root, head))
+            entry = architecture_tree(*key)
             self._cache[key] = entry
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
@@ -212,9 +206,10 @@ class LayerTreePanel(QWidget):
     def set_lr_decay(self, decay: float) -> None:
         """Show each module's learning-rate multiple under ``--layer-lr-decay decay`` ("LR ×")."""
         self._lr_decay = float(decay)
-        if self._arch is None:
+        tree = self._model.root
+        if self._arch is None or tree is None:
             return
-        root = self._model.root.node
+        root = tree.node
         scales = {} if self._lr_decay >= 1 else module_scales(root, self._model.head_path, self._lr_decay)
         self._model.set_lr_scales(scales)
 
@@ -339,6 +334,8 @@ class LayerTreePanel(QWidget):
         except that stage's ancestors (whose later children still train)."""
         n = max(1, min(n, len(self._blocks)))
         first = self._model.item(self._blocks[len(self._blocks) - n].path)
+        if first is None:  # (the stages come from this very tree)
+            return set()
         ancestors = set()
         parent = first.parent
         while parent is not None:

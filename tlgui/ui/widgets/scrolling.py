@@ -47,12 +47,13 @@ class _Scroll(QScrollArea):
         self.setObjectName(f"{content.objectName() or 'content'}Scroll")
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setWidgetResizable(True)
-        self.content = content
+        self.content: QWidget | None = content
         holder = QWidget()
         layout = _MinimumLayout(holder)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(content)
         self.setWidget(holder)
+        self._holder = holder  # what widget() returns (typed: never None here)
 
     def release(self) -> QWidget | None:
         """Take the content out (parentless), as QTabWidget.removeTab leaves a page alive."""
@@ -74,7 +75,7 @@ class ColumnScroll(_Scroll):
         super().__init__(content, parent)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._min_height = min_height
-        self.widget().installEventFilter(self)  # the content's minimum width changes with its texts
+        self._holder.installEventFilter(self)  # the content's minimum width changes with its texts
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt override
         if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
@@ -82,13 +83,13 @@ class ColumnScroll(_Scroll):
         return super().eventFilter(watched, event)
 
     def minimumSizeHint(self) -> QSize:  # Qt override
-        hint = self.widget().minimumSizeHint()
+        hint = self._holder.minimumSizeHint()
         bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
         frame = 2 * self.frameWidth()
         return QSize(hint.width() + bar + frame, min(hint.height(), self._min_height) + frame)
 
     def sizeHint(self) -> QSize:  # Qt override
-        hint = self.widget().sizeHint()
+        hint = self._holder.sizeHint()
         bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
         return QSize(hint.width() + bar + 2 * self.frameWidth(), hint.height() + 2 * self.frameWidth())
 
@@ -129,7 +130,7 @@ class ScrollingTabs(QTabWidget):
     def widget(self, index: int) -> QWidget | None:  # Qt override
         return _unwrap(super().widget(index))
 
-    def currentWidget(self) -> QWidget | None:  # Qt override
+    def currentWidget(self) -> QWidget | None:  # type: ignore[override]  # Qt override (stub lacks None)
         return _unwrap(super().currentWidget())
 
     def indexOf(self, page: QWidget) -> int:  # Qt override

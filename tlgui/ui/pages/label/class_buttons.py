@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (
 )
 
 PER_ROW = 5
-_SUGGESTED = "QPushButton { font-weight: bold; border: 2px solid palette(highlight); border-radius: 4px; padding: 4px; }"
+_SUGGESTED = ("QPushButton { font-weight: bold; border: 2px solid palette(highlight); border-radius: 4px; "
+              "padding: 4px; }")
 
 
 class ClassButtons(QWidget):
@@ -41,7 +42,8 @@ class ClassButtons(QWidget):
         self.name_edit = QLineEdit(objectName="labelClassNameEdit", placeholderText="class name")
         self.name_edit.returnPressed.connect(self._add)
         self.add_button = QPushButton("Add class", objectName="labelAddClassButton", clicked=self._add)
-        self.rename_combo = QComboBox(objectName="labelRenameCombo")
+        self.rename_combo = QComboBox()
+        self.rename_combo.setObjectName("labelRenameCombo")
         self.rename_combo.setToolTip("The class to rename (its labels follow)")
         self.rename_button = QPushButton("Rename to this name", objectName="labelRenameButton", clicked=self._rename)
         edit = QHBoxLayout()

@@ -77,7 +77,7 @@ class CurrentImage(QWidget):
         why = _WHY.get(pick.picked, pick.picked)
         self.caption.setText(f"{Path(pick.path).name} · {why}<br>{said}")
         self.caption.setToolTip(pick.path)
-        self._show_picture()
+        self._show_picture(pick.path)
 
     def prefetch(self, picks: list[Pick]) -> None:
         """Decode these next (the first soonest)."""
@@ -86,8 +86,7 @@ class CurrentImage(QWidget):
     def problem_text(self) -> str:
         return self.problem.text() if self.problem.isVisible() else ""
 
-    def _show_picture(self) -> None:
-        path = self.pick.path
+    def _show_picture(self, path: str) -> None:
         pixmap = self.cache.get(path)
         error = self.cache.error(path)
         if error:
@@ -100,7 +99,7 @@ class CurrentImage(QWidget):
     @Slot(str)
     def _on_loaded(self, path: str) -> None:
         if self.pick is not None and path == self.pick.path:
-            self._show_picture()
+            self._show_picture(path)
 
     def shutdown(self) -> None:
         self.cache.shutdown()

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from tlgui.core.workflows.label_journal import replay
 from tlgui.ui.base.background import TaskRunner
 
-Change = Callable[[object], None]  # change(store)
+if TYPE_CHECKING:
+    from tlgui.core.workflows.label_store import LabelStore
+
+Change = Callable[["LabelStore"], None]  # change(store)
 
 
 def reason(exc: BaseException) -> str:
@@ -32,13 +36,13 @@ class LabelWriter(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.store = None
+        self.store: LabelStore | None = None
         self._pending: deque[tuple[Change, str]] = deque()
         self._failures = 0  # writes that failed for this store (its journal is then kept)
         self._running = False  # a write job runs (its own flag: a thread that sent finished may still be ending)
         self._runner = TaskRunner(self)
 
-    def set_store(self, store) -> None:
+    def set_store(self, store: LabelStore | None) -> None:
         """Write to ``store`` from now on (changes for the previous one are written first)."""
         self.flush()
         self._forget_journal()
@@ -73,10 +77,11 @@ class LabelWriter(QObject):
         """Write everything still queued now (closing the page, another folder)."""
         self._runner.wait(msecs)
         self._running = False
-        while self._pending:
+        store = self.store  # changes are queued only while there is a store (set_store flushes first)
+        while self._pending and store is not None:
             change, failure = self._pending.popleft()
             try:
-                change(self.store)
+                change(store)
             except Exception as exc:  # noqa: BLE001 - said in one line, the page stays usable
                 self._failures += 1
                 self.failed.emit(f"{failure}: {reason(exc)}.")

@@ -3,19 +3,76 @@ rename a class, accept many from the review grid. Each label is written to the l
 in the background (:class:`~tlgui.ui.pages.label.label_writer.LabelWriter`, in order) and the next image
 shows at once; the model's work stays in the background too.
 
-A mixin of :class:`~tlgui.ui.pages.label.page.LabelPage`, kept apart so each module stays short.
+The base class of :class:`~tlgui.ui.pages.label.page.LabelPage`, which builds the widgets and state
+declared here and answers the model's hooks (:meth:`LabelActions._want_queue` and the two after it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QTabWidget, QWidget
+
 from tlgui.core.workflows.label_journal import LABEL, UNDO, append
+from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.pages.label import jobs
+from tlgui.ui.pages.label.class_buttons import ClassButtons
+from tlgui.ui.pages.label.current_image import CurrentImage
+from tlgui.ui.pages.label.label_queue import LabelQueue, Pick
+from tlgui.ui.pages.label.label_writer import LabelWriter
+from tlgui.ui.pages.label.progress_view import ProgressView
+from tlgui.ui.pages.label.review_grid import ReviewGrid
 
 
-class LabelActions:
-    """Needs the page's ``queue``, ``labels``, ``classes``, ``writer`` and widgets."""
+class LabelActions(QWidget):
+    """What a label, an undo or a class change does to the page's state, its file and its widgets."""
+
+    failed = Signal(str)  # one human line, also shown in the page
+    exported = Signal(object)  # export_labels' summary
+
+    # the page's state (set in LabelPage.__init__ and when a folder opens)
+    opened: jobs.Opened | None
+    labels: dict[str, str]
+    classes: list[str]
+    queue: LabelQueue
+    writer: LabelWriter
+    last_error: str
+    _generation: int
+    _closed: bool
+    _runner: TaskRunner
+    _model_busy: bool
+    _model_ready: bool  # the model has sent its first picks for this folder
+    _model_failed: bool  # the model's last call failed: random images meanwhile
+    _model_job: QObject | None  # the running model job (its end frees the model for the next)
+    # the page's widgets (LabelPage._build)
+    folder_edit: QLineEdit
+    error_label: QLabel
+    status_label: QLabel
+    image: CurrentImage
+    class_buttons: ClassButtons
+    review: ReviewGrid
+    progress_view: ProgressView
+    tabs: QTabWidget
+    one_by_one: QWidget
+    accept_button: QPushButton
+    skip_button: QPushButton
+    undo_button: QPushButton
+    train_button: QPushButton
+    export_button: QPushButton
+
+    # -- the model's hooks, answered by LabelPage ------------------------------------------
+    def _want_queue(self) -> None:
+        """Ask the model for more picks when the queue runs short."""
+        raise NotImplementedError
+
+    def _refresh_curve(self) -> None:
+        """Re-estimate the accuracy curve from the labels file."""
+        raise NotImplementedError
+
+    def _on_failed(self, generation: int, exc: BaseException, doing: str) -> None:
+        """A background job failed while ``doing``: said in one line."""
+        raise NotImplementedError
 
     # -- labelling ------------------------------------------------------------------------
     def label(self, cls: str) -> None:
@@ -41,13 +98,17 @@ class LabelActions:
         if pick is not None and pick.suggested:
             self.label(pick.suggested)
 
-    def _journal(self, action: str, *change) -> bool:
+    def _journal(self, action: str, path: str, label: str, suggested: str | None = None,
+                 confidence: float | None = None, picked: str = "manual") -> bool:
         """The change on disk at once (label_journal), before the labels file is rewritten in the background."""
+        store = self.writer.store
+        if store is None:  # no folder open: nothing to journal (the callers checked already)
+            return False
         try:
-            append(self.writer.store.csv_path, action, *change)
+            append(store.csv_path, action, path, label, suggested, confidence, picked)
             return True
         except OSError as exc:
-            self._say_error(f"Could not save the label of {Path(change[0]).name}: {exc.strerror or exc}.")
+            self._say_error(f"Could not save the label of {Path(path).name}: {exc.strerror or exc}.")
             return False
 
     def skip(self) -> None:
@@ -68,7 +129,7 @@ class LabelActions:
         self._show_current()
         self._update_counts()
 
-    def accept_many(self, cls: str, picks: list) -> None:
+    def accept_many(self, cls: str, picks: list[Pick]) -> None:
         """The review grid's selection, all labelled ``cls`` in one write (picked = bulk)."""
         if self.writer.store is None or not picks:
             return
@@ -175,7 +236,7 @@ class LabelActions:
         self._runner.start(lambda job: jobs.read_labels(csv_path, folder, job),
                            lambda got: self._on_reloaded(generation, got), None, name="label-reload")
 
-    def _on_reloaded(self, generation: int, got) -> None:
+    def _on_reloaded(self, generation: int, got: tuple[dict[str, str], list[str]]) -> None:
         if generation == self._generation:
             self.labels, self.classes = got
             self._classes_changed()
@@ -218,6 +279,22 @@ class LabelActions:
         """A change did not reach the file: said in one line, and what is shown is read back from it."""
         self._say_error(text)
         self._reload_labels()
+
+    def _update_counts(self) -> None:
+        total = len(self.opened.paths) if self.opened is not None else 0
+        counts = {c: 0 for c in self.classes}
+        for label in self.labels.values():
+            counts[label] = counts.get(label, 0) + 1
+        self.progress_view.set_counts(len(self.labels), total, counts)
+        self.class_buttons.set_counts(counts)
+        self._update_buttons()
+
+    def _say_error(self, text: str) -> None:
+        self.last_error = text
+        self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+        if text:
+            self.failed.emit(text)
 
     def _update_buttons(self) -> None:
         pick = self.queue.current

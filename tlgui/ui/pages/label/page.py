@@ -31,28 +31,24 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui.ui.base.background import TaskRunner
-from tlgui.ui.pages.label import estimate_log, jobs
+from tlgui.ui.pages.label import jobs
 from tlgui.ui.pages.label.class_buttons import ClassButtons
 from tlgui.ui.pages.label.current_image import CurrentImage
-from tlgui.ui.pages.label.label_queue import BATCH, LabelQueue, Pick
+from tlgui.ui.pages.label.label_queue import LabelQueue
 from tlgui.ui.pages.label.label_writer import LabelWriter
-from tlgui.ui.pages.label.labelling_actions import LabelActions
+from tlgui.ui.pages.label.model_picks import ModelPicks
 from tlgui.ui.pages.label.progress_view import ProgressView
 from tlgui.ui.pages.label.review_grid import ReviewGrid
 
-REVIEW_LIMIT = 200  # images shown in the review grid
-NEXT_IMAGES = "Choosing the next images"
 INTRO = ("Label a folder of images: the model picks which images to label next and suggests a class for each. "
          "Your image files are never changed; the labels are kept in tlgui's data folder.")
 
 
-class LabelPage(LabelActions, QWidget):
+class LabelPage(ModelPicks):
     train_requested = Signal(str)  # the labels CSV
     folder_changed = Signal(str)  # a folder was opened (the shell remembers it)
-    queue_arrived = Signal()  # the model's picks came (tests wait on it)
-    ranked_arrived = Signal()  # the review grid was filled
-    failed = Signal(str)  # one human line, also shown in the page
-    exported = Signal(object)  # export_labels' summary
+    # queue_arrived and ranked_arrived come from ModelPicks
+    # failed (one human line) and exported (export_labels' summary) come from LabelActions
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -65,7 +61,7 @@ class LabelPage(LabelActions, QWidget):
         self.last_error = ""
         self._generation = 0
         self._model_busy = False
-        self._model_job = None  # the running model job (its end frees the model for the next)
+        self._model_job = None
         self._model_ready = False  # the model has sent its first picks for this folder
         self._labels_at_fetch = 0  # labels given when the model last chose
         self._renewing = False  # the running call's picks replace the queued ones
@@ -96,7 +92,10 @@ class LabelPage(LabelActions, QWidget):
         self.error_label = QLabel("", objectName="labelErrorLabel", wordWrap=True, visible=False)
         self.error_label.setStyleSheet("color: #c0392b;")
         self.status_label = QLabel("", objectName="labelStatusLabel", wordWrap=True)
-        self.progress = QProgressBar(objectName="labelProgress", visible=False, maximumHeight=8, textVisible=False)
+        self.progress = QProgressBar(textVisible=False)
+        self.progress.setObjectName("labelProgress")
+        self.progress.setVisible(False)
+        self.progress.setMaximumHeight(8)
         self.progress.setRange(0, 0)
         policy = self.progress.sizePolicy()
         policy.setRetainSizeWhenHidden(True)  # the page does not jump when it shows
@@ -134,7 +133,8 @@ class LabelPage(LabelActions, QWidget):
         actions.addStretch(1)
         actions.addWidget(self.skip_button)
         actions.addWidget(self.accept_button)
-        self.one_by_one = QWidget(objectName="labelOneByOne")
+        self.one_by_one = QWidget()
+        self.one_by_one.setObjectName("labelOneByOne")
         one = QVBoxLayout(self.one_by_one)
         one.addWidget(self.image, 1)
         one.addLayout(actions)
@@ -142,7 +142,8 @@ class LabelPage(LabelActions, QWidget):
         self.review = ReviewGrid()
         self.review.rank_requested.connect(self.show_ranked)
         self.review.accept_requested.connect(self.accept_many)
-        self.tabs = QTabWidget(objectName="labelTabs")
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("labelTabs")
         self.tabs.addTab(self.one_by_one, "One by one")
         self.tabs.addTab(self.review, "Review suggestions")
         return self.tabs
@@ -162,7 +163,8 @@ class LabelPage(LabelActions, QWidget):
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.progress_view, 1)
-        scroll = QScrollArea(objectName="labelSideScroll", widgetResizable=True)
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setObjectName("labelSideScroll")
         scroll.setWidget(side)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         column = QWidget()
@@ -286,154 +288,6 @@ class LabelPage(LabelActions, QWidget):
         self.folder_changed.emit(opened.folder)
         self._refresh_curve()
         self._want_queue()
-
-    # -- the model's picks (one model job at a time: they share the stored features) ---------
-    def _want_queue(self) -> None:
-        if self._closed or self.opened is None or self._model_busy or not self.opened.paths or self.writer.busy():
-            return  # (once the labels are written, the writer's saved signal asks again)
-        if self._want_rank is not None:
-            cls, self._want_rank = self._want_rank, None
-            self._start_rank(cls)
-            return
-        # the picks are used in the order the model gave them (its random ones, every fifth, keep the
-        # estimate honest); they are renewed only once suggestions became possible (two classes labelled)
-        renew = (len(self.labels) != self._labels_at_fetch and len(set(self.labels.values())) >= 2
-                 and any(p.suggested is None for p in self.queue.queued()))
-        if self._model_ready and not renew and (not self.queue.wants_more() or self._idle_at == len(self.labels)):
-            return  # enough picks, or the model had none to give (or failed) at this many labels
-        self._labels_at_fetch, self._idle_at, self._renewing = len(self.labels), None, renew or not self._model_ready
-        opened, backbone, generation = self.opened, self.backbone, self._generation
-        classes, exclude = list(self.classes), self.queue.exclude(keep=1 if self._renewing else None)
-        self._model_busy = True
-        self._model_job = self._runner.start(
-            lambda job: jobs.next_images(opened.folder, opened.csv_path, backbone, classes, exclude, BATCH, job),
-            lambda result: self._on_queue(generation, backbone, result),
-            lambda exc: self._on_failed(generation, exc, NEXT_IMAGES),
-            self._on_progress, name="label-next", on_ended=self._model_ended)
-
-    def _on_progress(self, text: str) -> None:
-        """The model reports only when it has real work (reading the folder): then the busy bar shows."""
-        self.status_label.setText(text)
-        self.progress.setVisible(True)
-
-    @Slot()
-    def _model_ended(self) -> None:
-        # a bound slot, so Qt calls it on the GUI thread; an older (cancelled) job's end is ignored
-        if self.sender() is self._model_job:
-            self._model_job = None
-            self._model_busy = False
-            self.progress.setVisible(False)
-            self._want_queue()  # labels given meanwhile, or a rank asked for
-
-    def _on_queue(self, generation: int, backbone: jobs.Backbone, result) -> None:
-        if generation != self._generation or backbone != self.backbone:
-            return  # another folder, or picks by a model no longer chosen (its successor asks next)
-        picks = [Pick.of(s) for s in result.next]
-        first = not self._model_ready
-        self._model_ready, self._model_failed = True, False
-        # the first picks replace the random starters; renewed ones those made before any suggestion
-        if self._renewing:
-            added = self.queue.refresh(picks, self.labels, keep=0 if first else 1)
-        else:
-            added = self.queue.add(picks, self.labels)
-        if not picks:
-            self._idle_at = len(self.labels)
-        self.progress_view.set_queue_info(result)
-        if result.estimate is not None:  # the curve draws what the page says, point by point
-            self.progress_view.set_history(estimate_log.add_point(self.opened.csv_path, result.labelled, result.estimate))
-        self.status_label.setText(f"The model's picks are ready ({result.seconds:.1f} s)."
-                                  if added else "The model has no more images to offer.")
-        if self.queue.current is None:  # (the image shown stays: a key pressed now is meant for it)
-            self.queue.advance()
-            self._show_current()
-        self.image.prefetch(self.queue.queued()[:4])
-        self.queue_arrived.emit()
-
-    # -- review grid --------------------------------------------------------------------
-    @Slot(str)
-    def show_ranked(self, cls: str) -> None:
-        """Fill the review grid with the unlabelled images likeliest to be ``cls``."""
-        if self.opened is None:
-            return
-        self._want_rank = cls
-        self.review.set_busy(True, f"Scoring every unlabelled image for {cls}…")
-        if not self._model_busy:
-            self._want_queue()
-
-    def _start_rank(self, cls: str) -> None:
-        opened, backbone, generation = self.opened, self.backbone, self._generation
-        self._model_busy = True
-        self._model_job = self._runner.start(
-            lambda job: jobs.ranked(opened.folder, opened.csv_path, backbone, cls, REVIEW_LIMIT, job),
-            lambda result: self._on_ranked(generation, cls, result),
-            lambda exc: self._on_failed(generation, exc, "Ranking the images"),
-            self._on_progress, name="label-rank", on_ended=self._model_ended)
-
-    def _on_ranked(self, generation: int, cls: str, result) -> None:
-        if generation != self._generation:
-            return
-        picks = [Pick.of(s) for s in result if s.path not in self.labels]
-        text = (f"{len(picks)} unlabelled image(s), likeliest {cls} first. Select the ones that are {cls} and "
-                "accept them." if picks else
-                "The model needs labels of at least two classes before it can rank images for one of them.")
-        self.review.show_ranked(cls, picks, text)
-        self.review.set_busy(False)
-        self.ranked_arrived.emit()
-
-    # -- curve and counts ---------------------------------------------------------------
-    def _refresh_curve(self) -> None:
-        if self.opened is None or self._closed:
-            return
-        if self._curve_running:
-            self._curve_dirty = True
-            return
-        self._curve_dirty, self._curve_running = False, True
-        csv_path, generation = self.opened.csv_path, self._generation
-        self._curve_runner.start(lambda job: jobs.history(csv_path, job),
-                                 lambda points: self._on_history(generation, points),
-                                 lambda exc: self._on_failed(generation, exc, "Estimating the accuracy"),
-                                 name="label-curve", on_ended=self._curve_ended)
-
-    @Slot()
-    def _curve_ended(self) -> None:
-        self._curve_running = False
-        if self._curve_dirty:
-            self._refresh_curve()
-
-    def _on_history(self, generation: int, points) -> None:
-        if generation == self._generation:
-            self.progress_view.set_history(points)
-
-    def _update_counts(self) -> None:
-        total = len(self.opened.paths) if self.opened is not None else 0
-        counts = {c: 0 for c in self.classes}
-        for label in self.labels.values():
-            counts[label] = counts.get(label, 0) + 1
-        self.progress_view.set_counts(len(self.labels), total, counts)
-        self.class_buttons.set_counts(counts)
-        self._update_buttons()
-
-    # -- messages -----------------------------------------------------------------------
-    def _on_failed(self, generation: int, exc: BaseException, doing: str) -> None:
-        if generation != self._generation:
-            return
-        self._model_ready = True
-        self._model_failed = doing == NEXT_IMAGES  # labelling goes on with random images meanwhile
-        self._idle_at = len(self.labels)  # asked again after the next label, not in a loop
-        self._busy(False, "")
-        self.review.set_busy(False)
-        self._say_error(jobs.human(exc, doing))
-
-    def _say_error(self, text: str) -> None:
-        self.last_error = text
-        self.error_label.setText(text)
-        self.error_label.setVisible(bool(text))
-        if text:
-            self.failed.emit(text)
-
-    def _busy(self, busy: bool, text: str) -> None:
-        self.progress.setVisible(busy)
-        self.status_label.setText(text)
 
     @Slot()
     def _train(self) -> None:

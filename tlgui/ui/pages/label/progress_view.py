@@ -34,7 +34,8 @@ class ProgressView(QWidget):
         font.setBold(True)
         self.count_label.setFont(font)
         self.per_class_label = QLabel("", objectName="labelPerClassLabel", wordWrap=True)
-        self.plot = make_curve_plot("labelAccuracyPlot", "Estimated accuracy as the labels grew", "accuracy (%), bars: 90 % interval", self)
+        self.plot = make_curve_plot("labelAccuracyPlot", "Estimated accuracy as the labels grew",
+                                    "accuracy (%), bars: 90 % interval", self)
         self.plot.setLabel("bottom", "labels given")
         self.plot.setYRange(0, 100, padding=0.02)
         self.plot.setMinimumSize(220, 160)

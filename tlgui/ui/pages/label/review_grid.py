@@ -98,12 +98,14 @@ class ReviewGrid(QWidget):
         self.setObjectName("labelReviewGrid")
         self.cache = ImageCache(SIDE, limit=600, parent=self)
         self.model = SuggestionModel(self.cache, self)
-        self.class_combo = QComboBox(objectName="labelReviewClassCombo")
+        self.class_combo = QComboBox()
+        self.class_combo.setObjectName("labelReviewClassCombo")
         self.show_button = QPushButton("Show the likeliest", objectName="labelReviewShowButton", clicked=self._show)
         self.status = QLabel("Choose a class: the unlabelled images the model thinks most likely to be it come "
                              "first. Select many (Shift/Ctrl+click, Ctrl+A) and accept them in one go.",
                              objectName="labelReviewStatus", wordWrap=True)
-        self.view = QListView(objectName="labelReviewView")
+        self.view = QListView()
+        self.view.setObjectName("labelReviewView")
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setModel(self.model)
         self.view.setIconSize(QSize(SIDE, SIDE))

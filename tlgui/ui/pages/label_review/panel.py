@@ -40,6 +40,8 @@ EMPTY = "Open a run from the Results page (Check labels…) to look for images w
 
 
 class _SuspectList(QListWidget):
+    placeholder = ""  # painted while the list is empty
+
     def paintEvent(self, event) -> None:  # Qt override
         super().paintEvent(event)
         if self.count() == 0:
@@ -83,9 +85,12 @@ class LabelReviewPanel(QWidget):
         top.addWidget(self.heatmap_box)
         top.addWidget(self.check_button)
         self.status = QLabel("", objectName="reviewStatus", wordWrap=True)
-        self.progress = QProgressBar(objectName="reviewProgress", visible=False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("reviewProgress")
+        self.progress.setVisible(False)
         self.progress.setRange(0, 0)
-        self.gallery = _SuspectList(objectName="suspectsGallery")
+        self.gallery = _SuspectList()
+        self.gallery.setObjectName("suspectsGallery")
         self.gallery.placeholder = "No check yet."
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(SIDE, SIDE))
@@ -98,7 +103,8 @@ class LabelReviewPanel(QWidget):
         self.keep_button = QPushButton("Keep (K)", objectName="keepButton")
         self.keep_button.setToolTip("The given label is right")
         self.keep_button.clicked.connect(self.keep)
-        self.relabel_combo = QComboBox(objectName="relabelCombo")
+        self.relabel_combo = QComboBox()
+        self.relabel_combo.setObjectName("relabelCombo")
         self.relabel_button = QPushButton("Relabel as (R)", objectName="relabelButton")
         self.relabel_button.clicked.connect(self.relabel)
         self.exclude_button = QPushButton("Exclude (X)", objectName="excludeButton")
@@ -218,6 +224,8 @@ class LabelReviewPanel(QWidget):
     def _save(self) -> None:
         from tlgui.core.data.corrections import write_corrections
 
+        if self.corrections_path is None:  # (no check opened: nothing to save to)
+            return
         try:
             write_corrections(self.corrections_path, self.decisions)
         except OSError as exc:
@@ -262,7 +270,8 @@ class LabelReviewPanel(QWidget):
                       == tuple(focus)]
         self.gallery.clear()
         what = "flagged label(s)" if flagged_only else \
-            f"most suspicious label(s) of the {review.images or len(review.suspects)} images ({self._flagged_count()} flagged)"
+            (f"most suspicious label(s) of the {review.images or len(review.suspects)} images "
+             f"({self._flagged_count()} flagged)")
         part = (f"{len(self.shown)} of the {len(pool)} {what} are in this cell" if focus is not None
                 else f"{len(pool)} {what}")
         self._say(f"{part}, most suspicious first. Method: {review.method}.")
@@ -318,7 +327,8 @@ class LabelReviewPanel(QWidget):
             if array is not None:  # small images enlarged with sharp pixels, as the results gallery does
                 mode = Qt.TransformationMode.FastTransformation if max(array.shape[:2]) < SIDE \
                     else Qt.TransformationMode.SmoothTransformation
-                pixmap = QPixmap.fromImage(to_qimage(array)).scaled(SIDE, SIDE, Qt.AspectRatioMode.KeepAspectRatio, mode)
+                pixmap = QPixmap.fromImage(to_qimage(array)).scaled(SIDE, SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                                                    mode)
                 self.gallery.item(row).setIcon(QIcon(pixmap))
 
     @Slot(int)
@@ -337,7 +347,7 @@ class LabelReviewPanel(QWidget):
             button.setEnabled(chosen)
         # an image inside an IDX or built-in array set (e.g. "demo:target#3") cannot be left out
         # (training says so for such a row); relabelling it works
-        in_array = chosen and "#" in path and not Path(path).exists()
+        in_array = path is not None and chosen and "#" in path and not Path(path).exists()
         self.exclude_button.setEnabled(chosen and not in_array)
         self.exclude_button.setToolTip("Only image files can be left out; relabel this one instead" if in_array else
                                        "Leave this image out of training and evaluation (the file stays where it is)")
@@ -363,6 +373,8 @@ class LabelReviewPanel(QWidget):
             self.export_to(target)
 
     def export_to(self, target: str) -> None:
+        if self.corrections_path is None:  # (the button is off until a file is saved)
+            return
         try:
             shutil.copyfile(self.corrections_path, target)
         except OSError as exc:

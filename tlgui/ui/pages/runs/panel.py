@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -32,6 +32,9 @@ from tlgui.ui.pages.runs.run_info import RunInfo, config_diff, discover_runs, re
 from tlgui.ui.widgets.curves import curve_colour, legend_for, make_curve_plot
 from tlgui.ui.widgets.gallery import NumericItem, paint_placeholder
 from tlgui.ui.widgets.plots import is_dark
+
+if TYPE_CHECKING:
+    from tlgui.ui.dialogs.export_dialog import ExportDialog
 
 COLUMNS = ("Run", "Status", "Model", "Weights", "Freeze", "Best val.", "Final val.", "Epochs", "Time", "Date")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 5
@@ -65,7 +68,7 @@ class RunsPanel(QWidget):
         self.setObjectName("runsPanel")
         self.runs: list[RunInfo] = []
         self.extra: list[Path] = []
-        self.export_dialog = None
+        self.export_dialog: ExportDialog | None = None
         self._build()
         self.refresh()
 
@@ -124,7 +127,8 @@ class RunsPanel(QWidget):
         diff_layout.setContentsMargins(4, 4, 4, 4)
         diff_layout.addWidget(self.diff_label)
         diff_layout.addWidget(self.diff_table, 1)
-        self.tabs = QTabWidget(objectName="runsTabs")
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("runsTabs")
         self.tabs.addTab(plots, "Curves")
         self.tabs.addTab(diff_page, "Settings that differ")
 
@@ -175,7 +179,8 @@ class RunsPanel(QWidget):
                              QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
 
     def selected_runs(self) -> list[RunInfo]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()}) if self.table.selectionModel() else []
+        selection = self.table.selectionModel()
+        rows = sorted({i.row() for i in selection.selectedRows()}) if selection else []
         by_path = {str(r.path): r for r in self.runs}
         out = []
         for row in rows:
@@ -243,7 +248,8 @@ class RunsPanel(QWidget):
         elif one is not None and not one.has_model:
             self.hint.setText(f"{one.name} has no saved model yet (still training, or it failed).")
         else:
-            self.hint.setText(f"{len(runs)} run(s) selected." + ("" if one else " Select just one to evaluate, export or reuse it."))
+            self.hint.setText(f"{len(runs)} run(s) selected."
+                              + ("" if one else " Select just one to evaluate, export or reuse it."))
         self._plot(runs)
         self._show_diff(runs)
         self._mark_colours(runs)
@@ -267,7 +273,8 @@ class RunsPanel(QWidget):
             acc = self.accuracy_plot.plot(x, 100 * np.array([r["accuracy"] for r in val], dtype=float),
                                           pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
                                           symbolBrush=colour, name=run.name)
-            loss = self.loss_plot.plot(x, np.array([r["loss"] for r in val], dtype=float), pen=pg.mkPen(colour, width=2))
+            loss = self.loss_plot.plot(x, np.array([r["loss"] for r in val], dtype=float),
+                                       pen=pg.mkPen(colour, width=2))
             self.loss_plot.plot(np.array([r["epoch"] for r in train], dtype=float),
                                 np.array([r["loss"] for r in train], dtype=float),
                                 pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine))
