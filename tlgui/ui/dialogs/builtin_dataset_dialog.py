@@ -185,7 +185,7 @@ class BuiltinDatasetDialog(QDialog):
         name, root, opener, timeout = self.name(), default_root(), self.opener, self.download_timeout
 
         def work(job: Job):
-            return download_dataset(name, root, job.report, job.cancelled, opener, timeout)
+            return download_dataset(name, root, job.report, job, opener, timeout)
 
         self._check_runner.cancel_all()  # a probe still running must not overwrite the status
         self._generation += 1

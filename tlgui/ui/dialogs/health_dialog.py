@@ -240,9 +240,9 @@ class DatasetHealthDialog(QDialog):
 
             report = lambda done, total: job.report((done, total))  # noqa: E731
             if val:
-                pair = scan_pair(folder, val, report, job.cancelled)
+                pair = scan_pair(folder, val, report, job)
                 return pair, present(pair)
-            scan = scan_folder(folder, report, job.cancelled)
+            scan = scan_folder(folder, report, job)
             return scan, present(scan)
 
         self._phase = 0

@@ -184,7 +184,7 @@ class WeightsLibraryDialog(QDialog):
             from tlgui.core.library.importing import import_weights
 
             return import_weights(path, architecture, progress=lambda d, t: job.report((d, t)),
-                                  cancel=job.cancelled)
+                                  cancel=job)
 
         self._import_path = path
         self._begin("import", f"Importing {Path(path).name}…", work, self._on_imported, self._on_import_failed)
@@ -202,7 +202,7 @@ class WeightsLibraryDialog(QDialog):
 
             return download_weights(
                 info.architecture, info.entry, progress=lambda d, t: job.report((d, t)),
-                cancel=job.cancelled, opener=opener, timeout=timeout,
+                cancel=job, opener=opener, timeout=timeout,
             )
 
         host = urlparse(info.url).netloc

@@ -42,7 +42,7 @@ def _predict_job(predictor, model_path: str, paths: list[str], job):
     if predictor is None:
         predictor = Predictor.from_file(model_path)
     files, problems = collect_image_files(paths)
-    report = predictor.predict_files(files, len(predictor.classes), lambda d, n: job.report((d, n)), job.cancelled)
+    report = predictor.predict_files(files, len(predictor.classes), lambda d, n: job.report((d, n)), job)
     report.unreadable = problems + report.unreadable
     return predictor, model_path, report
 

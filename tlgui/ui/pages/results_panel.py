@@ -42,7 +42,7 @@ def _evaluate_run_job(run_dir: str, job):
     from tlgui.core.results.run_evaluation import ImageLookup, evaluate_run, run_validation
 
     val = run_validation(run_dir)
-    evaluation = evaluate_run(run_dir, lambda d, n: job.report((d, n)), job.cancelled)
+    evaluation = evaluate_run(run_dir, lambda d, n: job.report((d, n)), job)
     where = f"run {Path(run_dir).name}: {val.describe()}"
     return evaluation, ImageLookup(val.data, val.split), where
 
@@ -51,7 +51,7 @@ def _evaluate_job(model_path: str, data: str, split: str, job):
     from tlgui.core.results.evaluate import evaluate_model
     from tlgui.core.results.run_evaluation import ImageLookup
 
-    evaluation = evaluate_model(model_path, data, split, "auto", 256, lambda d, n: job.report((d, n)), job.cancelled)
+    evaluation = evaluate_model(model_path, data, split, "auto", 256, lambda d, n: job.report((d, n)), job)
     return evaluation, ImageLookup(data, split), f"{Path(model_path).name} on {data} ({split} split)"
 
 
