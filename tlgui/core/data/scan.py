@@ -2,7 +2,7 @@
 unreadable files, duplicates, tiny images, empty classes and imbalance.
 
 Results are cached under ``cache_dir()/scans/`` keyed by the folder and a fingerprint of
-every file's (relative path, size, mtime) (sources.py reads that cache), so scanning an
+every file's (relative path, size, mtime) (scan_cache.py reads and writes it), so scanning an
 unchanged folder again is instant, and :func:`known_bad_paths` lets training skip known-bad
 files unopened. Other kinds of data (CSV lists, IDX files, ...) get :func:`report_of_set`:
 what opening them found.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import time
 from collections import Counter, defaultdict
@@ -27,23 +26,17 @@ from PIL import Image, ImageOps
 from tlgui import paths  # noqa: F401 - the cache lives under paths.cache_dir() (tests reach it here)
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
-from tlgui.core.base.files import replace_file
 from tlgui.core.base.pixels import as_raw_if_deep, is_array_file, read_any
+from tlgui.core.data.folder_listing import FolderListing, list_folder
 from tlgui.core.data.image_kind import ImageKind, kind_of
-from tlgui.core.data.sources import (
-    SCAN_VERSION,
+from tlgui.core.data.scan_cache import (
     TINY_PIXELS,
-    FolderListing,
-    ImageSet,
     cached_bad_files,
-    check_decoded_size,
-    class_imbalance_warning,
     folder_fingerprint,
-    image_error_reason,
-    list_folder,
     read_scan_cache,
-    scan_cache_file,
+    write_scan_cache,
 )
+from tlgui.core.data.sources import ImageSet, check_decoded_size, class_imbalance_warning, image_error_reason
 
 _CHUNK = 128
 
@@ -152,7 +145,7 @@ def scan_folder(
                 progress(done, len(files))
     report = _build_report(listing, results, stopped, time.perf_counter() - started)
     if not stopped:
-        _write_cache(listing, fingerprint, report)
+        write_scan_cache(listing, fingerprint, report.to_json(hashes=True))
     return report
 
 
@@ -322,25 +315,6 @@ def report_of_set(images: ImageSet, seconds: float = 0.0) -> ScanReport:
         empty_classes=[name for name, n in counts.items() if n == 0], ignored=0, imbalance=imbalance,
         modes={}, files=len(images) + len(images.skipped), warnings=list(images.warnings), seconds=round(seconds, 3),
     )  # fmt: skip
-
-
-def _write_cache(listing: FolderListing, fingerprint: str, report: ScanReport) -> None:
-    stats = {p: [size, mtime] for entries in listing.classes.values() for p, size, mtime in entries}
-    raw = {
-        "version": SCAN_VERSION,
-        "folder": str(listing.root),
-        "fingerprint": fingerprint,
-        "report": report.to_json(hashes=True),
-        "bad_stats": {b["path"]: stats.get(b["path"]) for b in report.bad},
-    }
-    target = scan_cache_file(listing.root)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(json.dumps(raw), encoding="utf-8")
-        replace_file(temp, target)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
 
 
 def known_bad_paths(folder: str | os.PathLike) -> set[str]:

@@ -21,7 +21,8 @@ from PIL import Image
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.preprocessing import Preprocessing
-from tlgui.core.data.sources import image_error_reason, is_ignored_name, is_image_name, read_image
+from tlgui.core.data.folder_listing import is_ignored_name, is_image_name
+from tlgui.core.data.sources import image_error_reason, read_image
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
 from tlgui.core.models.device import resolve_device
 from tlgui.core.models.inference import batched_logits

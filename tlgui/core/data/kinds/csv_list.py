@@ -11,7 +11,8 @@ import numpy as np
 
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.pixels import MULTI_FILE_SEPARATOR
-from tlgui.core.data.sources import ImageSet, absolute, add_imbalance_warning, header_problem
+from tlgui.core.data.folder_listing import absolute
+from tlgui.core.data.sources import ImageSet, add_imbalance_warning, header_problem
 
 DESCRIPTION = "CSV list (one image file and its label per row)"
 

@@ -10,16 +10,9 @@ import numpy as np
 
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.events import warning
-from tlgui.core.data.sources import (
-    ImageSet,
-    add_imbalance_warning,
-    cached_bad_files,
-    check_folder,
-    class_name_of,
-    header_problem,
-    list_folder,
-    split_subfolder,
-)
+from tlgui.core.data.folder_listing import check_folder, class_name_of, list_folder, split_subfolder
+from tlgui.core.data.scan_cache import cached_bad_files
+from tlgui.core.data.sources import ImageSet, add_imbalance_warning, header_problem
 
 DESCRIPTION = "image folder (one sub-folder of images per class)"
 
