@@ -71,7 +71,7 @@ def nice_ticks(lo: float, hi: float, count: int = 6, integer: bool = False) -> l
 
 def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    return right - left, bottom - top
+    return int(right - left), int(bottom - top)  # whole pixels: PIL's box from (0, 0) is whole, typed float
 
 
 def render_line_chart(
@@ -137,7 +137,8 @@ class _Frame:
         return 0.025 * (self.x_hi - self.x_lo)  # keeps end markers off the axis line
 
     def px(self, x: float) -> float:
-        return self.left + (x - self.x_lo + self.x_pad) / (self.x_hi - self.x_lo + 2 * self.x_pad) * (self.right - self.left)
+        span = self.x_hi - self.x_lo + 2 * self.x_pad
+        return self.left + (x - self.x_lo + self.x_pad) / span * (self.right - self.left)
 
     def py(self, y: float) -> float:
         return self.bottom - (y - self.y_lo) / (self.y_hi - self.y_lo) * (self.bottom - self.top)
@@ -241,7 +242,9 @@ def _legend(draw, series, reference, font, top: int, width: int) -> int:
     swatch, gap, pad = 26 * _SS, 22 * _SS, 8 * _SS
     line_h = _text_size(draw, "Ag", font)[1] + 6 * _SS
     widths = [swatch + pad + _text_size(draw, name, font)[0] for name, _, _ in entries]
-    rows, row, used = [], [], 0
+    rows: list[tuple[list[tuple[tuple[str, str, bool], int]], int]] = []
+    row: list[tuple[tuple[str, str, bool], int]] = []
+    used = 0
     for entry, w in zip(entries, widths, strict=True):
         if row and used + gap + w > width * 0.9:
             rows.append((row, used))
