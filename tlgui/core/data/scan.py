@@ -193,7 +193,11 @@ def _inspect_array(path: str, digest: str) -> tuple:
 
 def _build_report(listing: FolderListing, results, stopped: bool, seconds: float) -> ScanReport:
     counts: dict[str, int] = {name: 0 for name in listing.classes}
-    bad, tiny, hashes, modes, pixel_rows = [], [], {}, defaultdict(int), []
+    bad: list[dict[str, str]] = []
+    tiny: list[dict[str, Any]] = []
+    hashes: dict[str, str] = {}
+    modes: defaultdict[str, int] = defaultdict(int)
+    pixel_rows: list[dict[str, Any]] = []
     by_hash: dict[str, list[str]] = defaultdict(list)
     class_of: dict[str, str] = {}
     for name, path, (reason, digest, mode, width, height, values) in results:

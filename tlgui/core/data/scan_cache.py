@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from tlgui import paths
 from tlgui.core.base.files import replace_file
@@ -65,7 +65,7 @@ def read_scan_cache(root: Path) -> ScanCache | None:
         or raw.get("folder") != str(root)
     ):
         return None
-    return raw  # a ScanCache as scan.py wrote it: its version and folder match
+    return cast(ScanCache, raw)  # as write_scan_cache wrote it: its version and folder match
 
 
 def cached_bad_files(listing: FolderListing) -> tuple[dict[str, str], bool]:

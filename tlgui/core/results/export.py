@@ -94,7 +94,7 @@ def export_model(
     if too_long:  # before the model is loaded: bad input is named first
         raise ExportError(too_long)
     _refuse_replacing(model_path, fmt, target, overwrite)
-    ckpt = load_checkpoint(model_path)
+    ckpt = load_checkpoint(Path(model_path))
     model = model_from_checkpoint(ckpt, "cpu")
     target = _bundle_target(target, overwrite) if fmt == "bundle" else _file_target(target, SUFFIXES[fmt])
     say(f"Exporting {ckpt['architecture']} to {fmt}")
@@ -184,7 +184,7 @@ def bundle_template(name: str) -> str:
     """Text of a file shipped in ``tlgui/core/results/export_bundle`` (package data).
 
     A missing one means a broken installation, not an unwritable target: say so."""
-    source = resources.files("tlgui.core.results").joinpath("export_bundle", name)
+    source = resources.files("tlgui.core.results").joinpath("export_bundle").joinpath(name)  # one step: Python 3.10
     try:
         return source.read_text(encoding="utf-8")
     except OSError as exc:

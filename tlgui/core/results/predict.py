@@ -99,7 +99,7 @@ class Predictor:
 
     @classmethod
     def from_file(cls, model_path: str | os.PathLike, device: str = "auto", batch_size: int = 64) -> Predictor:
-        return cls(load_checkpoint(model_path), device, batch_size)
+        return cls(load_checkpoint(Path(model_path)), device, batch_size)
 
     def probabilities(self, images: list[Image.Image]) -> np.ndarray:
         """Softmax probabilities (N, classes) for PIL images of any mode and size."""
