@@ -184,7 +184,9 @@ def download_dataset(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     spec = f"torchvision:{name}:{root}"
-    what = f"downloaded {len(downloaded)} file(s), {total_bytes / 2**20:.1f} MB" if downloaded else "nothing to download"
+    what = (
+        f"downloaded {len(downloaded)} file(s), {total_bytes / 2**20:.1f} MB" if downloaded else "nothing to download"
+    )
     kept = f"; {len(skipped)} file(s) were already there" if skipped else ""
     return DatasetDownload(name, root, spec, downloaded, skipped, total_bytes, f"{name}: {what}{kept} ({root})")
 

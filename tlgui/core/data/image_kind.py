@@ -168,7 +168,8 @@ def read_reduced(path: str, side: int | None, stack: str = "middle") -> Image.Im
 def fit_intensity(images: ImageSet, indices, prep_dict: dict, seed: int = 0) -> tuple[list[float], list[float]]:
     """Per-channel window (low, high) from the training images: the 0.05th and 99.95th
     percentiles of their pixels, so absolute levels mean the same in every image."""
-    planes: list[list[np.ndarray]] = [[] for _ in range(len(prep_dict.get("channel_select") or []) or int(prep_dict["source_channels"]))]
+    channels = len(prep_dict.get("channel_select") or []) or int(prep_dict["source_channels"])
+    planes: list[list[np.ndarray]] = [[] for _ in range(channels)]
     for array in _sample_arrays(images, indices, prep_dict, seed):
         array = select_channels(array, prep_dict)
         for c, plane in enumerate(array):

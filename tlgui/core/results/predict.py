@@ -138,7 +138,9 @@ class Predictor:
                 report.unreadable += [(p, a) for p, a in zip(chunk, decoded, strict=True) if isinstance(a, str)]
                 if ok:
                     probs = self._probabilities(torch.from_numpy(np.stack([a for _, a in ok])))
-                    report.predictions += [self._prediction(p, row, top_k) for (p, _), row in zip(ok, probs, strict=True)]
+                    report.predictions += [
+                        self._prediction(p, row, top_k) for (p, _), row in zip(ok, probs, strict=True)
+                    ]
                 if progress:
                     progress(start + len(chunk), len(files))
         finally:

@@ -80,7 +80,9 @@ def run_validation(run_dir: str | Path) -> RunValidation:
             raise DataError(f"none of the validation images listed in {run.path / 'split.csv'} are in {spec} any more")
         return RunValidation(spec, split, indices, batch, len(missing), _run_precision(run), *fixes, str(run.path))
     if config.val_data:
-        return RunValidation(config.val_data, config.val_split_name, None, batch, 0, _run_precision(run), *fixes, str(run.path))
+        return RunValidation(
+            config.val_data, config.val_split_name, None, batch, 0, _run_precision(run), *fixes, str(run.path)
+        )
     images = open_source(config.data, config.split)
     correct_sets(*fixes, [(images, config.data)], run.path)
     _train_idx, val_idx = stratified_split(images.labels, config.val_split, config.seed)
@@ -130,7 +132,8 @@ class ImageLookup:
         self._lock = threading.Lock()
 
     def load(self, description: str) -> Image.Image | RawImage:
-        """The image (a RawImage for TIFF stacks, deep and .npy images), or DataError when it cannot be found or read."""
+        """The image (a RawImage for TIFF stacks, deep and .npy images), or DataError when it
+        cannot be found or read."""
         match = _INDEX.search(description)
         if match is None or Path(description).is_file():
             return load_image_file(description)

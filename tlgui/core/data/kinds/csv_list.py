@@ -49,9 +49,11 @@ def open_csv(path: str | os.PathLike) -> ImageSet:
         )
     col_label = header.index("label")
     if channel_cols:  # one file per channel: joined as one multi-file path
-        rows = [rows[0]] + [[MULTI_FILE_SEPARATOR.join(r[c].strip() for c in channel_cols if c < len(r) and r[c].strip())
-                             if len(r) > max(channel_cols) else "", r[col_label] if len(r) > col_label else ""]
-                            for r in rows[1:]]
+        rows = [rows[0]] + [
+            [MULTI_FILE_SEPARATOR.join(r[c].strip() for c in channel_cols if c < len(r) and r[c].strip())
+             if len(r) > max(channel_cols) else "", r[col_label] if len(r) > col_label else ""]
+            for r in rows[1:]
+        ]
         col_path, col_label = 0, 1
     else:
         col_path = header.index("path")
