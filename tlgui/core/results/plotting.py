@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, features
 
@@ -39,8 +38,11 @@ class Series:
     color: str | None = None
 
 
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
+
+
 @lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def _font(size: int) -> Font:
     if features.check("freetype2"):
         try:
             return ImageFont.load_default(size=size)
@@ -69,7 +71,7 @@ def nice_ticks(lo: float, hi: float, count: int = 6, integer: bool = False) -> l
     return ticks
 
 
-def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
+def _text_size(draw: ImageDraw.ImageDraw, text: str, font: Font) -> tuple[int, int]:
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     return int(right - left), int(bottom - top)  # whole pixels: PIL's box from (0, 0) is whole, typed float
 
@@ -109,9 +111,9 @@ def render_line_chart(
 
 @dataclass
 class _Fonts:
-    title: Any
-    text: Any
-    small: Any
+    title: Font
+    text: Font
+    small: Font
 
 
 @dataclass
