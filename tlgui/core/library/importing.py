@@ -30,7 +30,7 @@ from tlgui.core.base.checksums import hash_prefix_in_name, sha256_of
 from tlgui.core.base.download import Progress, Throttled
 from tlgui.core.base.errors import WeightsError
 from tlgui.core.base.files import replace_file
-from tlgui.core.library.catalog import custom_dir
+from tlgui.core.library.catalog import WeightsSidecar, custom_dir
 from tlgui.core.library.integrity import check_named_checksum
 from tlgui.core.library.local import find_local_weights, weight_file_name
 from tlgui.core.library.recognise import (
@@ -230,14 +230,14 @@ def _store_custom(tmp: Path, src: Path, arch: str, rec: Recognition, sha: str) -
 
     dest = custom_dir() / _custom_name(src, sha)
     already = _place(tmp, dest, sha)
-    sidecar = {
+    sidecar: WeightsSidecar = {
         "format": SIDECAR_FORMAT, "format_version": 1, "architecture": arch,
         "num_classes": rec.num_classes, "in_channels": rec.in_channels, "head_path": rec.head_path,
         "sha256": sha, "original_name": src.name, "imported": _now(),
     }
-    sidecar.update(timm_sidecar_extras(src, arch))
+    text = json.dumps({**sidecar, **timm_sidecar_extras(src, arch)}, indent=2) + "\n"
     if not already or not dest.with_suffix(".json").is_file():
-        atomic_write_text(dest.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+        atomic_write_text(dest.with_suffix(".json"), text)
     note = ""
     if _entries(arch) and rec.num_classes == 1000:
         note = (
