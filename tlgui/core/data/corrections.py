@@ -139,6 +139,7 @@ def apply_corrections(corrections: Corrections, sets: list[tuple[ImageSet, str]]
 
 
 def _drop(images: ImageSet, keep: np.ndarray) -> None:
+    assert images.paths is not None  # apply_corrections excludes file samples only
     images.labels = images.labels[keep]
     images.paths = [p for p, k in zip(images.paths, keep, strict=True) if k]
     if images.groups is not None:

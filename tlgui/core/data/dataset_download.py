@@ -24,7 +24,7 @@ import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from tlgui.core.base.cancel import Cancelled, is_cancelled
@@ -54,6 +54,9 @@ class RemoteFile:
     extract: str | None = None  # a tar archive: the folder it unpacks to
 
 
+DownloadStage = Literal["download", "verify", "extract"]
+
+
 @dataclass(frozen=True)
 class DownloadProgress:
     """What :func:`download_dataset` is doing; ``total`` None while unknown."""
@@ -63,7 +66,7 @@ class DownloadProgress:
     count: int
     done: int  # bytes
     total: int | None
-    stage: str = "download"  # "download" | "verify" | "extract"
+    stage: DownloadStage = "download"
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,10 @@ def download_dataset(
             if is_cancelled(cancel):
                 raise Cancelled(f"download of {name} cancelled; nothing more was saved")
 
-            def report(done, total, stage="download", _r=remote, _i=index):
+            def report(
+                done: int, total: int | None, stage: DownloadStage = "download",
+                _r: RemoteFile = remote, _i: int = index,
+            ) -> None:
                 if progress is not None:
                     progress(DownloadProgress(_r.file_name, _i, len(files), done, total, stage))
 
@@ -184,7 +190,9 @@ def download_dataset(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     spec = f"torchvision:{name}:{root}"
-    what = f"downloaded {len(downloaded)} file(s), {total_bytes / 2**20:.1f} MB" if downloaded else "nothing to download"
+    what = (
+        f"downloaded {len(downloaded)} file(s), {total_bytes / 2**20:.1f} MB" if downloaded else "nothing to download"
+    )
     kept = f"; {len(skipped)} file(s) were already there" if skipped else ""
     return DatasetDownload(name, root, spec, downloaded, skipped, total_bytes, f"{name}: {what}{kept} ({root})")
 

@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 import numpy as np
 import torch
@@ -46,7 +47,7 @@ def decode_to_tensor(
     prep: Preprocessing,
     progress: Progress | None = None,
     should_stop=None,
-    cache: DecodeCache | None | str = "default",
+    cache: DecodeCache | None | Literal["default"] = "default",
 ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
     """Decode ``images[indices]`` into a uint8 (N, C, H, W) tensor and int64 labels.
 
@@ -69,22 +70,24 @@ def decode_to_tensor(
     bad: list[tuple[str, str]] = []
     stop = stop_check(should_stop)
     if cache == "default":
-        cache = DecodeCache() if images.paths is not None else None
+        disk = DecodeCache() if images.paths is not None else None
+    else:
+        disk = cache
     shape = (prep.channels, prep.crop, prep.crop)
 
-    def work(position: int):
+    def work(position: int) -> np.ndarray | Exception:
         index = int(indices[position])
-        key = _key(images, index, prep) if cache is not None else None
-        if key is not None:
-            hit = cache.get(key, shape)
+        key = _key(images, index, prep) if disk is not None else None
+        if disk is not None and key is not None:
+            hit = disk.get(key, shape)
             if hit is not None:
                 return hit
         try:
             array = prep.load_image(_load_raw(images, index, prep))
         except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
             return exc
-        if key is not None:
-            cache.put(key, array)
+        if disk is not None and key is not None:
+            disk.put(key, array)
         return array
 
     workers = min(4, os.cpu_count() or 1) if images.paths is not None and total >= 64 else 1
@@ -107,8 +110,8 @@ def decode_to_tensor(
     finally:
         if pool:
             pool.shutdown()
-        if cache is not None:
-            cache.trim()
+        if disk is not None:
+            disk.trim()
     keep = torch.from_numpy(np.flatnonzero(ok))
     labels = torch.from_numpy(images.labels[indices[ok]].astype(np.int64))
     return (out if bool(ok.all()) else out[keep]), labels, bad
@@ -194,7 +197,8 @@ class LazyImageDataset(torch.utils.data.Dataset):
             return None
         index = int(self.indices[position])
         key = _key(self.images, index, self.prep) if self.cache is not None else None
-        array = self.cache.get(key, (self.prep.channels, self.prep.crop, self.prep.crop)) if key else None
+        shape = (self.prep.channels, self.prep.crop, self.prep.crop)
+        array = self.cache.get(key, shape) if self.cache is not None and key else None
         if array is not None:
             return torch.from_numpy(array), int(self.images.labels[index])
         try:
@@ -203,7 +207,7 @@ class LazyImageDataset(torch.utils.data.Dataset):
             self._bad_positions.add(position)
             self.bad.append((self.images.describe(index), image_error_reason(exc)))
             return None
-        if key is not None:
+        if self.cache is not None and key is not None:
             self.cache.put(key, array)
         if not array.flags.writeable:  # PIL-backed arrays are read-only
             array = array.copy()

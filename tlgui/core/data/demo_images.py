@@ -10,6 +10,7 @@ the source (edges, corners, curves) help on the target: the classic transfer set
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -55,8 +56,14 @@ def _arc(start: float, end: float, r: float = 1.0, n: int = 24) -> list[tuple[fl
     ]
 
 
-# each shape: list of (kind, points) where kind is "poly" (closed, fillable) or "line" (open stroke)
-_SHAPES = {
+Point = tuple[float, float]
+
+
+Stroke = Literal["poly", "line", "ring"]  # closed and fillable, open, or a ring (a polygon and its inner half)
+
+
+# each shape: a list of (stroke, points)
+_SHAPES: dict[str, list[tuple[Stroke, list[Point]]]] = {
     "circle": [("poly", _regular(32))],
     "square": [("poly", _regular(4, math.pi / 4))],
     "triangle": [("poly", _regular(3, -math.pi / 2))],
@@ -89,8 +96,10 @@ def _draw(shape: str, rng: np.random.Generator) -> np.ndarray:
     fill = rng.random() < 0.4
     ink = int(rng.integers(170, 256))
 
-    def place(points):
-        return [(cx + scale * (x * stretch * cos - y * sin), cy + scale * (x * stretch * sin + y * cos)) for x, y in points]
+    def place(points: list[Point]) -> list[Point]:
+        return [
+            (cx + scale * (x * stretch * cos - y * sin), cy + scale * (x * stretch * sin + y * cos)) for x, y in points
+        ]
 
     for kind, points in _SHAPES[shape]:
         pts = place(points)
@@ -111,11 +120,12 @@ def _draw(shape: str, rng: np.random.Generator) -> np.ndarray:
         x0, y0 = rng.uniform(0, _CANVAS, 2)
         a = rng.uniform(0, 2 * math.pi)
         length = rng.uniform(4, 12)
-        draw.line([(x0, y0), (x0 + length * math.cos(a), y0 + length * math.sin(a))], fill=int(rng.integers(60, 200)), width=2)
+        end = (x0 + length * math.cos(a), y0 + length * math.sin(a))
+        draw.line([(x0, y0), end], fill=int(rng.integers(60, 200)), width=2)
 
     image = np.asarray(canvas.resize((SIZE, SIZE), Image.Resampling.BILINEAR), dtype=np.float32)
-    image = image + rng.normal(0, rng.uniform(8, 30), image.shape)
-    return np.clip(image, 0, 255).astype(np.uint8)
+    noisy = image + rng.normal(0, rng.uniform(8, 30), image.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
 def classes_of(kind: str) -> list[str]:

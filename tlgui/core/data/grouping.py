@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tlgui.core.base.checksums import sha256_of
 from tlgui.core.data.sources import ImageSet
 from tlgui.core.data.split import stratified_split
 
@@ -105,8 +106,7 @@ def duplicate_sets(images: ImageSet) -> list[list[int]]:
         by_digest: dict[str, list[int]] = defaultdict(list)
         for index in same_size:
             try:
-                with open(images.paths[index], "rb") as handle:
-                    by_digest[hashlib.file_digest(handle, "sha256").hexdigest()].append(index)
+                by_digest[sha256_of(images.paths[index])].append(index)  # hashlib.file_digest is 3.11+
             except OSError:
                 continue
         sets += [v for v in by_digest.values() if len(v) > 1]
@@ -116,7 +116,7 @@ def duplicate_sets(images: ImageSet) -> list[list[int]]:
 def keep_duplicates_in_training(train_idx, val_idx, duplicates: list[list[int]]):
     """Move validation samples that are copies of training samples into training."""
     train_set, val_set = set(train_idx.tolist()), set(val_idx.tolist())
-    moved = set()
+    moved: set[int] = set()
     for copies in duplicates:
         if any(i in train_set for i in copies):
             moved.update(i for i in copies if i in val_set)

@@ -11,6 +11,7 @@ import gzip
 import re
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from tlgui.core.base.errors import DataError
 from tlgui.core.data.sources import ImageSet, add_imbalance_warning
 
 # type code -> numpy dtype (big-endian)
-_DTYPES = {
+_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
     0x0B: np.dtype(">i2"),
@@ -193,7 +194,7 @@ def idx_image_set(
         raise DataError(f"{labels_file} holds negative labels")
     labels = labels.astype(np.int64)
     top = int(labels.max()) + 1
-    if names_from is not None and len(classes) < top:
+    if names_from is not None and classes is not None and len(classes) < top:
         raise DataError(
             f"{names_from} lists {len(classes)} class names but the labels go up to {top - 1}"
         )

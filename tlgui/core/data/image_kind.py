@@ -27,6 +27,10 @@ GRAY_MODES = frozenset({"1", "L", "LA"})  # 8-bit PIL modes of one channel (the 
 DEEP_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})  # PIL modes read as arrays (their values)
 
 
+# what reading one image tells: (channels, dtype, low, high, notes, (width, height), read as an array)
+ImageFacts = tuple[int, str, float, float, tuple[str, ...], tuple[int, int], bool]
+
+
 @dataclass
 class ImageKind:
     channels: int  # per file (the most common count)
@@ -61,7 +65,7 @@ class ImageKind:
         return text + (f", {images:,} images" if images is not None else "")
 
 
-def kind_of(item: Image.Image | RawImage) -> tuple[int, str, float, float, tuple[str, ...], tuple[int, int], bool]:
+def kind_of(item: Image.Image | RawImage) -> ImageFacts:
     """(channels, dtype, low, high, notes, (width, height), read as an array) of one read image."""
     if isinstance(item, RawImage):
         array = item.array
@@ -98,14 +102,14 @@ def probe_kind(images: ImageSet, indices=None, stack: str = "middle", sample: in
                      any(s[6] for s in seen))
 
 
-def sample_kind(images: ImageSet, index: int, stack: str = "middle") -> tuple:
+def sample_kind(images: ImageSet, index: int, stack: str = "middle") -> ImageFacts:
     """:func:`kind_of` sample ``index``: from the file (:func:`file_kind`) for file-based sets."""
     if images.paths is None:
         return kind_of(images.load(index, stack))
     return file_kind(images.paths[index], stack)
 
 
-def file_kind(path: str, stack: str = "middle") -> tuple:
+def file_kind(path: str, stack: str = "middle") -> ImageFacts:
     """:func:`kind_of` one file at the least cost. An 8-bit picture (JPEG, PNG, BMP...) is never
     decoded: its header gives the mode and size, and its values are 0..255 by definition. Arrays
     (TIFF, .npy, 16-bit images), whose values say how many bits they use, are read once; what
@@ -123,9 +127,12 @@ def file_kind(path: str, stack: str = "middle") -> tuple:
     return facts
 
 
-def _kept_facts(path: str, stack: str) -> tuple | None:
+def _kept_facts(path: str, stack: str) -> ImageFacts | None:
     try:
-        channels, dtype, low, high, notes, (width, height), arrays = read_facts(path, stack) or ()
+        kept = read_facts(path, stack)
+        if not kept:
+            return None
+        channels, dtype, low, high, notes, (width, height), arrays = kept
         return int(channels), str(dtype), float(low), float(high), tuple(map(str, notes)), (int(width), int(height)), \
             bool(arrays)
     except (TypeError, ValueError, OSError):
@@ -161,7 +168,8 @@ def read_reduced(path: str, side: int | None, stack: str = "middle") -> Image.Im
 def fit_intensity(images: ImageSet, indices, prep_dict: dict, seed: int = 0) -> tuple[list[float], list[float]]:
     """Per-channel window (low, high) from the training images: the 0.05th and 99.95th
     percentiles of their pixels, so absolute levels mean the same in every image."""
-    planes = [[] for _ in range(len(prep_dict.get("channel_select") or []) or int(prep_dict["source_channels"]))]
+    channels = len(prep_dict.get("channel_select") or []) or int(prep_dict["source_channels"])
+    planes: list[list[np.ndarray]] = [[] for _ in range(channels)]
     for array in _sample_arrays(images, indices, prep_dict, seed):
         array = select_channels(array, prep_dict)
         for c, plane in enumerate(array):

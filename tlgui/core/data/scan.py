@@ -2,7 +2,7 @@
 unreadable files, duplicates, tiny images, empty classes and imbalance.
 
 Results are cached under ``cache_dir()/scans/`` keyed by the folder and a fingerprint of
-every file's (relative path, size, mtime) (sources.py reads that cache), so scanning an
+every file's (relative path, size, mtime) (scan_cache.py reads and writes it), so scanning an
 unchanged folder again is instant, and :func:`known_bad_paths` lets training skip known-bad
 files unopened. Other kinds of data (CSV lists, IDX files, ...) get :func:`report_of_set`:
 what opening them found.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import time
 from collections import Counter, defaultdict
@@ -20,30 +19,24 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from PIL import Image, ImageOps
 
 from tlgui import paths  # noqa: F401 - the cache lives under paths.cache_dir() (tests reach it here)
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
-from tlgui.core.base.files import replace_file
 from tlgui.core.base.pixels import as_raw_if_deep, is_array_file, read_any
+from tlgui.core.data.folder_listing import FolderListing, list_folder
 from tlgui.core.data.image_kind import ImageKind, kind_of
-from tlgui.core.data.sources import (
-    SCAN_VERSION,
+from tlgui.core.data.scan_cache import (
     TINY_PIXELS,
-    FolderListing,
-    ImageSet,
     cached_bad_files,
-    check_decoded_size,
-    class_imbalance_warning,
     folder_fingerprint,
-    image_error_reason,
-    list_folder,
     read_scan_cache,
-    scan_cache_file,
+    write_scan_cache,
 )
+from tlgui.core.data.sources import ImageSet, check_decoded_size, class_imbalance_warning, image_error_reason
 
 _CHUNK = 128
 
@@ -51,14 +44,41 @@ _CHUNK = 128
 Progress = Callable[[int, int], None]
 
 
+class BadFile(TypedDict):
+    path: str
+    reason: str
+
+
+class TinyImage(TypedDict):
+    path: str
+    width: int
+    height: int
+
+
+class PixelRow(TypedDict):
+    """What one usable file's pixels are (the scan compares them across files)."""
+
+    path: str
+    channels: int
+    dtype: str
+    min: float
+    max: float
+    array: bool  # read as an array (TIFF stacks, .npy, 16-bit), not as an 8-bit picture
+
+
+class CrossDuplicate(TypedDict):
+    train: list[str]  # copies of one image in the training folder
+    val: list[str]  # and in the validation folder
+
+
 @dataclass
 class ScanReport:
     folder: str
     classes: list[str]  # class folders with at least one usable image, sorted
     counts: dict[str, int]  # class -> usable images
-    bad: list[dict[str, str]]  # {"path", "reason"}
+    bad: list[BadFile]
     duplicates: list[list[str]]  # groups of usable files with identical bytes
-    tiny: list[dict[str, Any]]  # {"path", "width", "height"}
+    tiny: list[TinyImage]
     empty_classes: list[str]  # class folders without a usable image
     ignored: int  # hidden, system and non-image files
     imbalance: str | None
@@ -69,9 +89,8 @@ class ScanReport:
     stopped: bool = False  # should_stop ended the scan early (nothing cached)
     from_cache: bool = False
     hashes: dict[str, str] = field(default_factory=dict, repr=False)  # path -> sha256
-    # per usable file: {"path", "channels", "dtype", "min", "max"}; and those unlike the rest
-    pixels: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    odd: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}: skipped by training
+    pixels: list[PixelRow] = field(default_factory=list, repr=False)  # per usable file
+    odd: list[BadFile] = field(default_factory=list)  # files unlike the rest: skipped by training
     summary: str = ""  # e.g. "4 channels, 16-bit (12-bit values), 600 images"
 
     @property
@@ -94,7 +113,7 @@ class ScanReport:
 class PairReport:
     train: ScanReport
     val: ScanReport
-    cross_duplicates: list[dict[str, list[str]]]  # {"train": [...], "val": [...]}
+    cross_duplicates: list[CrossDuplicate]
     warnings: list[str]
 
     def to_json(self) -> dict[str, Any]:
@@ -152,7 +171,7 @@ def scan_folder(
                 progress(done, len(files))
     report = _build_report(listing, results, stopped, time.perf_counter() - started)
     if not stopped:
-        _write_cache(listing, fingerprint, report)
+        write_scan_cache(listing, fingerprint, report.to_json(hashes=True))
     return report
 
 
@@ -200,7 +219,11 @@ def _inspect_array(path: str, digest: str) -> tuple:
 
 def _build_report(listing: FolderListing, results, stopped: bool, seconds: float) -> ScanReport:
     counts: dict[str, int] = {name: 0 for name in listing.classes}
-    bad, tiny, hashes, modes, pixel_rows = [], [], {}, defaultdict(int), []
+    bad: list[BadFile] = []
+    tiny: list[TinyImage] = []
+    hashes: dict[str, str] = {}
+    modes: defaultdict[str, int] = defaultdict(int)
+    pixel_rows: list[PixelRow] = []
     by_hash: dict[str, list[str]] = defaultdict(list)
     class_of: dict[str, str] = {}
     for name, path, (reason, digest, mode, width, height, values) in results:
@@ -255,7 +278,7 @@ def _build_report(listing: FolderListing, results, stopped: bool, seconds: float
     )  # fmt: skip
 
 
-def describe_pixels(rows: list[dict[str, Any]], images: int) -> tuple[list[dict[str, str]], str]:
+def describe_pixels(rows: list[PixelRow], images: int) -> tuple[list[BadFile], str]:
     """Files whose channel count or dtype differ from the most common ones, and a summary of
     the rest ("4 channels, 16-bit (12-bit values), 600 images"). Only for data read as arrays
     (TIFF stacks, .npy): 8-bit pictures in gray and colour mix freely (training converts them)."""
@@ -263,7 +286,7 @@ def describe_pixels(rows: list[dict[str, Any]], images: int) -> tuple[list[dict[
         return [], ""
     channels = Counter(r["channels"] for r in rows).most_common(1)[0][0]
     dtype = Counter(r["dtype"] for r in rows).most_common(1)[0][0]
-    odd = []
+    odd: list[BadFile] = []
     if Counter(r.get("array", True) for r in rows).most_common(1)[0][0] is False:
         kind = ImageKind(channels, dtype, max(r["max"] for r in rows))
         return [], kind.describe(images)
@@ -298,7 +321,7 @@ def scan_pair(
         if p not in bad_paths and digest in in_train:
             in_val[digest].append(p)
     cross = sorted(
-        ({"train": sorted(in_train[d]), "val": sorted(v)} for d, v in in_val.items()),
+        (CrossDuplicate(train=sorted(in_train[d]), val=sorted(v)) for d, v in in_val.items()),
         key=lambda g: g["train"][0],
     )
     notes = []
@@ -318,29 +341,10 @@ def report_of_set(images: ImageSet, seconds: float = 0.0) -> ScanReport:
     imbalance = class_imbalance_warning(present)
     return ScanReport(
         folder=images.name, classes=list(present), counts=present,
-        bad=[{"path": p, "reason": r} for p, r in images.skipped], duplicates=[], tiny=[],
+        bad=[BadFile(path=p, reason=r) for p, r in images.skipped], duplicates=[], tiny=[],
         empty_classes=[name for name, n in counts.items() if n == 0], ignored=0, imbalance=imbalance,
         modes={}, files=len(images) + len(images.skipped), warnings=list(images.warnings), seconds=round(seconds, 3),
     )  # fmt: skip
-
-
-def _write_cache(listing: FolderListing, fingerprint: str, report: ScanReport) -> None:
-    stats = {p: [size, mtime] for entries in listing.classes.values() for p, size, mtime in entries}
-    raw = {
-        "version": SCAN_VERSION,
-        "folder": str(listing.root),
-        "fingerprint": fingerprint,
-        "report": report.to_json(hashes=True),
-        "bad_stats": {b["path"]: stats.get(b["path"]) for b in report.bad},
-    }
-    target = scan_cache_file(listing.root)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_suffix(f".{os.getpid()}.tmp")
-        temp.write_text(json.dumps(raw), encoding="utf-8")
-        replace_file(temp, target)
-    except OSError:
-        pass  # a cache that cannot be written only costs time
 
 
 def known_bad_paths(folder: str | os.PathLike) -> set[str]:

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from tlgui.core.base.errors import WeightsError
 from tlgui.core.library.local import hub_checkpoints_dir, weight_file_name
@@ -63,6 +63,22 @@ class WeightInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "present": self.present}
+
+
+class WeightsSidecar(TypedDict, total=False):
+    """The JSON file an import writes beside a custom weight file (``NAME.json``); every key is
+    optional to a reader, since the user may have edited or copied it."""
+
+    format: str  # importing.SIDECAR_FORMAT
+    format_version: int
+    architecture: str
+    num_classes: int | None
+    in_channels: int
+    head_path: str | None
+    sha256: str
+    original_name: str  # the file's name before import
+    imported: str  # ISO 8601 time
+    pretrained_cfg: dict[str, Any]  # timm files: the pretrained_cfg found beside them
 
 
 @dataclass(frozen=True)
@@ -144,12 +160,14 @@ def list_custom_weights() -> list[CustomWeights]:
         if name.endswith(".json") or name.startswith("."):
             continue
         sidecar = path.with_suffix(".json")
-        info: dict[str, Any] = {}
+        info: WeightsSidecar = {}
         problem = None
         try:
-            info = json.loads(sidecar.read_text(encoding="utf-8"))
-            if not isinstance(info, dict):
-                info, problem = {}, f"{sidecar.name} is not a JSON object"
+            raw = json.loads(sidecar.read_text(encoding="utf-8"))
+            if isinstance(raw, dict):
+                info = cast(WeightsSidecar, raw)
+            else:
+                problem = f"{sidecar.name} is not a JSON object"
         except FileNotFoundError:
             problem = f"no {sidecar.name} next to it: its architecture is unknown"
         except (OSError, ValueError) as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,9 @@ def _snapshot_dir(folder: Path) -> tuple[Path | None, str | None, str | None]:
     except OSError:
         found = []
     if not found:
-        return None, None, f"{folder} holds no snapshot (no folder under {snapshots.name}/): copy the whole cache folder"
+        return None, None, (
+            f"{folder} holds no snapshot (no folder under {snapshots.name}/): copy the whole cache folder"
+        )
     return found[-1], found[-1].name, None
 
 
@@ -95,25 +97,26 @@ def read_snapshot(folder: str | Path) -> HubSnapshot:
     name = folder.name[len(_PREFIX):] if folder.name.startswith(_PREFIX) else folder.name
     model, _, tag = name.partition(".")
     snap, revision, problem = _snapshot_dir(folder)
-    base = {"folder": folder, "model": model, "tag": tag or None, "revision": revision}
+    base = HubSnapshot(folder, model, tag or None, revision)
     if snap is None:
-        return HubSnapshot(**base, problem=problem)
+        return replace(base, problem=problem)
     config, problem = _read_config(snap / "config.json")
     weights = None
     for file_name in WEIGHT_FILES:
         candidate = snap / file_name
         if candidate.is_symlink() and not candidate.exists():
             target = os.readlink(candidate)
-            return HubSnapshot(
-                **base, config=config,
-                problem=f"{candidate} is a broken link (its blob {Path(target).name} is missing): copy the whole cache folder again",
+            return replace(
+                base, config=config,
+                problem=f"{candidate} is a broken link (its blob {Path(target).name} is missing): "
+                "copy the whole cache folder again",
             )
         if candidate.is_file():
             weights = candidate
             break
     if weights is None and problem is None:
         problem = f"{snap} holds no weights ({' or '.join(WEIGHT_FILES)})"
-    return HubSnapshot(**base, weights=weights, config=config, problem=problem)
+    return replace(base, weights=weights, config=config, problem=problem)
 
 
 def _read_config(path: Path) -> tuple[dict[str, Any], str | None]:

@@ -30,7 +30,7 @@ from tlgui.core.base.checksums import hash_prefix_in_name, sha256_of
 from tlgui.core.base.download import Progress, Throttled
 from tlgui.core.base.errors import WeightsError
 from tlgui.core.base.files import replace_file
-from tlgui.core.library.catalog import custom_dir
+from tlgui.core.library.catalog import WeightsSidecar, custom_dir
 from tlgui.core.library.integrity import check_named_checksum
 from tlgui.core.library.local import find_local_weights, weight_file_name
 from tlgui.core.library.recognise import (
@@ -171,15 +171,17 @@ def import_weights(
     del obj
     rec = _recognise(src, state, architecture, cancel)
     del state
+    arch = rec.architecture
+    assert arch is not None  # _recognise names one or raises
     name_prefix = hash_prefix_in_name(src)
     tmp, sha = _copy_hashing(src, weights_dir(), progress, cancel)
     try:
         if name_prefix is not None and not sha.startswith(name_prefix):
             raise _checksum_refusal(src, name_prefix, sha)
-        entry = _published_match(rec.architecture, sha) if rec.num_classes == 1000 else None
+        entry = _published_match(arch, sha) if rec.num_classes == 1000 else None
         if entry is not None:
-            return _store_published(tmp, rec, entry, sha)
-        return _store_custom(tmp, src, rec, sha)
+            return _store_published(tmp, arch, rec, entry, sha)
+        return _store_custom(tmp, src, arch, rec, sha)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -203,11 +205,10 @@ def _recognise(src: Path, state, architecture: str | None, cancel) -> Recognitio
     return rec
 
 
-def _store_published(tmp: Path, rec: Recognition, entry, sha: str) -> ImportResult:
+def _store_published(tmp: Path, arch: str, rec: Recognition, entry, sha: str) -> ImportResult:
     """torchvision's own file: stored under its published name, where --weights default looks."""
     from tlgui.paths import weights_dir
 
-    arch = rec.architecture
     dest = weights_dir() / weight_file_name(entry)
     found = find_local_weights(entry)
     if found is not None and found != dest and _same_file(found, sha):
@@ -222,22 +223,21 @@ def _store_published(tmp: Path, rec: Recognition, entry, sha: str) -> ImportResu
     return ImportResult(dest, "torchvision", arch, entry.name, rec.num_classes, sha, already, message)
 
 
-def _store_custom(tmp: Path, src: Path, rec: Recognition, sha: str) -> ImportResult:
+def _store_custom(tmp: Path, src: Path, arch: str, rec: Recognition, sha: str) -> ImportResult:
     """Any other recognised weights: stored under custom/ with a JSON sidecar describing them."""
     from tlgui.core.base.files import atomic_write_text
     from tlgui.core.models.zoo import default_weight_entry
 
-    arch = rec.architecture
     dest = custom_dir() / _custom_name(src, sha)
     already = _place(tmp, dest, sha)
-    sidecar = {
+    sidecar: WeightsSidecar = {
         "format": SIDECAR_FORMAT, "format_version": 1, "architecture": arch,
         "num_classes": rec.num_classes, "in_channels": rec.in_channels, "head_path": rec.head_path,
         "sha256": sha, "original_name": src.name, "imported": _now(),
     }
-    sidecar.update(timm_sidecar_extras(src, arch))
+    text = json.dumps({**sidecar, **timm_sidecar_extras(src, arch)}, indent=2) + "\n"
     if not already or not dest.with_suffix(".json").is_file():
-        atomic_write_text(dest.with_suffix(".json"), json.dumps(sidecar, indent=2) + "\n")
+        atomic_write_text(dest.with_suffix(".json"), text)
     note = ""
     if _entries(arch) and rec.num_classes == 1000:
         note = (

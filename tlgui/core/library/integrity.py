@@ -40,9 +40,9 @@ def _mib(size: int) -> str:
 def checksum_problem(path: str | Path, action: str = "") -> str | None:
     """One sentence when ``path``'s name carries a SHA-256 prefix its bytes do not match."""
     path = Path(path)
-    if verify_hash_prefix(path) is not False:
-        return None
     prefix = hash_prefix_in_name(path)
+    if prefix is None or verify_hash_prefix(path) is not False:  # no prefix, or it matches
+        return None
     actual = sha256_of(path)[: len(prefix)]
     size = path.stat().st_size
     expected = published_size(path.name)

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from tlgui.core.base.errors import TlguiError
 
 MODEL_FILE = "model.pt"
+
+
+class ModelExtra(TypedDict, total=False):
+    """What a model file says beyond the listing's columns."""
+
+    in_channels: int
+    freeze: str | None  # the freeze plan its training used (TrainConfig.freeze)
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class MyModel:
     weights: str | None = None  # what its own training started from
     status: str | None = None  # the run's status from summary.json
     problem: str | None = None  # set when the file cannot be used; the rest may be empty
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    extra: ModelExtra = field(default_factory=ModelExtra, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -109,20 +116,20 @@ def read_model_info(path: str | Path) -> MyModel:
     folder = path.parent
     name = folder.name if path.name == MODEL_FILE else path.stem
     summary = _summary(folder) if path.name == MODEL_FILE else {}
-    base = {"path": str(path), "name": name, "date": _mtime_iso(path), "status": summary.get("status")}
+    base = MyModel(path=str(path), name=name, date=_mtime_iso(path), status=summary.get("status"))
     try:
         ckpt = load_for_inspection(path)
     except TlguiError as exc:
-        return MyModel(**base, problem=str(exc))
+        return replace(base, problem=str(exc))
     except Exception as exc:  # noqa: BLE001 - a listing must not crash on one bad file
-        return MyModel(**base, problem=f"{path} cannot be read ({type(exc).__name__}: {exc})")
+        return replace(base, problem=f"{path} cannot be read ({type(exc).__name__}: {exc})")
     if not is_tlgui_checkpoint(ckpt):
-        return MyModel(**base, problem=f"{path} is not a tlgui model file")
+        return replace(base, problem=f"{path} is not a tlgui model file")
     if int(ckpt.get("format_version", 0) or 0) > CHECKPOINT_VERSION:
-        return MyModel(**base, problem=f"{path} was written by a newer tlgui; please update")
+        return replace(base, problem=f"{path} was written by a newer tlgui; please update")
     missing = [k for k in ("architecture", "classes", "state_dict") if k not in ckpt]
     if missing:
-        return MyModel(**base, problem=f"{path} is damaged: it has no {missing[0]!r} entry")
+        return replace(base, problem=f"{path} is damaged: it has no {missing[0]!r} entry")
     source = ckpt.get("source") if isinstance(ckpt.get("source"), dict) else {}
     accuracy = _number(summary.get("final_val_accuracy"))
     if accuracy is None:
@@ -136,9 +143,9 @@ def read_model_info(path: str | Path) -> MyModel:
         classes=tuple(str(c) for c in ckpt.get("classes", [])),
         accuracy=accuracy,
         best_accuracy=_number(summary.get("best_val_accuracy")),
-        date=created if isinstance(created, str) else base["date"],
+        date=created if isinstance(created, str) else base.date,
         weights=source.get("weights"),
-        status=base["status"],
+        status=base.status,
         extra={"in_channels": int(ckpt.get("in_channels", 3)), "freeze": source.get("freeze")},
     )
 

@@ -143,8 +143,9 @@ def evaluate_model(
 ) -> Evaluation:
     """Evaluate ``model_path`` (a tlgui model.pt) on ``data`` (any ``open_source`` spec).
 
-    ``amp_dtype``: autocast dtype (None: fp32; default: bf16 on a CUDA GPU that has it). A run's own evaluation passes the precision it
-    validated in (bf16 where the CPU has it), so the figures match the run's to the image.
+    ``amp_dtype``: autocast dtype (None: fp32; default: bf16 on a CUDA GPU that has it). A run's own
+    evaluation passes the precision it validated in (bf16 where the CPU has it), so the figures match
+    the run's to the image.
     ``indices``: only these samples of the data (e.g. a run's validation split); the
     descriptions still name them as the full data set does.
     ``progress(done, total)`` counts each image twice (decoded, then classified).

@@ -70,19 +70,26 @@ class _TokenGrid(nn.Module):
         return torch.cat([head, grid.reshape(n, dim, side * side).transpose(1, 2)], dim=1)
 
 
-def _is_vit(model: nn.Module) -> bool:
+def _vit_last_block(model: nn.Module) -> nn.Module | None:
+    """A ViT's last transformer block (timm's ``blocks[-1]``, with its ``norm1``); None for other models."""
     blocks = getattr(model, "blocks", None)
-    return hasattr(model, "patch_embed") and blocks is not None and len(blocks) > 0 and hasattr(blocks[-1], "norm1")
+    if not hasattr(model, "patch_embed") or not isinstance(blocks, (nn.Sequential, nn.ModuleList)) or not len(blocks):
+        return None
+    block = blocks[-1]
+    return block if hasattr(block, "norm1") else None
 
 
 def target_layer(model: nn.Module, head_path: str | None, example: torch.Tensor) -> nn.Module:
     """The layer Grad-CAM reads: for a ViT the token grid of its last block; otherwise the last
     module (in forward order, outside the head) whose output is a map larger than 1x1."""
-    if _is_vit(model):
-        block = model.blocks[-1]
-        if not isinstance(block.norm1, _TokenGrid):
-            block.norm1 = _TokenGrid(block.norm1, int(getattr(model, "num_prefix_tokens", 1)))
-        return block.norm1.grid
+    block = _vit_last_block(model)
+    if block is not None:
+        norm = block.norm1
+        if not isinstance(norm, _TokenGrid):
+            assert isinstance(norm, nn.Module)  # a layer norm (a block's attribute, not a tensor)
+            norm = _TokenGrid(norm, int(getattr(model, "num_prefix_tokens", 1)))
+            block.norm1 = norm
+        return norm.grid
     fired: list[nn.Module] = []
     handles = []
     for name, module in model.named_modules():
@@ -159,9 +166,11 @@ def peak_in_original(coarse: np.ndarray, size: tuple[int, int], prep: Preprocess
     refined by the weighted centre of its 3x3 neighbourhood (sub-cell), then mapped through
     the crop and the resize (a 7x7 map's upsampled argmax would sit on a cell edge)."""
     h, w = coarse.shape
-    row, col = np.unravel_index(int(np.argmax(coarse)), coarse.shape)
-    rows, cols = slice(max(0, row - 1), min(h, row + 2)), slice(max(0, col - 1), min(w, col + 2))
+    cell_row, cell_col = (int(i) for i in np.unravel_index(int(np.argmax(coarse)), coarse.shape))
+    rows = slice(max(0, cell_row - 1), min(h, cell_row + 2))
+    cols = slice(max(0, cell_col - 1), min(w, cell_col + 2))
     patch = np.clip(coarse[rows, cols], 0, None)
+    row, col = float(cell_row), float(cell_col)
     if patch.sum() > 0:
         yy, xx = np.mgrid[rows, cols]
         row, col = float((yy * patch).sum() / patch.sum()), float((xx * patch).sum() / patch.sum())
@@ -192,7 +201,7 @@ def to_original(cam: np.ndarray, size: tuple[int, int], prep: Preprocessing) -> 
     region[...] = cam[max(0, -top): max(0, -top) + region.shape[0], max(0, -left): max(0, -left) + region.shape[1]]
     if (new_w, new_h) == tuple(size):
         return canvas
-    return np.asarray(Image.fromarray(canvas, "F").resize(tuple(size), Image.Resampling.BILINEAR))
+    return np.asarray(Image.fromarray(canvas, "F").resize((size[0], size[1]), Image.Resampling.BILINEAR))
 
 
 def colour_ramp(values: np.ndarray) -> np.ndarray:
@@ -210,7 +219,9 @@ def draw_overlay(picture: np.ndarray, cam: np.ndarray, strength: float = 0.55) -
     return (blended + 0.5).clip(0, 255).astype(np.uint8)
 
 
-_IMAGE_ERRORS = (DataError, PixelError, OSError, ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError)
+_IMAGE_ERRORS = (
+    DataError, PixelError, OSError, ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError,
+)
 
 
 def explain_files(model_path: str, paths: list[str], out: str | Path, class_name: str | None = None,

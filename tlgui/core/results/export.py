@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -36,18 +36,25 @@ from tlgui.core.results.export_torchscript import export_torchscript
 
 Exporter = Callable[[nn.Module, dict[str, Any], Path], tuple[float, list[str]]]
 
+
+FileFormat = Literal["pt2", "torchscript", "onnx"]  # a new file format: its word here and its line below
+
+
+ExportFormat = Literal[FileFormat, "bundle"]
+
+
 # one line per file format: its file ending and the function that writes and checks it
-FILE_FORMATS: dict[str, tuple[str, Exporter]] = {
+FILE_FORMATS: dict[FileFormat, tuple[str, Exporter]] = {
     "pt2": (SUFFIX_PT2, export_pt2),
     "torchscript": (".ts", export_torchscript),
     "onnx": (".onnx", export_onnx),
 }
 
 
-FORMATS = (*FILE_FORMATS, "bundle")
+FORMATS: tuple[ExportFormat, ...] = (*FILE_FORMATS, "bundle")
 
 
-SUFFIXES = {fmt: suffix for fmt, (suffix, _) in FILE_FORMATS.items()}
+SUFFIXES: dict[str, str] = {fmt: suffix for fmt, (suffix, _) in FILE_FORMATS.items()}
 
 
 # the bundle's model, in the order its predict.py tries them: .pt2 where the user's torch reads it
@@ -59,7 +66,7 @@ BUNDLE_FILES = (*BUNDLE_MODELS, "labels.json", "preprocessing.json", "README.md"
 
 @dataclass
 class ExportResult:
-    format: str
+    format: ExportFormat
     path: str  # the file (pt2, torchscript, onnx) or folder (bundle) written
     max_abs_diff: float  # exported vs eager logits on the check inputs
     checks: list[str] = field(default_factory=list)  # what was verified, in words
@@ -85,24 +92,31 @@ def export_model(
     ``overwrite``; the model being exported is never replaced.
     """
     say = on_stage or (lambda text: None)
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown export format {fmt!r} (choose {', '.join(FORMATS)})")
-    if fmt == "onnx" and not onnx_available():
+    chosen = export_format(fmt)
+    if chosen == "onnx" and not onnx_available():
         raise ExportError(f"ONNX export needs the onnx and onnxscript packages: {INSTALL_HINT}")
-    target = export_target(fmt, out)
-    too_long = path_too_long(target if fmt == "bundle" else target.parent, "export folder")
+    target = export_target(chosen, out)
+    too_long = path_too_long(target if chosen == "bundle" else target.parent, "export folder")
     if too_long:  # before the model is loaded: bad input is named first
         raise ExportError(too_long)
-    _refuse_replacing(model_path, fmt, target, overwrite)
-    ckpt = load_checkpoint(model_path)
+    _refuse_replacing(model_path, chosen, target, overwrite)
+    ckpt = load_checkpoint(Path(model_path))
     model = model_from_checkpoint(ckpt, "cpu")
-    target = _bundle_target(target, overwrite) if fmt == "bundle" else _file_target(target, SUFFIXES[fmt])
-    say(f"Exporting {ckpt['architecture']} to {fmt}")
-    if fmt == "bundle":
+    target = _bundle_target(target, overwrite) if chosen == "bundle" else _file_target(target, SUFFIXES[chosen])
+    say(f"Exporting {ckpt['architecture']} to {chosen}")
+    if chosen == "bundle":
         diff, checks, files = export_bundle(model, ckpt, target)
-        return ExportResult(fmt, str(target), diff, checks, files)
-    diff, checks = FILE_FORMATS[fmt][1](model, ckpt, target)
-    return ExportResult(fmt, str(target), diff, checks, [str(target)])
+        return ExportResult(chosen, str(target), diff, checks, files)
+    diff, checks = FILE_FORMATS[chosen][1](model, ckpt, target)
+    return ExportResult(chosen, str(target), diff, checks, [str(target)])
+
+
+def export_format(name: str) -> ExportFormat:
+    """``name`` as one of :data:`FORMATS`; ExportError naming the choices for any other word."""
+    for known in FORMATS:
+        if name == known:
+            return known
+    raise ExportError(f"unknown export format {name!r} (choose {', '.join(FORMATS)})")
 
 
 def export_target(fmt: str, out: str | os.PathLike) -> Path:
@@ -184,7 +198,7 @@ def bundle_template(name: str) -> str:
     """Text of a file shipped in ``tlgui/core/results/export_bundle`` (package data).
 
     A missing one means a broken installation, not an unwritable target: say so."""
-    source = resources.files("tlgui.core.results").joinpath("export_bundle", name)
+    source = resources.files("tlgui.core.results").joinpath("export_bundle").joinpath(name)  # one step: Python 3.10
     try:
         return source.read_text(encoding="utf-8")
     except OSError as exc:

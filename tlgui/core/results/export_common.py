@@ -41,7 +41,9 @@ def export_metadata(ckpt: dict[str, Any]) -> dict[str, str]:
         "architecture": ckpt["architecture"],
         "created": ckpt.get("created", ""),
         "in_channels": int(ckpt.get("in_channels", 3)),
-        "source": {k: v for k, v in dict(ckpt.get("source", {})).items() if isinstance(v, (str, int, float, type(None)))},
+        "source": {
+            k: v for k, v in dict(ckpt.get("source", {})).items() if isinstance(v, (str, int, float, type(None)))
+        },
         "input": ("normalised float tensor (N, C, crop, crop): channels chosen (channel_select), raw values mapped "
                   "from intensity.low..high to 0-255, resized and cropped, /255, minus mean, divided by std; "
                   "see preprocessing.json"),

@@ -45,8 +45,7 @@ def onnxruntime_available() -> bool:
 def _export_onnx_file(model: nn.Module, ckpt: dict[str, Any], tmp: Path, opset: int) -> str:
     """Write the ONNX graph to ``tmp``; returns which exporter worked."""
     example = (example_input(ckpt, 2, 0),)
-    names = {"input_names": ["input"], "output_names": ["logits"], "opset_version": opset}
-    errors = []
+    errors: list[Exception] = []
     try:
         from torch.export import Dim
 
@@ -55,7 +54,7 @@ def _export_onnx_file(model: nn.Module, ckpt: dict[str, Any], tmp: Path, opset: 
             torch.onnx.export(
                 model, example, str(tmp), dynamo=True, external_data=False,
                 dynamic_shapes=({0: Dim("batch")},),
-                verbose=False, **names,
+                verbose=False, input_names=["input"], output_names=["logits"], opset_version=opset,
             )
         return "torch.export (dynamo)"
     except Exception as exc:  # noqa: BLE001 - the classic exporter handles some models dynamo cannot
@@ -65,7 +64,8 @@ def _export_onnx_file(model: nn.Module, ckpt: dict[str, Any], tmp: Path, opset: 
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model, example, str(tmp), dynamo=False,
-                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, **names,
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                input_names=["input"], output_names=["logits"], opset_version=opset,
             )
         return "TorchScript-based exporter"
     except Exception as exc:  # noqa: BLE001

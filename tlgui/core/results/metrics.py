@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def top_losses(
     return out
 
 
-def write_csv_rows(path: str | Path, header: list[str], rows: list[list[Any]]) -> Path:
+def write_csv_rows(path: str | os.PathLike[str], header: list[str], rows: list[list[Any]]) -> Path:
     """Write a CSV atomically (temp file + rename), readable by others as the umask allows."""
     from tlgui.core.base.files import atomic_write_text
 

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, features
 
@@ -39,8 +38,11 @@ class Series:
     color: str | None = None
 
 
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
+
+
 @lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def _font(size: int) -> Font:
     if features.check("freetype2"):
         try:
             return ImageFont.load_default(size=size)
@@ -69,9 +71,9 @@ def nice_ticks(lo: float, hi: float, count: int = 6, integer: bool = False) -> l
     return ticks
 
 
-def _text_size(draw: ImageDraw.ImageDraw, text: str, font) -> tuple[int, int]:
+def _text_size(draw: ImageDraw.ImageDraw, text: str, font: Font) -> tuple[int, int]:
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    return right - left, bottom - top
+    return int(right - left), int(bottom - top)  # whole pixels: PIL's box from (0, 0) is whole, typed float
 
 
 def render_line_chart(
@@ -109,9 +111,9 @@ def render_line_chart(
 
 @dataclass
 class _Fonts:
-    title: Any
-    text: Any
-    small: Any
+    title: Font
+    text: Font
+    small: Font
 
 
 @dataclass
@@ -137,7 +139,8 @@ class _Frame:
         return 0.025 * (self.x_hi - self.x_lo)  # keeps end markers off the axis line
 
     def px(self, x: float) -> float:
-        return self.left + (x - self.x_lo + self.x_pad) / (self.x_hi - self.x_lo + 2 * self.x_pad) * (self.right - self.left)
+        span = self.x_hi - self.x_lo + 2 * self.x_pad
+        return self.left + (x - self.x_lo + self.x_pad) / span * (self.right - self.left)
 
     def py(self, y: float) -> float:
         return self.bottom - (y - self.y_lo) / (self.y_hi - self.y_lo) * (self.bottom - self.top)
@@ -241,7 +244,9 @@ def _legend(draw, series, reference, font, top: int, width: int) -> int:
     swatch, gap, pad = 26 * _SS, 22 * _SS, 8 * _SS
     line_h = _text_size(draw, "Ag", font)[1] + 6 * _SS
     widths = [swatch + pad + _text_size(draw, name, font)[0] for name, _, _ in entries]
-    rows, row, used = [], [], 0
+    rows: list[tuple[list[tuple[tuple[str, str, bool], int]], int]] = []
+    row: list[tuple[tuple[str, str, bool], int]] = []
+    used = 0
     for entry, w in zip(entries, widths, strict=True):
         if row and used + gap + w > width * 0.9:
             rows.append((row, used))

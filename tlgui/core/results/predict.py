@@ -21,7 +21,8 @@ from PIL import Image
 from tlgui.core.base.cancel import stop_check
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.preprocessing import Preprocessing
-from tlgui.core.data.sources import image_error_reason, is_ignored_name, is_image_name, read_image
+from tlgui.core.data.folder_listing import is_ignored_name, is_image_name
+from tlgui.core.data.sources import image_error_reason, read_image
 from tlgui.core.models.checkpoint import load_checkpoint, model_from_checkpoint
 from tlgui.core.models.device import resolve_device
 from tlgui.core.models.inference import batched_logits
@@ -98,7 +99,7 @@ class Predictor:
 
     @classmethod
     def from_file(cls, model_path: str | os.PathLike, device: str = "auto", batch_size: int = 64) -> Predictor:
-        return cls(load_checkpoint(model_path), device, batch_size)
+        return cls(load_checkpoint(Path(model_path)), device, batch_size)
 
     def probabilities(self, images: list[Image.Image]) -> np.ndarray:
         """Softmax probabilities (N, classes) for PIL images of any mode and size."""
@@ -137,7 +138,9 @@ class Predictor:
                 report.unreadable += [(p, a) for p, a in zip(chunk, decoded, strict=True) if isinstance(a, str)]
                 if ok:
                     probs = self._probabilities(torch.from_numpy(np.stack([a for _, a in ok])))
-                    report.predictions += [self._prediction(p, row, top_k) for (p, _), row in zip(ok, probs, strict=True)]
+                    report.predictions += [
+                        self._prediction(p, row, top_k) for (p, _), row in zip(ok, probs, strict=True)
+                    ]
                 if progress:
                     progress(start + len(chunk), len(files))
         finally:

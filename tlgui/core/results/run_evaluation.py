@@ -21,9 +21,10 @@ from PIL import Image
 
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, RunDirError
+from tlgui.core.base.pixels import RawImage
 from tlgui.core.data.catalog import open_source
 from tlgui.core.data.corrections import correct_sets
-from tlgui.core.data.sources import load_image_file
+from tlgui.core.data.sources import ImageSet, load_image_file
 from tlgui.core.data.split import stratified_split
 from tlgui.core.models.inference import DEVICE_DEFAULT
 from tlgui.core.results.evaluate import Evaluation, evaluate_model
@@ -79,7 +80,9 @@ def run_validation(run_dir: str | Path) -> RunValidation:
             raise DataError(f"none of the validation images listed in {run.path / 'split.csv'} are in {spec} any more")
         return RunValidation(spec, split, indices, batch, len(missing), _run_precision(run), *fixes, str(run.path))
     if config.val_data:
-        return RunValidation(config.val_data, config.val_split_name, None, batch, 0, _run_precision(run), *fixes, str(run.path))
+        return RunValidation(
+            config.val_data, config.val_split_name, None, batch, 0, _run_precision(run), *fixes, str(run.path)
+        )
     images = open_source(config.data, config.split)
     correct_sets(*fixes, [(images, config.data)], run.path)
     _train_idx, val_idx = stratified_split(images.labels, config.val_split, config.seed)
@@ -124,12 +127,13 @@ class ImageLookup:
 
     def __init__(self, data: str | None = None, split: str = "test"):
         self.data, self.split = data, split
-        self._images = None
+        self._images: ImageSet | None = None
         self._failed = False
         self._lock = threading.Lock()
 
-    def load(self, description: str) -> Image.Image:
-        """The image, or DataError when it cannot be found or read."""
+    def load(self, description: str) -> Image.Image | RawImage:
+        """The image (a RawImage for TIFF stacks, deep and .npy images), or DataError when it
+        cannot be found or read."""
         match = _INDEX.search(description)
         if match is None or Path(description).is_file():
             return load_image_file(description)
@@ -139,11 +143,11 @@ class ImageLookup:
             raise DataError(f"cannot find {description}")
         return images.load(index)
 
-    def _open(self):
+    def _open(self) -> ImageSet | None:
         with self._lock:
             return self._open_locked()
 
-    def _open_locked(self):
+    def _open_locked(self) -> ImageSet | None:
         if self._images is None and not self._failed and self.data:
             try:
                 self._images = open_source(self.data, self.split)

@@ -112,7 +112,9 @@ class RunDir:
 
         last = self.checkpoints / "last.pt"
         if not self.config.is_file():
-            raise RunDirError(f"{self.path} is not a tlgui run folder (it has no config.json), so there is nothing to resume")
+            raise RunDirError(
+                f"{self.path} is not a tlgui run folder (it has no config.json), so there is nothing to resume"
+            )
         if not last.is_file():
             raise RunDirError(
                 f"{self.path.name} has no checkpoint to resume from (it stopped before its first epoch ended); "

@@ -8,7 +8,8 @@ Every kind is a module (or any object) with three things:
 * ``open(spec, split) -> ImageSet``: the data, ``split`` being "train" or "test"; DataError
   with one sentence naming what is wrong.
 
-Kinds import :mod:`tlgui.core.data.sources` (the shared helpers) and format readers, never each
+Kinds import the shared helpers (:mod:`tlgui.core.data.sources`: the ImageSet, reading an image file;
+:mod:`tlgui.core.data.folder_listing`: listing a class-per-folder tree) and format readers, never each
 other (an import-linter contract says so). The catalog (:mod:`tlgui.core.data.catalog`) lists them
 in the order it asks them; a new kind is one module here plus one line there, and a kind that
 lives in a higher layer registers itself with ``catalog.register_kind(module)``.

@@ -11,7 +11,8 @@ import numpy as np
 
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.pixels import MULTI_FILE_SEPARATOR
-from tlgui.core.data.sources import ImageSet, absolute, add_imbalance_warning, header_problem
+from tlgui.core.data.folder_listing import absolute
+from tlgui.core.data.sources import ImageSet, add_imbalance_warning, header_problem
 
 DESCRIPTION = "CSV list (one image file and its label per row)"
 
@@ -48,9 +49,11 @@ def open_csv(path: str | os.PathLike) -> ImageSet:
         )
     col_label = header.index("label")
     if channel_cols:  # one file per channel: joined as one multi-file path
-        rows = [rows[0]] + [[MULTI_FILE_SEPARATOR.join(r[c].strip() for c in channel_cols if c < len(r) and r[c].strip())
-                             if len(r) > max(channel_cols) else "", r[col_label] if len(r) > col_label else ""]
-                            for r in rows[1:]]
+        rows = [rows[0]] + [
+            [MULTI_FILE_SEPARATOR.join(r[c].strip() for c in channel_cols if c < len(r) and r[c].strip())
+             if len(r) > max(channel_cols) else "", r[col_label] if len(r) > col_label else ""]
+            for r in rows[1:]
+        ]
         col_path, col_label = 0, 1
     else:
         col_path = header.index("path")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tlgui.core.data.folder_listing import absolute
 from tlgui.core.data.idx import find_idx_pair, idx_image_set, is_idx_folder, read_class_names
-from tlgui.core.data.sources import FASHION_CLASSES, ImageSet, absolute
+from tlgui.core.data.sources import FASHION_CLASSES, ImageSet
 
 DESCRIPTION = "IDX folder (MNIST-style image and label files)"
 

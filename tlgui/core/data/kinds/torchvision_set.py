@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from tlgui.core.base.errors import DataError
 from tlgui.core.data.builtin_sets import KNOWN_TORCHVISION, read_set
+from tlgui.core.data.folder_listing import absolute
 from tlgui.core.data.idx import SPLIT_PREFIX
-from tlgui.core.data.sources import ImageSet, absolute
+from tlgui.core.data.sources import ImageSet
 
 DESCRIPTION = "torchvision data set (read from its files in a local folder)"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from tlgui.core.base.errors import DataError
-from tlgui.core.data.sources import ImageSet, check_folder, is_ignored_name, is_image_name
+from tlgui.core.data.folder_listing import check_folder, is_ignored_name, is_image_name
+from tlgui.core.data.sources import ImageSet
 
 DESCRIPTION = "unlabelled folder (images at any depth, to label in tlgui)"
 PREFIX = "unlabelled:"
