@@ -111,7 +111,8 @@ class ThumbnailGrid(QWidget):
 
     def clear(self) -> None:
         while self._layout.count():
-            widget = self._layout.takeAt(0).widget()
+            item = self._layout.takeAt(0)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         self._rows, self._filled, self._names, self._count = {}, {}, [], 0
