@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
-    from tlgui.ui.shell.main_window import MainWindow
+    from tlgui.ui.shell.shell_window import ShellWindow
 
 DEFAULT_SIZE = QSize(1280, 800)
 # room for the title bar and borders the window manager adds (unknown until the window is shown)
@@ -29,7 +28,7 @@ def _decode(text: str) -> QByteArray:
     return QByteArray.fromBase64(text.encode("ascii"))
 
 
-def remember(window: MainWindow) -> None:
+def remember(window: ShellWindow) -> None:
     """Copy the window's current choices and layout into ``window.settings`` (not saved yet)."""
     s = window.settings
     window.train_page.remember_choices(s)
@@ -49,12 +48,12 @@ def fit_on_screen(rect: QRect, available: QRect) -> QRect:
     return QRect(QPoint(x, y), size)
 
 
-def _available_geometry(window: QWidget, rect: QRect) -> QRect | None:
+def _available_geometry(window: ShellWindow, rect: QRect) -> QRect | None:
     screen = QGuiApplication.screenAt(rect.center()) or window.screen() or QGuiApplication.primaryScreen()
     return None if screen is None else screen.availableGeometry()
 
 
-def restore(window: MainWindow) -> None:
+def restore(window: ShellWindow) -> None:
     """Geometry and splitters from ``window.settings``, fitted onto the current screen; the default
     size (or the screen's room, if smaller) centred on the screen otherwise."""
     s = window.settings

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QMessageBox, QTabWidget, QWidget
 
 from tlgui.core.base.errors import ConfigError
 from tlgui.ui.shell.menus import Menus
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from tlgui.ui.pages.rank_panel import RankPanel
     from tlgui.ui.pages.results_panel import ResultsPanel
     from tlgui.ui.pages.runs.panel import RunsPanel
-    from tlgui.ui.shell.main_window import MainWindow
+    from tlgui.ui.shell.shell_window import ShellWindow
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,10 @@ class Pages:
 
 
 class Workspace(QObject):
-    """Owns the pages after "Train" and the dialogs of a :class:`MainWindow` (and its menu bar)."""
+    """Owns the pages after "Train" and the dialogs of the main window (and its menu bar)."""
 
-    def __init__(self, window: MainWindow, pages: QTabWidget) -> None:
-        super().__init__(window)
+    def __init__(self, window: ShellWindow, pages: QTabWidget) -> None:
+        super().__init__(pages)  # the pages' tabs live and die with the window, and so does this
         self.window = window
         self.train = window.train_page
         self.pages = pages
@@ -289,6 +289,10 @@ class Workspace(QObject):
         w.statusBar().showMessage(f"Starting weights: {shown}", 8000)
 
     # ---------------------------------------------------------------- dialogs
+    def _parent(self) -> QWidget:
+        """The main window, as the dialogs' parent."""
+        return self.pages.window()
+
     def _show(self, dialog: QDialog) -> None:
         self._dialogs.add(dialog)
         dialog.finished.connect(lambda *_: self._dialogs.discard(dialog))
@@ -299,7 +303,7 @@ class Workspace(QObject):
         from tlgui.ui.dialogs.weights_dialog import WeightsLibraryDialog
 
         model_panel = self.train.built_panels().model
-        dialog = WeightsLibraryDialog(self.window, architecture=model_panel.choice().architecture)
+        dialog = WeightsLibraryDialog(self._parent(), architecture=model_panel.choice().architecture)
         dialog.weights_chosen.connect(self.use_weights)
         dialog.finished.connect(lambda *_: model_panel.refresh())
         self._show(dialog)
@@ -308,7 +312,7 @@ class Workspace(QObject):
     def open_my_models(self) -> None:
         from tlgui.ui.dialogs.my_models_dialog import MyModelsDialog
 
-        dialog = MyModelsDialog(self.window)
+        dialog = MyModelsDialog(self._parent())
         dialog.model_chosen.connect(self.use_weights)
         self._show(dialog)
 
@@ -316,7 +320,7 @@ class Workspace(QObject):
     def open_builtin_datasets(self) -> None:
         from tlgui.ui.dialogs.builtin_dataset_dialog import BuiltinDatasetDialog
 
-        dialog = BuiltinDatasetDialog(self.window)
+        dialog = BuiltinDatasetDialog(self._parent())
         dialog.dataset_chosen.connect(self.use_dataset)
         self._show(dialog)
 
@@ -340,21 +344,21 @@ class Workspace(QObject):
         folder: str | None = choice.data if _is_plain_folder(choice.data) else None
         val = choice.val_data if _is_plain_folder(choice.val_data) else None
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self.window, "Choose an image folder to check")
+            folder = QFileDialog.getExistingDirectory(self._parent(), "Choose an image folder to check")
             if not folder:
                 return
-        dialog = DatasetHealthDialog(folder, val, self.window)
+        dialog = DatasetHealthDialog(folder, val, self._parent())
         self._show(dialog)
         dialog.start()
 
     @Slot()
     def open_run_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Open a run folder (it holds config.json)")
+        folder = QFileDialog.getExistingDirectory(self._parent(), "Open a run folder (it holds config.json)")
         if not folder:
             return
         if not (Path(folder) / "config.json").is_file():
             QMessageBox.information(
-                self.window, "Not a run folder", f"{folder} holds no config.json, so it is not a tlgui run."
+                self._parent(), "Not a run folder", f"{folder} holds no config.json, so it is not a tlgui run."
             )
             return
         self.built.runs.add_run(folder)
