@@ -27,7 +27,7 @@ _SMALL = QColor(230, 145, 56)  # classes far below the largest one stand out
 class ClassBars(QWidget):
     """Counts per class; rows scale with the font, the widget grows with the class count."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._names: list[str] = []
         self._counts: list[int] = []
