@@ -44,6 +44,8 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     if app is None:
         with _PlatformGuard():
             app = QApplication(argv if argv is not None else sys.argv[:1])
+    if not isinstance(app, QApplication):  # a QCoreApplication or QGuiApplication: it can show no window
+        raise RuntimeError("tlgui's window needs a QApplication, but another kind of Qt application is running")
     app.setApplicationName("tlgui")
     app.setApplicationDisplayName("tlgui")
     app.setOrganizationName("tlgui")
@@ -108,7 +110,9 @@ def platform_failure(messages: list[tuple[str, str]], fatal: str, missing_librar
             named = None
         if named:
             return f"cannot open the window: {named}, or use the command line instead ('tlgui --help')"
-    reason = first("could not connect to display") or first("is needed to load") or first("Could not find", "Could not load")
+    reason = (
+        first("could not connect to display") or first("is needed to load") or first("Could not find", "Could not load")
+    )
     reason = (reason or fatal.strip().splitlines()[0]).replace(' in ""', "").strip().rstrip(".")
     return (
         f"cannot open the window: {reason[:1].lower() + reason[1:]} (Qt found no platform plugin it could "
@@ -135,7 +139,7 @@ class _ErrorBridge(QObject):
         from .ui.base.errors import show_error
 
         app = QApplication.instance()
-        parent = app.activeWindow() if app is not None else None
+        parent = app.activeWindow() if isinstance(app, QApplication) else None
         show_error(parent, message, details, title="Unexpected error")
 
 

@@ -61,7 +61,9 @@ Runner = Callable[[list[str], dict[str, str]], str]
 
 
 def _run_ldd(argv: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=20, env=env, check=False)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=20, env=env, check=False
+    )
     return done.stdout
 
 
@@ -184,8 +186,9 @@ def qt_platform_info(running: str | None = None, run: Runner | None = None) -> d
     if sys.platform.startswith("linux"):
         plugin = find_xcb_plugin()
         info["xcb_plugin"] = str(plugin) if plugin else None
-        info["xcb_missing_libraries"] = missing_libraries(plugin, run) if plugin else []
-        hint = install_hint(info["xcb_missing_libraries"])
+        missing = missing_libraries(plugin, run) if plugin else []
+        info["xcb_missing_libraries"] = missing
+        hint = install_hint(missing)
         if hint:
             info["xcb_install"] = hint
     return info

@@ -94,7 +94,7 @@ class Settings:
         return settings
 
     def _check_types(self) -> None:
-        expect = {
+        expect: dict[str, type | tuple[type, ...]] = {
             "geometry": str,
             "window_state": str,
             "splitters": dict,

@@ -3,24 +3,39 @@ question asked when it closes during training."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QWidget
 
 
-def build_status_bar(window) -> None:
-    """Add ``device_label``, ``run_label`` and ``elapsed_label`` to ``window``'s status bar."""
+@dataclass(frozen=True)
+class StatusLabels:
+    """The status bar's permanent labels: the device, the run folder (a link), the elapsed time."""
+
+    device: QLabel
+    run: QLabel
+    elapsed: QLabel
+
+
+def build_status_bar(window: QMainWindow) -> StatusLabels:
+    """Add the device, run-folder and elapsed-time labels to ``window``'s status bar."""
     bar = window.statusBar()
-    window.device_label = QLabel("Device: …", objectName="deviceLabel")
-    window.run_label = QLabel("", objectName="runDirLabel")
-    window.run_label.setTextFormat(Qt.TextFormat.RichText)
-    window.run_label.setOpenExternalLinks(True)
-    window.elapsed_label = QLabel("", objectName="elapsedLabel")
-    for label in (window.device_label, window.run_label, window.elapsed_label):
+    device = QLabel("Device: …")
+    device.setObjectName("deviceLabel")
+    run = QLabel("")
+    run.setObjectName("runDirLabel")
+    run.setTextFormat(Qt.TextFormat.RichText)
+    run.setOpenExternalLinks(True)
+    elapsed = QLabel("")
+    elapsed.setObjectName("elapsedLabel")
+    for label in (device, run, elapsed):
         label.setContentsMargins(6, 0, 6, 0)
         bar.addPermanentWidget(label)
+    return StatusLabels(device, run, elapsed)
 
 
-def confirm_close(window) -> bool:
+def confirm_close(window: QWidget) -> bool:
     """Ask whether to stop the running training and close; True for Yes."""
     answer = QMessageBox.question(
         window,

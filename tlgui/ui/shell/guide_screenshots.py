@@ -16,9 +16,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QPushButton, QWidget
+
+if TYPE_CHECKING:
+    from tlgui.core.base.events import RunResult
 
 SIZE = (1280, 800)  # a laptop-sized window: the guide shows what most users see
 STEP_TIMEOUT_S = 900  # generous: the demo's source model is trained once first
@@ -121,7 +125,7 @@ def _dialog(window, before: set) -> QDialog:
     return found[-1]
 
 
-def _train_demo(window, results: list, epochs: int) -> str:
+def _train_demo(window, results: list[RunResult | None], epochs: int) -> str:
     """Train the demo head only (as the page recommends for it); the run folder."""
     if not wait_until(window.is_ready):
         raise RuntimeError("the window's panels were not built")
@@ -133,10 +137,11 @@ def _train_demo(window, results: list, epochs: int) -> str:
     window.training_panel.train_button.click()
     if not window.controller.is_running():
         raise RuntimeError(f"Train did not start: {window.last_error}")
-    if not wait_until(lambda: bool(results)) or results[0] is None or results[0].status != "completed":
-        message = getattr(results[0], "message", "") if results else "no result in time"
+    result = results[0] if wait_until(lambda: bool(results)) else None
+    if result is None or result.status != "completed":
+        message = getattr(result, "message", "") if results else "no result in time"
         raise RuntimeError(f"the demo run did not complete: {message}")
-    return results[0].run_dir
+    return result.run_dir
 
 
 def _check_labels_of_a_folder(window, folder: str, results: list) -> None:
@@ -169,7 +174,7 @@ def _dialog_shots(window, folder: str, out: Path) -> list[Path]:
     dialog.close()
 
     health = DatasetHealthDialog(folder, None, window)
-    finished = []
+    finished: list[object] = []  # the scan's report
     health.scan_finished.connect(finished.append)
     health.show()
     health.start()
@@ -189,7 +194,8 @@ def _dialog_shots(window, folder: str, out: Path) -> list[Path]:
 
 def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     """Every picture in :data:`SHOTS`, saved under ``out``."""
-    ws, results = window.workspace, []
+    ws = window.workspace
+    results: list[RunResult | None] = []  # the window's, once the demo run has ended
     run_dir = _train_demo(window, results, epochs)
     saved = [_save(window, out, "train-page.png")]
 

@@ -9,20 +9,32 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QTimer, Signal, Slot
-from PySide6.QtWidgets import QMainWindow, QWidget
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QShowEvent
+from PySide6.QtWidgets import QMainWindow, QSplitter, QWidget
 
 from tlgui.settings import Settings, load_settings, save_settings
 from tlgui.ui.base.errors import show_error
 from tlgui.ui.pages.train import panels as train_panels
-from tlgui.ui.pages.train.layout import build_train_page
+from tlgui.ui.pages.train.page import TrainPage
 from tlgui.ui.pages.train.training_panel import TrainingPanel
 from tlgui.ui.pages.train.training_session import TrainingSession
 from tlgui.ui.shell import window_state
 from tlgui.ui.shell.chrome import build_status_bar, confirm_close
 from tlgui.ui.shell.startup import ImportWorker, gpu_name, heavy_loaded
 from tlgui.ui.shell.workspace import Workspace
+from tlgui.ui.widgets.scrolling import ScrollingTabs
+
+if TYPE_CHECKING:
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.base.events import RunResult
+    from tlgui.ui.pages.train.dataset_panel import DatasetPanel
+    from tlgui.ui.pages.train.model_panel import ModelPanel
+    from tlgui.ui.widgets.layer_tree import LayerTreePanel
+    from tlgui.ui.widgets.plots import TrainingPlots
+    from tlgui.workers.training import TrainingController
 
 AUTO_CONFIRM_ENV = "TLGUI_AUTO_CONFIRM"  # "1": closing during training does not ask
 
@@ -42,20 +54,22 @@ class MainWindow(QMainWindow):
         # closing during training asks first, unless this is True (tests, scripted use)
         self.auto_confirm_close = os.environ.get(AUTO_CONFIRM_ENV, "") == "1"
         self.persist_settings = True  # the self-test leaves the user's settings alone
-        self.model_panel = self.dataset_panel = self.layer_panel = None
         self.import_seconds = 0.0
         self._ready = False
         self._closing = False  # no new run may start once the window is closing
         self._loader: ImportWorker | None = None
-        self._dataset_summary = None
 
         self.session = TrainingSession(self)  # the training run: start, events, resume, finish
         self.session.run_finished.connect(self.run_finished)
-        self.training_panel = TrainingPanel()
-        self.training_panel.set_values(self.settings.training)
-        self.plots = None  # TrainingPlots, built right after the first paint (pyqtgraph: ~0.3 s)
-        build_train_page(self)  # the Train page's frame, with placeholders and the plots' holder
-        build_status_bar(self)
+        # the Train page's frame, with placeholders and the plots' holder (plots: right after the first paint)
+        self.train_page = TrainPage(self.settings.training)
+        # pages: "Train" is built here; the others come from the workspace
+        self.pages = ScrollingTabs(objectName="pageTabs")  # every page scrolls when the window is small
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.train_page, "Train")
+        self.setCentralWidget(self.pages)
+        labels = build_status_bar(self)
+        self.device_label, self.run_label, self.elapsed_label = labels.device, labels.run, labels.elapsed
         self._connect()
         self.workspace = Workspace(self, self.pages)
         self._restore_geometry()
@@ -80,21 +94,60 @@ class MainWindow(QMainWindow):
         tp.pause_requested.connect(self.pause_training)
         tp.resume_requested.connect(self.resume_training)
         tp.stop_requested.connect(self.stop_training)
+        self.train_page.plan_described.connect(self._on_plan_described)
 
     @property
-    def controller(self):
+    def controller(self) -> TrainingController:
         """The training thread's controller (its signals feed the plots and the session)."""
         return self.session.controller
 
     @property
-    def last_result(self):
+    def last_result(self) -> RunResult | None:
         return self.session.last_result
 
     @property
     def last_error(self) -> tuple[str, str] | None:
         return self.session.last_error
 
-    def eventFilter(self, obj, event) -> bool:  # Qt override
+    # ------------------------------------------------------------------ the Train page's parts
+    # Read-only, for the training session, the self-test and the tests: the page owns them.
+    @property
+    def training_panel(self) -> TrainingPanel:
+        return self.train_page.training_panel
+
+    @property
+    def dataset_panel(self) -> DatasetPanel | None:
+        return self.train_page.dataset_panel
+
+    @property
+    def model_panel(self) -> ModelPanel | None:
+        return self.train_page.model_panel
+
+    @property
+    def layer_panel(self) -> LayerTreePanel | None:
+        return self.train_page.layer_panel
+
+    @property
+    def plots(self) -> TrainingPlots | None:
+        return self.train_page.plots
+
+    @property
+    def corrections(self) -> tuple[str, str] | None:
+        return self.train_page.corrections
+
+    @property
+    def left_tabs(self) -> ScrollingTabs:
+        return self.train_page.left_tabs
+
+    @property
+    def main_splitter(self) -> QSplitter:
+        return self.train_page.main_splitter
+
+    @property
+    def _plots_holder(self) -> QWidget:
+        return self.train_page.plots_holder
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt override
         if obj is self and event.type() == QEvent.Type.Paint and self.plots is None:
             self.removeEventFilter(self)
             QTimer.singleShot(0, self._build_plots)
@@ -104,14 +157,9 @@ class MainWindow(QMainWindow):
     def _build_plots(self) -> None:
         if self.plots is not None:
             return
-        # deferred: pyqtgraph takes ~0.3 s to import
-        from tlgui.ui.widgets.plots import TrainingPlots
-
-        self.plots = TrainingPlots()
-        self.plots.reset(epochs=self.training_panel.epochs.value())
-        self._plots_holder.layout().addWidget(self.plots)
-        self.controller.batches.connect(self.plots.add_batches)
-        self.controller.epoch_finished.connect(self.plots.add_epoch)
+        plots = self.train_page.build_plots()
+        self.controller.batches.connect(plots.add_batches)
+        self.controller.epoch_finished.connect(plots.add_epoch)
 
     @Slot()
     def _on_imports_done(self) -> None:
@@ -133,15 +181,7 @@ class MainWindow(QMainWindow):
     def _build_panels(self, gpu: str | None = None) -> None:
         """Create the torch-backed panels and apply the remembered (or demo) choices."""
         self._build_plots()  # normally done already, right after the first paint
-        train_panels.install_panels(self)
-        train_panels.restore_choices(self, self.settings)
-
-        self.model_panel.selection_changed.connect(self._on_model_changed)
-        self.dataset_panel.dataset_changed.connect(self._on_dataset_changed)
-        self.dataset_panel.dataset_loaded.connect(self._on_dataset_loaded)
-        self.layer_panel.plan_changed.connect(self._on_plan_changed)
-        self._dataset_summary = self.dataset_panel.summary()
-        self._update_architecture()
+        self.train_page.install_panels(self.settings)
         self.training_panel.set_devices(gpu)
         self.device_label.setText(f"Device: GPU ({gpu})" if gpu else "Device: CPU")
         self.training_panel.reset_progress("Ready")
@@ -150,29 +190,10 @@ class MainWindow(QMainWindow):
         self._set_ready(True)
         self.panels_built.emit()
 
-    # ------------------------------------------------------------------ panel wiring
-    @Slot(object)
-    def _on_model_changed(self, _choice) -> None:
-        self._update_architecture()
-
-    @Slot(object)
-    def _on_dataset_changed(self, _choice) -> None:
-        # emitted after a successful open, or when only the validation share changed
-        self._dataset_summary = self.dataset_panel.summary()
-        self._update_architecture()
-
-    @Slot(object)
-    def _on_dataset_loaded(self, summary) -> None:
-        self._dataset_summary = summary
-        self._update_architecture()
-
-    @Slot(object)
-    def _on_plan_changed(self, _plan) -> None:
-        if self.layer_panel is not None and self.controller.is_running() is False:
-            self.statusBar().showMessage(self.layer_panel.summary_text(), 5000)
-
-    def _update_architecture(self) -> None:
-        train_panels.update_architecture(self, self._dataset_summary)
+    @Slot(str)
+    def _on_plan_described(self, summary: str) -> None:
+        if self.controller.is_running() is False:
+            self.statusBar().showMessage(summary, 5000)
 
     # ------------------------------------------------------------------ readiness / state
     def is_ready(self) -> bool:
@@ -189,22 +210,19 @@ class MainWindow(QMainWindow):
         if self.controller.is_running() or self._closing:
             return
         self.set_locked(busy)
-        self._set_ready(not busy and self.model_panel is not None)
+        self._set_ready(not busy and self.train_page.has_panels())
 
     def refresh_ready(self) -> None:
         """Train is possible once the panels exist, unless the window is closing."""
-        self._set_ready(self.model_panel is not None and not self._closing)
+        self._set_ready(self.train_page.has_panels() and not self._closing)
 
     def set_locked(self, locked: bool) -> None:
-        for panel in (self.model_panel, self.dataset_panel, self.layer_panel):
-            if panel is not None:
-                panel.set_locked(locked)
-        self.training_panel.set_locked(locked)
+        self.train_page.set_locked(locked)
 
     # ------------------------------------------------------------------ config
-    def build_config(self):
+    def build_config(self) -> TrainConfig:
         """The TrainConfig the panels describe, with a fresh run folder. Raises on bad input."""
-        return train_panels.build_config(self)
+        return self.train_page.build_config()
 
     # ------------------------------------------------------------------ commands
     @Slot()
@@ -254,13 +272,13 @@ class MainWindow(QMainWindow):
         window_state.restore(self)
 
     # ------------------------------------------------------------------ closing
-    def showEvent(self, event) -> None:  # Qt override
+    def showEvent(self, event: QShowEvent) -> None:  # Qt override
         if self._closing:  # shown again after a close
             self._closing = False
-            self._set_ready(self.model_panel is not None and not self.controller.is_running())
+            self._set_ready(self.train_page.has_panels() and not self.controller.is_running())
         super().showEvent(event)
 
-    def closeEvent(self, event) -> None:  # Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:  # Qt override
         if self.controller.is_running():
             if not self.auto_confirm_close and not confirm_close(self):
                 event.ignore()
@@ -273,13 +291,8 @@ class MainWindow(QMainWindow):
             self._loader.wait()  # an import cannot be interrupted; it ends by itself
             self._loader = None
         self.workspace.shutdown()
-        self.training_panel.lr_finder.shutdown()  # a Find still running
         if self.persist_settings:
             self.remember_choices()
             save_settings(self.settings)
-        if self.plots is not None:
-            self.plots.timer.stop()
-        for panel in (self.model_panel, self.dataset_panel, self.layer_panel):
-            if panel is not None:
-                panel.close()  # panels stop their own background jobs on close
+        self.train_page.shutdown()  # a Find still running, the plots' timer, the panels' jobs
         super().closeEvent(event)

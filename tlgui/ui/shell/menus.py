@@ -144,7 +144,9 @@ class Menus(QObject):
 
     def _report_ready(self, text: str) -> None:
         QGuiApplication.clipboard().setText(text)
-        self.window.statusBar().showMessage("System report copied to the clipboard: paste it into your bug report", 8000)
+        self.window.statusBar().showMessage(
+            "System report copied to the clipboard: paste it into your bug report", 8000
+        )
 
     def _report_failed(self, exc: BaseException) -> None:
         self.window.statusBar().clearMessage()

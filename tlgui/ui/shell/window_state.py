@@ -7,15 +7,20 @@ onto the current one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QByteArray, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QGuiApplication
+
+if TYPE_CHECKING:
+    from tlgui.ui.shell.shell_window import ShellWindow
 
 DEFAULT_SIZE = QSize(1280, 800)
 # room for the title bar and borders the window manager adds (unknown until the window is shown)
 FRAME_MARGINS = (8, 32, 8, 8)  # left, top, right, bottom
 
 
-def _encode(data) -> str:
+def _encode(data: QByteArray) -> str:
     return bytes(data.toBase64()).decode("ascii")
 
 
@@ -23,30 +28,13 @@ def _decode(text: str) -> QByteArray:
     return QByteArray.fromBase64(text.encode("ascii"))
 
 
-def remember(window) -> None:
+def remember(window: ShellWindow) -> None:
     """Copy the window's current choices and layout into ``window.settings`` (not saved yet)."""
     s = window.settings
-    if window.model_panel is not None:
-        model = window.model_panel.choice()
-        s.model, s.weights = model.architecture, model.weights
-    if window.dataset_panel is not None:
-        data = window.dataset_panel.choice()
-        s.data, s.val_data = data.data, data.val_data
-        s.split, s.val_split = data.split, float(data.val_split)
-        try:
-            s.image_values = dict(window.dataset_panel.image_choices())
-        except Exception:  # noqa: BLE001 - a half-typed value: keep the last good one
-            pass
-    if window.layer_panel is not None:
-        plan = window.layer_panel.plan()
-        s.freeze, s.bn_update_frozen = plan.to_spec(), bool(plan.bn_update_frozen)
-    try:
-        s.training = window.training_panel.values()
-    except ValueError:
-        pass  # keep the last good training values
+    window.train_page.remember_choices(s)
     s.geometry = _encode(window.saveGeometry())
     s.window_state = _encode(window.saveState())
-    s.splitters = {sp.objectName(): _encode(sp.saveState()) for sp in (window.top_splitter, window.main_splitter)}
+    s.splitters = {sp.objectName(): _encode(sp.saveState()) for sp in window.train_page.splitters()}
 
 
 def fit_on_screen(rect: QRect, available: QRect) -> QRect:
@@ -60,12 +48,12 @@ def fit_on_screen(rect: QRect, available: QRect) -> QRect:
     return QRect(QPoint(x, y), size)
 
 
-def _available_geometry(window, rect: QRect) -> QRect | None:
+def _available_geometry(window: ShellWindow, rect: QRect) -> QRect | None:
     screen = QGuiApplication.screenAt(rect.center()) or window.screen() or QGuiApplication.primaryScreen()
     return None if screen is None else screen.availableGeometry()
 
 
-def restore(window) -> None:
+def restore(window: ShellWindow) -> None:
     """Geometry and splitters from ``window.settings``, fitted onto the current screen; the default
     size (or the screen's room, if smaller) centred on the screen otherwise."""
     s = window.settings
@@ -81,7 +69,7 @@ def restore(window) -> None:
         window.setGeometry(fit_on_screen(rect, available))
     if s.window_state:
         window.restoreState(_decode(s.window_state))
-    for splitter in (window.top_splitter, window.main_splitter):
+    for splitter in window.train_page.splitters():
         state = s.splitters.get(splitter.objectName())
         if state:
             splitter.restoreState(_decode(state))

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tlgui.ui.base.background import Job
 from tlgui.ui.base.choices import DatasetChoice
 from tlgui.ui.widgets.gallery import thumbnail
+
+if TYPE_CHECKING:
+    from tlgui.core.data.image_kind import ImageKind
+    from tlgui.core.data.sources import ImageSet
 
 THUMB = 64  # thumbnails are decoded to at most this side; the grid scales small ones up
 
@@ -28,11 +33,11 @@ def torchvision_names() -> tuple[str, ...]:
 class Loaded:
     generation: int
     choice: DatasetChoice
-    images: object  # tlgui.core.data.ImageSet
-    val_images: object | None
+    images: ImageSet | None  # None: ``error`` says why
+    val_images: ImageSet | None
     channels: int
     error: str | None = None
-    kind: object | None = None  # tlgui.core.data.image_kind.ImageKind (None: could not tell)
+    kind: ImageKind | None = None  # None: could not tell
 
 
 def kind_text(kind, images: int) -> str:

@@ -27,7 +27,7 @@ _SMALL = QColor(230, 145, 56)  # classes far below the largest one stand out
 class ClassBars(QWidget):
     """Counts per class; rows scale with the font, the widget grows with the class count."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._names: list[str] = []
         self._counts: list[int] = []
@@ -111,7 +111,8 @@ class ThumbnailGrid(QWidget):
 
     def clear(self) -> None:
         while self._layout.count():
-            widget = self._layout.takeAt(0).widget()
+            item = self._layout.takeAt(0)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         self._rows, self._filled, self._names, self._count = {}, {}, [], 0

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QWidget,
 )
 
 DEFAULTS = {"channels": "all", "intensity": "auto", "stack": "middle"}
@@ -39,7 +40,7 @@ class ImageValuesBox(QGroupBox):
 
     stack_changed = Signal(str)  # the thumbnails show the stack as the model will see it
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Image values", parent)
         self.setObjectName("image_values")
         self._available: int | None = None  # channels per file in the opened data

@@ -5,6 +5,7 @@ loss curve, the pick, and fills the learning-rate field."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
@@ -12,8 +13,14 @@ from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.base.errors import sentence
 
+if TYPE_CHECKING:
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.core.training.lr_find import LrFinding
+    from tlgui.ui.base.background import Job
+    from tlgui.ui.dialogs.lr_finder_dialog import LrFinderDialog
 
-def _find(config, job):
+
+def _find(config: TrainConfig, job: Job) -> LrFinding:
     from tlgui.core.training.recipe import run_lr_finder
 
     return run_lr_finder(config, should_stop=job.cancelled)
@@ -27,14 +34,15 @@ class LrFinderBox(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lrFinderBox")
-        self.config_source: Callable[[], object] | None = None  # the window's TrainConfig, set on install
+        self.config_source: Callable[[], TrainConfig] | None = None  # the page's TrainConfig, set on install
         self.button = QPushButton("Find", objectName="findLrButton")
         self.button.setToolTip("Try rates from 1e-7 to 1 for 100 steps on your data and model, and pick one "
                                "(where the loss fell fastest). Takes about 100 training steps.")
-        self.button.clicked.connect(self.find)
+        self.button.clicked.connect(self.find_rate)
         self.label = QLabel("", objectName="lrFindLabel", wordWrap=True, visible=False)
-        self.dialog = None  # the curve's window, made on the first result (pyqtgraph takes ~0.3 s to import)
-        self.finding = None
+        # the curve's window, made on the first result (pyqtgraph takes ~0.3 s to import)
+        self.dialog: LrFinderDialog | None = None
+        self.finding: LrFinding | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.addWidget(self.label)
@@ -44,7 +52,7 @@ class LrFinderBox(QWidget):
         return self._runner.busy()
 
     @Slot()
-    def find(self) -> None:
+    def find_rate(self) -> None:  # not find(): that would hide QWidget.find
         if self.config_source is None or self._runner.busy():
             return
         try:
@@ -68,7 +76,7 @@ class LrFinderBox(QWidget):
         self.button.setEnabled(True)
         self._say(f"The learning-rate finder failed: {sentence(str(exc) or type(exc).__name__)}")
 
-    def _on_done(self, finding) -> None:
+    def _on_done(self, finding: LrFinding) -> None:
         self.button.setEnabled(True)
         self.finding = finding
         self._show_curve(finding)
@@ -76,14 +84,15 @@ class LrFinderBox(QWidget):
                   f"the curve is in its own window)")
         self.picked.emit(float(finding.pick))
 
-    def _show_curve(self, finding) -> None:
+    def _show_curve(self, finding: LrFinding) -> None:
         from tlgui.ui.dialogs.lr_finder_dialog import LrFinderDialog
 
         if self.dialog is None:
             self.dialog = LrFinderDialog(self.window())
-        self.dialog.show_finding(finding)
-        self.dialog.show()
-        self.dialog.raise_()
+        dialog = self.dialog
+        dialog.show_finding(finding)
+        dialog.show()
+        dialog.raise_()
 
     @property
     def plot(self):

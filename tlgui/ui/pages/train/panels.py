@@ -1,14 +1,23 @@
-"""The Train page's torch-backed panels: built once PyTorch has loaded, filled from the settings,
-and read back into a TrainConfig. The main window calls these; it keeps no page logic itself."""
+"""The Train page's choices read back into a TrainConfig, and remembered choices put back into its
+panels. The functions take anything that exposes the page's panels (:class:`TrainPanels`): the page
+itself, or the main window, which forwards them."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Protocol
 
 from tlgui import paths
 from tlgui.ui.base.choices import DatasetChoice, ModelChoice
-from tlgui.ui.base.errors import show_error
 from tlgui.workers.training import new_run_dir
+
+if TYPE_CHECKING:
+    from tlgui.core.base.config import TrainConfig
+    from tlgui.settings import Settings
+    from tlgui.ui.pages.train.dataset_panel import DatasetPanel
+    from tlgui.ui.pages.train.model_panel import ModelPanel
+    from tlgui.ui.pages.train.training_panel import TrainingPanel
+    from tlgui.ui.widgets.layer_tree import LayerTreePanel
 
 log = logging.getLogger(__name__)
 
@@ -18,90 +27,73 @@ DEMO_NOTE = (
 )
 
 
-def install_panels(window) -> None:
-    """Create the data, model and layer panels and put them where the placeholders were."""
-    from tlgui.ui.pages.train.dataset_panel import DatasetPanel
-    from tlgui.ui.pages.train.model_panel import ModelPanel
-    from tlgui.ui.widgets.layer_tree import LayerTreePanel
+class TrainPanels(Protocol):
+    """The Train page's panels; the torch-backed three are None until PyTorch has loaded."""
 
-    window.dataset_panel = DatasetPanel()
-    window.model_panel = ModelPanel()
-    window.layer_panel = LayerTreePanel()
-    window.left_tabs.removeTab(1)
-    window.left_tabs.removeTab(0)
-    window.left_tabs.addTab(window.dataset_panel, "1. Data")
-    window.left_tabs.addTab(window.model_panel, "2. Model")
-    window._placeholders[1].setParent(None)
-    window.layer_box.layout().addWidget(window.layer_panel)
-    for label in window._placeholders:
-        label.deleteLater()
-    window._placeholders = []
-    training = window.training_panel  # the recipe's settings reach the layer tree and the LR finder
-    window.layer_panel.set_lr_decay(training.layer_lr_decay.value())
-    training.layer_lr_decay.valueChanged.connect(window.layer_panel.set_lr_decay)
-    training.lr_finder.config_source = lambda: build_config(window, out="")
+    @property
+    def model_panel(self) -> ModelPanel | None: ...
+
+    @property
+    def dataset_panel(self) -> DatasetPanel | None: ...
+
+    @property
+    def layer_panel(self) -> LayerTreePanel | None: ...
+
+    @property
+    def training_panel(self) -> TrainingPanel: ...
+
+    @property
+    def corrections(self) -> tuple[str, str] | None:
+        """(data, CSV) set by "Retrain with corrections": applied while that data set is chosen."""
+        ...
 
 
-def restore_choices(window, s) -> None:
+def restore_choices(source: TrainPanels, s: Settings) -> None:
     """Apply the remembered (or demo) model, data set and freeze plan; a stale one is skipped."""
+    model_panel, dataset_panel, layer_panel = source.model_panel, source.dataset_panel, source.layer_panel
+    if model_panel is None or dataset_panel is None or layer_panel is None:
+        raise RuntimeError("the window is still loading")
     try:
-        window.model_panel.set_choice(ModelChoice(s.model, s.weights))
+        model_panel.set_choice(ModelChoice(s.model, s.weights))
     except Exception:  # noqa: BLE001 - a remembered model that no longer exists
         log.warning("remembered model %r is not available", s.model, exc_info=True)
     try:
-        window.dataset_panel.set_choice(DatasetChoice(s.data, s.val_data, s.split, float(s.val_split)))
+        dataset_panel.set_choice(DatasetChoice(s.data, s.val_data, s.split, float(s.val_split)))
     except Exception:  # noqa: BLE001
         log.warning("remembered data set %r is not usable", s.data, exc_info=True)
     try:
-        window.dataset_panel.set_image_choices(s.image_values)
+        dataset_panel.set_image_choices(s.image_values)
     except Exception:  # noqa: BLE001
         log.warning("remembered image values %r are not usable", s.image_values, exc_info=True)
     try:
         from tlgui.core.models.layers import FreezePlan
 
-        window.layer_panel.set_plan(FreezePlan.parse(s.freeze, s.bn_update_frozen))
+        layer_panel.set_plan(FreezePlan.parse(s.freeze, s.bn_update_frozen))
     except Exception:  # noqa: BLE001
         log.warning("remembered freeze plan %r is not usable", s.freeze, exc_info=True)
 
 
-def ready_note(s) -> str:
+def ready_note(s: Settings) -> str:
     if s.data.startswith("demo:") and s.weights == "demo:source":
         return DEMO_NOTE
     return "Ready. Check the settings, then press Train."
 
 
-def update_architecture(window, summary) -> None:
-    """Show the chosen model's layers for the data set's classes and channels."""
-    if window.model_panel is None or window.layer_panel is None:
-        return
-    from tlgui.core.models.zoo import model_input_channels
-
-    arch = window.model_panel.choice().architecture
-    if summary is not None and len(summary.classes) >= 2:
-        num_classes, channels = len(summary.classes), int(summary.channels)
-    else:
-        num_classes, channels = 2, model_input_channels(arch)
-    try:
-        window.layer_panel.set_architecture(arch, num_classes, channels)
-    except Exception as exc:  # noqa: BLE001 - never let a panel take the window down
-        log.exception("cannot show the layers of %s", arch)
-        show_error(window, f"The layers of {arch} cannot be shown: {exc}")
-
-
-def build_config(window, out: str | None = None):
+def build_config(source: TrainPanels, out: str | None = None) -> TrainConfig:
     """The TrainConfig the panels describe, with a fresh run folder (``out=""``: none, for the
     learning-rate finder, which writes nothing). Raises on bad input."""
     from tlgui.core.base.config import TrainConfig
 
-    if window.model_panel is None:
+    model_panel, dataset_panel, layer_panel = source.model_panel, source.dataset_panel, source.layer_panel
+    if model_panel is None or dataset_panel is None or layer_panel is None:
         raise RuntimeError("the window is still loading")
-    model = window.model_panel.choice()
-    data = window.dataset_panel.choice()
-    plan = window.layer_panel.plan()
-    values = window.training_panel.values()
-    values.update(window.dataset_panel.image_choices())  # channels, intensity, stack (ConfigError)
+    model = model_panel.choice()
+    data = dataset_panel.choice()
+    plan = layer_panel.plan()
+    values = source.training_panel.values()
+    values.update(dataset_panel.image_choices())  # channels, intensity, stack (ConfigError)
     if out is None:
-        out = new_run_dir(paths.runs_dir(), model.architecture)
+        out = str(new_run_dir(paths.runs_dir(), model.architecture))
     config = TrainConfig(
         data=data.data,
         val_data=data.val_data,
@@ -111,10 +103,10 @@ def build_config(window, out: str | None = None):
         weights=model.weights,
         freeze=plan.to_spec(),
         bn_update_frozen=bool(plan.bn_update_frozen),
-        out=str(out),
+        out=out,
         **values,
     )
-    fixes = getattr(window, "corrections", None)  # (data, CSV) set by "Retrain with corrections"
+    fixes = source.corrections
     if fixes and fixes[0] == data.data:
         config.corrections = fixes[1]
     return config.validate()
