@@ -13,7 +13,8 @@ from typing import Any
 
 from tlgui.core.base.errors import WeightsError
 from tlgui.core.library.hub_cache import find_hub_weights
-from tlgui.core.models.timm_zoo import is_timm, split_name
+from tlgui.core.models.families import timm_models
+from tlgui.core.models.timm_zoo import split_name
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def pretrained_cfg_near(path: str | Path) -> dict[str, Any]:
 
 def timm_sidecar_extras(src: Path, architecture: str | None) -> dict[str, Any]:
     """What an imported timm file's sidecar keeps besides the usual keys: its pretrained_cfg."""
-    if not is_timm(architecture):
+    if not timm_models.owns(architecture or ""):
         return {}
     cfg = pretrained_cfg_near(src)
     return {"pretrained_cfg": cfg} if cfg else {}

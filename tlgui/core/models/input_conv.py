@@ -65,7 +65,9 @@ def set_input_channels(model: nn.Module, in_channels: int) -> nn.Module:
     return model
 
 
-def adapt_state_for_input(state: dict[str, torch.Tensor], model: nn.Module) -> tuple[dict[str, torch.Tensor], str | None]:
+def adapt_state_for_input(
+    state: dict[str, torch.Tensor], model: nn.Module
+) -> tuple[dict[str, torch.Tensor], str | None]:
     """``state`` with its first-convolution weight adapted to ``model``'s input channels when
     they differ (pretrained RGB weights into an N-channel model); and a sentence saying so."""
     path = first_conv_path(model)

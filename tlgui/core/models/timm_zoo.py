@@ -24,13 +24,9 @@ TIMM_PREFIX = "timm:"
 INSTALL_HINT = "pip install 'tlgui[timm]'"
 
 
-def is_timm(name: str | None) -> bool:
-    return bool(name) and str(name).startswith(TIMM_PREFIX)
-
-
 def split_name(name: str) -> tuple[str, str | None]:
     """``timm:resnet18.a1_in1k`` -> (``resnet18``, ``a1_in1k``); no tag -> None."""
-    bare = name[len(TIMM_PREFIX):] if is_timm(name) else name
+    bare = name.removeprefix(TIMM_PREFIX)
     base, _, tag = bare.partition(".")
     return base, tag or None
 
@@ -117,10 +113,6 @@ def tie_distillation_head(model: nn.Module) -> nn.Module:
             parent, _, attribute = path.rpartition(".")
             setattr(model.get_submodule(parent) if parent else model, attribute, first)
     return model
-
-
-def is_timm_model(model: nn.Module) -> bool:
-    return callable(getattr(model, "get_classifier", None)) and hasattr(model, "pretrained_cfg")
 
 
 def timm_head_path(model: nn.Module) -> str | None:

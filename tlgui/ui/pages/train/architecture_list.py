@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlgui.core.models.zoo import SMALLCNN, architecture_info, family_of, list_architectures
+from tlgui.core.models.registry import browser_of, family_rank
+from tlgui.core.models.zoo import architecture_info, family_of, list_architectures
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -91,10 +92,11 @@ def _architecture_model(parent) -> QStandardItemModel:
     model = QStandardItemModel(0, 3, parent)
     model.setHorizontalHeaderLabels(["Model", "Parameters", "Input"])
     families: dict[str, QStandardItem] = {}
-    # families in name order (smallcnn first); inside a family, smallest model first
+    # model families in registry order (smallcnn before torchvision), their groups in name order;
+    # inside a group, smallest model first
     names = sorted(
-        list_architectures(),
-        key=lambda n: (n != SMALLCNN, family_of(n).lower(), architecture_info(n).num_params, n),
+        (n for n in list_architectures() if browser_of(n) == ArchitectureList.BROWSER),
+        key=lambda n: (family_rank(n), family_of(n).lower(), architecture_info(n).num_params, n),
     )
     for name in names:
         family = family_of(name)
@@ -129,6 +131,7 @@ def _architecture_model(parent) -> QStandardItemModel:
 class ArchitectureList(QuietChoice, QWidget):
     """Search box over a family-grouped list; ``chosen`` fires only for user picks."""
 
+    BROWSER = "torchvision"  # the families whose BROWSER this is are listed here
     chosen = Signal(str)
 
     def __init__(self, parent=None):
