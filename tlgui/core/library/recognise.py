@@ -155,7 +155,7 @@ def _published_stems() -> dict[str, str]:
     """Normalised file stem of every published weights file -> architecture."""
     from tlgui.core.models.zoo import list_architectures, weight_entries
 
-    stems = {}
+    stems: dict[str, str] = {}
     for name in list_architectures():
         for entry in weight_entries(name):
             stems.setdefault(_norm_name(_strip_hash(weight_file_name(entry))), name)

@@ -74,6 +74,8 @@ def find_timm_weights(architecture: str) -> TimmWeights:
         path = Path(row.path)
         return TimmWeights(path, f"{architecture} weights from the library ({path.name})", pretrained_cfg_near(path),
                            f"{path.name} in the weights library")
+    if snap.weights is None:  # find_hub_weights returns usable snapshots only
+        raise WeightsError(snap.problem or f"no weights for {architecture} in the Hugging Face cache")
     return TimmWeights(
         snap.weights,
         f"timm {snap.label} from the Hugging Face cache ({snap.weights})",

@@ -41,13 +41,14 @@ def replace_head_at(model: nn.Module, path: str, num_classes: int) -> str:
     if isinstance(old, nn.Linear):
         new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None).to(device)
     elif isinstance(old, nn.Conv2d):
-        new = nn.Conv2d(old.in_channels, num_classes, kernel_size=old.kernel_size).to(device)
+        new = nn.Conv2d(old.in_channels, num_classes, kernel_size=(old.kernel_size[0], old.kernel_size[1])).to(device)
     else:
         raise TypeError(f"the head at {path} is a {type(old).__name__}, not a Linear or Conv2d")
     init_new_head(new)  # small: the first loss is near log(classes)
     set_module(model, path, new)
-    if hasattr(model, "num_classes"):
-        model.num_classes = num_classes
+    if "num_classes" in vars(model):
+        # a plain attribute, kept in the instance's __dict__ (nn.Module's __setattr__ is typed for tensors only)
+        vars(model)["num_classes"] = num_classes
     return path
 
 

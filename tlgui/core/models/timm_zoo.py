@@ -11,7 +11,7 @@ import difflib
 import functools
 import math
 import os
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -104,7 +104,7 @@ def tie_distillation_head(model: nn.Module) -> nn.Module:
     at its random start and averaged it into every prediction. Made the same module, the
     output is the head applied to both tokens, averaged, and everything that trains, freezes,
     counts or exports the head covers all of it."""
-    classifiers = model.get_classifier()
+    classifiers = _classifier(model)
     if not isinstance(classifiers, (tuple, list)) or len(classifiers) < 2:
         return model
     first, extra = classifiers[0], {id(module) for module in classifiers[1:]}
@@ -115,9 +115,18 @@ def tie_distillation_head(model: nn.Module) -> nn.Module:
     return model
 
 
+class _TimmModel(Protocol):
+    def get_classifier(self) -> nn.Module | tuple[nn.Module, ...] | list[nn.Module]: ...
+
+
+def _classifier(model: nn.Module) -> nn.Module | tuple[nn.Module, ...] | list[nn.Module]:
+    """timm's ``model.get_classifier()``: a method of every timm model that ``nn.Module``'s typing lacks."""
+    return cast(_TimmModel, model).get_classifier()
+
+
 def timm_head_path(model: nn.Module) -> str | None:
     """Dotted path of ``model.get_classifier()`` (the first one, for distilled models)."""
-    classifier = model.get_classifier()
+    classifier = _classifier(model)
     if isinstance(classifier, (tuple, list)):
         classifier = classifier[0]
     for path, module in model.named_modules():

@@ -153,7 +153,7 @@ def _intensity(config: TrainConfig, kind: ImageKind) -> dict:
     mode, window = parse_intensity(config.intensity)
     if mode == "auto":
         mode = "dataset" if kind.deep else "none"
-    if mode == "fixed":
+    if mode == "fixed" and window is not None:
         return {"mode": "fixed", "low": [window[0]], "high": [window[1]]}
     return {"mode": mode}
 

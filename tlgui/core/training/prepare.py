@@ -129,7 +129,9 @@ def _split_indices(config: TrainConfig, train_set, val_set, stored=None, message
     resume), else a new leak-free one (sub-folder groups and copies on one side)."""
     if stored is not None:
         train_idx = stored_indices(train_set, config.data, stored, "train", config.out)
-        val_source, val_spec = (val_set, config.val_data) if val_set is not None else (train_set, config.data)
+        # a validation set is opened from --val-data only
+        val_source, val_spec = (val_set, config.val_data or config.data) if val_set is not None else (
+            train_set, config.data)
         val_idx = stored_indices(val_source, val_spec, stored, "val", config.out)
         return train_idx, val_idx
     labels = train_set.labels
@@ -199,7 +201,9 @@ def open_sources(config: TrainConfig, emit: Callable[[object], None]) -> _Source
     emit(Stage("data", f"Opening {config.data}"))
     train_set = open_source(config.data, config.split)
     val_set = open_source(config.val_data, config.val_split_name) if config.val_data else None
-    sets = [(train_set, config.data)] + ([(val_set, config.val_data)] if val_set is not None else [])
+    sets: list[tuple[ImageSet, str]] = [(train_set, config.data)]
+    if val_set is not None and config.val_data:
+        sets.append((val_set, config.val_data))
     sha, corrected = correct_sets(config.corrections, config.corrections_sha256, sets, config.out or None)
     config.corrections_sha256 = sha  # recorded in config.json; a resume checks the file is unchanged
     classes = list(train_set.classes)

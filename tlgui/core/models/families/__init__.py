@@ -72,7 +72,8 @@ class ModelFamily(Protocol):
     def display_group(self, name: str) -> str: ...
 
     def short_name(self, name: str) -> str:
-        """``name`` without the family's prefix, e.g. ``timm:resnet18`` -> ``resnet18``."""
+        """What a label with little room calls ``name`` beside its weights: without the family's
+        prefix (``timm:resnet18`` -> ``resnet18``); empty when the weights alone name it."""
         ...
 
     def build(self, name: str, num_classes: int, in_channels: int, device: torch.device) -> nn.Module:

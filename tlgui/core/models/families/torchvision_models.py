@@ -121,13 +121,13 @@ def _regnet_widths_on_cpu() -> None:
     are unaffected (installed once, never removed, so no other thread can race with it)."""
     from torchvision.models import regnet
 
-    original = regnet.BlockParams.from_init_params.__func__  # type: ignore[attr-defined]  # a classmethod's function
+    original = regnet.BlockParams.from_init_params.__func__
 
     def on_cpu(cls, *args, **kwargs):
         with torch.device("cpu"):
             return original(cls, *args, **kwargs)
 
-    regnet.BlockParams.from_init_params = classmethod(on_cpu)  # type: ignore[method-assign,assignment]  # patched once
+    regnet.BlockParams.from_init_params = classmethod(on_cpu)
 
 
 def weight_entries(name: str) -> list[WeightsEnum]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,6 +49,7 @@ class QuietChoice:
     pick: ``_quiet`` tells the selection slot to emit nothing meanwhile. Needs ``view``."""
 
     _quiet = False
+    view: QTreeView
 
     def _show_quietly(self, proxy: QModelIndex) -> None:
         """Make ``proxy`` current and visible, or clear the selection when it is invalid."""
@@ -81,7 +82,7 @@ class _ArchitectureFilter(QSortFilterProxyModel):
             self._words = text.lower().split()
             self.invalidateFilter()
 
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
+    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         haystack = self.sourceModel().index(row, 0, parent).data(SEARCH_ROLE)
         if haystack is None:  # a family row: shown when one of its models is
             return not self._words
