@@ -17,7 +17,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from tlgui.core.base.errors import ConfigError
     from tlgui.core.models.layers import format_tree, layer_tree
-    from tlgui.core.models.zoo import build_model, family_of, list_architectures
+    from tlgui.core.models.zoo import build_model, family_of, list_architectures, model_input_channels
 
     if args.list:
         for name in list_architectures():
@@ -33,7 +33,7 @@ def run(args) -> int:
         model = build_model(ckpt["architecture"], len(ckpt["classes"]), int(ckpt.get("in_channels", 3)), device="meta")
         print(f"{ckpt['architecture']} trained on {len(ckpt['classes'])} classes: {', '.join(ckpt['classes'][:10])}")
     else:
-        model = build_model(args.model, args.classes, 1 if args.model == "smallcnn" else 3, device="meta")
+        model = build_model(args.model, args.classes, model_input_channels(args.model), device="meta")
     print(format_tree(layer_tree(model), args.depth))
     return 0
 

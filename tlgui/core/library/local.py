@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from tlgui.core.base.errors import WeightsError
 from tlgui.core.library.integrity import check_named_checksum
+from tlgui.core.models.zoo import default_weight_entry
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 
 def hub_checkpoints_dir() -> Path:
@@ -21,11 +25,11 @@ def weight_search_dirs() -> list[Path]:
     return [hub_checkpoints_dir(), weights_dir()]
 
 
-def weight_file_name(entry) -> str:
+def weight_file_name(entry: WeightsEnum) -> str:
     return entry.url.rsplit("/", 1)[-1]
 
 
-def find_local_weights(entry) -> Path | None:
+def find_local_weights(entry: WeightsEnum) -> Path | None:
     name = weight_file_name(entry)
     for folder in weight_search_dirs():
         candidate = folder / name
@@ -34,15 +38,8 @@ def find_local_weights(entry) -> Path | None:
     return None
 
 
-def default_weights_path(architecture: str) -> tuple[Path, Any]:
+def default_weights_path(architecture: str) -> tuple[Path, WeightsEnum]:
     """The local file of torchvision's default weights, or a clear error (no download)."""
-    from tlgui.core.models.zoo import SMALLCNN, default_weight_entry
-
-    if architecture == SMALLCNN:
-        raise WeightsError(
-            "smallcnn has no published pretrained weights; use --weights demo:source, "
-            "a model.pt from an earlier run, or --weights none"
-        )
     entry = default_weight_entry(architecture)
     if entry is None:
         raise WeightsError(f"torchvision publishes no pretrained weights for {architecture}")

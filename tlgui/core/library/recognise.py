@@ -92,13 +92,9 @@ class Fit:
 
 
 def _in_channels_of(architecture: str, shapes: dict[str, tuple[int, ...]]) -> int:
-    from tlgui.core.models.zoo import SMALLCNN, model_input_channels
+    from tlgui.core.models.registry import family_for
 
-    if architecture == SMALLCNN:
-        first = shapes.get("features.0.0.weight")
-        if first is not None and len(first) == 4 and first[1] in (1, 3):
-            return first[1]
-    return model_input_channels(architecture)
+    return family_for(architecture).input_channels(architecture, shapes)
 
 
 def _more(items: list[str], limit: int = 4) -> str:
@@ -159,7 +155,7 @@ def _published_stems() -> dict[str, str]:
     """Normalised file stem of every published weights file -> architecture."""
     from tlgui.core.models.zoo import list_architectures, weight_entries
 
-    stems = {}
+    stems: dict[str, str] = {}
     for name in list_architectures():
         for entry in weight_entries(name):
             stems.setdefault(_norm_name(_strip_hash(weight_file_name(entry))), name)
@@ -194,9 +190,11 @@ def _content_candidates(state: dict[str, torch.Tensor]) -> list[str]:
 
     Torchvision architectures are ranked by how near their published parameter count is to
     the file's (no model is built for that); a head for another number of classes moves the
-    count, but not by more than the window allows. smallcnn is tried when the key count fits.
+    count, but not by more than the window allows. Architectures that publish no count (smallcnn)
+    are tried first when their key count fits.
     """
-    from tlgui.core.models.zoo import SMALLCNN, list_architectures, weight_entries
+    from tlgui.core.models.registry import FAMILIES, family_for
+    from tlgui.core.models.zoo import list_architectures, weight_entries
 
     numel = _param_numel(state)
     scored = []
@@ -209,8 +207,10 @@ def _content_candidates(state: dict[str, torch.Tensor]) -> list[str]:
         if 0.2 <= ratio <= 3.0:
             scored.append((abs(ratio - 1.0), name))
     ranked = [name for _, name in sorted(scored)]
-    if len(_shapes(state)) == len(_signature(SMALLCNN, 1)[0]):
-        ranked.insert(0, SMALLCNN)
+    by_keys = [name for family in FAMILIES for name in family.KEY_COUNT_CANDIDATES]
+    for name in reversed(by_keys):
+        if len(_shapes(state)) == len(_signature(name, family_for(name).input_channels(name))[0]):
+            ranked.insert(0, name)
     return ranked
 
 

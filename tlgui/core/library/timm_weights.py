@@ -13,7 +13,8 @@ from typing import Any
 
 from tlgui.core.base.errors import WeightsError
 from tlgui.core.library.hub_cache import find_hub_weights
-from tlgui.core.models.timm_zoo import is_timm, split_name
+from tlgui.core.models.families import timm_models
+from tlgui.core.models.timm_zoo import split_name
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def pretrained_cfg_near(path: str | Path) -> dict[str, Any]:
 
 def timm_sidecar_extras(src: Path, architecture: str | None) -> dict[str, Any]:
     """What an imported timm file's sidecar keeps besides the usual keys: its pretrained_cfg."""
-    if not is_timm(architecture):
+    if not timm_models.owns(architecture or ""):
         return {}
     cfg = pretrained_cfg_near(src)
     return {"pretrained_cfg": cfg} if cfg else {}
@@ -73,6 +74,8 @@ def find_timm_weights(architecture: str) -> TimmWeights:
         path = Path(row.path)
         return TimmWeights(path, f"{architecture} weights from the library ({path.name})", pretrained_cfg_near(path),
                            f"{path.name} in the weights library")
+    if snap.weights is None:  # find_hub_weights returns usable snapshots only
+        raise WeightsError(snap.problem or f"no weights for {architecture} in the Hugging Face cache")
     return TimmWeights(
         snap.weights,
         f"timm {snap.label} from the Hugging Face cache ({snap.weights})",

@@ -13,7 +13,7 @@ DEVICE_DEFAULT = "device-default"  # autocast_for without a run's precision choi
 def autocast_for(device: torch.device, dtype: torch.dtype | None | str = DEVICE_DEFAULT):
     """Autocast to ``dtype`` (None: plain fp32). Without a choice: bf16 on CUDA where
     supported (Hopper/Ampere run it natively), fp32 on the CPU."""
-    if dtype == DEVICE_DEFAULT:
+    if isinstance(dtype, str):  # DEVICE_DEFAULT, the only text it takes
         dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     if dtype is None:
         return torch.autocast(device.type, enabled=False)

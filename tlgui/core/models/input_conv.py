@@ -36,43 +36,56 @@ def adapt_input_weight(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
 
 def first_conv_path(model: nn.Module) -> str | None:
     """Dotted path of the first convolution the input meets (the first Conv2d registered)."""
+    found = _first_conv(model)
+    return found[0] if found is not None else None
+
+
+def _first_conv(model: nn.Module) -> tuple[str, nn.Conv2d] | None:
     for path, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
-            return path
+            return path, module
     return None
+
+
+def _pair(values: tuple[int, ...]) -> tuple[int, int]:
+    """A Conv2d's stored (height, width) setting, as its constructor takes it."""
+    return values[0], values[1]
 
 
 def set_input_channels(model: nn.Module, in_channels: int) -> nn.Module:
     """Replace the first convolution by one taking ``in_channels`` inputs, weights adapted."""
-    path = first_conv_path(model)
-    if path is None:
+    found = _first_conv(model)
+    if found is None:
         raise ValueError("the model has no convolution to take the input")
-    old = model.get_submodule(path)
+    path, old = found
     if old.in_channels == in_channels:
         return model
     if old.groups != 1:
         raise ValueError(f"cannot adapt a grouped first convolution ({path}) to {in_channels} channels")
-    new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, old.dilation,
-                    bias=old.bias is not None, padding_mode=old.padding_mode,
+    padding = old.padding if isinstance(old.padding, str) else _pair(old.padding)
+    new = nn.Conv2d(in_channels, old.out_channels, _pair(old.kernel_size), _pair(old.stride), padding,
+                    _pair(old.dilation), bias=old.bias is not None, padding_mode=old.padding_mode,
                     device=old.weight.device, dtype=old.weight.dtype)
     if old.weight.device.type != "meta":
         with torch.no_grad():
             new.weight.copy_(adapt_input_weight(old.weight, in_channels))
-            if old.bias is not None:
+            if old.bias is not None and new.bias is not None:
                 new.bias.copy_(old.bias)
     parent, _, name = path.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, name, new)
     return model
 
 
-def adapt_state_for_input(state: dict[str, torch.Tensor], model: nn.Module) -> tuple[dict[str, torch.Tensor], str | None]:
+def adapt_state_for_input(
+    state: dict[str, torch.Tensor], model: nn.Module
+) -> tuple[dict[str, torch.Tensor], str | None]:
     """``state`` with its first-convolution weight adapted to ``model``'s input channels when
     they differ (pretrained RGB weights into an N-channel model); and a sentence saying so."""
-    path = first_conv_path(model)
-    key = f"{path}.weight" if path else None
-    if key is None or key not in state:
+    found = _first_conv(model)
+    if found is None or f"{found[0]}.weight" not in state:
         return state, None
-    target = model.get_submodule(path).weight
+    path, conv = found
+    key, target = f"{path}.weight", conv.weight
     value = state[key]
     if value.ndim != 4 or value.shape[1] == target.shape[1] or value.shape[0] != target.shape[0] \
             or value.shape[2:] != target.shape[2:]:

@@ -11,7 +11,7 @@ import difflib
 import functools
 import math
 import os
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -24,13 +24,9 @@ TIMM_PREFIX = "timm:"
 INSTALL_HINT = "pip install 'tlgui[timm]'"
 
 
-def is_timm(name: str | None) -> bool:
-    return bool(name) and str(name).startswith(TIMM_PREFIX)
-
-
 def split_name(name: str) -> tuple[str, str | None]:
     """``timm:resnet18.a1_in1k`` -> (``resnet18``, ``a1_in1k``); no tag -> None."""
-    bare = name[len(TIMM_PREFIX):] if is_timm(name) else name
+    bare = name.removeprefix(TIMM_PREFIX)
     base, _, tag = bare.partition(".")
     return base, tag or None
 
@@ -108,7 +104,7 @@ def tie_distillation_head(model: nn.Module) -> nn.Module:
     at its random start and averaged it into every prediction. Made the same module, the
     output is the head applied to both tokens, averaged, and everything that trains, freezes,
     counts or exports the head covers all of it."""
-    classifiers = model.get_classifier()
+    classifiers = _classifier(model)
     if not isinstance(classifiers, (tuple, list)) or len(classifiers) < 2:
         return model
     first, extra = classifiers[0], {id(module) for module in classifiers[1:]}
@@ -119,13 +115,18 @@ def tie_distillation_head(model: nn.Module) -> nn.Module:
     return model
 
 
-def is_timm_model(model: nn.Module) -> bool:
-    return callable(getattr(model, "get_classifier", None)) and hasattr(model, "pretrained_cfg")
+class _TimmModel(Protocol):
+    def get_classifier(self) -> nn.Module | tuple[nn.Module, ...] | list[nn.Module]: ...
+
+
+def _classifier(model: nn.Module) -> nn.Module | tuple[nn.Module, ...] | list[nn.Module]:
+    """timm's ``model.get_classifier()``: a method of every timm model that ``nn.Module``'s typing lacks."""
+    return cast(_TimmModel, model).get_classifier()
 
 
 def timm_head_path(model: nn.Module) -> str | None:
     """Dotted path of ``model.get_classifier()`` (the first one, for distilled models)."""
-    classifier = model.get_classifier()
+    classifier = _classifier(model)
     if isinstance(classifier, (tuple, list)):
         classifier = classifier[0]
     for path, module in model.named_modules():

@@ -18,10 +18,8 @@ from tlgui.core.data.image_kind import (
     probe_kind,
 )
 from tlgui.core.data.sources import ImageSet
-from tlgui.core.models.timm_zoo import is_timm, timm_preprocessing
-from tlgui.core.models.zoo import SMALLCNN, default_preprocessing
-
-SMALLCNN_SIZES = (28, 64)  # smallcnn's automatic size: the images' own, within these bounds
+from tlgui.core.models.registry import family_for
+from tlgui.core.models.zoo import default_preprocessing
 
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
@@ -64,7 +62,8 @@ def choose_inputs(config: TrainConfig, weights, train_set: ImageSet, messages: l
             return int(ckpt.get("in_channels", 3)), prep
         messages.append("the source model's input rules do not fit these images; choosing them afresh")
     arrays = kind.arrays or select is not None
-    if config.model == SMALLCNN:
+    family = family_for(config.model)
+    if family.FOLLOWS_DATA_CHANNELS:
         in_channels = channels if arrays or kind.deep else detect_channels(train_set)
     else:
         in_channels = 3 if channels in (1, 3) else channels
@@ -75,8 +74,9 @@ def choose_inputs(config: TrainConfig, weights, train_set: ImageSet, messages: l
     if arrays:
         prep.source_dtype, prep.source_channels = kind.dtype, kind.channels
     prep.intensity = _intensity(config, kind)
-    if config.model == SMALLCNN and not (prep.deep or arrays):
-        prep.mean, prep.std = [0.5] * in_channels, [0.5] * in_channels
+    if family.FOLLOWS_DATA_CHANNELS and not (prep.deep or arrays):
+        # pictures keep the family's own normalisation, one value per channel taken
+        prep.mean, prep.std = prep.mean[:1] * in_channels, prep.std[:1] * in_channels
     elif prep.deep or in_channels != 3 or select is not None:
         prep.mean, prep.std = [], []  # standardised on the training images (fit_statistics)
     _describe(prep, kind, select, train_set, messages)
@@ -99,7 +99,9 @@ def fit_statistics(prep: Preprocessing, train_set: ImageSet, train_idx, seed: in
 
 
 def _numbers(prep: Preprocessing) -> list[int]:
-    return [c + 1 for c in prep.channel_select] if prep.channel_select else list(range(1, 1 + (prep.source_channels or prep.channels)))
+    if prep.channel_select:
+        return [c + 1 for c in prep.channel_select]
+    return list(range(1, 1 + (prep.source_channels or prep.channels)))
 
 
 def _fits(prep: Preprocessing, kind: ImageKind, select, config: TrainConfig) -> bool:
@@ -111,19 +113,25 @@ def _fits(prep: Preprocessing, kind: ImageKind, select, config: TrainConfig) -> 
 
 
 def _base_preprocessing(config: TrainConfig, weights, kind: ImageKind, messages: list[str]) -> Preprocessing:
-    if is_timm(config.model):
-        return timm_preprocessing(config.model, weights.pretrained_cfg, config.image_size)
-    if config.model != SMALLCNN or config.image_size is not None:
-        return default_preprocessing(config.model, weights.entry, config.image_size)
-    low, high = SMALLCNN_SIZES
+    """The family's preprocessing for these weights, at --image-size, else the family's automatic
+    size (the images' own, within bounds), else the weights' own size."""
+    bounds = family_for(config.model).AUTO_SIZE
+    size = config.image_size
+    if size is None and bounds is not None:
+        size = _automatic_size(config.model, bounds, kind, messages)
+    return default_preprocessing(config.model, weights.entry, size, weights.pretrained_cfg)
+
+
+def _automatic_size(model: str, bounds: tuple[int, int], kind: ImageKind, messages: list[str]) -> int:
+    low, high = bounds
     side = min(kind.width, kind.height) or low
     size = min(max(side, low), high)
     if side > high:
-        messages.append(f"image size: {size} px (the images are {side} px; smallcnn's automatic size is at most "
+        messages.append(f"image size: {size} px (the images are {side} px; {model}'s automatic size is at most "
                         f"{high} px; --image-size changes it)")
-    elif side >= low and side != 28:
+    elif side > low:
         messages.append(f"image size: {size} px, the images' own size")
-    return default_preprocessing(config.model, weights.entry, size)
+    return size
 
 
 def choose_augmentation(augment: str, kind: ImageKind, messages: list[str], freeze: str = "none") -> str:
@@ -145,7 +153,7 @@ def _intensity(config: TrainConfig, kind: ImageKind) -> dict:
     mode, window = parse_intensity(config.intensity)
     if mode == "auto":
         mode = "dataset" if kind.deep else "none"
-    if mode == "fixed":
+    if mode == "fixed" and window is not None:
         return {"mode": "fixed", "low": [window[0]], "high": [window[1]]}
     return {"mode": mode}
 

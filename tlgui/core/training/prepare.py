@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,23 +28,22 @@ from tlgui.core.data.grouping import leak_free_split
 from tlgui.core.data.sources import ImageSet
 from tlgui.core.data.split import stratified_subset
 from tlgui.core.library.aliases import is_weights_alias, resolve_weights_alias
+from tlgui.core.library.default_weights import find_default_weights
 from tlgui.core.library.integrity import check_named_checksum
-from tlgui.core.library.local import default_weights_path
-from tlgui.core.library.timm_weights import (
-    check_safetensors_fit,
-    find_timm_weights,
-    pretrained_cfg_near,
-)
+from tlgui.core.library.timm_weights import check_safetensors_fit, pretrained_cfg_near
 from tlgui.core.models.checkpoint import is_tlgui_checkpoint
 from tlgui.core.models.device import resolve_device
+from tlgui.core.models.families import WeightKind
 from tlgui.core.models.layers import FreezePlan, FreezeReport, apply_freeze
 from tlgui.core.models.safe_load import is_safetensors, safe_load
 from tlgui.core.models.state_dicts import extract_state_dict, load_into_model
-from tlgui.core.models.timm_zoo import is_timm
 from tlgui.core.models.zoo import build_model, check_architecture, find_head_path, weight_entries
 from tlgui.core.results.run_split import SplitRow, split_rows, stored_indices
 from tlgui.core.training.inputs import choose_inputs, detect_channels, fit_statistics
 from tlgui.core.training.precision import PrecisionChoice, resolve_precision, use_channels_last
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 __all__ = ["Prepared", "WeightSource", "detect_channels", "prepare"]
 
@@ -53,11 +52,11 @@ __all__ = ["Prepared", "WeightSource", "detect_channels", "prepare"]
 class WeightSource:
     """What --weights resolved to."""
 
-    kind: str  # "none" | "torchvision" | "timm" | "tlgui" | "state_dict"
+    kind: WeightKind
     path: str | None = None
     state: dict[str, torch.Tensor] | None = None
     checkpoint: dict[str, Any] | None = None
-    entry: Any = None  # torchvision weights enum member, when known
+    entry: WeightsEnum | None = None  # torchvision weights enum member, when known
     description: str = "random initialisation"
     pretrained_cfg: dict[str, Any] | None = None  # timm weights: their preprocessing
 
@@ -98,14 +97,11 @@ def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control
     spec = (config.weights or "none").strip()
     if spec == "none":
         return WeightSource("none")
-    if spec == "default" and is_timm(config.model):
-        found = find_timm_weights(config.model)
-        state = extract_state_dict(safe_load(found.path), found.path)
-        return WeightSource("timm", str(found.path), state, None, None, found.description, found.pretrained_cfg)
     if spec == "default":
-        path, entry = default_weights_path(config.model)
-        state = extract_state_dict(safe_load(path), path)
-        return WeightSource("torchvision", str(path), state, None, entry, f"torchvision {entry.name} ({path.name})")
+        found = find_default_weights(config.model)
+        state = extract_state_dict(safe_load(found.path), found.path)
+        return WeightSource(found.kind, str(found.path), state, None, found.entry, found.description,
+                            found.pretrained_cfg or None)
     if is_weights_alias(spec):  # e.g. demo:source, registered by the demo workflow
         spec = str(resolve_weights_alias(spec, config.model, emit, control))
     path = Path(spec).expanduser()
@@ -122,10 +118,10 @@ def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control
     state = extract_state_dict(obj, path)
     if is_safetensors(path):
         check_safetensors_fit(config.model, state, path)
-    if is_timm(config.model):
-        return WeightSource("state_dict", str(path), state, None, None, f"weight file {path.name}", pretrained_cfg_near(path))
+    # torchvision files are known by name; timm files carry their pretrained_cfg beside them
     entry = next((e for e in weight_entries(config.model) if e.url.rsplit("/", 1)[-1] == path.name), None)
-    return WeightSource("state_dict", str(path), state, None, entry, f"weight file {path.name}")
+    return WeightSource("state_dict", str(path), state, None, entry, f"weight file {path.name}",
+                        pretrained_cfg_near(path) or None)
 
 
 def _split_indices(config: TrainConfig, train_set, val_set, stored=None, messages=None):
@@ -133,7 +129,9 @@ def _split_indices(config: TrainConfig, train_set, val_set, stored=None, message
     resume), else a new leak-free one (sub-folder groups and copies on one side)."""
     if stored is not None:
         train_idx = stored_indices(train_set, config.data, stored, "train", config.out)
-        val_source, val_spec = (val_set, config.val_data) if val_set is not None else (train_set, config.data)
+        # a validation set is opened from --val-data only
+        val_source, val_spec = (val_set, config.val_data or config.data) if val_set is not None else (
+            train_set, config.data)
         val_idx = stored_indices(val_source, val_spec, stored, "val", config.out)
         return train_idx, val_idx
     labels = train_set.labels
@@ -203,12 +201,15 @@ def open_sources(config: TrainConfig, emit: Callable[[object], None]) -> _Source
     emit(Stage("data", f"Opening {config.data}"))
     train_set = open_source(config.data, config.split)
     val_set = open_source(config.val_data, config.val_split_name) if config.val_data else None
-    sets = [(train_set, config.data)] + ([(val_set, config.val_data)] if val_set is not None else [])
+    sets: list[tuple[ImageSet, str]] = [(train_set, config.data)]
+    if val_set is not None and config.val_data:
+        sets.append((val_set, config.val_data))
     sha, corrected = correct_sets(config.corrections, config.corrections_sha256, sets, config.out or None)
     config.corrections_sha256 = sha  # recorded in config.json; a resume checks the file is unchanged
     classes = list(train_set.classes)
     if len(classes) < 2:
-        raise DataError(f"{config.data} has only one class ({classes[0] if classes else 'none'}); at least 2 are needed")
+        only = classes[0] if classes else "none"
+        raise DataError(f"{config.data} has only one class ({only}); at least 2 are needed")
     messages = list(train_set.warnings) + (list(val_set.warnings) if val_set else []) + corrected
     skipped = list(train_set.skipped) + (list(val_set.skipped) if val_set else [])
     if skipped:

@@ -339,8 +339,9 @@ class RankPanel(QWidget):
         width = self.chart.getPlotItem().vb.width() or 0.85 * self.chart.width()
         room = max(48, int(width / max(1, len(scored))) - 8)
         metrics = QFontMetrics(axis.style.get("tickFont") or self.chart.font())
-        names = [_short(c.weights) if c.model == "smallcnn" else f"{c.model.removeprefix('timm:')} {_short(c.weights)}"
-                 for c in scored]
+        from tlgui.core.models.registry import family_for
+
+        names = [" ".join(filter(None, (family_for(c.model).short_name(c.model), _short(c.weights)))) for c in scored]
         axis.setTicks([[(i, metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, room))
                         for i, name in enumerate(names)]])
         self.chart.setXRange(-0.6, len(scored) - 0.4, padding=0)

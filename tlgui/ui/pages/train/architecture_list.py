@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tlgui.core.models.zoo import SMALLCNN, architecture_info, family_of, list_architectures
+from tlgui.core.models.registry import browser_of, family_rank
+from tlgui.core.models.zoo import architecture_info, family_of, list_architectures
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -48,6 +49,7 @@ class QuietChoice:
     pick: ``_quiet`` tells the selection slot to emit nothing meanwhile. Needs ``view``."""
 
     _quiet = False
+    view: QTreeView
 
     def _show_quietly(self, proxy: QModelIndex) -> None:
         """Make ``proxy`` current and visible, or clear the selection when it is invalid."""
@@ -80,7 +82,7 @@ class _ArchitectureFilter(QSortFilterProxyModel):
             self._words = text.lower().split()
             self.invalidateFilter()
 
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
+    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         haystack = self.sourceModel().index(row, 0, parent).data(SEARCH_ROLE)
         if haystack is None:  # a family row: shown when one of its models is
             return not self._words
@@ -91,10 +93,11 @@ def _architecture_model(parent) -> QStandardItemModel:
     model = QStandardItemModel(0, 3, parent)
     model.setHorizontalHeaderLabels(["Model", "Parameters", "Input"])
     families: dict[str, QStandardItem] = {}
-    # families in name order (smallcnn first); inside a family, smallest model first
+    # model families in registry order (smallcnn before torchvision), their groups in name order;
+    # inside a group, smallest model first
     names = sorted(
-        list_architectures(),
-        key=lambda n: (n != SMALLCNN, family_of(n).lower(), architecture_info(n).num_params, n),
+        (n for n in list_architectures() if browser_of(n) == ArchitectureList.BROWSER),
+        key=lambda n: (family_rank(n), family_of(n).lower(), architecture_info(n).num_params, n),
     )
     for name in names:
         family = family_of(name)
@@ -129,6 +132,7 @@ def _architecture_model(parent) -> QStandardItemModel:
 class ArchitectureList(QuietChoice, QWidget):
     """Search box over a family-grouped list; ``chosen`` fires only for user picks."""
 
+    BROWSER = "torchvision"  # the families whose BROWSER this is are listed here
     chosen = Signal(str)
 
     def __init__(self, parent=None):

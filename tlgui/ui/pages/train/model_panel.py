@@ -22,49 +22,19 @@ from PySide6.QtWidgets import (
 )
 
 from tlgui import paths
-from tlgui.core.base.errors import WeightsError
-from tlgui.core.library.local import find_local_weights, weight_file_name, weight_search_dirs
-from tlgui.core.models.timm_zoo import is_timm
-from tlgui.core.models.zoo import (
-    SMALLCNN,
-    architecture_info,
-    check_architecture,
-    default_weight_entry,
-)
-from tlgui.ui.base.background import Job, TaskRunner
+from tlgui.core.library.default_weights import locate_default_weights
+from tlgui.core.models.registry import family_for
+from tlgui.core.models.zoo import SMALLCNN, architecture_info
+from tlgui.ui.base.background import TaskRunner
 from tlgui.ui.base.choices import ModelChoice
 from tlgui.ui.pages.train.architecture_list import ArchitectureList
+from tlgui.ui.pages.train.earlier_models import find_model_files, read_model_files
 from tlgui.ui.pages.train.timm_list import TimmArchitectureList
+
+__all__ = ["ModelPanel", "find_local_weights_for", "find_model_files"]
 
 _OK = "color: #1b7a2f;"
 _MISSING = "color: #a14a00;"
-
-
-def find_model_files() -> list[Path]:
-    """model.pt files of earlier runs and of the app's model library, newest first."""
-    found: list[Path] = []
-    for folder, patterns in ((paths.runs_dir(), ("*/model.pt",)), (paths.models_dir(), ("*/model.pt", "*.pt"))):
-        if folder.is_dir():
-            for pattern in patterns:
-                found.extend(p for p in folder.glob(pattern) if p.is_file())
-    return sorted(set(found), key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def _read_model_files(job: Job) -> list[tuple[str, str, str, int]]:
-    """(path, display name, architecture, number of classes) per readable model file."""
-    from tlgui.core.models.checkpoint import load_checkpoint
-
-    rows = []
-    for path in find_model_files():
-        if job.cancelled():
-            break
-        try:
-            ckpt = load_checkpoint(path)
-        except Exception:  # noqa: BLE001 - unreadable files are simply not offered
-            continue
-        name = path.parent.name if path.name == "model.pt" else path.stem
-        rows.append((str(path), name, str(ckpt["architecture"]), len(ckpt["classes"])))
-    return rows
 
 
 class ModelPanel(QWidget):
@@ -150,7 +120,7 @@ class ModelPanel(QWidget):
         self.search = self.architectures.search
         self.list = self.architectures.view
         self.timm_architectures = TimmArchitectureList()
-        self.timm_architectures.chosen.connect(self._on_timm_chosen)
+        self.timm_architectures.chosen.connect(self._on_architecture_chosen)
         self.source_tabs = QTabWidget()
         self.source_tabs.setObjectName("modelSourceTabs")
         self.source_tabs.addTab(self.architectures, "torchvision")
@@ -192,7 +162,7 @@ class ModelPanel(QWidget):
         self.run_combo.addItem("Looking for earlier runs…")
         self.radio_run.setEnabled(self._weights_is_run())
         self._runner.cancel_all()
-        self._runner.start(_read_model_files, self._on_runs_read, self._on_runs_failed, name="find-runs")
+        self._runner.start(read_model_files, self._on_runs_read, self._on_runs_failed, name="find-runs")
 
     def runs(self) -> list[tuple[str, str, str, int]]:
         """(path, name, architecture, classes) of the model files found so far."""
@@ -207,27 +177,27 @@ class ModelPanel(QWidget):
 
     # ------------------------------------------------------------------ architecture
 
+    def _browsers(self) -> dict[str, ArchitectureList | TimmArchitectureList]:
+        """Each architecture list by the name families give for it (their ``BROWSER``)."""
+        return {ArchitectureList.BROWSER: self.architectures, TimmArchitectureList.BROWSER: self.timm_architectures}
+
     def _select_architecture(self, name: str) -> None:
-        if is_timm(name):
-            check_architecture(name)  # raises ModelError naming close matches
-            self.architectures.clear_choice()
-            self.timm_architectures.select(name)
-            self.source_tabs.setCurrentWidget(self.timm_architectures)
-        else:
-            self.architectures.select(name)
-            self.timm_architectures.clear_selection()
-            self.source_tabs.setCurrentWidget(self.architectures)
+        shown = self._browsers()[family_for(name).BROWSER]
+        shown.select(name)  # raises ModelError naming close matches
+        self._clear_other_lists(name)
+        self.source_tabs.setCurrentWidget(shown)
         self._arch = name
 
-    @Slot(str)
-    def _on_timm_chosen(self, name: str) -> None:
-        self.architectures.clear_choice()  # one architecture is chosen, in one of the lists
-        self._on_architecture_chosen(name)
+    def _clear_other_lists(self, name: str) -> None:
+        """One architecture is chosen, in the list its family names."""
+        shown = self._browsers()[family_for(name).BROWSER]
+        for browser in self._browsers().values():
+            if browser is not shown:
+                browser.clear_choice()
 
     @Slot(str)
     def _on_architecture_chosen(self, name: str) -> None:
-        if not is_timm(name):
-            self.timm_architectures.clear_selection()
+        self._clear_other_lists(name)
         if name != self._arch:
             self._arch = name
             self._fit_weights_to_architecture()
@@ -235,10 +205,11 @@ class ModelPanel(QWidget):
 
     def _fit_weights_to_architecture(self) -> None:
         """Keep the weight choice meaningful for the new architecture."""
-        if self._weights == "demo:source" and self._arch != SMALLCNN:
+        alias = family_for(self._arch).STARTING_ALIAS
+        if self._weights == "demo:source" and alias != "demo:source":
             self._weights = "default" if find_local_weights_for(self._arch) else "none"
-        elif self._weights == "default" and self._arch == SMALLCNN:
-            self._weights = "demo:source"
+        elif self._weights == "default" and alias is not None:
+            self._weights = alias
         elif self._weights_is_run():
             run = self._run_for(self._weights)
             if run is not None and run[2] != self._arch:
@@ -350,59 +321,31 @@ class ModelPanel(QWidget):
         self._on_runs_read([])
 
     def _update_pretrained_status(self) -> None:
-        has_demo = self._arch == SMALLCNN
+        """The demo radio for a family made to start from it; whether its published weights are here."""
+        has_demo = family_for(self._arch).STARTING_ALIAS == "demo:source"
         self.radio_demo.setVisible(has_demo)
-        if has_demo:
+        local = locate_default_weights(self._arch)
+        if not local.published and has_demo:  # nothing published: point to what it starts from instead
             self.radio_default.setEnabled(False)
-            self.pretrained_status.setText("smallcnn has no published ImageNet weights; use the demo source model.")
+            self.pretrained_status.setText(f"{local.status}; use the demo source model.")
             self.pretrained_status.setStyleSheet("")
             return
-        self.radio_default.setEnabled(True)
-        if is_timm(self._arch):
-            self._update_timm_status()
-            return
-        entry = default_weight_entry(self._arch)
-        if entry is None:
+        if not local.published:
             self.radio_default.setEnabled(self._weights == "default")
-            self.pretrained_status.setText(f"torchvision publishes no pretrained weights for {self._arch}.")
+            self.pretrained_status.setText(f"{local.status}.")
             self.pretrained_status.setStyleSheet(_MISSING)
             return
-        found = find_local_weights(entry)
-        if found is not None:
-            self.pretrained_status.setText("Pretrained ImageNet weights: available offline")
-            self.pretrained_status.setToolTip(str(found))
-            self.pretrained_status.setStyleSheet(_OK)
-        else:
-            folder = weight_search_dirs()[0]
-            self.pretrained_status.setText(
-                f"Pretrained ImageNet weights: not on this computer "
-                f"(expected {weight_file_name(entry)} in {folder})"
-            )
-            self.pretrained_status.setToolTip(
-                "Searched: " + "; ".join(str(d) for d in weight_search_dirs())
-            )
-            self.pretrained_status.setStyleSheet(_MISSING)
-
-    def _update_timm_status(self) -> None:
-        from tlgui.core.library.timm_weights import find_timm_weights
-
-        try:
-            found = find_timm_weights(self._arch)
-        except WeightsError as exc:
-            self.pretrained_status.setText(f"Pretrained timm weights: {exc}")
-            self.pretrained_status.setToolTip("")
-            self.pretrained_status.setStyleSheet(_MISSING)
-            return
-        self.pretrained_status.setText(f"Pretrained weights: available offline ({found.short})")
-        self.pretrained_status.setToolTip(str(found.path))
-        self.pretrained_status.setStyleSheet(_OK)
+        self.radio_default.setEnabled(True)
+        self.pretrained_status.setText(local.status)
+        self.pretrained_status.setToolTip(local.detail)
+        self.pretrained_status.setStyleSheet(_OK if local.path is not None else _MISSING)
 
     # ------------------------------------------------------------------ feedback
 
     def _sync(self) -> None:
         info = architecture_info(self._arch)
-        default = "pretrained timm weights" if is_timm(self._arch) else "ImageNet weights"
-        weights = {"none": "random weights", "default": default, "demo:source": "the demo source model"}
+        weights = {"none": "random weights", "default": family_for(self._arch).WEIGHTS_LABEL,
+                   "demo:source": "the demo source model"}
         start = weights.get(self._weights)
         if start is None:
             run = self._run_for(self._weights)
@@ -419,12 +362,5 @@ class ModelPanel(QWidget):
 
 
 def find_local_weights_for(arch: str) -> Path | None:
-    if is_timm(arch):
-        from tlgui.core.library.timm_weights import find_timm_weights
-
-        try:
-            return find_timm_weights(arch).path
-        except WeightsError:
-            return None
-    entry = default_weight_entry(arch) if arch != SMALLCNN else None
-    return find_local_weights(entry) if entry is not None else None
+    """Where ``arch``'s published weights are on this computer (None: not here, or none published)."""
+    return locate_default_weights(arch).path

@@ -7,7 +7,7 @@ Hugging Face hub cache or timm weights imported into tlgui's library.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,11 +31,12 @@ def timm_weights_present() -> dict[str, str]:
     """Model name (``resnet18``) -> where its weights are: hub cache snapshots, then the library."""
     from tlgui.core.library.catalog import list_custom_weights
     from tlgui.core.library.hub_cache import hub_models_present
-    from tlgui.core.models.timm_zoo import is_timm, split_name
+    from tlgui.core.models.registry import browser_of
+    from tlgui.core.models.timm_zoo import split_name
 
     present = {name: str(snap.weights) for name, snap in hub_models_present().items()}
     for row in list_custom_weights():
-        if row.problem is None and is_timm(row.architecture):
+        if row.problem is None and row.architecture and browser_of(row.architecture) == TimmArchitectureList.BROWSER:
             present.setdefault(split_name(row.architecture)[0], row.path)
     return present
 
@@ -58,7 +59,7 @@ class _Filter(QSortFilterProxyModel):
             self._words, self._only_present = text.lower().split(), only_present
             self.invalidateFilter()
 
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
+    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
         index = self.sourceModel().index(row, 0, parent)
         if self._only_present and not index.data(PRESENT_ROLE):
             return False
@@ -69,6 +70,7 @@ class _Filter(QSortFilterProxyModel):
 class TimmArchitectureList(QuietChoice, QWidget):
     """Search box over timm's names; ``chosen`` fires only for user picks (``timm:NAME``)."""
 
+    BROWSER = "timm"  # the families whose BROWSER this is are listed here
     chosen = Signal(str)
 
     def __init__(self, parent=None):
@@ -158,9 +160,13 @@ class TimmArchitectureList(QuietChoice, QWidget):
         return self._proxy.mapFromSource(self._source_index(name))
 
     def select(self, name: str) -> None:
-        """Show ``name`` as chosen (clearing a filter that hides it); emits nothing."""
+        """Show ``name`` as chosen (clearing a filter that hides it); emits nothing. ModelError
+        naming close matches when timm cannot build it."""
         source = self._source_index(name)
         if not source.isValid():
+            from tlgui.core.models.zoo import check_architecture
+
+            check_architecture(name)  # raises for unknown names and when timm is not installed
             return
         self._current = name
         proxy = self._proxy.mapFromSource(source)
@@ -170,7 +176,8 @@ class TimmArchitectureList(QuietChoice, QWidget):
             proxy = self._proxy.mapFromSource(source)
         self._show_quietly(proxy)
 
-    def clear_selection(self) -> None:
+    def clear_choice(self) -> None:
+        """Nothing chosen here (the architecture was picked in another list); emits nothing."""
         self._current = ""
         self._show_quietly(QModelIndex())
 
