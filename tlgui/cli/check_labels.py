@@ -63,12 +63,12 @@ def config_for(args):
 
 def run(args) -> int:
     import tlgui.core.workflows  # noqa: F401  (registers --weights demo:source)
-    from tlgui.core.base.events import Message
+    from tlgui.core.base.events import Event, Message
     from tlgui.core.workflows.label_check import check_labels
 
     config = config_for(args)
 
-    def emit(event) -> None:
+    def emit(event: Event) -> None:
         if isinstance(event, Message) and event.level == "warning":
             print(f"warning: {event.text}", file=sys.stderr)
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tlgui.core.base.config import AUGMENTATIONS
 from tlgui.core.base.errors import ConfigError
+
+if TYPE_CHECKING:  # the events module is imported when a run starts, keeping --help fast
+    from tlgui.core.base.events import Event
 
 AUGMENT_HELP = ("random changes to training images: auto (the default: flip-rotate for microscopy-like images, "
                 "deeper than 8 bits or not 1 or 3 channels, unless --freeze backbone; none for pictures), none, "
@@ -132,10 +136,12 @@ def _resume_config(args: argparse.Namespace, overrides: dict):
 
 
 class _Printer:
+    """The run's events as lines on stdout (none when quiet)."""
+
     def __init__(self, quiet: bool):
         self.quiet = quiet
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: Event) -> None:
         from tlgui.core.base.events import EpochStats, Message, RunStarted
 
         if self.quiet:

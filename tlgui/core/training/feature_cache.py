@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from tlgui.core.base.events import Message, Stage
+from tlgui.core.base.events import Emit, Message, Stage
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.training.augment import augment_batch
 from tlgui.core.training.feature_store import feature_key, load_features, save_features, usable
@@ -210,7 +211,7 @@ class CacheOutcome:
     not_used: str = ""  # why these features cannot be cached; "" when cached, not head-only, or stopped
 
 
-def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, should_stop,
+def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit: Emit, should_stop: Callable[[], bool],
                         adapt_bn: tuple[str, ...] | None = None) -> FeatureCache | None:
     """Run the frozen backbone once over training and validation images; None when the cache
     does not apply (not head-only, the model does more after its head, too big) or on stop.
@@ -219,7 +220,7 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
     return cache_features(prepared, generator, emit, should_stop, adapt_bn).cache
 
 
-def cache_features(prepared: Prepared, generator: torch.Generator, emit, should_stop,
+def cache_features(prepared: Prepared, generator: torch.Generator, emit: Emit, should_stop: Callable[[], bool],
                    adapt_bn: tuple[str, ...] | None = None) -> CacheOutcome:
     """:func:`build_feature_cache`, with why the cache was not used (the rank names it)."""
     config = prepared.config

@@ -21,7 +21,7 @@ from torch import nn
 
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError
-from tlgui.core.base.events import Stage
+from tlgui.core.base.events import Emit, Stage, ignore
 from tlgui.core.models.inference import batched_logits, to_model_input
 from tlgui.core.training.feature_cache import (
     Features,
@@ -81,11 +81,11 @@ def check_config(data: str, model: str, weights: str, val_data: str | None = Non
     return TrainConfig(data=data, model=model, weights=weights, val_data=val_data, freeze=freeze, **extra)
 
 
-def check_labels(config: TrainConfig, folds: int = 5, emit: Callable[[object], None] | None = None,
+def check_labels(config: TrainConfig, folds: int = 5, emit: Emit | None = None,
                  should_stop=None) -> LabelCheck:
     """Out-of-fold probabilities for every image of ``config.data`` (and ``val_data``), then
     confident learning. Raises TlguiError for bad data, model or weights."""
-    emit = emit or (lambda _event: None)
+    emit = emit or ignore
     if folds < 2:
         raise DataError(f"--folds {folds}: at least 2 folds are needed")
     config = replace(config, augment="none", max_train_images=None)
@@ -162,7 +162,8 @@ def _head_folds(features: torch.Tensor, labels: np.ndarray, ids: np.ndarray, cla
     return best
 
 
-def _short_trainings(prepared: Prepared, labels: np.ndarray, ids: np.ndarray, emit, should_stop) -> np.ndarray:
+def _short_trainings(prepared: Prepared, labels: np.ndarray, ids: np.ndarray, emit: Emit,
+                     should_stop: Callable[[], bool]) -> np.ndarray:
     """K trainings of the model as prepared (frozen parts stay frozen), each scoring its held-out fold."""
     x_all = torch.cat([prepared.train_x, prepared.val_x])
     y_all = torch.from_numpy(labels)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,7 +25,7 @@ import torch
 
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, TlguiError
-from tlgui.core.base.events import Message, Stage
+from tlgui.core.base.events import Emit, Message, Stage, ignore
 from tlgui.core.base.files import atomic_save
 from tlgui.core.data.decode import decode_to_tensor
 from tlgui.core.data.kinds import unlabelled_folder as unlabelled
@@ -99,7 +98,7 @@ def _load(key: str) -> dict | None:
     return record if isinstance(record, dict) and record.get("format") == FORMAT else None
 
 
-def _save(key: str, record: dict, emit) -> None:
+def _save(key: str, record: dict, emit: Emit) -> None:
     folder = store_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -110,11 +109,11 @@ def _save(key: str, record: dict, emit) -> None:
     _trim(folder, keep=f"label-{key}.pt")
 
 
-def folder_features(folder, *, model=None, weights=None, run=None, emit: Callable[[object], None] | None = None,
+def folder_features(folder, *, model=None, weights=None, run=None, emit: Emit | None = None,
                     should_stop=None, batch_size: int = 64, **settings) -> FolderFeatures:
     """The features of every readable image under ``folder`` (see the module docstring).
     ``settings``: TrainConfig fields (device, precision, channels, intensity, stack, image_size)."""
-    emit = emit or (lambda _event: None)
+    emit = emit or ignore
     listing = unlabelled.list_images(folder)
     if not listing.files:
         raise TlguiError(f"{listing.root} holds no image files (at any depth)")
@@ -136,7 +135,7 @@ def folder_features(folder, *, model=None, weights=None, run=None, emit: Callabl
     return FolderFeatures(paths, x, skipped, len(listing.files), False, seconds, description)
 
 
-def _build(config: TrainConfig, images, device: torch.device, emit):
+def _build(config: TrainConfig, images, device: torch.device, emit: Emit):
     """(model, head path, preprocessing, precision, channels_last) as a head-only run builds them."""
     source = resolve_weights(config, emit)
     messages: list[str] = []
@@ -151,7 +150,7 @@ def _build(config: TrainConfig, images, device: torch.device, emit):
     return model, head_path, prep, resolve_precision(config.precision, device), use_channels_last(model), source
 
 
-def _extract(config: TrainConfig, listing, device, emit, should_stop, batch_size):
+def _extract(config: TrainConfig, listing, device, emit: Emit, should_stop, batch_size):
     images = unlabelled.image_set(listing)
     model, head_path, prep, precision, channels_last, source = _build(config, images, device, emit)
     capture = HeadInputs(model, head_path)

@@ -12,7 +12,7 @@ read here; :class:`LabelStore` writes it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.events import Emit, ignore
 from tlgui.core.workflows.label_estimate import (
     Estimate,
     cross_validated,
@@ -96,7 +97,7 @@ class _State:
     problems: list[str]
 
 
-def _state(data, labels_csv, classes, model, weights, run, emit, should_stop, settings) -> _State:
+def _state(data, labels_csv, classes, model, weights, run, emit: Emit, should_stop, settings) -> _State:
     folder = _folder(data)
     store = LabelStore(labels_csv, folder) if labels_csv else None
     features = folder_features(folder, model=model, weights=weights, run=run, emit=emit, should_stop=should_stop,
@@ -147,7 +148,7 @@ def _choose(strategy: str, state: _State) -> tuple[str, str]:
 
 def next_to_label(data, labels_csv, *, model=None, weights=None, run=None, n: int = 10, strategy: str = "auto",
                   classes: Iterable[str] | None = None, seed: int = 0, exclude: Iterable[str] = (),
-                  emit: Callable[[object], None] | None = None, should_stop=None,
+                  emit: Emit | None = None, should_stop=None,
                   feature_settings: dict | None = None) -> LabelQueue:
     """The ``n`` images to label next, best first, with the model's suggestion for each.
 
@@ -159,7 +160,7 @@ def next_to_label(data, labels_csv, *, model=None, weights=None, run=None, n: in
     if strategy not in STRATEGIES:
         raise DataError(f"unknown strategy {strategy!r} (choose {', '.join(STRATEGIES)})")
     started = time.perf_counter()
-    state = _state(data, labels_csv, classes, model, weights, run, emit or (lambda _e: None), should_stop,
+    state = _state(data, labels_csv, classes, model, weights, run, emit or ignore, should_stop,
                    feature_settings)
     with one_thread():
         return _queue(state, strategy, n, seed, exclude, started)
@@ -218,10 +219,10 @@ def _suggestion(state: _State, probs, index: int, picked: str) -> Suggestion:
 
 
 def ranked_for_class(data, labels_csv, cls: str, *, model=None, weights=None, run=None, limit: int = 200,
-                     emit=None, should_stop=None, feature_settings: dict | None = None) -> list[Suggestion]:
+                     emit: Emit | None = None, should_stop=None, feature_settings: dict | None = None) -> list[Suggestion]:
     """Unlabelled images sorted by the head's probability of ``cls``, best first (the review
     grid); empty while the model knows fewer than two classes. ``picked`` is "bulk"."""
-    state = _state(data, labels_csv, None, model, weights, run, emit or (lambda _e: None), should_stop,
+    state = _state(data, labels_csv, None, model, weights, run, emit or ignore, should_stop,
                    feature_settings)
     if cls not in state.classes:
         raise DataError(f"no class {cls!r} (the classes are {', '.join(state.classes) or 'none yet'})")
