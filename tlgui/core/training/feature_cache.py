@@ -15,10 +15,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from tlgui.core.base.events import Emit, Message, Stage
 from tlgui.core.models.inference import autocast_for, to_model_input
@@ -48,7 +49,7 @@ def trains_head_only(prepared: Prepared) -> bool:
 def ordered_batches(prepared: Prepared, train: bool, batch_size: int):
     """(uint8 images, labels) in a fixed order, from memory or from the lazy dataset."""
     x, y = (prepared.train_x, prepared.train_y) if train else (prepared.val_x, prepared.val_y)
-    if y is not None:
+    if x is not None and y is not None:  # held in memory
         for start in range(0, len(y), batch_size):
             yield x[start : start + batch_size], y[start : start + batch_size]
         return
@@ -65,6 +66,14 @@ def ordered_batches(prepared: Prepared, train: bool, batch_size: int):
 class Features:
     x: torch.Tensor  # the head module's inputs, float32, on the run's device
     y: torch.Tensor
+
+
+class _TimmModel(Protocol):
+    """The two methods of a timm model that give its head's input (``pre_logits``)."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor: ...
 
 
 class HeadInputs:
@@ -91,8 +100,9 @@ class HeadInputs:
             raise _Captured
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "pre_logits":
-            return self.model.forward_head(self.model.forward_features(x), pre_logits=True).detach()
+        if self.mode == "pre_logits":  # chosen only for a model that has timm's two methods
+            timm_model = cast(_TimmModel, self.model)
+            return timm_model.forward_head(timm_model.forward_features(x), pre_logits=True).detach()
         self.last = None
         handle = self.head.register_forward_pre_hook(self._hook)
         try:
@@ -115,7 +125,8 @@ def capture_features(prepared: Prepared, train: bool, views: int, augment: str, 
     model, device = prepared.model, prepared.device
     capture = capture or HeadInputs(model, prepared.head_path)
     model.eval()
-    parts, labels = [], []
+    parts: list[torch.Tensor] = []
+    labels: list[torch.Tensor] = []
     for _view in range(views):
         for x, y in ordered_batches(prepared, train, batch_size):
             if should_stop():
@@ -164,7 +175,8 @@ def adapt_batchnorm(prepared: Prepared, should_stop, batch_size: int = 64, paths
     pass over the training images (cumulative averages, nothing else changes). Returns the
     layers updated."""
     model = prepared.model
-    layers = [model.get_submodule(path) for path in (prepared.freeze.frozen_bn if paths is None else paths)]
+    layers = [layer for path in (prepared.freeze.frozen_bn if paths is None else paths)
+              if isinstance(layer := model.get_submodule(path), _BatchNorm)]  # what frozen_bn lists
     if not layers:
         return 0
     model.eval()

@@ -196,6 +196,8 @@ def _queue(state: _State, strategy: str, n: int, seed: int, exclude: Iterable[st
         picks = [(i, "typical") for i in pick_typical(x, state.labelled_index, pool, count, seed)]
     elif used == "random":
         picks = [(i, "random") for i in pick_random(pool, count, rng)]
+    elif probs is None:  # _choose picks margin only with labels of two classes, so a head is fitted
+        raise RuntimeError("margin picks need the fitted head's probabilities")
     else:
         picks = pick_margin(probs, pool, count, rng)
     suggestions = [_suggestion(state, probs, int(i), how) for i, how in picks]

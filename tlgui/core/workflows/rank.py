@@ -129,7 +129,7 @@ def _data_facts(config: RankConfig, emit: Emit) -> tuple[list[str], list[int]]:
 
 
 def _order(results: list[CandidateResult]) -> list[CandidateResult]:
-    scored = sorted((r for r in results if r.ok), key=lambda r: (-r.accuracy, -(r.logme or -1e300)))
+    scored = sorted((r for r in results if r.ok), key=lambda r: (-(r.accuracy or 0.0), -(r.logme or -1e300)))
     return scored + [r for r in results if not r.ok]
 
 

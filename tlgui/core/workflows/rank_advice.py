@@ -48,8 +48,8 @@ def previous_check(data: str, folders: list[Path] | None = None) -> dict[str, An
                 found.append((path.stat().st_mtime, str(path), report))
     if not found:
         return None
-    _, path, report = max(found)
-    return {**report, "path": path}
+    _, newest, report = max(found)
+    return {**report, "path": newest}
 
 
 def _check_words(check: dict[str, Any]) -> str:
