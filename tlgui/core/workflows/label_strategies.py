@@ -26,8 +26,8 @@ RANDOM_SHARE = 0.2  # margin: share of random picks
 NEIGHBOURS = 20  # typicality: nearest neighbours
 MIN_CLUSTER = 5  # TypiClust skips clusters smaller than this (when others remain)
 MAX_CLUSTERS = 500
-MAX_TYPICALITY = 2000
-INIT_ROWS = 4000  # k-means++ chooses its starting centres among this many rows  # typicality within a larger cluster is measured on a sample of this many
+MAX_TYPICALITY = 2000  # typicality within a larger cluster is measured on a sample of this many
+INIT_ROWS = 4000  # k-means++ chooses its starting centres among this many rows
 L2 = 1e-2  # on standardised features: a well-regularised head for a few labels
 
 

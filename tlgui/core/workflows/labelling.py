@@ -221,7 +221,8 @@ def _suggestion(state: _State, probs, index: int, picked: str) -> Suggestion:
 
 
 def ranked_for_class(data, labels_csv, cls: str, *, model=None, weights=None, run=None, limit: int = 200,
-                     emit: Emit | None = None, should_stop=None, feature_settings: dict | None = None) -> list[Suggestion]:
+                     emit: Emit | None = None, should_stop=None,
+                     feature_settings: dict | None = None) -> list[Suggestion]:
     """Unlabelled images sorted by the head's probability of ``cls``, best first (the review
     grid); empty while the model knows fewer than two classes. ``picked`` is "bulk"."""
     state = _state(data, labels_csv, None, model, weights, run, emit or ignore, should_stop,

@@ -86,7 +86,8 @@ def extract(config: TrainConfig, stop: threading.Event, emit: Emit) -> tuple[Any
     return prepared, outcome.cache, outcome.cache.reused
 
 
-def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Event, emit: Emit) -> CandidateResult | None:
+def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Event,
+                    emit: Emit) -> CandidateResult | None:
     """One candidate's scores, or its problem; None when stopped."""
     result = CandidateResult(candidate.model, candidate.weights, candidate.origin)
     try:

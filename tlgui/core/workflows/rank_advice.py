@@ -73,8 +73,8 @@ def strategy_for(candidate, counts: list[int], check: dict[str, Any] | None = No
     per_class, chance = _facts(counts)
     room = candidate.accuracy - chance
     if room < NEAR_CHANCE * (1 - chance):
-        strategy, reason = Strategy.SCRATCH, ("no backbone's features separate these classes much better than guessing, "
-                                       "so there is little to transfer")
+        strategy, reason = Strategy.SCRATCH, ("no backbone's features separate these classes much better than "
+                                              "guessing, so there is little to transfer")
     elif per_class < FEW_PER_CLASS:
         strategy, reason = Strategy.HEAD, ("with this few images per class, fine-tuning every layer tends to overfit; "
                                     "the head alone on these features is the safe choice")
