@@ -15,6 +15,15 @@ from tlgui.core.base.rank_scores import CandidateResult
 
 Level = Literal["info", "warning"]
 RunStatus = Literal["completed", "stopped", "failed"]
+RUN_STATUSES: tuple[RunStatus, ...] = ("completed", "stopped", "failed")
+
+
+def as_run_status(value: object) -> RunStatus:
+    """A status read back from JSON; ValueError for anything else."""
+    for status in RUN_STATUSES:
+        if value == status:
+            return status
+    raise ValueError(f"not a run status: {value!r}")
 
 
 @dataclass(frozen=True)

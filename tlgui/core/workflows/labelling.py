@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -35,6 +36,7 @@ from tlgui.core.workflows.label_hints import hint_for
 from tlgui.core.workflows.label_store import LabelStore, absolute_path
 from tlgui.core.workflows.label_strategies import (
     FEW_LABELS,
+    Pick,
     fit_head,
     pick_margin,
     pick_random,
@@ -55,13 +57,13 @@ class Suggestion:
     path: str
     suggested: str | None  # the model's class; None while the model knows no class
     confidence: float | None  # its probability
-    picked: str  # typical | margin | random
+    picked: Pick | Literal["bulk"]  # bulk: from the review grid of one class
 
 
 @dataclass
 class LabelQueue:
     next: list[Suggestion]  # best first
-    strategy: str  # the strategy used (typical, margin, random)
+    strategy: Pick  # the strategy used
     reason: str  # why, in plain words
     labelled: int  # usable labels on images of this folder
     total: int  # images in the folder (readable or not)
@@ -124,7 +126,7 @@ def _folder(data) -> str:
     return folder_of(data)
 
 
-def _choose(strategy: str, state: _State) -> tuple[str, str]:
+def _choose(strategy: str, state: _State) -> tuple[Pick, str]:
     """(strategy, reason in plain words)."""
     counts = np.bincount(state.labelled_y, minlength=len(state.classes)) if state.classes else np.zeros(0, int)
     known = int((counts > 0).sum())
@@ -193,7 +195,8 @@ def _queue(state: _State, strategy: str, n: int, seed: int, exclude: Iterable[st
     probs = predict(head, x) if head is not None else None
     count = min(int(n), int(pool.sum()))
     if used == "typical":
-        picks = [(i, "typical") for i in pick_typical(x, state.labelled_index, pool, count, seed)]
+        typical = pick_typical(x, state.labelled_index, pool, count, seed)
+        picks: list[tuple[int, Pick]] = [(i, "typical") for i in typical]
     elif used == "random":
         picks = [(i, "random") for i in pick_random(pool, count, rng)]
     elif probs is None:  # _choose picks margin only with labels of two classes, so a head is fitted
@@ -213,7 +216,7 @@ def _queue(state: _State, strategy: str, n: int, seed: int, exclude: Iterable[st
         {c: int(k) for c, k in zip(state.classes, counts, strict=True)})
 
 
-def _suggestion(state: _State, probs, index: int, picked: str) -> Suggestion:
+def _suggestion(state: _State, probs, index: int, picked: Pick | Literal["bulk"]) -> Suggestion:
     if probs is None:
         return Suggestion(state.features.paths[index], None, None, picked)
     best = int(np.argmax(probs[index]))

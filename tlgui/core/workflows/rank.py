@@ -21,7 +21,7 @@ import torch
 
 from tlgui.core.base.config import TrainConfig, parse_channels
 from tlgui.core.base.errors import TlguiError
-from tlgui.core.base.events import Emit, Message, Stage, ignore
+from tlgui.core.base.events import Emit, Message, RunStatus, Stage, ignore
 from tlgui.core.data.image_kind import probe_kind
 from tlgui.core.training.feature_cache import FeatureCache, Features, cache_features
 from tlgui.core.training.prepare import open_sources, prepare
@@ -146,7 +146,7 @@ def rank(config: RankConfig, emit: Emit | None = None,
         raise TlguiError("no pretrained backbones on this computer: download or import some "
                          "(tlgui weights), or name them with --models NAME[=WEIGHTS],...")
     results: list[CandidateResult] = []
-    status = "completed"
+    status: RunStatus = "completed"
     for index, candidate in enumerate(candidates, start=1):
         if stop.is_set():
             status = "stopped"

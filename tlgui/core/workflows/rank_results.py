@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from tlgui.core.base.events import RankProgress
+from tlgui.core.base.events import RankProgress, RunStatus, as_run_status
 from tlgui.core.base.rank_scores import CandidateResult
 from tlgui.core.base.strategy import Strategy
 
@@ -43,7 +43,7 @@ class Recommendation:
 
 @dataclass
 class RankResult:
-    status: str  # "completed" | "stopped"
+    status: RunStatus  # "completed" | "stopped"
     candidates: list[CandidateResult]
     recommendation: Recommendation
     classes: list[str] = field(default_factory=list)
@@ -63,5 +63,5 @@ class RankResult:
         candidates = [CandidateResult(**{k: v for k, v in c.items() if k in names}) for c in record["candidates"]]
         for c in candidates:
             c.strategy = None if c.strategy is None else Strategy(c.strategy)
-        return cls(str(record["status"]), candidates, Recommendation.from_json(record["recommendation"]),
+        return cls(as_run_status(record["status"]), candidates, Recommendation.from_json(record["recommendation"]),
                    list(record.get("classes", [])), int(record.get("images", 0)), float(record.get("seconds", 0.0)))
