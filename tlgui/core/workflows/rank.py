@@ -21,7 +21,7 @@ import torch
 
 from tlgui.core.base.config import TrainConfig, parse_channels
 from tlgui.core.base.errors import TlguiError
-from tlgui.core.base.events import Emit, Message, RunStatus, Stage, ignore
+from tlgui.core.base.events import Emit, Event, Message, RunStatus, Stage, ignore
 from tlgui.core.data.image_kind import probe_kind
 from tlgui.core.training.feature_cache import FeatureCache, Features, cache_features
 from tlgui.core.training.prepare import open_sources, prepare
@@ -140,7 +140,7 @@ def rank(config: RankConfig, emit: Emit | None = None,
     emit = emit or ignore
     stop = stop or threading.Event()
     started = time.perf_counter()
-    classes, counts = _data_facts(config, lambda event: None)  # listeners get RankProgress only
+    classes, counts = _data_facts(config, ignore)  # listeners get RankProgress only
     candidates = parse_models(config.models)
     if not candidates:
         raise TlguiError("no pretrained backbones on this computer: download or import some "
@@ -153,7 +153,7 @@ def rank(config: RankConfig, emit: Emit | None = None,
             break
         emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, "reading features"))
 
-        def forward(event, index=index, candidate=candidate):
+        def forward(event: Event, index: int = index, candidate: Candidate = candidate) -> None:
             if isinstance(event, Stage):
                 emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, event.detail))
 
