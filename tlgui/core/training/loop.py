@@ -188,7 +188,8 @@ def open_run(config: TrainConfig, emit: Emit, control: TrainControl, overwrite: 
     """Check the run folder, prepare data and model, and only then create or reopen the folder.
 
     The folder's ``.lock`` is taken before anything in it is read for use or changed, and
-    held by the returned state (:class:`RunFolder`): a second process gets a one-line refusal."""
+    held by the returned state (:class:`RunFolder`): a second process gets a one-line refusal.
+    Under torchrun only rank 0 touches the folder; every process prepares the same data."""
     folder = RunFolder.reserve(config, dist, default_run_name)
     try:
         return _open_locked(config, folder, emit, control, overwrite, resume, dist)
