@@ -5,7 +5,8 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    p = sub.add_parser("cache", help="show or clear the caches of decoded images and stored features, or limit the image cache")
+    p = sub.add_parser("cache",
+                       help="show or clear the caches of decoded images and stored features, or limit the image cache")
     p.add_argument("action", choices=("info", "clear", "limit"))
     p.add_argument("gb", nargs="?", type=float, help="with limit: the new limit in GB (0 turns the cache off)")
     p.set_defaults(func=run)
@@ -29,7 +30,8 @@ def run(args) -> int:
     if args.action == "limit" and args.gb is not None:
         return _set_limit(args.gb)
     count, size = cache_size_bytes()
-    print(f"{decode_cache_dir()}: {count:,} decoded image(s), {size / 1e6:.1f} MB; limit {limit_bytes() / 1024**3:g} GB")
+    print(f"{decode_cache_dir()}: {count:,} decoded image(s), {size / 1e6:.1f} MB; "
+          f"limit {limit_bytes() / 1024**3:g} GB")
     count, size = store_size()
     print(f"{store_dir()}: {count:,} stored feature set(s) (frozen backbone features of rank and head-only runs), "
           f"{size / 1e6:.1f} MB; limit {LIMIT_BYTES / 1024**3:g} GB")

@@ -21,9 +21,11 @@ def register(sub) -> None:
     p.add_argument("--val-data", help="separate validation images, checked too")
     p.add_argument("--model", help="architecture, e.g. resnet18 or timm:NAME")
     p.add_argument("--weights", help="none, default or a file; pretrained weights: the backbone stays frozen (fast)")
-    p.add_argument("--run", metavar="RUN_DIR", help="use a run's settings: model, weights, freezing, image handling, corrections")
+    p.add_argument("--run", metavar="RUN_DIR",
+                   help="use a run's settings: model, weights, freezing, image handling, corrections")
     p.add_argument("--folds", type=int, default=5, metavar="K", help="folds (default 5)")
-    p.add_argument("--epochs", type=int, help="epochs of each short training when the backbone is not frozen (default 5)")
+    p.add_argument("--epochs", type=int,
+                   help="epochs of each short training when the backbone is not frozen (default 5)")
     p.add_argument("--image-size", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -63,12 +65,12 @@ def config_for(args):
 
 def run(args) -> int:
     import tlgui.core.workflows  # noqa: F401  (registers --weights demo:source)
-    from tlgui.core.base.events import Message
+    from tlgui.core.base.events import Event, Message
     from tlgui.core.workflows.label_check import check_labels
 
     config = config_for(args)
 
-    def emit(event) -> None:
+    def emit(event: Event) -> None:
         if isinstance(event, Message) and event.level == "warning":
             print(f"warning: {event.text}", file=sys.stderr)
 

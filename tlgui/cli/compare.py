@@ -17,9 +17,11 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, help="training data (as for 'tlgui train')")
     p.add_argument("--val-data", help="separate validation data (otherwise a stratified split of --data)")
     p.add_argument("--model", required=True, help="architecture, e.g. smallcnn or resnet18")
-    p.add_argument("--weights", required=True, help="pretrained weights for head/finetune: default, demo:source or a file")
+    p.add_argument("--weights", required=True,
+                   help="pretrained weights for head/finetune: default, demo:source or a file")
     p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--strategies", default="scratch,head,finetune", help="comma-separated subset, in order (default all three)")
+    p.add_argument("--strategies", default="scratch,head,finetune",
+                   help="comma-separated subset, in order (default all three)")
     p.add_argument("--out", required=True, help="folder for the runs and compare.json/compare.png")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64)
@@ -27,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
     p.add_argument("--image-size", type=int)
-    p.add_argument("--split", choices=("train", "test"), default="train", help="split of --data for IDX/torchvision sources")
+    p.add_argument("--split", choices=("train", "test"), default="train",
+                   help="split of --data for IDX/torchvision sources")
     p.add_argument("--val-split", type=float, default=0.2, help="share held out for validation without --val-data")
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="adam")
     p.add_argument("--schedule", choices=("constant", "cosine", "onecycle"), default="cosine")
@@ -50,7 +53,8 @@ class _Printer:
         if isinstance(event, StrategyStarted):
             print(f"[{event.index}/{event.count}] {event.label} -> {event.run_dir}", flush=True)
         elif isinstance(event, EpochStats):
-            print(f"  epoch {event.epoch}/{event.epochs}  val_acc {event.val_accuracy:.3f}  ({event.seconds:.1f}s)", flush=True)
+            print(f"  epoch {event.epoch}/{event.epochs}  val_acc {event.val_accuracy:.3f}  ({event.seconds:.1f}s)",
+                  flush=True)
         elif isinstance(event, StrategyFinished):
             final = "n/a" if event.final_val_accuracy is None else f"{event.final_val_accuracy:.3f}"
             print(f"  {event.status}: final val_acc {final} in {event.seconds:.1f}s", flush=True)

@@ -33,7 +33,8 @@ def run_demo(out: Path, epochs: int | None = None, seed: int = 0, log=print) -> 
     result = run_comparison(demo_compare_config(str(out), epochs or DEMO_EPOCHS, seed), overwrite=True)
     strategies = {name: asdict(r) for name, r in result.strategies.items()}
     for name, r in strategies.items():
-        log(f"{name:<9} final val_acc {r['final_val_accuracy']:.3f}  best {r['best_val_accuracy']:.3f}  {r['seconds']:.1f}s")
+        log(f"{name:<9} final val_acc {r['final_val_accuracy']:.3f}  best {r['best_val_accuracy']:.3f}  "
+            f"{r['seconds']:.1f}s")
     return {
         "status": result.status,
         "strategies": strategies,

@@ -16,14 +16,17 @@ def register(sub) -> None:
     )
     p.add_argument("model", metavar="MODEL.pt|RUN_DIR")
     p.add_argument("--data", help="data to evaluate on (not with a RUN_DIR: a run brings its own)")
-    p.add_argument("--split", choices=("train", "test"), default="test", help="split for IDX/torchvision/demo sources (default test)")
+    p.add_argument("--split", choices=("train", "test"), default="test",
+                   help="split for IDX/torchvision/demo sources (default test)")
     p.add_argument("--corrections", metavar="FILE",
                    help="label corrections CSV path,label applied to --data (a run folder uses its own)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--csv", metavar="DIR", help="also write per_class.csv, confusion.csv, top_losses.csv, predictions.csv to DIR")
-    p.add_argument("--top-losses", type=int, default=5, metavar="K", help="show the K most confidently wrong images (default 5)")
+    p.add_argument("--csv", metavar="DIR",
+                   help="also write per_class.csv, confusion.csv, top_losses.csv, predictions.csv to DIR")
+    p.add_argument("--top-losses", type=int, default=5, metavar="K",
+                   help="show the K most confidently wrong images (default 5)")
     p.set_defaults(func=run)
 
 

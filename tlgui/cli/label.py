@@ -63,7 +63,7 @@ def run_next(args) -> int:
 
     import tlgui.core.workflows  # noqa: F401  (registers --weights demo:source)
     from tlgui.core.base.errors import ConfigError
-    from tlgui.core.base.events import Message
+    from tlgui.core.base.events import Event, Message
     from tlgui.core.data.kinds.unlabelled_folder import folder_of
     from tlgui.core.workflows.labelling import LabelStore, next_to_label
 
@@ -74,7 +74,7 @@ def run_next(args) -> int:
         print(f"note: no labels file at {labels} yet: starting from no labels", file=sys.stderr)
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
 
-    def emit(event) -> None:
+    def emit(event: Event) -> None:
         if isinstance(event, Message) and event.level == "warning":
             print(f"warning: {event.text}", file=sys.stderr)
 

@@ -19,7 +19,8 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, help="training data (as for 'tlgui train')")
     p.add_argument("--val-data", help="separate validation data (otherwise a stratified split of --data)")
     p.add_argument("--models", default="auto",
-                   help="auto (every pretrained backbone on this computer) and/or NAME or NAME=WEIGHTS, comma separated")
+                   help="auto (every pretrained backbone on this computer) and/or NAME or NAME=WEIGHTS, "
+                        "comma separated")
     p.add_argument("--folds", type=int, default=5, help="folds of the linear probe (default 5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tlgui.core.base.config import AUGMENTATIONS
 from tlgui.core.base.errors import ConfigError
+
+if TYPE_CHECKING:  # the events module is imported when a run starts, keeping --help fast
+    from tlgui.core.base.events import Event
 
 AUGMENT_HELP = ("random changes to training images: auto (the default: flip-rotate for microscopy-like images, "
                 "deeper than 8 bits or not 1 or 3 channels, unless --freeze backbone; none for pictures), none, "
@@ -23,12 +27,18 @@ def register(sub) -> None:
         "'tlgui train RUN_DIR/config.json' reruns a saved configuration.",
     )
     p.add_argument("config_file", nargs="?", metavar="CONFIG.json", help="rerun a saved config.json")
-    p.add_argument("--data", help="image folder (one sub-folder per class), IDX folder, CSV manifest, torchvision:NAME:ROOT, or demo:source / demo:target")
+    p.add_argument("--data",
+                   help="image folder (one sub-folder per class), IDX folder, CSV manifest, torchvision:NAME:ROOT, or "
+                        "demo:source / demo:target")
     p.add_argument("--val-data", help="separate validation data (otherwise a stratified split of --data)")
-    p.add_argument("--model", help="architecture: smallcnn, any torchvision name, or timm:NAME (see 'tlgui layers --list')")
-    p.add_argument("--weights", help="none (random), default (torchvision's from the torch hub cache; timm's from the Hugging Face hub cache), demo:source, or a file (.pth, .pt, .safetensors)")
+    p.add_argument("--model",
+                   help="architecture: smallcnn, any torchvision name, or timm:NAME (see 'tlgui layers --list')")
+    p.add_argument("--weights",
+                   help="none (random), default (torchvision's from the torch hub cache; timm's from the Hugging Face "
+                        "hub cache), demo:source, or a file (.pth, .pt, .safetensors)")
     p.add_argument("--freeze", help="none | backbone | upto:PATH | PATH1,PATH2,...")
-    p.add_argument("--bn-update-frozen", action="store_true", default=None, help="let frozen BatchNorm layers update their running statistics")
+    p.add_argument("--bn-update-frozen", action="store_true", default=None,
+                   help="let frozen BatchNorm layers update their running statistics")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=_lr, help="learning rate, or auto: a short range test picks it first "
@@ -40,19 +50,24 @@ def register(sub) -> None:
     p.add_argument("--schedule", choices=("constant", "cosine", "onecycle"))
     p.add_argument("--image-size", type=int)
     p.add_argument("--val-split", type=float)
-    p.add_argument("--split", choices=("train", "test"), help="split of --data for IDX/torchvision sources (default train)")
+    p.add_argument("--split", choices=("train", "test"),
+                   help="split of --data for IDX/torchvision sources (default train)")
     p.add_argument("--val-split-name", choices=("train", "test"), help="split of --val-data (default test)")
     p.add_argument("--augment", choices=AUGMENTATIONS, help=AUGMENT_HELP)
     p.add_argument("--no-group-split", dest="group_split", action="store_false", default=None,
                    help="split images one by one even when class folders hold sub-folders "
                         "(by default each sub-folder, e.g. a patient, stays on one side)")
-    p.add_argument("--channels", help="channels of the images the model uses: all (default), or numbers such as 2 or 1,2,3 (1-based)")
-    p.add_argument("--intensity", help="how raw values become model inputs: auto (default: dataset for data deeper than 8 bits), "
-                   "dataset (a window measured on the training images), image (each image stretched to its own range), "
-                   "none, or fixed:LO,HI")
-    p.add_argument("--stack", choices=("middle", "max"), help="how a z- or t-stack becomes one image: middle slice (default) or max projection")
+    p.add_argument("--channels",
+                   help="channels of the images the model uses: all (default), or numbers such as 2 or 1,2,3 (1-based)")
+    p.add_argument("--intensity",
+                   help="how raw values become model inputs: auto (default: dataset for data deeper than 8 bits), "
+                        "dataset (a window measured on the training images), image (each image stretched to its own "
+                        "range), none, or fixed:LO,HI")
+    p.add_argument("--stack", choices=("middle", "max"),
+                   help="how a z- or t-stack becomes one image: middle slice (default) or max projection")
     p.add_argument("--corrections", metavar="FILE",
-                   help="label corrections, a CSV path,label (label a class name or exclude); the image files are not changed")
+                   help="label corrections, a CSV path,label (label a class name or exclude); "
+                        "the image files are not changed")
     p.add_argument("--max-train-images", type=int, help="use at most this many training images (stratified)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
@@ -62,7 +77,8 @@ def register(sub) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="auto (default): bf16 autocast where the CPU/GPU does bf16 natively, else fp32")
     p.add_argument("--cache-views", type=int,
-                   help="head-only training with augmentation: augmented views per image in the feature cache (default 2)")
+                   help="head-only training with augmentation: augmented views per image in the feature cache "
+                        "(default 2)")
     p.add_argument("--head-epochs", type=int,
                    help="train the head alone for this many of the epochs (on cached features), then unfreeze "
                         "the layers --freeze leaves trainable (default 0)")
@@ -72,7 +88,8 @@ def register(sub) -> None:
     p.add_argument("--class-weights", choices=("none", "balanced"),
                    help="balanced: weight the loss by n / (classes * images of the class) from the training split")
     p.add_argument("--out", help="run folder to write (config.json, metrics.csv, summary.json, model.pt)")
-    p.add_argument("--overwrite", action="store_true", help="start again in --out, replacing the run there (finished or interrupted)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start again in --out, replacing the run there (finished or interrupted)")
     p.add_argument("--resume", action="store_true",
                    help="continue a stopped or interrupted run from its last completed epoch "
                         "(give RUN_DIR/config.json or --out RUN_DIR)")
@@ -83,7 +100,8 @@ def register(sub) -> None:
 _FIELDS = {
     "data": "data", "val_data": "val_data", "model": "model", "weights": "weights", "freeze": "freeze",
     "bn_update_frozen": "bn_update_frozen", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
-    "optimizer": "optimizer", "weight_decay": "weight_decay", "group_split": "group_split", "schedule": "schedule", "image_size": "image_size", "val_split": "val_split",
+    "optimizer": "optimizer", "weight_decay": "weight_decay", "group_split": "group_split", "schedule": "schedule",
+    "image_size": "image_size", "val_split": "val_split",
     "split": "split", "val_split_name": "val_split_name", "augment": "augment",
     "max_train_images": "max_train_images", "seed": "seed", "device": "device",
     "num_workers": "num_workers", "out": "out", "sync_bn": "sync_bn", "precision": "precision",
@@ -115,7 +133,8 @@ def config_from_args(args: argparse.Namespace):
         base = TrainConfig.load(args.config_file).to_dict()
         base.update(overrides)
         return TrainConfig.from_dict(base)
-    missing = [flag for flag, key in (("--data", "data"), ("--model", "model"), ("--out", "out")) if not overrides.get(key)]
+    required = (("--data", "data"), ("--model", "model"), ("--out", "out"))
+    missing = [flag for flag, key in required if not overrides.get(key)]
     if missing:
         raise ConfigError(f"missing {', '.join(missing)} (or give a saved config.json)")
     return TrainConfig.from_dict(overrides)
@@ -132,10 +151,12 @@ def _resume_config(args: argparse.Namespace, overrides: dict):
 
 
 class _Printer:
+    """The run's events as lines on stdout (none when quiet)."""
+
     def __init__(self, quiet: bool):
         self.quiet = quiet
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: Event) -> None:
         from tlgui.core.base.events import EpochStats, Message, RunStarted
 
         if self.quiet:

@@ -28,7 +28,8 @@ def register(sub) -> None:
 
     imp = actions.add_parser("import", help="copy a weight file into the library (verifies its checksum)")
     imp.add_argument("file", metavar="FILE")
-    imp.add_argument("--arch", metavar="NAME", help="the architecture, for weights that are not torchvision's published ones")
+    imp.add_argument("--arch", metavar="NAME",
+                     help="the architecture, for weights that are not torchvision's published ones")
     imp.add_argument("--json", action="store_true", help="print one JSON object")
     imp.set_defaults(func=run_import)
 
@@ -95,9 +96,10 @@ def run_list(args) -> int:
         note = f" ({c.problem})" if c.problem else ""
         print(f"custom: {what}{classes}  {_size(c.size_bytes)}  {c.path}{note}")
     for snap in hub:
-        where = snap.weights if snap.problem is None else f"(not usable: {snap.problem})"
-        size = _size(snap.weights.stat().st_size) if snap.problem is None else "-"
-        print(f"hub: {snap.architecture} ({snap.label})  {size}  {where}")
+        if snap.weights is not None and snap.problem is None:  # a usable snapshot has its weights file
+            print(f"hub: {snap.architecture} ({snap.label})  {_size(snap.weights.stat().st_size)}  {snap.weights}")
+        else:
+            print(f"hub: {snap.architecture} ({snap.label})  -  (not usable: {snap.problem})")
     if not hub:
         print(f"no timm weights in the Hugging Face hub cache ({hub_cache_dir()})")
     if not args.all:

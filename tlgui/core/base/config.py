@@ -59,7 +59,8 @@ class TrainConfig:
     val_split: float = 0.2
     split: str = "train"
     val_split_name: str = "test"  # split of --val-data for IDX/torchvision sources
-    augment: str = "auto"  # "auto": flip-rotate for microscopy-like images (deeper than 8 bits or not 1/3 channels), else none
+    # "auto": flip-rotate for microscopy-like images (deeper than 8 bits or not 1/3 channels), else none
+    augment: str = "auto"
     seed: int = 0
     device: str = "auto"
     num_workers: int = 0
@@ -124,7 +125,8 @@ class TrainConfig:
         if not (0 <= int(self.head_epochs) < int(self.epochs)):
             raise bad("--head-epochs", self.head_epochs, f"must be 0 or more and below --epochs ({self.epochs})")
         if int(self.head_epochs) and (self.freeze or "none").strip() == "backbone":
-            raise bad("--head-epochs", self.head_epochs, "needs layers to unfreeze afterwards, but --freeze is backbone")
+            raise bad("--head-epochs", self.head_epochs,
+                      "needs layers to unfreeze afterwards, but --freeze is backbone")
         if not (0 < float(self.layer_lr_decay) <= 1):
             raise bad("--layer-lr-decay", self.layer_lr_decay, "must be above 0 and at most 1 (1: one rate for all)")
         if self.class_weights not in CLASS_WEIGHTS:
@@ -214,7 +216,8 @@ def parse_channels(text: str | None, available: int | None = None) -> list[int] 
     try:
         chosen = [int(part) - 1 for part in text.replace(" ", "").split(",") if part]
     except ValueError:
-        raise ConfigError(f"invalid value for --channels: {text!r} (use all, or channel numbers like 2 or 1,2,3)") from None
+        raise ConfigError(f"invalid value for --channels: {text!r} "
+                          "(use all, or channel numbers like 2 or 1,2,3)") from None
     if not chosen or min(chosen) < 0 or len(set(chosen)) != len(chosen):
         raise ConfigError(f"invalid value for --channels: {text!r} (channel numbers start at 1, each once)")
     if available is not None and max(chosen) >= available:
@@ -229,7 +232,8 @@ def parse_intensity(text: str | None) -> tuple[str, list[float] | None]:
         try:
             low, high = (float(v) for v in text[6:].split(","))
         except ValueError:
-            raise ConfigError(f"invalid value for --intensity: {text!r} (use fixed:LO,HI, e.g. fixed:100,4095)") from None
+            raise ConfigError(f"invalid value for --intensity: {text!r} "
+                              "(use fixed:LO,HI, e.g. fixed:100,4095)") from None
         if not high > low:
             raise ConfigError(f"invalid value for --intensity: {text!r} (HI must be above LO)")
         return "fixed", [low, high]

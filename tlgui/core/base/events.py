@@ -1,13 +1,29 @@
-"""Small, immutable records that cross from the training loop to its listeners.
+"""Small records that cross from core's jobs (training, the transfer check, the rank) to their listeners.
 
 They hold plain Python numbers and strings only (never tensors), so they can be
-queued to another thread, printed by the CLI or stored by tests.
+queued to another thread, printed by the CLI or stored by tests. :data:`Event` names every
+kind core emits, and :data:`Emit` is the callback every job takes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from tlgui.core.base.rank_scores import CandidateResult
+
+Level = Literal["info", "warning"]
+RunStatus = Literal["completed", "stopped", "failed"]
+RUN_STATUSES: tuple[RunStatus, ...] = ("completed", "stopped", "failed")
+
+
+def as_run_status(value: object) -> RunStatus:
+    """A status read back from JSON; ValueError for anything else."""
+    for status in RUN_STATUSES:
+        if value == status:
+            return status
+    raise ValueError(f"not a run status: {value!r}")
 
 
 @dataclass(frozen=True)
@@ -15,7 +31,7 @@ class Message:
     """Something a person should read (a fresh head was made, files were skipped...)."""
 
     text: str
-    level: str = "info"  # "info" | "warning"
+    level: Level = "info"
 
 
 class Note(str):
@@ -24,9 +40,9 @@ class Note(str):
     Still a str (joined, searched, stored in JSON as before); a plain str is a note at "info".
     """
 
-    level: str
+    level: Level
 
-    def __new__(cls, text: str, level: str = "info") -> Note:
+    def __new__(cls, text: str, level: Level = "info") -> Note:
         note = super().__new__(cls, text)
         note.level = level
         return note
@@ -42,7 +58,7 @@ def warning(text: str) -> Note:
 
 def as_message(text: str) -> Message:
     """The Message for a note: its own level, or "info" for a plain str."""
-    return Message(str(text), getattr(text, "level", "info"))
+    return Message(str(text), text.level if isinstance(text, Note) else "info")
 
 
 @dataclass(frozen=True)
@@ -95,8 +111,50 @@ class EpochStats:
 
 
 @dataclass(frozen=True)
+class StrategyStarted:
+    """The transfer check starts one strategy; that run's own training events follow."""
+
+    name: str
+    label: str
+    index: int  # 1-based
+    count: int
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class StrategyFinished:
+    name: str
+    status: RunStatus
+    best_val_accuracy: float | None
+    final_val_accuracy: float | None
+    seconds: float
+
+
+@dataclass
+class RankProgress:
+    """One step of the rank: ``index`` of ``count`` candidates, what it is doing now."""
+
+    index: int
+    count: int
+    model: str
+    weights: str
+    text: str
+    done: CandidateResult | None = None  # set when this candidate is finished
+
+
+# Every record core's jobs emit. A union (not a base class), so a listener that handles each kind
+# can be checked for it; a new kind of event is added here.
+Event = Message | Stage | RunStarted | BatchStats | EpochStats | StrategyStarted | StrategyFinished | RankProgress
+Emit = Callable[[Event], None]
+
+
+def ignore(_event: Event) -> None:
+    """The listener of a job nobody watches."""
+
+
+@dataclass(frozen=True)
 class RunResult:
-    status: str  # "completed" | "stopped" | "failed"
+    status: RunStatus
     run_dir: str
     summary: dict[str, Any] = field(default_factory=dict)
     message: str = ""

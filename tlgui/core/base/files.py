@@ -76,7 +76,7 @@ def _atomic_target(path: Path) -> Path:
     return Path(tmp)
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> None:  # what write returns is unused
     """Call ``write(handle)`` on a temp file next to ``path`` and publish it durably.
 
     If ``write`` raises (a full disk, a bug, Ctrl+C) the temp file is removed and ``path``

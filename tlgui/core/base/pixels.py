@@ -1,18 +1,16 @@
 """What a pixel means: read an image file as it is, then make the model's input from it.
 
-Two steps, both driven by a plain ``prep`` dict (``Preprocessing.to_dict()``, stored in model.pt
+Two steps, both driven by a plain ``prep`` dict (a :class:`Prep`: ``Preprocessing.to_dict()``, stored in model.pt
 and in an exported bundle's preprocessing.json):
 
-1. :func:`read_any` reads a file. 8-bit pictures (JPEG, PNG, BMP...) come back as PIL images;
-   TIFF/OME-TIFF stacks (tifffile), 16-bit PNGs and ``.npy`` arrays as a :class:`RawImage`,
-   an array (C, H, W) in the file's own dtype with every channel. A z- or t-stack is reduced by
-   a stated rule; what was done is listed in ``RawImage.notes``.
-2. :func:`model_input` turns either into the uint8 array (C, crop, crop) the model's
-   normalisation expects: channel choice, the intensity window (raw value ``low`` -> 0,
-   ``high`` -> 255, per channel), resize and centre crop.
+1. :func:`read_any` reads a file. 8-bit pictures (JPEG, PNG, BMP...) come back as PIL images; TIFF/OME-TIFF
+   stacks (tifffile), 16-bit PNGs and ``.npy`` arrays as a :class:`RawImage`, an array (C, H, W) in the file's
+   own dtype with every channel. A z- or t-stack is reduced by a stated rule, listed in ``RawImage.notes``.
+2. :func:`model_input` turns either into the uint8 array (C, crop, crop) the model's normalisation expects:
+   channel choice, the intensity window (raw ``low`` -> 0, ``high`` -> 255, per channel), resize and centre crop.
 
-This file imports nothing from tlgui on purpose: the export bundle ships it beside its
-``predict.py``, so tlgui, its exports and the bundle run the same code.
+This file imports nothing from tlgui on purpose: the export bundle ships it beside its ``predict.py``, so
+tlgui, its exports and the bundle run the same code.
 """
 
 from __future__ import annotations
@@ -20,20 +18,43 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 from PIL import Image, ImageOps
+
+if TYPE_CHECKING:  # for type checkers only: the bundle that ships this file needs nothing but numpy and Pillow
+    from typing_extensions import NotRequired
 
 ARRAY_EXTENSIONS = frozenset({".tif", ".tiff", ".npy"})  # read as arrays, never through PIL
 STACK_RULES = ("middle", "max")  # how a z- or t-stack becomes one image
 INTENSITY_MODES = ("none", "dataset", "fixed", "image")
 MULTI_FILE_SEPARATOR = ";"  # one sample made of one file per channel: "a_dna.tif;a_bf.tif"
-RESAMPLE = {
-    "nearest": Image.Resampling.NEAREST,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-}
+RESAMPLE = {name: Image.Resampling[name.upper()] for name in ("nearest", "bilinear", "bicubic")}
 _MAX_CHANNELS = 64  # more "channels" than this is a stack axis we could not tell
+MAX_PIXELS = 90_000_000  # tlgui decodes at most this many pixels of one image
+
+
+class Intensity(TypedDict, total=False):
+    """Raw values -> 0..255: ``mode`` (one of INTENSITY_MODES); a window's ``low`` and ``high`` per channel."""
+    mode: str
+    low: list[float]
+    high: list[float]
+
+
+class Prep(TypedDict):
+    """``Preprocessing.to_dict()``, its fields; only the size and channels are in every model.pt, of any age."""
+    resize: int
+    crop: int
+    channels: int
+    mean: NotRequired[list[float]]
+    std: NotRequired[list[float]]
+    interpolation: NotRequired[str]  # a key of RESAMPLE
+    channel_select: NotRequired[list[int] | None]
+    intensity: NotRequired[Intensity]
+    source_dtype: NotRequired[str | None]
+    source_channels: NotRequired[int | None]
+    stack: NotRequired[str]  # one of STACK_RULES
 
 
 class PixelError(ValueError):
@@ -113,9 +134,6 @@ def as_raw_if_deep(image: Image.Image) -> Image.Image | RawImage:
             array = array.astype(np.uint16)
         return RawImage(np.ascontiguousarray(array)[None])
     return image
-
-
-MAX_PIXELS = 90_000_000  # tlgui decodes at most this many pixels of one image
 
 
 class TooManyPixels(PixelError):
@@ -230,7 +248,8 @@ def tiff_to_chw(data: np.ndarray, axes: str, stack: str = "middle") -> tuple[np.
 
 def _read_channel_files(paths: list[str], stack: str) -> RawImage:
     """One sample stored as one file per channel (a CSV row listing several files)."""
-    parts, notes = [], []
+    parts: list[np.ndarray] = []
+    notes: list[str] = []
     for path in paths:
         try:
             item = read_any(path.strip(), stack)
@@ -275,7 +294,7 @@ def picture_array(image: Image.Image, mode: str) -> np.ndarray:
 # ---------------------------------------------------------------- model input
 
 
-def model_input(source: Image.Image | RawImage | np.ndarray, prep: dict) -> np.ndarray:
+def model_input(source: Image.Image | RawImage | np.ndarray, prep: Prep) -> np.ndarray:
     """A picture or raw image -> uint8 (C, crop, crop) by ``prep``'s rules (see the module doc)."""
     if isinstance(source, np.ndarray):
         source = RawImage(*_guess_chw(source))
@@ -294,7 +313,7 @@ def model_input(source: Image.Image | RawImage | np.ndarray, prep: dict) -> np.n
     return np.ascontiguousarray(np.stack(planes))
 
 
-def select_channels(array: np.ndarray, prep: dict) -> np.ndarray:
+def select_channels(array: np.ndarray, prep: Prep) -> np.ndarray:
     chosen = prep.get("channel_select")
     source_channels = prep.get("source_channels")
     if source_channels and array.shape[0] != int(source_channels) and not (
@@ -309,7 +328,7 @@ def select_channels(array: np.ndarray, prep: dict) -> np.ndarray:
     return array[list(chosen)]
 
 
-def scale_intensity(array: np.ndarray, prep: dict) -> np.ndarray:
+def scale_intensity(array: np.ndarray, prep: Prep) -> np.ndarray:
     """Raw values -> uint8 by the intensity window (per channel); 8-bit data passes as it is."""
     intensity = prep.get("intensity") or {}
     mode = intensity.get("mode", "none")
@@ -357,7 +376,7 @@ def match_channels(array: np.ndarray, channels: int) -> np.ndarray:
     raise PixelError(f"it has {_n(have, 'channel')}; the model takes {_n(channels, 'channel')}")
 
 
-def _fit(image: Image.Image, prep: dict) -> Image.Image:
+def _fit(image: Image.Image, prep: Prep) -> Image.Image:
     """Resize the shorter side to ``resize``, then a centred ``crop`` square."""
     crop, resize = int(prep["crop"]), int(prep["resize"])
     w, h = image.size

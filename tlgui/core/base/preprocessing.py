@@ -3,8 +3,10 @@ evaluation, prediction and exported bundles (so they can never disagree)."""
 
 from __future__ import annotations
 
+import copy
 import functools
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,7 @@ import torch
 from PIL import Image
 
 from tlgui.core.base.pixels import RESAMPLE as _RESAMPLE
-from tlgui.core.base.pixels import RawImage, model_input, to_mode
+from tlgui.core.base.pixels import Intensity, Prep, RawImage, model_input, to_mode
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Preprocessing", "to_mode", "_RESAMPLE"]
 
@@ -32,16 +34,24 @@ class Preprocessing:
     interpolation: str = "bilinear"
     # Deep and multi-channel data (see tlgui.core.base.pixels); defaults are 8-bit pictures as before.
     channel_select: list[int] | None = None  # 0-based channels of the file the model uses; None: all
-    intensity: dict[str, Any] = field(default_factory=lambda: {"mode": "none"})  # raw value window
+    intensity: Intensity = field(default_factory=lambda: Intensity(mode="none"))  # raw value window
     source_dtype: str | None = None  # the training files' dtype ("uint16"); None: 8-bit pictures
     source_channels: int | None = None  # channels per training file, before channel_select
     stack: str = "middle"  # how z/t stacks become one image: "middle" | "max"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> Prep:
+        """A plain copy (JSON in model.pt and the bundle), in the order of the fields."""
+        return Prep(
+            resize=self.resize, crop=self.crop, channels=self.channels, mean=list(self.mean), std=list(self.std),
+            interpolation=self.interpolation,
+            channel_select=None if self.channel_select is None else list(self.channel_select),
+            intensity=copy.deepcopy(self.intensity), source_dtype=self.source_dtype,
+            source_channels=self.source_channels, stack=self.stack,
+        )
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Preprocessing:
+    def from_dict(cls, raw: Mapping[str, Any]) -> Preprocessing:
+        """From a stored dict (a Prep, or one from before deep images: the size and channels only)."""
         return cls(
             resize=int(raw["resize"]),
             crop=int(raw["crop"]),
@@ -50,7 +60,7 @@ class Preprocessing:
             std=[float(v) for v in raw.get("std", [])],
             interpolation=str(raw.get("interpolation", "bilinear")),
             channel_select=[int(c) for c in raw["channel_select"]] if raw.get("channel_select") else None,
-            intensity=dict(raw.get("intensity") or {"mode": "none"}),
+            intensity=_read_intensity(raw.get("intensity") or {"mode": "none"}),
             source_dtype=raw.get("source_dtype") or None,
             source_channels=int(raw["source_channels"]) if raw.get("source_channels") else None,
             stack=str(raw.get("stack") or "middle"),
@@ -81,6 +91,18 @@ class Preprocessing:
     def __call__(self, image: Image.Image) -> torch.Tensor:
         """One PIL image -> normalised float tensor (C, H, W)."""
         return self.normalize(torch.from_numpy(self.load_image(image))[None])[0]
+
+
+def _read_intensity(raw: Mapping[str, Any]) -> Intensity:
+    """The stored window's keys, as they were."""
+    intensity = Intensity()
+    if "mode" in raw:
+        intensity["mode"] = str(raw["mode"])
+    if "low" in raw:
+        intensity["low"] = list(raw["low"])
+    if "high" in raw:
+        intensity["high"] = list(raw["high"])
+    return intensity
 
 
 @functools.lru_cache(maxsize=16)

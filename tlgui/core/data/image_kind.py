@@ -12,6 +12,7 @@ from PIL import Image
 
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.pixels import (
+    Prep,
     RawImage,
     is_array_file,
     picture_array,
@@ -165,7 +166,7 @@ def read_reduced(path: str, side: int | None, stack: str = "middle") -> Image.Im
         raise DataError(f"cannot read {path}: {image_error_reason(exc)}") from None
 
 
-def fit_intensity(images: ImageSet, indices, prep_dict: dict, seed: int = 0) -> tuple[list[float], list[float]]:
+def fit_intensity(images: ImageSet, indices, prep_dict: Prep, seed: int = 0) -> tuple[list[float], list[float]]:
     """Per-channel window (low, high) from the training images: the 0.05th and 99.95th
     percentiles of their pixels, so absolute levels mean the same in every image."""
     channels = len(prep_dict.get("channel_select") or []) or int(prep_dict["source_channels"])
@@ -188,7 +189,7 @@ def fit_intensity(images: ImageSet, indices, prep_dict: dict, seed: int = 0) -> 
     return low, high
 
 
-def fit_normalisation(images: ImageSet, indices, prep_dict: dict, seed: int = 0) -> tuple[list[float], list[float]]:
+def fit_normalisation(images: ImageSet, indices, prep_dict: Prep, seed: int = 0) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of the training images after the intensity window (on 0..1),
     so the model sees standardised channels, as a careful script does."""
     sums = None
@@ -204,7 +205,7 @@ def fit_normalisation(images: ImageSet, indices, prep_dict: dict, seed: int = 0)
     return [round(float(m), 6) for m in mean], [round(float(max(s, 1e-3)), 6) for s in std]
 
 
-def _sample_arrays(images: ImageSet, indices, prep_dict: dict, seed: int):
+def _sample_arrays(images: ImageSet, indices, prep_dict: Prep, seed: int):
     indices = np.asarray(indices)
     if len(indices) > _STAT_IMAGES:
         indices = np.sort(np.random.default_rng(seed).choice(indices, _STAT_IMAGES, replace=False))
@@ -214,7 +215,8 @@ def _sample_arrays(images: ImageSet, indices, prep_dict: dict, seed: int):
         except DataError:
             continue
         array = item.array if isinstance(item, RawImage) else picture_array(item, "RGB" if item.mode != "L" else "L")
-        if prep_dict.get("source_channels") and array.shape[0] != int(prep_dict["source_channels"]):
+        channels = prep_dict.get("source_channels")
+        if channels and array.shape[0] != int(channels):
             continue  # an odd file: skipped (and named) when the images are decoded
         if prep_dict.get("source_dtype") and str(array.dtype) != prep_dict["source_dtype"]:
             continue

@@ -11,6 +11,7 @@ A checkpoint is a dict of plain types and tensors, so it loads with
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def make_checkpoint(
     classes: list[str],
     in_channels: int,
     head_path: str,
-    preprocessing: dict[str, Any],
+    preprocessing: Mapping[str, Any],
     source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}

@@ -29,12 +29,19 @@ class Batches:
         self.batch_size = config.batch_size if train else max(config.batch_size, 256)
         if dist.enabled and not train:  # validation: each process checks its own share
             if self.lazy is None:
-                self.x, self.y = self.x[dist.rank :: dist.world], self.y[dist.rank :: dist.world]
+                x, y = self.tensors()
+                self.x, self.y = x[dist.rank :: dist.world], y[dist.rank :: dist.world]
             else:
                 self.lazy = _Share(self.lazy, dist)
 
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels held in memory (when the data is not read lazily)."""
+        if self.x is None or self.y is None:
+            raise RuntimeError("these batches are read from the files as they go, not held in memory")
+        return self.x, self.y
+
     def _count(self) -> int:
-        return len(self.y) if self.lazy is None else len(self.lazy)
+        return len(self.tensors()[1]) if self.lazy is None else len(self.lazy)
 
     def __len__(self) -> int:
         n = self._count()
@@ -117,13 +124,13 @@ def validation_sums(model: nn.Module, batches: Batches, prepared: Prepared, crit
     """(summed loss, correct, count) over this process's validation images; None if stopped early."""
     device = prepared.device
     if batches.lazy is None:
-        logits = batched_logits(model, batches.x, prepared.preprocessing, device, batches.batch_size, should_stop,
+        x, y = batches.tensors()
+        logits = batched_logits(model, x, prepared.preprocessing, device, batches.batch_size, should_stop,
                                 prepared.precision.autocast_dtype, prepared.channels_last)
-        if len(logits) < len(batches.y):
+        if len(logits) < len(y):
             return None
         if len(logits) == 0:
             return 0.0, 0.0, 0.0
-        y = batches.y
         return float(criterion(logits, y)) * len(y), float((logits.argmax(1) == y).sum()), float(len(y))
     total_loss, correct, count = 0.0, 0, 0
     model.eval()

@@ -95,15 +95,16 @@ def check_sync_bn(device: torch.device, sync_bn: bool) -> None:
                           "processes); leave it out on the CPU, where each process keeps its own statistics")
 
 
-def start(dist: Dist, device: torch.device) -> None:
-    """Join the process group (gloo on the CPU, NCCL on GPUs)."""
+def start(dist: Dist, device: torch.device | None) -> None:
+    """Join the process group (gloo on the CPU, NCCL on GPUs); ``device`` is None outside torchrun."""
     import torch.distributed as td
 
-    if not dist.enabled or td.is_initialized():
+    if not dist.enabled or device is None or td.is_initialized():
         return
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    kwargs = {"device_id": device} if backend == "nccl" else {}
-    td.init_process_group(backend, rank=dist.rank, world_size=dist.world, timeout=_TIMEOUT, **kwargs)
+    if device.type == "cuda":
+        td.init_process_group("nccl", rank=dist.rank, world_size=dist.world, timeout=_TIMEOUT, device_id=device)
+    else:
+        td.init_process_group("gloo", rank=dist.rank, world_size=dist.world, timeout=_TIMEOUT)
 
 
 def stop(dist: Dist) -> None:

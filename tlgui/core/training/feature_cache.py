@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from tlgui.core.base.events import Message, Stage
+from tlgui.core.base.events import Emit, Message, Stage
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.training.augment import augment_batch
 from tlgui.core.training.feature_store import feature_key, load_features, save_features, usable
@@ -47,7 +49,7 @@ def trains_head_only(prepared: Prepared) -> bool:
 def ordered_batches(prepared: Prepared, train: bool, batch_size: int):
     """(uint8 images, labels) in a fixed order, from memory or from the lazy dataset."""
     x, y = (prepared.train_x, prepared.train_y) if train else (prepared.val_x, prepared.val_y)
-    if y is not None:
+    if x is not None and y is not None:  # held in memory
         for start in range(0, len(y), batch_size):
             yield x[start : start + batch_size], y[start : start + batch_size]
         return
@@ -64,6 +66,14 @@ def ordered_batches(prepared: Prepared, train: bool, batch_size: int):
 class Features:
     x: torch.Tensor  # the head module's inputs, float32, on the run's device
     y: torch.Tensor
+
+
+class _TimmModel(Protocol):
+    """The two methods of a timm model that give its head's input (``pre_logits``)."""
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor: ...
 
 
 class HeadInputs:
@@ -90,8 +100,9 @@ class HeadInputs:
             raise _Captured
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "pre_logits":
-            return self.model.forward_head(self.model.forward_features(x), pre_logits=True).detach()
+        if self.mode == "pre_logits":  # chosen only for a model that has timm's two methods
+            timm_model = cast(_TimmModel, self.model)
+            return timm_model.forward_head(timm_model.forward_features(x), pre_logits=True).detach()
         self.last = None
         handle = self.head.register_forward_pre_hook(self._hook)
         try:
@@ -114,7 +125,8 @@ def capture_features(prepared: Prepared, train: bool, views: int, augment: str, 
     model, device = prepared.model, prepared.device
     capture = capture or HeadInputs(model, prepared.head_path)
     model.eval()
-    parts, labels = [], []
+    parts: list[torch.Tensor] = []
+    labels: list[torch.Tensor] = []
     for _view in range(views):
         for x, y in ordered_batches(prepared, train, batch_size):
             if should_stop():
@@ -163,7 +175,8 @@ def adapt_batchnorm(prepared: Prepared, should_stop, batch_size: int = 64, paths
     pass over the training images (cumulative averages, nothing else changes). Returns the
     layers updated."""
     model = prepared.model
-    layers = [model.get_submodule(path) for path in (prepared.freeze.frozen_bn if paths is None else paths)]
+    layers = [layer for path in (prepared.freeze.frozen_bn if paths is None else paths)
+              if isinstance(layer := model.get_submodule(path), _BatchNorm)]  # what frozen_bn lists
     if not layers:
         return 0
     model.eval()
@@ -210,7 +223,7 @@ class CacheOutcome:
     not_used: str = ""  # why these features cannot be cached; "" when cached, not head-only, or stopped
 
 
-def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, should_stop,
+def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit: Emit, should_stop: Callable[[], bool],
                         adapt_bn: tuple[str, ...] | None = None) -> FeatureCache | None:
     """Run the frozen backbone once over training and validation images; None when the cache
     does not apply (not head-only, the model does more after its head, too big) or on stop.
@@ -219,7 +232,7 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit, sh
     return cache_features(prepared, generator, emit, should_stop, adapt_bn).cache
 
 
-def cache_features(prepared: Prepared, generator: torch.Generator, emit, should_stop,
+def cache_features(prepared: Prepared, generator: torch.Generator, emit: Emit, should_stop: Callable[[], bool],
                    adapt_bn: tuple[str, ...] | None = None) -> CacheOutcome:
     """:func:`build_feature_cache`, with why the cache was not used (the rank names it)."""
     config = prepared.config

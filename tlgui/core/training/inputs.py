@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tlgui.core.base.config import TrainConfig, parse_channels, parse_intensity
 from tlgui.core.base.errors import DataError
-from tlgui.core.base.pixels import is_array_file
+from tlgui.core.base.pixels import Intensity, is_array_file
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.image_kind import (
     ImageKind,
@@ -149,7 +149,7 @@ def choose_augmentation(augment: str, kind: ImageKind, messages: list[str], free
     return "none"
 
 
-def _intensity(config: TrainConfig, kind: ImageKind) -> dict:
+def _intensity(config: TrainConfig, kind: ImageKind) -> Intensity:
     mode, window = parse_intensity(config.intensity)
     if mode == "auto":
         mode = "dataset" if kind.deep else "none"

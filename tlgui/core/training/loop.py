@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,24 +20,28 @@ import torch
 from torch import nn
 
 from tlgui.core.base.config import TrainConfig
-from tlgui.core.base.errors import ConfigError, TrainingError
-from tlgui.core.base.events import BatchStats, EpochStats, Message, RunResult, RunStarted, Stage
-from tlgui.core.data.corrections import snapshot_corrections
+from tlgui.core.base.errors import TrainingError
+from tlgui.core.base.events import (
+    BatchStats,
+    Emit,
+    EpochStats,
+    Message,
+    RunResult,
+    RunStarted,
+    RunStatus,
+    Stage,
+    ignore,
+)
 from tlgui.core.models.checkpoint import make_checkpoint
 from tlgui.core.models.device import device_label, fallback_note
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.models.layers import set_train_mode
-from tlgui.core.results.run_lock import RunLock
-from tlgui.core.results.run_split import read_split, write_split
-from tlgui.core.results.runs import RunDir, default_run_name, fresh_run_path
+from tlgui.core.results.runs import RunDir, default_run_name
 from tlgui.core.training import distributed
 from tlgui.core.training.augment import augment_batch
 from tlgui.core.training.batches import Batches, evaluate_batches
 from tlgui.core.training.control import TrainControl
-from tlgui.core.training.feature_cache import (
-    FeatureCache,
-    head_loss_accuracy,
-)
+from tlgui.core.training.feature_cache import CachedBatches, FeatureCache, head_loss_accuracy
 from tlgui.core.training.head_fit import cached_train_epoch
 from tlgui.core.training.prepare import Prepared, prepare
 from tlgui.core.training.recipe import find_lr_for_run, make_criterion, next_phase, setup_phase
@@ -50,12 +52,8 @@ from tlgui.core.training.records import (
     save_checkpoints,
     trim_lazy_decode_cache,
 )
-from tlgui.core.training.resume import (
-    check_matches,
-    load_resumed_weights,
-    restore_random_streams,
-)
-from tlgui.paths import runs_dir
+from tlgui.core.training.resume import restore_random_streams
+from tlgui.core.training.run_folder import RunFolder
 
 
 def _is_cpu_oom(exc: BaseException) -> bool:
@@ -68,24 +66,22 @@ class RunState:
     """Everything one training run carries from step to step."""
 
     config: TrainConfig
-    run: RunDir
+    folder: RunFolder  # the run folder, its lock held until train() returns
     prepared: Prepared
-    emit: Callable[[object], None]
+    emit: Emit
     control: TrainControl
-    resumed_from: dict[str, Any] | None = None  # the checkpoint a resumed run continues
     dist: distributed.Dist = distributed.SINGLE  # this process's place in a torchrun job
     train_model: nn.Module | None = None  # the model to train with (DDP's wrapper under torchrun)
-    lock: RunLock | None = None  # RUN_DIR/.lock, held until train() returns
     validated_epoch: int | None = None  # the epoch whose validation the model's weights match
-    generator: torch.Generator | None = None
-    train_batches: Batches | None = None
+    generator: torch.Generator = field(default_factory=torch.Generator)  # seeded by build_training
+    train_batches: Batches | CachedBatches | None = None  # set by build_training (cached: the head's features)
     val_batches: Batches | None = None
     criterion: nn.Module = field(default_factory=nn.CrossEntropyLoss)
     optimizer: torch.optim.Optimizer | None = None
     scheduler: Any = None
     start_epoch: int = 1
     log_every: int = 1
-    status: str = "completed"
+    status: RunStatus = "completed"
     epochs_done: int = 0
     images_seen: int = 0
     best_acc: float = -1.0
@@ -100,6 +96,15 @@ class RunState:
     checkpoint_written: float = field(default_factory=time.monotonic)
 
     @property
+    def run(self) -> RunDir:
+        return self.folder.run
+
+    @property
+    def resumed_from(self) -> dict[str, Any] | None:
+        """The checkpoint a resumed run continues; None for a new run."""
+        return self.folder.resumed
+
+    @property
     def model(self) -> nn.Module:
         return self.prepared.model
 
@@ -107,10 +112,26 @@ class RunState:
     def device(self) -> torch.device:
         return self.prepared.device
 
+    def training_batches(self) -> Batches | CachedBatches:
+        if self.train_batches is None:
+            raise RuntimeError("build_training() makes the batches first")
+        return self.train_batches
+
+    def validation_batches(self) -> Batches:
+        if self.val_batches is None:
+            raise RuntimeError("build_training() makes the batches first")
+        return self.val_batches
+
+    def trainer(self) -> tuple[nn.Module, torch.optim.Optimizer]:
+        """The model to train (DDP's wrapper under torchrun) and its optimizer, from setup_phase."""
+        if self.train_model is None or self.optimizer is None:
+            raise RuntimeError("build_training() makes the model's optimizer first")
+        return self.train_model, self.optimizer
+
 
 def train(
     config: TrainConfig,
-    on_event: Callable[[object], None] | None = None,
+    on_event: Emit | None = None,
     control: TrainControl | None = None,
     overwrite: bool = False,
     resume: bool = False,
@@ -121,13 +142,13 @@ def train(
     completed epoch), with the settings it was started with.
     """
     dist = distributed.from_env()
-    emit = on_event if on_event is not None and dist.main else (lambda event: None)  # rank 0 reports
+    emit = on_event if on_event is not None and dist.main else ignore  # rank 0 reports
     try:
         state = open_run(config, emit, control or TrainControl(), overwrite, resume, dist)
         try:
             return _run(state)
         finally:
-            state.lock.release()
+            state.folder.release()
     finally:
         distributed.stop(dist)
 
@@ -162,91 +183,43 @@ def _run(state: RunState) -> RunResult:
     return finish(state)
 
 
-def open_run(config: TrainConfig, emit, control: TrainControl, overwrite: bool, resume: bool,
+def open_run(config: TrainConfig, emit: Emit, control: TrainControl, overwrite: bool, resume: bool,
              dist: distributed.Dist = distributed.SINGLE) -> RunState:
     """Check the run folder, prepare data and model, and only then create or reopen the folder.
 
     The folder's ``.lock`` is taken before anything in it is read for use or changed, and
-    held by the returned state: a second process gets a one-line refusal. Under torchrun
-    only rank 0 touches the folder (and holds the lock); every process prepares the same data."""
-    reserved = not config.out
-    if reserved and dist.enabled:
-        raise ConfigError("under torchrun, give --out RUN_DIR so that every process uses the same run folder")
-    if reserved:  # created here, atomically, so two runs started in the same second differ
-        config.out = str(fresh_run_path(runs_dir(), default_run_name()))
-    run = RunDir(Path(config.out).expanduser().resolve())
-    config.out = str(run.path)
-    lock = RunLock(run.path)
+    held by the returned state (:class:`RunFolder`): a second process gets a one-line refusal.
+    Under torchrun only rank 0 touches the folder; every process prepares the same data."""
+    folder = RunFolder.reserve(config, dist, default_run_name)
     try:
-        if run.path.is_dir() and dist.main:
-            lock.acquire()
-        state = _open_locked(config, run, lock, emit, control, overwrite, resume, dist)
+        return _open_locked(config, folder, emit, control, overwrite, resume, dist)
     except BaseException:
-        lock.release()
-        if reserved:
-            _remove_if_empty(run.path)
+        folder.abandon()
         raise
-    state.lock = lock
-    return state
 
 
-def _open_locked(config: TrainConfig, run: RunDir, lock: RunLock, emit, control, overwrite: bool, resume: bool,
-                 dist: distributed.Dist):
+def _open_locked(config: TrainConfig, folder: RunFolder, emit: Emit, control: TrainControl, overwrite: bool,
+                 resume: bool, dist: distributed.Dist) -> RunState:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
     device = distributed.device_for(dist, config.device) if dist.enabled else None
-    if dist.enabled:
+    if dist.enabled and device is not None:
         distributed.check_sync_bn(device, config.sync_bn)
     distributed.start(dist, device)
-    resumed = run.resume_state(config.epochs) if resume else None
-    if resumed is None and dist.main:
-        run.check(overwrite, lock.held)  # refuses runs in use, finished or interrupted runs, unusable folders
-    elif resumed is not None:
-        check_matches(config, resumed, run.checkpoints / "last.pt")
-    stored_split = read_split(run.path) if resumed is not None else None
-    # bad data, model or weights fail here
-    prepared = prepare(config, emit, control, device=device, stored_split=stored_split)
-    if config.lr_auto and resumed is None:  # a resumed run keeps the rate its config.json recorded
+    folder.open(config, resume, overwrite, dist)
+    # bad data, model or weights fail here, before the folder changes
+    prepared = prepare(config, emit, control, device=device, stored_split=folder.stored_split)
+    if config.lr_auto and folder.resumed is None:  # a resumed run keeps the rate its config.json recorded
         find_lr_for_run(config, prepared, emit, lambda: control.stopped)
     distributed.check_same_data(dist, _data_description(prepared))
-    validated = _resumed_epoch(resumed)
-    if not dist.main:
-        if resumed is not None:
-            load_resumed_weights(prepared.model, resumed, run.checkpoints / "last.pt")
-        return RunState(config, run, prepared, emit, control, resumed, dist, validated_epoch=validated)
-    if resumed is None:
-        run.path.mkdir(parents=True, exist_ok=True)
-        lock.acquire()
-        run.prepare(overwrite)  # only now is the folder created (or an old run's files replaced)
-        resolved = config.to_dict()
-        resolved["lr"] = "auto" if config.lr_auto else config.resolved_lr()  # "auto" reruns the finder
-        run.write_config(resolved)
-        write_split(run.path, prepared.split)
-        snapshot_corrections(config.corrections, config.corrections_sha256, run.path)
-        run.start_metrics()
-    else:
-        load_resumed_weights(prepared.model, resumed, run.checkpoints / "last.pt")
-        if stored_split is None:  # a run from before split.csv existed
-            write_split(run.path, prepared.split)
-        run.truncate_metrics(resumed["epoch"])  # rows written after the checkpoint are redone
-    return RunState(config, run, prepared, emit, control, resumed, dist, validated_epoch=validated)
+    folder.settle(config, prepared.model, prepared.split, overwrite, dist)
+    return RunState(config, folder, prepared, emit, control, dist, validated_epoch=folder.resumed_epoch)
 
 
 def _data_description(prepared: Prepared) -> dict[str, Any]:
     """What every torchrun process must agree on before training together."""
     return {"classes": list(prepared.classes), "train_images": prepared.train_count,
             "val_images": prepared.val_count, "model": prepared.config.model}
-
-
-def _resumed_epoch(resumed: dict[str, Any] | None) -> int | None:
-    return int(resumed["epoch"]) if resumed is not None else None
-
-
-def _remove_if_empty(folder: Path) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # not empty, or already gone: leave it
 
 
 def build_training(state: RunState) -> None:
@@ -257,11 +230,12 @@ def build_training(state: RunState) -> None:
     state.val_batches = Batches(prepared, config, False, state.generator, state.dist)
     state.criterion = make_criterion(config, prepared)
     setup_phase(state, state.start_epoch if state.resumed_from is None else int(state.resumed_from["epoch"]) + 1)
-    state.log_every = 1 if state.device.type == "cpu" else max(1, len(state.train_batches) // 50)  # .item() syncs
+    batches = len(state.training_batches())
+    state.log_every = 1 if state.device.type == "cpu" else max(1, batches // 50)  # .item() syncs
     resumed = state.resumed_from
     if resumed is None:
         return
-    state.optimizer.load_state_dict(resumed["optimizer"])
+    state.trainer()[1].load_state_dict(resumed["optimizer"])
     state.scheduler.load_state_dict(resumed["scheduler"])
     state.start_epoch = int(resumed["epoch"]) + 1
     restore_random_streams(resumed, state.generator)
@@ -277,7 +251,7 @@ def announce(state: RunState) -> None:
         state.emit(Message(note, "warning"))
     state.emit(
         RunStarted(
-            str(state.run.path), device_label(state.device), state.config.epochs, len(state.train_batches),
+            str(state.run.path), device_label(state.device), state.config.epochs, len(state.training_batches()),
             p.train_count, p.val_count, tuple(p.classes), p.freeze.trainable_params, p.freeze.frozen_params,
             state.start_epoch,
         )
@@ -296,7 +270,6 @@ def announce(state: RunState) -> None:
 def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] | None:
     """One pass over the training batches: (loss, accuracy, start time), or None when stopped."""
     config, prepared, control, device = state.config, state.prepared, state.control, state.device
-    model, optimizer, scheduler = state.train_model, state.optimizer, state.scheduler
     epoch_start = time.perf_counter()
     if state.cache is not None:
         figures = cached_train_epoch(state, epoch, _report_batch)
@@ -305,10 +278,11 @@ def train_one_epoch(state: RunState, epoch: int) -> tuple[float, float, float] |
             return None
         return (*figures, epoch_start)
     set_train_mode(state.model, prepared.freeze, config.bn_update_frozen)
+    (model, optimizer), scheduler, train_batches = state.trainer(), state.scheduler, state.training_batches()
     run_loss = torch.zeros((), device=device)
     run_correct = torch.zeros((), device=device, dtype=torch.long)
-    run_count, batches = 0, len(state.train_batches)
-    for index, (x, y) in enumerate(state.train_batches, start=1):
+    run_count, batches = 0, len(train_batches)
+    for index, (x, y) in enumerate(train_batches, start=1):
         control.wait_if_paused()
         if control.stopped:
             state.status = "stopped"
@@ -344,8 +318,8 @@ def _report_batch(state: RunState, epoch: int, index: int, batch_loss: float, ba
             f"the loss became {batch_loss} at epoch {epoch}, batch {index}: training diverged; "
             f"try a lower learning rate (now {state.config.resolved_lr():g})"
         )
-    state.emit(BatchStats(epoch, index, len(state.train_batches), batch_loss, batch_acc,
-                          head_lr(state.optimizer), time.perf_counter() - state.started))
+    state.emit(BatchStats(epoch, index, len(state.training_batches()), batch_loss, batch_acc,
+                          head_lr(state.trainer()[1]), time.perf_counter() - state.started))
 
 
 def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, epoch_start: float) -> bool:
@@ -356,14 +330,14 @@ def validate(state: RunState, epoch: int, train_loss: float, train_acc: float, e
         val_loss, val_acc = head_loss_accuracy(head, state.cache.val, state.criterion)
     else:
         distributed.average_buffers(state.dist, state.model)  # one set of BatchNorm statistics for all
-        val_loss, val_acc = evaluate_batches(state.model, state.val_batches, state.prepared, state.criterion,
-                                             lambda: control.stopped)
+        val_loss, val_acc = evaluate_batches(state.model, state.validation_batches(), state.prepared,
+                                             state.criterion, lambda: control.stopped)
     if val_loss is None:  # stopped midway: a partial pass is not this epoch's figure
         state.status = "stopped"
         return False
     state.epochs_done = epoch
     state.validated_epoch = epoch
-    lr = head_lr(state.optimizer)
+    lr = head_lr(state.trainer()[1])
     seconds = time.perf_counter() - epoch_start
     state.last_val = (val_loss, val_acc)
     if state.dist.main:
@@ -413,7 +387,7 @@ def finish(state: RunState) -> RunResult:
     return RunResult(state.status, str(state.run.path), summary)
 
 
-def head_lr(optimizer) -> float:
+def head_lr(optimizer: torch.optim.Optimizer) -> float:
     """The rate reported per batch and epoch: the head's (the highest, with --layer-lr-decay)."""
     return max(group["lr"] for group in optimizer.param_groups)
 

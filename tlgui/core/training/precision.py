@@ -12,6 +12,7 @@ import platform
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import torch
 from torch import nn
@@ -26,7 +27,7 @@ _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 @dataclass(frozen=True)
 class PrecisionChoice:
-    name: str  # "fp32" or "bf16": what the run uses
+    name: Literal["fp32", "bf16"]  # what the run uses
     autocast_dtype: torch.dtype | None  # None: plain fp32
     note: str = ""  # one line for the run log when the request could not be honoured
 

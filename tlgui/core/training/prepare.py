@@ -6,7 +6,6 @@ CLI can exit 2 and the GUI can show it, before any file in the run folder is tou
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from torch import nn
 from tlgui.core.base.cancel import Cancelled
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, ModelError, WeightsError
-from tlgui.core.base.events import Stage, as_message, warning
+from tlgui.core.base.events import Emit, Stage, as_message, warning
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
 from tlgui.core.data.corrections import correct_sets
@@ -93,7 +92,7 @@ class Prepared:
         return len(self.val_y) if self.val_y is not None else len(self.val_lazy)
 
 
-def resolve_weights(config: TrainConfig, emit: Callable[[object], None], control=None) -> WeightSource:
+def resolve_weights(config: TrainConfig, emit: Emit, control=None) -> WeightSource:
     spec = (config.weights or "none").strip()
     if spec == "none":
         return WeightSource("none")
@@ -169,7 +168,7 @@ class _Sources:
     skipped: list[tuple[str, str]]
 
 
-def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, device=None,
+def prepare(config: TrainConfig, emit: Emit, control=None, device=None,
             stored_split=None) -> Prepared:
     """data -> weights -> preprocessing -> model -> freeze -> tensors, each step failing in one sentence.
 
@@ -197,7 +196,7 @@ def prepare(config: TrainConfig, emit: Callable[[object], None], control=None, d
     return prepared
 
 
-def open_sources(config: TrainConfig, emit: Callable[[object], None]) -> _Sources:
+def open_sources(config: TrainConfig, emit: Emit) -> _Sources:
     emit(Stage("data", f"Opening {config.data}"))
     train_set = open_source(config.data, config.split)
     val_set = open_source(config.val_data, config.val_split_name) if config.val_data else None

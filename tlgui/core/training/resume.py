@@ -37,7 +37,8 @@ def check_matches(config: TrainConfig, state: dict[str, Any], checkpoint: Path) 
         ours["augment"] = theirs.get("augment")
     differ = [k for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
     if differ:
-        shown = ", ".join(f"{k} {theirs.get(k)!r} in the checkpoint, {ours.get(k)!r} in config.json" for k in differ[:3])
+        shown = ", ".join(f"{k} {theirs.get(k)!r} in the checkpoint, {ours.get(k)!r} in config.json"
+                          for k in differ[:3])
         raise RunDirError(
             f"cannot resume {checkpoint.parent.parent.name}: config.json and {checkpoint.name} disagree ({shown}); "
             "put the original config.json back, or start again with --overwrite"

@@ -193,7 +193,9 @@ def _data_amount(data: DataSummary, reasons: list[str]) -> str:
     counts = [c for c in data.counts if c > 0]
     typical = int(statistics.median(counts)) if counts else 0
     smallest = min(counts) if counts else 0
-    amount = f"about {typical} images per class" + (f" (the smallest class has {smallest})" if smallest < typical else "")
+    amount = f"about {typical} images per class"
+    if smallest < typical:
+        amount += f" (the smallest class has {smallest})"
     if typical < SMALL_PER_CLASS:
         reasons.append(f"little data: {amount}; under {SMALL_PER_CLASS} per class a network overfits easily")
         return "small"
@@ -215,7 +217,8 @@ def _resembles_source(data: DataSummary, src_size: int, src_channels: int, reaso
                 "convolution is adapted to take them all (the pretrained filters repeated and scaled), so the first "
                 "layer fits the new images less well than the rest")
         elif data.channels == 1:
-            reasons.append("the images are grayscale but the source model saw colour images (they are copied into 3 channels)")
+            reasons.append("the images are grayscale but the source model saw colour images "
+                           "(they are copied into 3 channels)")
         else:
             reasons.append("the images are in colour but the source model saw grayscale (colour is lost)")
     side = data.side
@@ -230,9 +233,10 @@ def _resembles_source(data: DataSummary, src_size: int, src_channels: int, reaso
         elif ratio > SIZE_RATIO_RANGE[1]:
             reasons.append(f"the images ({side} px) are shrunk to the model's {src_size} px input; fine detail is lost")
     if similar:
+        known = side is not None or data.channels is not None
         reasons.append(
             f"the images resemble the source's input ({'grayscale' if src_channels == 1 else 'colour'}, "
-            f"{src_size} px)" if side is not None or data.channels is not None else "nothing suggests the images differ from the source's"
+            f"{src_size} px)" if known else "nothing suggests the images differ from the source's"
         )
     return similar
 

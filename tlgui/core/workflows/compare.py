@@ -12,30 +12,27 @@ Same data, split, epochs, learning rate and seed for all; each strategy is an or
 from __future__ import annotations
 
 import json
-import math
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, RunDirError
-from tlgui.core.base.events import EpochStats
+from tlgui.core.base.events import Emit, EpochStats, Event, RunStatus, StrategyFinished, StrategyStarted, ignore
 from tlgui.core.base.files import atomic_write_text, writable_folder_problem
+from tlgui.core.base.strategy import Strategy
 from tlgui.core.models.zoo import check_architecture
 from tlgui.core.results.runs import reuse_check
 from tlgui.core.training.control import TrainControl
 from tlgui.core.training.loop import train
 from tlgui.core.training.prepare import resolve_weights
+from tlgui.core.workflows.compare_results import LABELS, StrategyResult, percent_text, verdict_text
+
+__all__ = ["LABELS", "STRATEGIES", "CompareConfig", "CompareResult", "StrategyFinished", "StrategyResult",
+           "StrategyStarted", "describe_weights", "run_comparison", "verdict_text"]
 
 STRATEGIES = ("scratch", "head", "finetune")
-
-
-LABELS = {"scratch": "from scratch", "head": "head only", "finetune": "fine-tune"}
-
-
-_SETTINGS = {"scratch": ("none", "none"), "head": (None, "backbone"), "finetune": (None, "none")}  # weights, freeze
 
 
 COMPARE_JSON = "compare.json"
@@ -66,10 +63,10 @@ class CompareConfig:
     val_split_name: str = "test"  # split of val_data
 
     def train_config(self, strategy: str) -> TrainConfig:
-        weights, freeze = _SETTINGS[strategy]
+        plan = Strategy(strategy)  # scratch: random weights; head: the backbone frozen
         return TrainConfig(
             data=self.data, val_data=self.val_data, model=self.model,
-            weights=self.weights if weights is None else weights, freeze=freeze,
+            weights=self.weights if plan.uses_weights else "none", freeze=plan.freeze,
             epochs=int(self.epochs), batch_size=int(self.batch_size), lr=self.lr,
             optimizer=self.optimizer, schedule=self.schedule, seed=int(self.seed),
             device=self.device, max_train_images=self.max_train_images, image_size=self.image_size,
@@ -78,53 +75,9 @@ class CompareConfig:
         )
 
 
-@dataclass(frozen=True)
-class StrategyStarted:
-    """Emitted before each strategy's own training events."""
-
-    name: str
-    label: str
-    index: int  # 1-based
-    count: int
-    run_dir: str
-
-
-@dataclass(frozen=True)
-class StrategyFinished:
-    name: str
-    status: str
-    best_val_accuracy: float | None
-    final_val_accuracy: float | None
-    seconds: float
-
-
-@dataclass
-class StrategyResult:
-    name: str
-    status: str  # "completed" | "stopped"
-    best_val_accuracy: float | None
-    final_val_accuracy: float | None
-    seconds: float  # training time (train_seconds of the run)
-    val_accuracy_per_epoch: list[float] = field(default_factory=list)
-    train_accuracy_per_epoch: list[float] = field(default_factory=list)
-    epochs_completed: int = 0
-    weights: str = "none"
-    freeze: str = "none"
-    run_dir: str = ""
-    trainable_params: int = 0
-    frozen_params: int = 0
-    train_images: int = 0
-    val_images: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("name")
-        return data
-
-
 @dataclass
 class CompareResult:
-    status: str  # "completed" | "stopped"
+    status: RunStatus  # "completed" | "stopped"
     strategies: dict[str, StrategyResult]
     verdict: str
     out: str
@@ -146,91 +99,13 @@ def describe_weights(weights: str, model: str) -> str:
     return Path(spec).name
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _noise_points(a: float, b: float, n: int) -> float:
-    """Rough standard error, in points, of a difference of two accuracies on n images."""
-    if n <= 0:
-        return 0.0
-    p = min(max((a + b) / 2, 0.0), 1.0)
-    return 100 * math.sqrt(2 * p * (1 - p) / n)
-
-
-def verdict_text(results: dict[str, StrategyResult], source: str, epochs: int, stopped: bool = False) -> tuple[str, dict[str, float]]:
-    """(plain-words verdict, gains in points over scratch) from final validation accuracies."""
-    done = {k: r for k, r in results.items() if r.final_val_accuracy is not None}
-    missing = [LABELS[k] for k in results if k not in done]
-    tail = ""
-    if stopped:
-        tail = " Stopped early: these figures cover only the epochs that finished."
-    if missing:
-        tail += f" No complete epoch for: {', '.join(missing)}."
-    if not done:
-        return ("No strategy finished an epoch, so there is nothing to compare." + tail).strip(), {}
-    scratch = done.get("scratch")
-    transfer = {k: r for k, r in done.items() if k != "scratch"}
-    if scratch is None:
-        parts = [f"{LABELS[k]} reached {_pct(r.final_val_accuracy)}" for k, r in transfer.items()]
-        return (
-            f"No from-scratch baseline was run, so this cannot tell whether transfer helped; "
-            f"after {epochs} epochs {' and '.join(parts)}." + tail
-        ), {}
-    if not transfer:
-        return f"Only training from scratch was run: {_pct(scratch.final_val_accuracy)} after {epochs} epochs." + tail, {}
-
-    base = scratch.final_val_accuracy
-    gains = {k: round(100 * (r.final_val_accuracy - base), 2) for k, r in transfer.items()}
-    parts = []
-    if "finetune" in gains:
-        parts.append(
-            f"fine-tuning from {source} gave {gains['finetune']:+.1f} points over training from scratch after "
-            f"{epochs} epochs ({_pct(done['finetune'].final_val_accuracy)} vs {_pct(base)})"
-        )
-        if "head" in gains:
-            parts.append(f"training the head alone gave {gains['head']:+.1f} ({_pct(done['head'].final_val_accuracy)})")
-    else:
-        parts.append(
-            f"training only the head on top of {source} gave {gains['head']:+.1f} points over training from "
-            f"scratch after {epochs} epochs ({_pct(done['head'].final_val_accuracy)} vs {_pct(base)})"
-        )
-    first = "; ".join(parts)
-    text = first[0].upper() + first[1:] + "."
-
-    best = max(transfer, key=lambda k: transfer[k].final_val_accuracy)
-    gain = gains[best]
-    noise = max(1.0, _noise_points(base, transfer[best].final_val_accuracy, scratch.val_images))
-    if gain >= noise:
-        text += f" Transfer helped: {LABELS[best]} is the better choice here."
-        if (
-            best == "finetune"
-            and "head" in gains
-            and gains["finetune"] - gains["head"] < noise
-            and done["head"].seconds < done["finetune"].seconds
-        ):
-            text += " Training the head alone did nearly as well, in less time."
-    elif gain > -noise:
-        text += (
-            f" Transfer did NOT clearly help: the best transfer strategy ({LABELS[best]}) is within "
-            f"{noise:.1f} points of training from scratch, about the noise of {scratch.val_images} validation images."
-        )
-    else:
-        text += (
-            f" Transfer did NOT help here: training from scratch did best, {-gain:.1f} points ahead of "
-            f"{LABELS[best]}. The source model's features may not suit this data (different image kind, size "
-            "or colour), or more epochs are needed."
-        )
-    seconds = ", ".join(f"{LABELS[k]} {r.seconds:.1f}s" for k, r in results.items())
-    text += f" Training time: {seconds}."
-    return (text + tail), gains
-
-
 def _check_config(config: CompareConfig) -> list[str]:
-    names = [s.strip() for s in (config.strategies if not isinstance(config.strategies, str) else config.strategies.split(",")) if s.strip()]
+    given = config.strategies.split(",") if isinstance(config.strategies, str) else config.strategies
+    names = [s.strip() for s in given if s.strip()]
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
-        raise ConfigError(f"unknown strategy {', '.join(unknown) or '(none given)'}: choose from {', '.join(STRATEGIES)}")
+        raise ConfigError(f"unknown strategy {', '.join(unknown) or '(none given)'}: "
+                          f"choose from {', '.join(STRATEGIES)}")
     if len(set(names)) != len(names):
         raise ConfigError(f"a strategy is listed twice in {','.join(names)}")
     if any(s != "scratch" for s in names) and (config.weights or "none").strip() == "none":
@@ -259,8 +134,8 @@ def _check_out(out: Path, names: list[str], overwrite: bool) -> None:
 
 def run_comparison(
     config: CompareConfig,
-    on_event: Callable[[object], None] | None = None,
-    control=None,
+    on_event: Emit | None = None,
+    control: TrainControl | None = None,
     overwrite: bool = False,
 ) -> CompareResult:
     """Train each strategy in turn; write ``compare.json`` and ``compare.png`` to ``config.out``.
@@ -270,7 +145,7 @@ def run_comparison(
     and the sequence; what finished is still written. Bad input raises :class:`TlguiError`
     before any training starts.
     """
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     control = control or TrainControl()
     names = _check_config(config)
     check_architecture(config.model)
@@ -289,13 +164,13 @@ def run_comparison(
         if control.stopped:
             stopped = True
             break
-        result, run_classes, status = _run_strategy(config, name, index, len(names), emit, control, overwrite)
+        result, run_classes, run_status = _run_strategy(config, name, index, len(names), emit, control, overwrite)
         results[name] = result
         classes = run_classes or classes
-        if status == "stopped" or control.stopped:
+        if run_status == "stopped" or control.stopped:
             stopped = True
             break
-    status = "stopped" if stopped or len(results) < len(names) else "completed"
+    status: RunStatus = "stopped" if stopped or len(results) < len(names) else "completed"
     source = describe_weights(config.weights, config.model)
     verdict, gains = verdict_text(results, source, int(config.epochs), stopped)
     report = _report(config, names, results, status, verdict, gains, source, classes, time.perf_counter() - start)
@@ -306,13 +181,14 @@ def run_comparison(
     return CompareResult(status, results, verdict, str(out), str(json_path), str(png_path), gains)
 
 
-def _run_strategy(config: CompareConfig, name: str, index: int, count: int, emit, control, overwrite: bool):
+def _run_strategy(config: CompareConfig, name: str, index: int, count: int, emit: Emit, control: TrainControl,
+                  overwrite: bool) -> tuple[StrategyResult, list[str], RunStatus]:
     """Train one strategy; its events go through to ``emit``. Returns (result, classes, status)."""
     train_config = config.train_config(name)
     emit(StrategyStarted(name, LABELS[name], index, count, train_config.out))
     curve: list[EpochStats] = []
 
-    def forward(event):
+    def forward(event: Event) -> None:
         if isinstance(event, EpochStats):
             curve.append(event)
         emit(event)
@@ -342,16 +218,14 @@ def _run_strategy(config: CompareConfig, name: str, index: int, count: int, emit
 
 def _report(config, names, results, status, verdict, gains, source, classes, seconds) -> dict[str, Any]:
     """compare.json's content."""
+    final = {k: r.final_val_accuracy for k, r in results.items() if r.final_val_accuracy is not None}
     report = {
         "format": "tlgui.compare",
         "format_version": 1,
         "status": status,
         "verdict": verdict,
         "gains_over_scratch": gains,
-        "best_strategy": max(
-            (k for k, r in results.items() if r.final_val_accuracy is not None),
-            key=lambda k: results[k].final_val_accuracy, default=None,
-        ),
+        "best_strategy": max(final, key=lambda k: final[k], default=None),
         "strategies": {k: r.to_json() for k, r in results.items()},
         "strategies_planned": names,
         "data": config.data,
@@ -380,7 +254,7 @@ def save_compare_chart(path: Path, results: dict[str, StrategyResult], config: C
 
     series = [
         Series(
-            f"{LABELS[k]} (final {_pct(r.final_val_accuracy)})",
+            f"{LABELS[k]} (final {percent_text(r.final_val_accuracy)})",
             list(range(1, len(r.val_accuracy_per_epoch) + 1)),
             r.val_accuracy_per_epoch,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tlgui.core.base.events import Emit, ignore
 from tlgui.core.library.aliases import register_weights_alias
 from tlgui.core.models.zoo import SMALLCNN
 
@@ -14,7 +15,7 @@ def demo_source_dir():
     return models_dir() / "demo-source"
 
 
-def ensure_demo_source_model(on_event=None, control=None):
+def ensure_demo_source_model(on_event: Emit | None = None, control=None):
     """Path of the demo's pretrained source model, training it first (~10 s) if absent."""
     from tlgui.core.base.config import TrainConfig
     from tlgui.core.base.events import Stage
@@ -24,7 +25,7 @@ def ensure_demo_source_model(on_event=None, control=None):
     model = run_dir / "model.pt"
     if model.is_file():
         return model
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     emit(Stage("pretrain", "Pretraining the demo source model on 10 shapes (once, about 10 s)"))
 
     def forward(event):

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from tlgui.core.base.config import TrainConfig
-from tlgui.core.base.errors import DataError
-from tlgui.core.base.events import Stage
+from tlgui.core.base.errors import DataError, TrainingError
+from tlgui.core.base.events import Emit, Stage, ignore
 from tlgui.core.models.inference import batched_logits, to_model_input
 from tlgui.core.training.feature_cache import (
     Features,
@@ -81,18 +81,19 @@ def check_config(data: str, model: str, weights: str, val_data: str | None = Non
     return TrainConfig(data=data, model=model, weights=weights, val_data=val_data, freeze=freeze, **extra)
 
 
-def check_labels(config: TrainConfig, folds: int = 5, emit: Callable[[object], None] | None = None,
+def check_labels(config: TrainConfig, folds: int = 5, emit: Emit | None = None,
                  should_stop=None) -> LabelCheck:
     """Out-of-fold probabilities for every image of ``config.data`` (and ``val_data``), then
     confident learning. Raises TlguiError for bad data, model or weights."""
-    emit = emit or (lambda _event: None)
+    emit = emit or ignore
     if folds < 2:
         raise DataError(f"--folds {folds}: at least 2 folds are needed")
     config = replace(config, augment="none", max_train_images=None)
     prepared = prepare(config, emit)
-    labels = torch.cat([prepared.train_y, prepared.val_y]).numpy() if prepared.train_y is not None else None
-    if labels is None:
+    held = _held_in_memory(prepared)
+    if held is None:
         raise DataError(f"{config.data}: too many images to hold in memory for check-labels")
+    labels = held[1].numpy()
     counts = np.bincount(labels, minlength=len(prepared.classes))
     if counts[counts > 0].min() < folds:
         raise DataError(f"{config.data}: every class needs at least {folds} images for {folds}-fold checking "
@@ -111,7 +112,7 @@ def check_labels(config: TrainConfig, folds: int = 5, emit: Callable[[object], N
         except _NotCached:
             probs = None
     if probs is None:
-        probs = _short_trainings(prepared, labels, ids, emit, should_stop)
+        probs = _short_trainings(prepared, held[0], labels, ids, emit, should_stop)
         method = (f"out-of-fold probabilities from {folds} short trainings of {config.model} "
                   f"({config.epochs} epoch(s) each; the backbone is not a frozen pretrained one); ")
     paths = _sample_paths(prepared)
@@ -120,6 +121,14 @@ def check_labels(config: TrainConfig, folds: int = 5, emit: Callable[[object], N
                  "flagged": s.flagged, "self_confidence": round(s.self_confidence, 4)}
                 for s in rank_all(probs, labels)]
     return LabelCheck(suspects, method + CL_METHOD, probs, paths, labels, list(prepared.classes))
+
+
+def _held_in_memory(prepared: Prepared) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Every image (training, then validation) and its label; None when they are read from files."""
+    p = prepared
+    if p.train_x is None or p.train_y is None or p.val_x is None or p.val_y is None:
+        return None
+    return torch.cat([p.train_x, p.val_x]), torch.cat([p.train_y, p.val_y])
 
 
 def _sample_paths(prepared: Prepared) -> list[str]:
@@ -132,6 +141,8 @@ def _all_features(prepared: Prepared) -> torch.Tensor:
     never = lambda: False  # noqa: E731
     train = capture_features(prepared, True, 1, "none", None, never, capture=capture)
     val = capture_features(prepared, False, 1, "none", None, never, check=False, capture=capture)
+    if train is None or val is None:  # only a stop ends a capture early, and ``never`` stops
+        raise RuntimeError("the features were not captured")
     return torch.cat([train.x, val.x]).cpu()
 
 
@@ -148,7 +159,8 @@ def _head_folds(features: torch.Tensor, labels: np.ndarray, ids: np.ndarray, cla
     x = features.flatten(1).float()
     x = (x - x.mean(0)) / (x.std(0) + 1e-6)  # standardised: one L2 grid fits every backbone
     y = torch.from_numpy(labels)
-    best, best_loss = None, np.inf
+    best: np.ndarray | None = None
+    best_loss = np.inf
     for l2 in L2_CHOICES:
         probs = np.zeros((len(labels), classes))
         for fold in np.unique(ids):
@@ -159,12 +171,14 @@ def _head_folds(features: torch.Tensor, labels: np.ndarray, ids: np.ndarray, cla
         loss = -np.mean(np.log(probs[np.arange(len(labels)), labels] + 1e-12))
         if loss < best_loss:
             best, best_loss = probs, loss
+    if best is None:
+        raise TrainingError("the label check's probes gave no finite log loss at any L2 strength")
     return best
 
 
-def _short_trainings(prepared: Prepared, labels: np.ndarray, ids: np.ndarray, emit, should_stop) -> np.ndarray:
+def _short_trainings(prepared: Prepared, x_all: torch.Tensor, labels: np.ndarray, ids: np.ndarray, emit: Emit,
+                     should_stop: Callable[[], bool] | None) -> np.ndarray:
     """K trainings of the model as prepared (frozen parts stay frozen), each scoring its held-out fold."""
-    x_all = torch.cat([prepared.train_x, prepared.val_x])
     y_all = torch.from_numpy(labels)
     initial = copy.deepcopy(prepared.model.state_dict())
     probs = np.zeros((len(labels), len(prepared.classes)))

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import TypedDict
 
 from tlgui.core.base.errors import DataError
 
@@ -37,9 +38,19 @@ def _link(source: str, target: Path) -> bool:
         return False
 
 
-def export_labels(labels_csv, to_dir, link: bool = False) -> dict:
-    """Copy (or link) every labelled image into ``to_dir/<class>/``. Returns
-    ``{"to", "copied", "linked", "classes": {class: count}, "skipped": [[path, reason]], "notes": [...]}``.
+class ExportedLabels(TypedDict):
+    """What :func:`export_labels` did (a plain dict, printed as JSON by ``tlgui label --export``)."""
+
+    to: str
+    copied: int
+    linked: int
+    classes: dict[str, int]  # class -> images exported
+    skipped: list[list[str]]  # [path, reason]
+    notes: list[str]
+
+
+def export_labels(labels_csv: str | Path, to_dir: str | Path, link: bool = False) -> ExportedLabels:
+    """Copy (or link) every labelled image into ``to_dir/<class>/``.
     Files already there are left alone (skipped with the reason); the sources are never changed."""
     from tlgui.core.workflows.label_store import LabelStore
 
@@ -54,7 +65,7 @@ def export_labels(labels_csv, to_dir, link: bool = False) -> dict:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create {out}: {exc.strerror or exc}") from None
-    result = {"to": str(out), "copied": 0, "linked": 0, "classes": {}, "skipped": [], "notes": []}
+    result = ExportedLabels(to=str(out), copied=0, linked=0, classes={}, skipped=[], notes=[])
     taken: dict[str, set[str]] = {}
     links_refused = False
     for row in rows:

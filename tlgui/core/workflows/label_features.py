@@ -16,17 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, TlguiError
-from tlgui.core.base.events import Message, Stage
+from tlgui.core.base.events import Emit, Message, Stage, ignore
 from tlgui.core.base.files import atomic_save
 from tlgui.core.data.decode import decode_to_tensor
 from tlgui.core.data.kinds import unlabelled_folder as unlabelled
@@ -36,7 +34,7 @@ from tlgui.core.training.feature_cache import HeadInputs, _check_head_is_last, _
 from tlgui.core.training.feature_store import _file_identity, _trim, store_dir
 from tlgui.core.training.inputs import choose_inputs, fit_statistics
 from tlgui.core.training.precision import resolve_precision, use_channels_last
-from tlgui.core.training.prepare import build_frozen_model, resolve_weights
+from tlgui.core.training.prepare import _Sources, build_frozen_model, resolve_weights
 
 FORMAT = "tlgui.label-features/1"
 CHUNK = 256  # images decoded at a time: memory stays small for 50,000 images
@@ -99,7 +97,7 @@ def _load(key: str) -> dict | None:
     return record if isinstance(record, dict) and record.get("format") == FORMAT else None
 
 
-def _save(key: str, record: dict, emit) -> None:
+def _save(key: str, record: dict, emit: Emit) -> None:
     folder = store_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -110,11 +108,11 @@ def _save(key: str, record: dict, emit) -> None:
     _trim(folder, keep=f"label-{key}.pt")
 
 
-def folder_features(folder, *, model=None, weights=None, run=None, emit: Callable[[object], None] | None = None,
+def folder_features(folder, *, model=None, weights=None, run=None, emit: Emit | None = None,
                     should_stop=None, batch_size: int = 64, **settings) -> FolderFeatures:
     """The features of every readable image under ``folder`` (see the module docstring).
     ``settings``: TrainConfig fields (device, precision, channels, intensity, stack, image_size)."""
-    emit = emit or (lambda _event: None)
+    emit = emit or ignore
     listing = unlabelled.list_images(folder)
     if not listing.files:
         raise TlguiError(f"{listing.root} holds no image files (at any depth)")
@@ -136,23 +134,27 @@ def folder_features(folder, *, model=None, weights=None, run=None, emit: Callabl
     return FolderFeatures(paths, x, skipped, len(listing.files), False, seconds, description)
 
 
-def _build(config: TrainConfig, images, device: torch.device, emit):
+def _build(config: TrainConfig, images, device: torch.device, emit: Emit):
     """(model, head path, preprocessing, precision, channels_last) as a head-only run builds them."""
     source = resolve_weights(config, emit)
     messages: list[str] = []
     in_channels, prep = choose_inputs(config, source, images, messages)
     fit_statistics(prep, images, np.arange(len(images)), config.seed, messages)
     known = list((source.checkpoint or {}).get("classes") or ["a", "b"])  # the head is never used
-    model, head_path, _freeze = build_frozen_model(config, source, SimpleNamespace(classes=known, messages=messages),
-                                                   in_channels, emit)
+    # only the class names and the message list are read from the sources here
+    sources = _Sources(train_set=images, val_set=None, classes=known, messages=messages, skipped=[])
+    model, head_path, _freeze = build_frozen_model(config, source, sources, in_channels, emit)
     model.to(device).eval()
     for text in messages:
         emit(Message(text, "info"))
     return model, head_path, prep, resolve_precision(config.precision, device), use_channels_last(model), source
 
 
-def _extract(config: TrainConfig, listing, device, emit, should_stop, batch_size):
+def _extract(config: TrainConfig, listing, device, emit: Emit, should_stop, batch_size):
     images = unlabelled.image_set(listing)
+    files = images.paths
+    if files is None:  # an unlabelled folder's set is always one file per image
+        raise TlguiError(f"{listing.root}: not a folder of image files")
     model, head_path, prep, precision, channels_last, source = _build(config, images, device, emit)
     capture = HeadInputs(model, head_path)
     stop = should_stop or (lambda: False)
@@ -169,7 +171,7 @@ def _extract(config: TrainConfig, listing, device, emit, should_stop, batch_size
             tx, _ty, bad = decode_to_tensor(images, chunk, prep, None, None, cache=None)
             skipped += bad
             failed = {p for p, _reason in bad}
-            paths += [images.paths[i] for i in chunk if images.paths[i] not in failed]
+            paths += [files[i] for i in chunk if files[i] not in failed]
             for first in range(0, len(tx), batch_size):
                 inputs = to_model_input(tx[first : first + batch_size], prep, device, channels_last)
                 with autocast_for(device, precision.autocast_dtype):
@@ -180,8 +182,8 @@ def _extract(config: TrainConfig, listing, device, emit, should_stop, batch_size
                     parts.append(capture(inputs).float().flatten(1).cpu().numpy())
             emit(Stage("features", f"Features of {min(start + CHUNK, len(images)):,} of {len(images):,} images"))
     if not paths:
-        first = f" (first: {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
-        raise TlguiError(f"none of the {len(images):,} images under {listing.root} could be read{first}")
+        example = f" (first: {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
+        raise TlguiError(f"none of the {len(images):,} images under {listing.root} could be read{example}")
     return paths, np.concatenate(parts).astype(np.float32), skipped, f"{config.model} ({source.description})"
 
 

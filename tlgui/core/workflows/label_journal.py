@@ -30,8 +30,9 @@ def append(csv_path, action: str, path, label: str, suggested: str | None = None
            picked: str = "manual") -> None:
     """One change, on disk before this returns (OSError when the folder cannot be written)."""
     buffer = io.StringIO()
+    shown_confidence = "" if confidence is None else f"{confidence:.4f}"
     csv.writer(buffer, lineterminator="\n").writerow(
-        [action, absolute_path(path), label, suggested or "", "" if confidence is None else f"{confidence:.4f}", picked])
+        [action, absolute_path(path), label, suggested or "", shown_confidence, picked])
     target = journal_path(csv_path)
     target.parent.mkdir(parents=True, exist_ok=True)  # before the first label, tlgui's labels folder may not exist
     with open(target, "a", encoding="utf-8", newline="") as handle:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -26,8 +27,9 @@ RANDOM_SHARE = 0.2  # margin: share of random picks
 NEIGHBOURS = 20  # typicality: nearest neighbours
 MIN_CLUSTER = 5  # TypiClust skips clusters smaller than this (when others remain)
 MAX_CLUSTERS = 500
-MAX_TYPICALITY = 2000
-INIT_ROWS = 4000  # k-means++ chooses its starting centres among this many rows  # typicality within a larger cluster is measured on a sample of this many
+Pick = Literal["typical", "margin", "random"]  # how an image was chosen to be labelled next
+MAX_TYPICALITY = 2000  # typicality within a larger cluster is measured on a sample of this many
+INIT_ROWS = 4000  # k-means++ chooses its starting centres among this many rows
 L2 = 1e-2  # on standardised features: a well-regularised head for a few labels
 
 
@@ -72,7 +74,7 @@ def margins(probs: np.ndarray) -> np.ndarray:
     return top[:, -1] - top[:, -2]
 
 
-def pick_margin(probs: np.ndarray, pool: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[int, str]]:
+def pick_margin(probs: np.ndarray, pool: np.ndarray, n: int, rng: np.random.Generator) -> list[tuple[int, Pick]]:
     """``n`` picks: the smallest margins, and about 20 % random ones at every fifth place."""
     share = RANDOM_SHARE * n
     randoms = int(share) + int(rng.random() < share - int(share))
@@ -81,7 +83,7 @@ def pick_margin(probs: np.ndarray, pool: np.ndarray, n: int, rng: np.random.Gene
     rest[drawn] = False
     candidates = np.flatnonzero(rest)
     uncertain = candidates[np.argsort(margins(probs[candidates]), kind="stable")][: n - len(drawn)]
-    picks = [(int(i), "margin") for i in uncertain]
+    picks: list[tuple[int, Pick]] = [(int(i), "margin") for i in uncertain]
     for k, index in enumerate(drawn):  # every fifth place: the random picks are not all at the end
         picks.insert(min(len(picks), 4 + 5 * k), (index, "random"))
     return picks[:n]

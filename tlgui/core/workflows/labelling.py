@@ -12,14 +12,16 @@ read here; :class:`LabelStore` writes it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
 
 from tlgui.core.base.errors import DataError
+from tlgui.core.base.events import Emit, ignore
 from tlgui.core.workflows.label_estimate import (
     Estimate,
     cross_validated,
@@ -34,6 +36,7 @@ from tlgui.core.workflows.label_hints import hint_for
 from tlgui.core.workflows.label_store import LabelStore, absolute_path
 from tlgui.core.workflows.label_strategies import (
     FEW_LABELS,
+    Pick,
     fit_head,
     pick_margin,
     pick_random,
@@ -54,13 +57,13 @@ class Suggestion:
     path: str
     suggested: str | None  # the model's class; None while the model knows no class
     confidence: float | None  # its probability
-    picked: str  # typical | margin | random
+    picked: Pick | Literal["bulk"]  # bulk: from the review grid of one class
 
 
 @dataclass
 class LabelQueue:
     next: list[Suggestion]  # best first
-    strategy: str  # the strategy used (typical, margin, random)
+    strategy: Pick  # the strategy used
     reason: str  # why, in plain words
     labelled: int  # usable labels on images of this folder
     total: int  # images in the folder (readable or not)
@@ -96,7 +99,7 @@ class _State:
     problems: list[str]
 
 
-def _state(data, labels_csv, classes, model, weights, run, emit, should_stop, settings) -> _State:
+def _state(data, labels_csv, classes, model, weights, run, emit: Emit, should_stop, settings) -> _State:
     folder = _folder(data)
     store = LabelStore(labels_csv, folder) if labels_csv else None
     features = folder_features(folder, model=model, weights=weights, run=run, emit=emit, should_stop=should_stop,
@@ -123,7 +126,7 @@ def _folder(data) -> str:
     return folder_of(data)
 
 
-def _choose(strategy: str, state: _State) -> tuple[str, str]:
+def _choose(strategy: str, state: _State) -> tuple[Pick, str]:
     """(strategy, reason in plain words)."""
     counts = np.bincount(state.labelled_y, minlength=len(state.classes)) if state.classes else np.zeros(0, int)
     known = int((counts > 0).sum())
@@ -147,7 +150,7 @@ def _choose(strategy: str, state: _State) -> tuple[str, str]:
 
 def next_to_label(data, labels_csv, *, model=None, weights=None, run=None, n: int = 10, strategy: str = "auto",
                   classes: Iterable[str] | None = None, seed: int = 0, exclude: Iterable[str] = (),
-                  emit: Callable[[object], None] | None = None, should_stop=None,
+                  emit: Emit | None = None, should_stop=None,
                   feature_settings: dict | None = None) -> LabelQueue:
     """The ``n`` images to label next, best first, with the model's suggestion for each.
 
@@ -159,7 +162,7 @@ def next_to_label(data, labels_csv, *, model=None, weights=None, run=None, n: in
     if strategy not in STRATEGIES:
         raise DataError(f"unknown strategy {strategy!r} (choose {', '.join(STRATEGIES)})")
     started = time.perf_counter()
-    state = _state(data, labels_csv, classes, model, weights, run, emit or (lambda _e: None), should_stop,
+    state = _state(data, labels_csv, classes, model, weights, run, emit or ignore, should_stop,
                    feature_settings)
     with one_thread():
         return _queue(state, strategy, n, seed, exclude, started)
@@ -192,9 +195,12 @@ def _queue(state: _State, strategy: str, n: int, seed: int, exclude: Iterable[st
     probs = predict(head, x) if head is not None else None
     count = min(int(n), int(pool.sum()))
     if used == "typical":
-        picks = [(i, "typical") for i in pick_typical(x, state.labelled_index, pool, count, seed)]
+        typical = pick_typical(x, state.labelled_index, pool, count, seed)
+        picks: list[tuple[int, Pick]] = [(i, "typical") for i in typical]
     elif used == "random":
         picks = [(i, "random") for i in pick_random(pool, count, rng)]
+    elif probs is None:  # _choose picks margin only with labels of two classes, so a head is fitted
+        raise RuntimeError("margin picks need the fitted head's probabilities")
     else:
         picks = pick_margin(probs, pool, count, rng)
     suggestions = [_suggestion(state, probs, int(i), how) for i, how in picks]
@@ -210,7 +216,7 @@ def _queue(state: _State, strategy: str, n: int, seed: int, exclude: Iterable[st
         {c: int(k) for c, k in zip(state.classes, counts, strict=True)})
 
 
-def _suggestion(state: _State, probs, index: int, picked: str) -> Suggestion:
+def _suggestion(state: _State, probs, index: int, picked: Pick | Literal["bulk"]) -> Suggestion:
     if probs is None:
         return Suggestion(state.features.paths[index], None, None, picked)
     best = int(np.argmax(probs[index]))
@@ -218,10 +224,11 @@ def _suggestion(state: _State, probs, index: int, picked: str) -> Suggestion:
 
 
 def ranked_for_class(data, labels_csv, cls: str, *, model=None, weights=None, run=None, limit: int = 200,
-                     emit=None, should_stop=None, feature_settings: dict | None = None) -> list[Suggestion]:
+                     emit: Emit | None = None, should_stop=None,
+                     feature_settings: dict | None = None) -> list[Suggestion]:
     """Unlabelled images sorted by the head's probability of ``cls``, best first (the review
     grid); empty while the model knows fewer than two classes. ``picked`` is "bulk"."""
-    state = _state(data, labels_csv, None, model, weights, run, emit or (lambda _e: None), should_stop,
+    state = _state(data, labels_csv, None, model, weights, run, emit or ignore, should_stop,
                    feature_settings)
     if cls not in state.classes:
         raise DataError(f"no class {cls!r} (the classes are {', '.join(state.classes) or 'none yet'})")

@@ -114,7 +114,8 @@ def _scores(heads: _Heads, features: Features, rows: torch.Tensor) -> tuple[torc
     return (correct * rows).sum(1) / count, (_losses(heads, features) * rows).sum(1) / count
 
 
-def pick_probe_l2(features: Features, classes: int, seed: int) -> tuple[float, tuple[torch.Tensor, torch.Tensor] | None]:
+def pick_probe_l2(features: Features, classes: int,
+                  seed: int) -> tuple[float, tuple[torch.Tensor, torch.Tensor] | None]:
     """The L2 strength the probe uses for every fold: the grid's best on one inner stratified
     hold-out (accuracy, then loss, as :func:`head_fit.pick_l2`), all strengths fitted at once;
     and that fit's (weight, bias), the folds' warm start."""
@@ -128,12 +129,14 @@ def pick_probe_l2(features: Features, classes: int, seed: int) -> tuple[float, t
     grid = torch.tensor(L2_GRID, device=features.x.device)
     heads = fit_heads(features, (~held_t).expand(len(grid), -1), grid, classes, seed, SEARCH_ITERATIONS)
     accuracy, loss = _scores(heads, features, held_t.expand(len(grid), -1))
-    keys = [(float(a), -float(v) if math.isfinite(float(v)) else -math.inf) for a, v in zip(accuracy, loss, strict=True)]
+    keys = [(float(a), -float(v) if math.isfinite(float(v)) else -math.inf)
+            for a, v in zip(accuracy, loss, strict=True)]
     best = max(range(len(keys)), key=lambda i: (keys[i], -i))  # ties: the weakest, as pick_l2
     return L2_GRID[best], (heads.weight[best].detach(), heads.bias[best].detach())
 
 
-def linear_probe(features: Features, classes: int, folds: int = 5, seed: int = 0, should_stop=None) -> ProbeResult | None:
+def linear_probe(features: Features, classes: int, folds: int = 5, seed: int = 0,
+                 should_stop=None) -> ProbeResult | None:
     """K-fold linear-probe accuracy of ``features`` (None when stopped): one L2 strength picked
     once, then every fold's head fitted in one batched L-BFGS run."""
     labels = features.y.cpu().numpy()
@@ -176,7 +179,8 @@ def knn_accuracy(features: Features, classes: int, k: int | None = None) -> floa
         sim[rows, rows + start] = -math.inf  # leave the image itself out
         top, index = sim.topk(k, dim=1)
         votes = torch.zeros(sim.shape[0], classes, device=sim.device)
-        votes.scatter_add_(1, y[index], (top + 1.0).clamp_min(0))  # similarity in [0, 2], so a vote never counts against
+        # similarity in [0, 2], so a vote never counts against
+        votes.scatter_add_(1, y[index], (top + 1.0).clamp_min(0))
         correct += int((votes.argmax(1) == y[start : start + 1024]).sum())
     return correct / n
 

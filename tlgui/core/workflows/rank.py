@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ import torch
 
 from tlgui.core.base.config import TrainConfig, parse_channels
 from tlgui.core.base.errors import TlguiError
-from tlgui.core.base.events import Message, Stage
+from tlgui.core.base.events import Emit, Event, Message, RunStatus, Stage, ignore
 from tlgui.core.data.image_kind import probe_kind
 from tlgui.core.training.feature_cache import FeatureCache, Features, cache_features
 from tlgui.core.training.prepare import open_sources, prepare
@@ -74,7 +73,7 @@ class _Control:
         return None
 
 
-def extract(config: TrainConfig, stop: threading.Event, emit) -> tuple[Any, FeatureCache, bool] | None:
+def extract(config: TrainConfig, stop: threading.Event, emit: Emit) -> tuple[Any, FeatureCache, bool] | None:
     """Prepare the head-only run and get its cached features: (prepared, cache, reused), None on stop."""
     prepared = prepare(config, emit, _Control(stop))
     generator = torch.Generator().manual_seed(config.seed)
@@ -87,7 +86,8 @@ def extract(config: TrainConfig, stop: threading.Event, emit) -> tuple[Any, Feat
     return prepared, outcome.cache, outcome.cache.reused
 
 
-def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Event, emit) -> CandidateResult | None:
+def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Event,
+                    emit: Emit) -> CandidateResult | None:
     """One candidate's scores, or its problem; None when stopped."""
     result = CandidateResult(candidate.model, candidate.weights, candidate.origin)
     try:
@@ -118,7 +118,7 @@ def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Ev
     return result
 
 
-def _data_facts(config: RankConfig, emit) -> tuple[list[str], list[int]]:
+def _data_facts(config: RankConfig, emit: Emit) -> tuple[list[str], list[int]]:
     """Open the data once (bad data is the user's error for every candidate: it raises)."""
     probe = config.train_config(Candidate("smallcnn", "none", "check"))
     probe.validate()
@@ -130,30 +130,30 @@ def _data_facts(config: RankConfig, emit) -> tuple[list[str], list[int]]:
 
 
 def _order(results: list[CandidateResult]) -> list[CandidateResult]:
-    scored = sorted((r for r in results if r.ok), key=lambda r: (-r.accuracy, -(r.logme or -1e300)))
+    scored = sorted((r for r in results if r.ok), key=lambda r: (-(r.accuracy or 0.0), -(r.logme or -1e300)))
     return scored + [r for r in results if not r.ok]
 
 
-def rank(config: RankConfig, emit: Callable[[object], None] | None = None,
+def rank(config: RankConfig, emit: Emit | None = None,
          stop: threading.Event | None = None) -> RankResult:
     """Score every candidate (see the module docstring); candidates best first."""
-    emit = emit or (lambda event: None)
+    emit = emit or ignore
     stop = stop or threading.Event()
     started = time.perf_counter()
-    classes, counts = _data_facts(config, lambda event: None)  # listeners get RankProgress only
+    classes, counts = _data_facts(config, ignore)  # listeners get RankProgress only
     candidates = parse_models(config.models)
     if not candidates:
         raise TlguiError("no pretrained backbones on this computer: download or import some "
                          "(tlgui weights), or name them with --models NAME[=WEIGHTS],...")
     results: list[CandidateResult] = []
-    status = "completed"
+    status: RunStatus = "completed"
     for index, candidate in enumerate(candidates, start=1):
         if stop.is_set():
             status = "stopped"
             break
         emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, "reading features"))
 
-        def forward(event, index=index, candidate=candidate):
+        def forward(event: Event, index: int = index, candidate: Candidate = candidate) -> None:
             if isinstance(event, Stage):
                 emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, event.detail))
 

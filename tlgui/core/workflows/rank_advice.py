@@ -48,8 +48,8 @@ def previous_check(data: str, folders: list[Path] | None = None) -> dict[str, An
                 found.append((path.stat().st_mtime, str(path), report))
     if not found:
         return None
-    _, path, report = max(found)
-    return {**report, "path": path}
+    _, newest, report = max(found)
+    return {**report, "path": newest}
 
 
 def _check_words(check: dict[str, Any]) -> str:
@@ -73,8 +73,8 @@ def strategy_for(candidate, counts: list[int], check: dict[str, Any] | None = No
     per_class, chance = _facts(counts)
     room = candidate.accuracy - chance
     if room < NEAR_CHANCE * (1 - chance):
-        strategy, reason = Strategy.SCRATCH, ("no backbone's features separate these classes much better than guessing, "
-                                       "so there is little to transfer")
+        strategy, reason = Strategy.SCRATCH, ("no backbone's features separate these classes much better than "
+                                              "guessing, so there is little to transfer")
     elif per_class < FEW_PER_CLASS:
         strategy, reason = Strategy.HEAD, ("with this few images per class, fine-tuning every layer tends to overfit; "
                                     "the head alone on these features is the safe choice")

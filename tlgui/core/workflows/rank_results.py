@@ -7,51 +7,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from tlgui.core.training.strategy import Strategy
+from tlgui.core.base.events import RankProgress, RunStatus, as_run_status
+from tlgui.core.base.rank_scores import CandidateResult
+from tlgui.core.base.strategy import Strategy
 
-
-@dataclass
-class CandidateResult:
-    model: str
-    weights: str
-    origin: str = ""
-    accuracy: float | None = None
-    accuracy_std: float | None = None
-    train_accuracy: float | None = None
-    knn_accuracy: float | None = None
-    logme: float | None = None
-    seconds_per_image: float | None = None
-    parameters: int | None = None
-    folds: int | None = None
-    features_reused: bool = False
-    strategy: Strategy | None = None  # how to train this one (rank_advice.strategy_for)
-    problem: str | None = None  # why it could not be scored
-    note: str | None = None  # a warning about its score (near chance)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None and self.accuracy is not None
-
-    def to_json(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        for key in ("accuracy", "accuracy_std", "train_accuracy", "knn_accuracy", "logme"):
-            out[key] = None if out[key] is None else round(float(out[key]), 4)
-        if out["seconds_per_image"] is not None:
-            out["seconds_per_image"] = float(f"{out['seconds_per_image']:.4g}")
-        out["strategy"] = None if self.strategy is None else Strategy(self.strategy).value  # the plain word
-        return out
-
-
-@dataclass
-class RankProgress:
-    """One step of the rank: ``index`` of ``count`` candidates, what it is doing now."""
-
-    index: int
-    count: int
-    model: str
-    weights: str
-    text: str
-    done: CandidateResult | None = None  # set when this candidate is finished
+__all__ = ["CandidateResult", "RankProgress", "RankResult", "Recommendation"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +43,7 @@ class Recommendation:
 
 @dataclass
 class RankResult:
-    status: str  # "completed" | "stopped"
+    status: RunStatus  # "completed" | "stopped"
     candidates: list[CandidateResult]
     recommendation: Recommendation
     classes: list[str] = field(default_factory=list)
@@ -103,5 +63,5 @@ class RankResult:
         candidates = [CandidateResult(**{k: v for k, v in c.items() if k in names}) for c in record["candidates"]]
         for c in candidates:
             c.strategy = None if c.strategy is None else Strategy(c.strategy)
-        return cls(str(record["status"]), candidates, Recommendation.from_json(record["recommendation"]),
+        return cls(as_run_status(record["status"]), candidates, Recommendation.from_json(record["recommendation"]),
                    list(record.get("classes", [])), int(record.get("images", 0)), float(record.get("seconds", 0.0)))

@@ -8,6 +8,10 @@ to stop) and returns plain values; the core does the work (``tlgui.core.workflow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where the work runs, off the GUI thread
+    from tlgui.core.workflows.label_export import ExportedLabels
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def history(csv_path: str, _job) -> list:
     return read_points(csv_path) or estimate_history(csv_path)
 
 
-def export(csv_path: str, folder: str, _job) -> dict:
+def export(csv_path: str, folder: str, _job) -> ExportedLabels:
     """Worker thread: copies of the labelled images in one sub-folder per class."""
     from tlgui.core.workflows.label_export import export_labels
 
