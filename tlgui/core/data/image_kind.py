@@ -169,7 +169,9 @@ def read_reduced(path: str, side: int | None, stack: str = "middle") -> Image.Im
 def fit_intensity(images: ImageSet, indices, prep_dict: Prep, seed: int = 0) -> tuple[list[float], list[float]]:
     """Per-channel window (low, high) from the training images: the 0.05th and 99.95th
     percentiles of their pixels, so absolute levels mean the same in every image."""
-    channels = len(prep_dict.get("channel_select") or []) or int(prep_dict["source_channels"])
+    channels = len(prep_dict.get("channel_select") or []) or prep_dict.get("source_channels")
+    if not channels:  # prepare always records them; a hand-made preprocessing may not
+        raise DataError(f"{images.name}: the preprocessing names no image channels to measure the intensities of")
     planes: list[list[np.ndarray]] = [[] for _ in range(channels)]
     for array in _sample_arrays(images, indices, prep_dict, seed):
         array = select_channels(array, prep_dict)
