@@ -82,3 +82,36 @@ def test_there_is_one_stop_check():
             if isinstance(node, ast.FunctionDef) and "stop_check" in node.name:
                 found.append(f"{path.relative_to(package).as_posix()}:{node.name}")
     assert found == ["core/base/cancel.py:stop_check"]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_every_kind_of_flag_stops_a_public_job(index):
+    """A job's public function takes any StopFlag (a window job passes itself, a Control): the linear
+    probe, whose inner steps used to call the flag directly, now reads it through stop_check."""
+    import torch
+
+    from tlgui.core.training.feature_cache import Features
+    from tlgui.core.workflows.probes import linear_probe
+
+    labels = np.repeat(np.arange(2), 10)
+    features = Features(torch.randn(20, 4), torch.tensor(labels))
+    flag, set_it = _flags()[index]
+    assert linear_probe(features, 2, folds=2, should_stop=flag) is not None
+    set_it()
+    assert linear_probe(features, 2, folds=2, should_stop=flag) is None
+
+
+def test_as_control_keeps_a_pausable_control_and_wraps_any_other_flag():
+    from tlgui.core.base.cancel import PausableControl, as_control
+
+    control = TrainControl()
+    assert as_control(control) is control
+    for flag, set_it in _flags()[:1] + _flags()[2:]:  # an Event, a plain Control, a callable
+        wrapped = as_control(flag)
+        assert isinstance(wrapped, PausableControl) and not wrapped.stopped and not wrapped.paused
+        wrapped.wait_if_paused()  # never paused: returns at once
+        set_it()
+        assert wrapped.stopped
+    own = as_control(None)
+    own.stop()  # the wrapper's own stop works too (the training loop's Ctrl+C path)
+    assert own.stopped

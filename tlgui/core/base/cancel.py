@@ -8,9 +8,10 @@ Two protocols, one implementation:
   between batches. :class:`ControlFlags` is its thread-safe implementation; the training loop's
   ``TrainControl`` and every window job (``tlgui.workers.base``) are ones.
 
-A job accepts any ``StopFlag``: None (never stops), a ``threading.Event`` (the CLI's), a callable
-returning bool, or a ``Control``. ``stop_check`` is the one adapter that turns each into the same
-zero-argument check.
+A job's public function accepts any ``StopFlag``: None (never stops), a ``threading.Event`` (the
+CLI's), a callable returning bool, or a ``Control``. ``stop_check`` is the one adapter that turns each
+into the same zero-argument ``StopCheck``, made once where the job starts and handed to its inner
+loops; ``as_control`` makes any flag a ``PausableControl`` for a job that trains.
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ class ControlFlags:
 
 
 StopFlag = threading.Event | Callable[[], bool] | Control | None
+StopCheck = Callable[[], bool]  # what an inner loop calls between batches (made by stop_check)
 
 
-def stop_check(should_stop: StopFlag) -> Callable[[], bool]:
+def stop_check(should_stop: StopFlag) -> StopCheck:
     """A zero-argument check that is True once ``should_stop`` asks for a stop."""
     if should_stop is None:
         return lambda: False
@@ -106,3 +108,23 @@ def stop_check(should_stop: StopFlag) -> Callable[[], bool]:
 def is_cancelled(cancel: StopFlag) -> bool:
     """True when ``cancel`` (any ``StopFlag``) asks for a stop now."""
     return stop_check(cancel)()
+
+
+class _FlagControl(ControlFlags):
+    """A PausableControl that also stops when the flag it was made from asks."""
+
+    def __init__(self, flag: StopFlag) -> None:
+        super().__init__()
+        self._flag_says_stop = stop_check(flag)
+
+    @property
+    def stopped(self) -> bool:
+        return super().stopped or self._flag_says_stop()
+
+
+def as_control(flag: StopFlag) -> PausableControl:
+    """``flag`` itself when it is a PausableControl, else one that stops when ``flag`` asks (for a
+    job that trains, such as the rank's preparation of a candidate, whose loop can also pause)."""
+    if isinstance(flag, PausableControl):
+        return flag
+    return _FlagControl(flag)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tlgui.core.base.cancel import Cancelled, is_cancelled
+from tlgui.core.base.cancel import Cancelled, StopFlag, is_cancelled
 from tlgui.core.base.checksums import hash_prefix_in_name
 from tlgui.core.base.errors import TlguiError
 
@@ -35,7 +35,7 @@ def download_file(
     file_name: str | None = None,
     *,
     progress: Progress | None = None,
-    cancel: Any = None,
+    cancel: StopFlag = None,
     opener: Callable[..., Any] | None = None,
     timeout: float = CONNECT_TIMEOUT,
 ) -> Path:
@@ -140,7 +140,7 @@ def _reason(exc: BaseException) -> str:
     return str(text).strip()[:160]
 
 
-def _connect(url: str, host: str, file_name: str, opener, timeout: float, cancel: Any):
+def _connect(url: str, host: str, file_name: str, opener, timeout: float, cancel: StopFlag):
     """Open ``url`` in a helper thread and wait at most ``timeout`` (+1 s) for it.
 
     ``socket`` timeouts do not cover DNS lookups, which on a misconfigured offline machine

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from tlgui.core.base.cancel import Cancelled, is_cancelled
+from tlgui.core.base.cancel import Cancelled, StopFlag, is_cancelled
 from tlgui.core.base.download import CONNECT_TIMEOUT, DownloadError, download_file
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.files import atomic_write_text
@@ -122,7 +122,7 @@ def expected_files(name: str) -> list[str]:
     return [f"{f.folder}/{f.file_name}" if f.folder else f.file_name for f in dataset_files(name)]
 
 
-def md5_of(path: Path, cancel: Any = None) -> str:
+def md5_of(path: Path, cancel: StopFlag = None) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
         while block := handle.read(_CHUNK):
@@ -136,7 +136,7 @@ def download_dataset(
     name: str,
     root: str | Path,
     progress: Callable[[DownloadProgress], None] | None = None,
-    cancel: Any = None,
+    cancel: StopFlag = None,
     opener: Callable[..., Any] | None = None,
     timeout: float = CONNECT_TIMEOUT,
 ) -> DatasetDownload:
@@ -197,7 +197,7 @@ def download_dataset(
     return DatasetDownload(name, root, spec, downloaded, skipped, total_bytes, f"{name}: {what}{kept} ({root})")
 
 
-def _already_there(name: str, root: Path, remote: RemoteFile, cancel: Any, report) -> bool:
+def _already_there(name: str, root: Path, remote: RemoteFile, cancel: StopFlag, report) -> bool:
     if remote.extract:
         return all((root / rel).is_file() for rel in expected_files(name))
     dest = root / remote.folder / remote.file_name
@@ -276,7 +276,7 @@ def _reason(exc: BaseException) -> str:
     return str(getattr(reason, "strerror", None) or reason or type(reason).__name__).strip()[:160]
 
 
-def _extract(archive: Path, staging: Path, root: Path, folder: str, cancel: Any) -> None:
+def _extract(archive: Path, staging: Path, root: Path, folder: str, cancel: StopFlag) -> None:
     """Unpack ``archive`` in staging, then move ``folder`` (or its missing files) into root."""
     out = staging / "unpacked"
     try:

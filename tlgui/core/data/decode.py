@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from tlgui.core.base.cancel import stop_check
+from tlgui.core.base.cancel import StopFlag, stop_check
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.decode_cache import DecodeCache, cache_key
@@ -46,7 +46,7 @@ def decode_to_tensor(
     indices: np.ndarray,
     prep: Preprocessing,
     progress: Progress | None = None,
-    should_stop=None,
+    should_stop: StopFlag = None,
     cache: DecodeCache | None | Literal["default"] = "default",
 ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, str]]]:
     """Decode ``images[indices]`` into a uint8 (N, C, H, W) tensor and int64 labels.

@@ -24,7 +24,7 @@ from typing import Any, TypedDict
 from PIL import Image, ImageOps
 
 from tlgui import paths  # noqa: F401 - the cache lives under paths.cache_dir() (tests reach it here)
-from tlgui.core.base.cancel import stop_check
+from tlgui.core.base.cancel import StopFlag, stop_check
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.pixels import as_raw_if_deep, is_array_file, read_any
 from tlgui.core.data.folder_listing import FolderListing, list_folder
@@ -128,7 +128,7 @@ class PairReport:
 def scan_folder(
     path: str | os.PathLike,
     progress: Progress | None = None,
-    should_stop=None,
+    should_stop: StopFlag = None,
     use_cache: bool = True,
 ) -> ScanReport:
     """Fully decode every image under ``path`` (one sub-folder per class) and report.
@@ -305,7 +305,7 @@ def scan_pair(
     train_dir: str | os.PathLike,
     val_dir: str | os.PathLike,
     progress: Progress | None = None,
-    should_stop=None,
+    should_stop: StopFlag = None,
     use_cache: bool = True,
 ) -> PairReport:
     """Scan both folders (progress runs once per folder) and list files found in both."""

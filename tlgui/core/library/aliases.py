@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tlgui.core.base.cancel import PausableControl
 from tlgui.core.base.errors import WeightsError
 
 # resolve(on_event, control) -> path of a weight file or tlgui model, creating it if needed
@@ -37,7 +38,8 @@ def is_weights_alias(spec: str) -> bool:
         and len(spec.split(":", 1)[0]) > 1
 
 
-def resolve_weights_alias(spec: str, architecture: str, on_event=None, control=None) -> Path:
+def resolve_weights_alias(spec: str, architecture: str, on_event=None,
+                          control: PausableControl | None = None) -> Path:
     alias = _ALIASES.get(spec)
     if alias is None:
         known = ", ".join(sorted(_ALIASES)) or "none registered"

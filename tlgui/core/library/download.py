@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tlgui.core.base.cancel import StopFlag
 from tlgui.core.base.checksums import verify_hash_prefix
 from tlgui.core.base.download import CONNECT_TIMEOUT, Progress, download_file
 from tlgui.core.base.errors import WeightsError
@@ -40,7 +41,7 @@ def download_weights(
     entry: str | None = None,
     *,
     progress: Progress | None = None,
-    cancel: Any = None,
+    cancel: StopFlag = None,
     opener: Callable[..., Any] | None = None,
     timeout: float = CONNECT_TIMEOUT,
 ) -> DownloadResult:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tlgui.core.base.cancel import Cancelled, is_cancelled
+from tlgui.core.base.cancel import Cancelled, StopFlag, is_cancelled
 from tlgui.core.base.checksums import hash_prefix_in_name, sha256_of
 from tlgui.core.base.download import Progress, Throttled
 from tlgui.core.base.errors import WeightsError
@@ -60,7 +60,7 @@ class ImportResult:
     message: str
 
 
-def _copy_hashing(src: Path, folder: Path, progress: Progress | None, cancel: Any) -> tuple[Path, str]:
+def _copy_hashing(src: Path, folder: Path, progress: Progress | None, cancel: StopFlag) -> tuple[Path, str]:
     """Copy ``src`` to a temp file in ``folder`` while hashing it; returns (temp, sha256)."""
     folder.mkdir(parents=True, exist_ok=True)
     total = src.stat().st_size
@@ -145,7 +145,7 @@ def import_weights(
     architecture: str | None = None,
     *,
     progress: Progress | None = None,
-    cancel: Any = None,
+    cancel: StopFlag = None,
 ) -> ImportResult:
     """Put a weight file into the library; raises :class:`WeightsError` with one sentence.
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from tlgui.core.base.cancel import Cancelled, is_cancelled
+from tlgui.core.base.cancel import Cancelled, StopFlag, is_cancelled
 from tlgui.core.base.errors import TlguiError, WeightsError
 from tlgui.core.library.local import weight_file_name
 from tlgui.core.library.recognise_timm import timm_content_candidates, timm_name_candidates
@@ -239,7 +239,7 @@ def _candidates(state, file_name: str, hint_path: Path | None) -> tuple[list[str
 
 
 def recognise_state(
-    state: dict[str, torch.Tensor], file_name: str = "", cancel: Any = None, hint_path: Path | None = None
+    state: dict[str, torch.Tensor], file_name: str = "", cancel: StopFlag = None, hint_path: Path | None = None
 ) -> Recognition:
     """Recognise the architecture of ``state``: candidates from the file name (and, for timm,
     the folders around ``hint_path``) first, then architectures of similar parameter count,
@@ -267,7 +267,7 @@ def recognise_state(
     return Recognition(None, reason=reason)
 
 
-def recognise_file(path: str | Path, cancel: Any = None) -> Recognition:
+def recognise_file(path: str | Path, cancel: StopFlag = None) -> Recognition:
     """Load ``path`` safely (weights only) and recognise its architecture."""
     path = Path(path).expanduser()
     state = extract_state_dict(load_for_inspection(path), path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tlgui.core.base.cancel import StopCheck
 from tlgui.core.base.preprocessing import Preprocessing
 
 DEVICE_DEFAULT = "device-default"  # autocast_for without a run's precision choice
@@ -36,7 +37,7 @@ def batched_logits(
     prep: Preprocessing,
     device: torch.device,
     batch_size: int = 256,
-    should_stop=None,
+    should_stop: StopCheck | None = None,
     amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT,
     channels_last: bool | None = None,
 ) -> torch.Tensor:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tlgui.core.base.cancel import stop_check
+from tlgui.core.base.cancel import StopFlag, stop_check
 from tlgui.core.base.errors import DataError, RunDirError
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.catalog import open_source
@@ -134,7 +134,7 @@ def evaluate_model(
     device: str = "auto",
     batch_size: int = 256,
     progress: Progress | None = None,
-    should_stop=None,
+    should_stop: StopFlag = None,
     indices: np.ndarray | None = None,
     amp_dtype: torch.dtype | None | str = DEVICE_DEFAULT,
     corrections: str | None = None,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tlgui.core.base.cancel import stop_check
+from tlgui.core.base.cancel import StopFlag, stop_check
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.preprocessing import Preprocessing
 from tlgui.core.data.folder_listing import is_ignored_name, is_image_name
@@ -120,7 +120,7 @@ class Predictor:
         files: list[str],
         top_k: int = 3,
         progress: Progress | None = None,
-        should_stop=None,
+        should_stop: StopFlag = None,
     ) -> PredictionReport:
         top_k = self._clamp(top_k)
         stop = stop_check(should_stop)
@@ -170,7 +170,7 @@ def predict_paths(
     paths: Iterable[str | os.PathLike],
     top_k: int = 3,
     progress: Progress | None = None,
-    should_stop=None,
+    should_stop: StopFlag = None,
     device: str = "auto",
     batch_size: int = 64,
 ) -> PredictionReport:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tlgui.core.base.cancel import StopFlag
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, RunDirError
 from tlgui.core.base.pixels import RawImage
@@ -102,7 +103,7 @@ def _run_precision(run: RunDir) -> torch.dtype | None | str:
 def evaluate_run(
     run_dir: str | Path,
     progress: Progress | None = None,
-    should_stop=None,
+    should_stop: StopFlag = None,
     device: str = "auto",
 ) -> Evaluation:
     """Evaluate ``run_dir/model.pt`` on the run's own validation images.

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from tlgui.core.base.cancel import StopCheck
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.models.inference import autocast_for, batched_logits, to_model_input
 from tlgui.core.training.distributed import SINGLE, Dist, sum_across
@@ -107,7 +108,7 @@ class _Share(torch.utils.data.Dataset):
         return self.dataset[self.index[i]]
 
 
-def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop):
+def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop: StopCheck):
     """(loss, accuracy) over every validation batch, under torchrun reduced over every process's
     share; (None, None) when ``should_stop`` ended the pass early: figures from part of the
     validation set are never reported."""
@@ -120,7 +121,7 @@ def evaluate_batches(model: nn.Module, batches: Batches, prepared: Prepared, cri
     return (loss_sum / count, correct / count) if count else (float("nan"), float("nan"))
 
 
-def validation_sums(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop):
+def validation_sums(model: nn.Module, batches: Batches, prepared: Prepared, criterion, should_stop: StopCheck):
     """(summed loss, correct, count) over this process's validation images; None if stopped early."""
     device = prepared.device
     if batches.lazy is None:

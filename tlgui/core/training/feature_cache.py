@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from tlgui.core.base.cancel import StopCheck
 from tlgui.core.base.events import Emit, Message, Stage
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.training.augment import augment_batch
@@ -117,7 +117,7 @@ class HeadInputs:
 
 
 @torch.no_grad()
-def capture_features(prepared: Prepared, train: bool, views: int, augment: str, generator, should_stop,
+def capture_features(prepared: Prepared, train: bool, views: int, augment: str, generator, should_stop: StopCheck,
                      batch_size: int = 64, check: bool = True, capture: HeadInputs | None = None) -> Features | None:
     """Head inputs for every image (``views`` augmented views each); None when stopped.
     ``check``: first make sure the model's output is its head applied to the captured input
@@ -170,7 +170,7 @@ def _check_head_is_last(model: nn.Module, capture: HeadInputs, inputs: torch.Ten
 
 
 @torch.no_grad()
-def adapt_batchnorm(prepared: Prepared, should_stop, batch_size: int = 64, paths=None) -> int:
+def adapt_batchnorm(prepared: Prepared, should_stop: StopCheck, batch_size: int = 64, paths=None) -> int:
     """AdaBN: re-estimate the frozen BatchNorm layers' statistics (or those of ``paths``) in one
     pass over the training images (cumulative averages, nothing else changes). Returns the
     layers updated."""
@@ -223,7 +223,7 @@ class CacheOutcome:
     not_used: str = ""  # why these features cannot be cached; "" when cached, not head-only, or stopped
 
 
-def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit: Emit, should_stop: Callable[[], bool],
+def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit: Emit, should_stop: StopCheck,
                         adapt_bn: tuple[str, ...] | None = None) -> FeatureCache | None:
     """Run the frozen backbone once over training and validation images; None when the cache
     does not apply (not head-only, the model does more after its head, too big) or on stop.
@@ -232,7 +232,7 @@ def build_feature_cache(prepared: Prepared, generator: torch.Generator, emit: Em
     return cache_features(prepared, generator, emit, should_stop, adapt_bn).cache
 
 
-def cache_features(prepared: Prepared, generator: torch.Generator, emit: Emit, should_stop: Callable[[], bool],
+def cache_features(prepared: Prepared, generator: torch.Generator, emit: Emit, should_stop: StopCheck,
                    adapt_bn: tuple[str, ...] | None = None) -> CacheOutcome:
     """:func:`build_feature_cache`, with why the cache was not used (the rank names it)."""
     config = prepared.config

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tlgui.core.base.cancel import PausableControl
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import TrainingError
 from tlgui.core.base.events import (
@@ -69,7 +70,7 @@ class RunState:
     folder: RunFolder  # the run folder, its lock held until train() returns
     prepared: Prepared
     emit: Emit
-    control: TrainControl
+    control: PausableControl
     dist: distributed.Dist = distributed.SINGLE  # this process's place in a torchrun job
     train_model: nn.Module | None = None  # the model to train with (DDP's wrapper under torchrun)
     validated_epoch: int | None = None  # the epoch whose validation the model's weights match
@@ -132,7 +133,7 @@ class RunState:
 def train(
     config: TrainConfig,
     on_event: Emit | None = None,
-    control: TrainControl | None = None,
+    control: PausableControl | None = None,
     overwrite: bool = False,
     resume: bool = False,
 ) -> RunResult:
@@ -183,7 +184,7 @@ def _run(state: RunState) -> RunResult:
     return finish(state)
 
 
-def open_run(config: TrainConfig, emit: Emit, control: TrainControl, overwrite: bool, resume: bool,
+def open_run(config: TrainConfig, emit: Emit, control: PausableControl, overwrite: bool, resume: bool,
              dist: distributed.Dist = distributed.SINGLE) -> RunState:
     """Check the run folder, prepare data and model, and only then create or reopen the folder.
 
@@ -198,7 +199,7 @@ def open_run(config: TrainConfig, emit: Emit, control: TrainControl, overwrite: 
         raise
 
 
-def _open_locked(config: TrainConfig, folder: RunFolder, emit: Emit, control: TrainControl, overwrite: bool,
+def _open_locked(config: TrainConfig, folder: RunFolder, emit: Emit, control: PausableControl, overwrite: bool,
                  resume: bool, dist: distributed.Dist) -> RunState:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from tlgui.core.base.cancel import StopCheck
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.models.inference import autocast_for, to_model_input
 from tlgui.core.models.layers import set_train_mode
@@ -71,7 +72,7 @@ def pick_rate(lrs: list[float], smoothed: list[float], fallback: float) -> tuple
     return max(pick, START_LR), min_lr, steepest
 
 
-def find_lr(prepared: Prepared, config: TrainConfig, criterion, should_stop=lambda: False,
+def find_lr(prepared: Prepared, config: TrainConfig, criterion, should_stop: StopCheck = lambda: False,
             steps: int = STEPS) -> LrFinding:
     """Run the range test on ``prepared`` (its model is left exactly as it was)."""
     model = prepared.model
@@ -98,7 +99,7 @@ def _smooth(losses: list[float]) -> list[float]:
     return out
 
 
-def _record(prepared: Prepared, config: TrainConfig, criterion, should_stop, steps: int):
+def _record(prepared: Prepared, config: TrainConfig, criterion, should_stop: StopCheck, steps: int):
     model, device = prepared.model, prepared.device
     optimizer = build_optimizer(config, model_param_groups(config, model, prepared.head_path))
     scales = [group.get("lr_scale", 1.0) for group in optimizer.param_groups]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tlgui.core.base.cancel import Cancelled
+from tlgui.core.base.cancel import Cancelled, PausableControl
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, ModelError, WeightsError
 from tlgui.core.base.events import Emit, Stage, as_message, warning
@@ -92,7 +92,7 @@ class Prepared:
         return len(self.val_y) if self.val_y is not None else len(self.val_lazy)
 
 
-def resolve_weights(config: TrainConfig, emit: Emit, control=None) -> WeightSource:
+def resolve_weights(config: TrainConfig, emit: Emit, control: PausableControl | None = None) -> WeightSource:
     spec = (config.weights or "none").strip()
     if spec == "none":
         return WeightSource("none")
@@ -168,7 +168,7 @@ class _Sources:
     skipped: list[tuple[str, str]]
 
 
-def prepare(config: TrainConfig, emit: Emit, control=None, device=None,
+def prepare(config: TrainConfig, emit: Emit, control: PausableControl | None = None, device=None,
             stored_split=None) -> Prepared:
     """data -> weights -> preprocessing -> model -> freeze -> tensors, each step failing in one sentence.
 
@@ -256,7 +256,8 @@ def _lazy_decode_cache(count: int, prep, messages: list[str]) -> DecodeCache | N
     return cache
 
 
-def load_images(prepared: Prepared, sources: _Sources, emit, control, stored_split=None) -> None:
+def load_images(prepared: Prepared, sources: _Sources, emit: Emit, control: PausableControl | None,
+                stored_split=None) -> None:
     """Split, then decode into uint8 tensors when they fit in memory, else lazy datasets."""
     config, prep, classes = prepared.config, prepared.preprocessing, prepared.classes
     train_set, val_set = sources.train_set, sources.val_set

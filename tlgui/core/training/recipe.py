@@ -9,13 +9,13 @@ schedule over those epochs (and ``--layer-lr-decay``'s rates).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from tlgui.core.base.cancel import StopCheck, StopFlag, stop_check
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.events import Emit, Message, Stage, ignore
 from tlgui.core.models.inference import autocast_for, batched_logits, to_model_input
@@ -55,7 +55,7 @@ def make_criterion(config: TrainConfig, prepared: Prepared) -> nn.Module:
     return nn.CrossEntropyLoss(weight=balanced_weights(train_class_counts(prepared)).to(prepared.device))
 
 
-def find_lr_for_run(config: TrainConfig, prepared: Prepared, emit: Emit, should_stop: Callable[[], bool]) -> None:
+def find_lr_for_run(config: TrainConfig, prepared: Prepared, emit: Emit, should_stop: StopCheck) -> None:
     """``--lr auto``: run the range test and set ``config.lr_found`` (config.json records both)."""
     emit(Stage("lr-find", "Finding a learning rate (a short range test)"))
     finding = find_lr(prepared, config, make_criterion(config, prepared), should_stop)
@@ -177,7 +177,7 @@ def _lazy_logits(state: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(parts), torch.cat(labels)
 
 
-def run_lr_finder(config: TrainConfig, emit: Emit = ignore, should_stop: Callable[[], bool] = lambda: False):
+def run_lr_finder(config: TrainConfig, emit: Emit = ignore, should_stop: StopFlag = None):
     """``tlgui lr-find`` and the training panel's Find: prepare the data and model as a run
     would (nothing is written), run the range test, return its :class:`LrFinding`."""
     from tlgui.core.training.prepare import prepare
@@ -185,4 +185,4 @@ def run_lr_finder(config: TrainConfig, emit: Emit = ignore, should_stop: Callabl
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % (2**32))
     prepared = prepare(config, emit)
-    return find_lr(prepared, config, make_criterion(config, prepared), should_stop)
+    return find_lr(prepared, config, make_criterion(config, prepared), stop_check(should_stop))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tlgui.core.base.cancel import PausableControl
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, RunDirError
 from tlgui.core.base.events import Emit, EpochStats, Event, RunStatus, StrategyFinished, StrategyStarted, ignore
@@ -135,7 +136,7 @@ def _check_out(out: Path, names: list[str], overwrite: bool) -> None:
 def run_comparison(
     config: CompareConfig,
     on_event: Emit | None = None,
-    control: TrainControl | None = None,
+    control: PausableControl | None = None,
     overwrite: bool = False,
 ) -> CompareResult:
     """Train each strategy in turn; write ``compare.json`` and ``compare.png`` to ``config.out``.
@@ -181,7 +182,7 @@ def run_comparison(
     return CompareResult(status, results, verdict, str(out), str(json_path), str(png_path), gains)
 
 
-def _run_strategy(config: CompareConfig, name: str, index: int, count: int, emit: Emit, control: TrainControl,
+def _run_strategy(config: CompareConfig, name: str, index: int, count: int, emit: Emit, control: PausableControl,
                   overwrite: bool) -> tuple[StrategyResult, list[str], RunStatus]:
     """Train one strategy; its events go through to ``emit``. Returns (result, classes, status)."""
     train_config = config.train_config(name)

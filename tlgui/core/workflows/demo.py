@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tlgui.core.base.cancel import PausableControl
 from tlgui.core.base.events import Emit, ignore
 from tlgui.core.library.aliases import register_weights_alias
 from tlgui.core.models.zoo import SMALLCNN
@@ -15,7 +16,7 @@ def demo_source_dir():
     return models_dir() / "demo-source"
 
 
-def ensure_demo_source_model(on_event: Emit | None = None, control=None):
+def ensure_demo_source_model(on_event: Emit | None = None, control: PausableControl | None = None):
     """Path of the demo's pretrained source model, training it first (~10 s) if absent."""
     from tlgui.core.base.config import TrainConfig
     from tlgui.core.base.events import Stage

@@ -12,13 +12,13 @@ marked ``flagged`` where confident learning flags it (:mod:`tlgui.core.workflows
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 
+from tlgui.core.base.cancel import StopCheck, StopFlag, stop_check
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import DataError, TrainingError
 from tlgui.core.base.events import Emit, Stage, ignore
@@ -82,7 +82,7 @@ def check_config(data: str, model: str, weights: str, val_data: str | None = Non
 
 
 def check_labels(config: TrainConfig, folds: int = 5, emit: Emit | None = None,
-                 should_stop=None) -> LabelCheck:
+                 should_stop: StopFlag = None) -> LabelCheck:
     """Out-of-fold probabilities for every image of ``config.data`` (and ``val_data``), then
     confident learning. Raises TlguiError for bad data, model or weights."""
     emit = emit or ignore
@@ -112,7 +112,7 @@ def check_labels(config: TrainConfig, folds: int = 5, emit: Emit | None = None,
         except _NotCached:
             probs = None
     if probs is None:
-        probs = _short_trainings(prepared, held[0], labels, ids, emit, should_stop)
+        probs = _short_trainings(prepared, held[0], labels, ids, emit, stop_check(should_stop))
         method = (f"out-of-fold probabilities from {folds} short trainings of {config.model} "
                   f"({config.epochs} epoch(s) each; the backbone is not a frozen pretrained one); ")
     paths = _sample_paths(prepared)
@@ -177,7 +177,7 @@ def _head_folds(features: torch.Tensor, labels: np.ndarray, ids: np.ndarray, cla
 
 
 def _short_trainings(prepared: Prepared, x_all: torch.Tensor, labels: np.ndarray, ids: np.ndarray, emit: Emit,
-                     should_stop: Callable[[], bool] | None) -> np.ndarray:
+                     should_stop: StopCheck) -> np.ndarray:
     """K trainings of the model as prepared (frozen parts stay frozen), each scoring its held-out fold."""
     y_all = torch.from_numpy(labels)
     initial = copy.deepcopy(prepared.model.state_dict())
@@ -195,7 +195,7 @@ def _short_trainings(prepared: Prepared, x_all: torch.Tensor, labels: np.ndarray
     return probs
 
 
-def _train_briefly(prepared: Prepared, x: torch.Tensor, y: torch.Tensor, should_stop) -> None:
+def _train_briefly(prepared: Prepared, x: torch.Tensor, y: torch.Tensor, should_stop: StopCheck) -> None:
     config, model = prepared.config, prepared.model
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.resolved_lr())
@@ -205,7 +205,7 @@ def _train_briefly(prepared: Prepared, x: torch.Tensor, y: torch.Tensor, should_
     for _epoch in range(int(config.epochs)):
         order = torch.randperm(len(y))
         for start in range(0, len(y), batch):
-            if should_stop is not None and should_stop():
+            if should_stop():
                 return
             index = order[start : start + batch]
             inputs = to_model_input(x[index], prepared.preprocessing, prepared.device, prepared.channels_last)

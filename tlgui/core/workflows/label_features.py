@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tlgui.core.base.cancel import StopFlag, stop_check
 from tlgui.core.base.config import TrainConfig
 from tlgui.core.base.errors import ConfigError, TlguiError
 from tlgui.core.base.events import Emit, Message, Stage, ignore
@@ -109,7 +110,7 @@ def _save(key: str, record: dict, emit: Emit) -> None:
 
 
 def folder_features(folder, *, model=None, weights=None, run=None, emit: Emit | None = None,
-                    should_stop=None, batch_size: int = 64, **settings) -> FolderFeatures:
+                    should_stop: StopFlag = None, batch_size: int = 64, **settings) -> FolderFeatures:
     """The features of every readable image under ``folder`` (see the module docstring).
     ``settings``: TrainConfig fields (device, precision, channels, intensity, stack, image_size)."""
     emit = emit or ignore
@@ -150,14 +151,14 @@ def _build(config: TrainConfig, images, device: torch.device, emit: Emit):
     return model, head_path, prep, resolve_precision(config.precision, device), use_channels_last(model), source
 
 
-def _extract(config: TrainConfig, listing, device, emit: Emit, should_stop, batch_size):
+def _extract(config: TrainConfig, listing, device, emit: Emit, should_stop: StopFlag, batch_size):
     images = unlabelled.image_set(listing)
     files = images.paths
     if files is None:  # an unlabelled folder's set is always one file per image
         raise TlguiError(f"{listing.root}: not a folder of image files")
     model, head_path, prep, precision, channels_last, source = _build(config, images, device, emit)
     capture = HeadInputs(model, head_path)
-    stop = should_stop or (lambda: False)
+    stop = stop_check(should_stop)
     parts: list[np.ndarray] = []
     paths: list[str] = []
     skipped: list[tuple[str, str]] = []

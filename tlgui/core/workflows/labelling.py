@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from tlgui.core.base.cancel import StopFlag
 from tlgui.core.base.errors import DataError
 from tlgui.core.base.events import Emit, ignore
 from tlgui.core.workflows.label_estimate import (
@@ -99,7 +100,7 @@ class _State:
     problems: list[str]
 
 
-def _state(data, labels_csv, classes, model, weights, run, emit: Emit, should_stop, settings) -> _State:
+def _state(data, labels_csv, classes, model, weights, run, emit: Emit, should_stop: StopFlag, settings) -> _State:
     folder = _folder(data)
     store = LabelStore(labels_csv, folder) if labels_csv else None
     features = folder_features(folder, model=model, weights=weights, run=run, emit=emit, should_stop=should_stop,
@@ -150,7 +151,7 @@ def _choose(strategy: str, state: _State) -> tuple[Pick, str]:
 
 def next_to_label(data, labels_csv, *, model=None, weights=None, run=None, n: int = 10, strategy: str = "auto",
                   classes: Iterable[str] | None = None, seed: int = 0, exclude: Iterable[str] = (),
-                  emit: Emit | None = None, should_stop=None,
+                  emit: Emit | None = None, should_stop: StopFlag = None,
                   feature_settings: dict | None = None) -> LabelQueue:
     """The ``n`` images to label next, best first, with the model's suggestion for each.
 
@@ -224,7 +225,7 @@ def _suggestion(state: _State, probs, index: int, picked: Pick | Literal["bulk"]
 
 
 def ranked_for_class(data, labels_csv, cls: str, *, model=None, weights=None, run=None, limit: int = 200,
-                     emit: Emit | None = None, should_stop=None,
+                     emit: Emit | None = None, should_stop: StopFlag = None,
                      feature_settings: dict | None = None) -> list[Suggestion]:
     """Unlabelled images sorted by the head's probability of ``cls``, best first (the review
     grid); empty while the model knows fewer than two classes. ``picked`` is "bulk"."""

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tlgui.core.base.cancel import StopFlag, stop_check
 from tlgui.core.training.feature_cache import Features
 from tlgui.core.training.head_fit import L2_GRID, SEARCH_ITERATIONS, TOTAL_ITERATIONS, lbfgs
 
@@ -136,15 +137,16 @@ def pick_probe_l2(features: Features, classes: int,
 
 
 def linear_probe(features: Features, classes: int, folds: int = 5, seed: int = 0,
-                 should_stop=None) -> ProbeResult | None:
+                 should_stop: StopFlag = None) -> ProbeResult | None:
     """K-fold linear-probe accuracy of ``features`` (None when stopped): one L2 strength picked
     once, then every fold's head fitted in one batched L-BFGS run."""
+    stop = stop_check(should_stop)
     labels = features.y.cpu().numpy()
     folds = usable_folds(labels, folds)
-    if should_stop is not None and should_stop():
+    if stop():
         return None
     l2, start = pick_probe_l2(features, classes, seed)
-    if should_stop is not None and should_stop():
+    if stop():
         return None
     held = torch.zeros(folds, len(labels), dtype=torch.bool, device=features.x.device)
     for k, part in enumerate(stratified_folds(labels, folds, seed)):

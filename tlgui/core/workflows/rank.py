@@ -11,7 +11,6 @@ between candidates and between batches.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tlgui.core.base.cancel import PausableControl, StopFlag, as_control, stop_check
 from tlgui.core.base.config import TrainConfig, parse_channels
 from tlgui.core.base.errors import TlguiError
 from tlgui.core.base.events import Emit, Event, Message, RunStatus, Stage, ignore
@@ -59,34 +59,20 @@ class RankConfig:
                            channels=self.channels, intensity=self.intensity, stack=self.stack)
 
 
-class _Control:
-    """prepare()'s stop interface over a threading.Event."""
-
-    def __init__(self, stop: threading.Event):
-        self._stop = stop
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def wait_if_paused(self) -> None:
-        return None
-
-
-def extract(config: TrainConfig, stop: threading.Event, emit: Emit) -> tuple[Any, FeatureCache, bool] | None:
+def extract(config: TrainConfig, stop: PausableControl, emit: Emit) -> tuple[Any, FeatureCache, bool] | None:
     """Prepare the head-only run and get its cached features: (prepared, cache, reused), None on stop."""
-    prepared = prepare(config, emit, _Control(stop))
+    prepared = prepare(config, emit, stop)
     generator = torch.Generator().manual_seed(config.seed)
-    outcome = cache_features(prepared, generator, emit, stop.is_set)
+    outcome = cache_features(prepared, generator, emit, stop_check(stop))
     if outcome.cache is None:
-        if stop.is_set():
+        if stop.stopped:
             return None
         why = outcome.not_used or "its head is not the last module the model applies"
         raise TlguiError(f"the frozen features cannot be read from this model: {why}")
     return prepared, outcome.cache, outcome.cache.reused
 
 
-def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Event,
+def score_candidate(config: RankConfig, candidate: Candidate, stop: PausableControl,
                     emit: Emit) -> CandidateResult | None:
     """One candidate's scores, or its problem; None when stopped."""
     result = CandidateResult(candidate.model, candidate.weights, candidate.origin)
@@ -101,7 +87,7 @@ def score_candidate(config: RankConfig, candidate: Candidate, stop: threading.Ev
         result.seconds_per_image = cache.seconds / max(1, images)
         features = Features(torch.cat([cache.train.x, cache.val.x]).float(), torch.cat([cache.train.y, cache.val.y]))
         classes = len(prepared.classes)
-        probe = linear_probe(features, classes, config.folds, config.seed, stop.is_set)
+        probe = linear_probe(features, classes, config.folds, config.seed, stop)
         if probe is None:
             return None
         result.accuracy, result.accuracy_std = probe.accuracy, probe.accuracy_std
@@ -135,10 +121,12 @@ def _order(results: list[CandidateResult]) -> list[CandidateResult]:
 
 
 def rank(config: RankConfig, emit: Emit | None = None,
-         stop: threading.Event | None = None) -> RankResult:
-    """Score every candidate (see the module docstring); candidates best first."""
+         stop: StopFlag = None) -> RankResult:
+    """Score every candidate (see the module docstring); candidates best first. A stop ends the
+    rank with the candidates scored so far (the rank page stops with its own flag, so that the
+    partial result still reaches it)."""
     emit = emit or ignore
-    stop = stop or threading.Event()
+    control = as_control(stop)
     started = time.perf_counter()
     classes, counts = _data_facts(config, ignore)  # listeners get RankProgress only
     candidates = parse_models(config.models)
@@ -148,7 +136,7 @@ def rank(config: RankConfig, emit: Emit | None = None,
     results: list[CandidateResult] = []
     status: RunStatus = "completed"
     for index, candidate in enumerate(candidates, start=1):
-        if stop.is_set():
+        if control.stopped:
             status = "stopped"
             break
         emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, "reading features"))
@@ -157,7 +145,7 @@ def rank(config: RankConfig, emit: Emit | None = None,
             if isinstance(event, Stage):
                 emit(RankProgress(index, len(candidates), candidate.model, candidate.weights, event.detail))
 
-        result = score_candidate(config, candidate, stop, forward)
+        result = score_candidate(config, candidate, control, forward)
         if result is None:
             status = "stopped"
             break

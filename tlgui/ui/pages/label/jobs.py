@@ -1,8 +1,8 @@
 """Background work of the Label page (never on the GUI thread): listing the folder, asking the
 model what to label next, ranking images for one class, and the accuracy curve's points.
 
-Each function takes the TaskRunner's ``job`` (``job.report`` for progress, ``job.cancelled``
-to stop) and returns plain values; the core does the work (``tlgui.core.workflows.labelling``).
+Each function takes the TaskRunner's ``job`` (``job.report`` for progress; the job itself is the
+stop ``Control`` core checks) and returns plain values; the core does the work (``tlgui.core.workflows.labelling``).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def next_images(folder: str, csv_path: str, backbone: Backbone, classes: list[st
     from tlgui.core.workflows.labelling import next_to_label
 
     return next_to_label(folder, csv_path, model=backbone.architecture, weights=backbone.weights, n=count,
-                         classes=classes or None, exclude=exclude, emit=_emit_to(job), should_stop=job.cancelled)
+                         classes=classes or None, exclude=exclude, emit=_emit_to(job), should_stop=job)
 
 
 def ranked(folder: str, csv_path: str, backbone: Backbone, cls: str, limit: int, job):
@@ -90,7 +90,7 @@ def ranked(folder: str, csv_path: str, backbone: Backbone, cls: str, limit: int,
     from tlgui.core.workflows.labelling import ranked_for_class
 
     return ranked_for_class(folder, csv_path, cls, model=backbone.architecture, weights=backbone.weights,
-                            limit=limit, emit=_emit_to(job), should_stop=job.cancelled)
+                            limit=limit, emit=_emit_to(job), should_stop=job)
 
 
 def history(csv_path: str, _job) -> list:

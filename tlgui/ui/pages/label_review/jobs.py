@@ -40,7 +40,7 @@ def check_run(run_dir: str, folds: int, job) -> ReviewData:
         if isinstance(event, Stage):
             job.report(event.detail or event.name)
 
-    result = check_labels(config, folds, emit, job.cancelled)
+    result = check_labels(config, folds, emit, job)
     review = ReviewData(run_dir, config.data, result.classes, top_of_ranking(result.suspects), result.method,
                         images=len(result.suspects))
     job.report("Drawing the suspects and where the model looked…")

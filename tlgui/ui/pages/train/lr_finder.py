@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _find(config: TrainConfig, job: Job) -> LrFinding:
     from tlgui.core.training.recipe import run_lr_finder
 
-    return run_lr_finder(config, should_stop=job.cancelled)
+    return run_lr_finder(config, should_stop=job)
 
 
 class LrFinderBox(QWidget):
