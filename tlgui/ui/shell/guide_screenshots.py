@@ -200,6 +200,7 @@ def take(window, out: Path, scratch: Path, epochs: int = 6) -> list[Path]:
     saved = [_save(window, out, "train-page.png")]
 
     ws.show_results(run_dir)
+    _await(lambda: not ws.results_panel.is_busy(), "the evaluation")  # on a busy machine it takes seconds
     saved.append(_save(window, out, "results-page.png"))
 
     folder = _demo_folder(scratch)

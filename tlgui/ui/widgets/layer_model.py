@@ -130,6 +130,7 @@ class LayerTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(row, column, parent_item.children[row].index_id)
 
+    # Qt's model API: parent(index) beside QObject.parent(); the stub can't express both in one override
     def parent(self, index=_NO_PARENT) -> QModelIndex:  # type: ignore[override]
         if not index.isValid():
             return QModelIndex()
