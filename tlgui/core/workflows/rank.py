@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tlgui.core.base.cancel import PausableControl, StopFlag, as_control, stop_check
+from tlgui.core.base.cancel import StopFlag, as_control, stop_check
 from tlgui.core.base.config import TrainConfig, parse_channels
 from tlgui.core.base.errors import TlguiError
 from tlgui.core.base.events import Emit, Event, Message, RunStatus, Stage, ignore
@@ -59,20 +59,21 @@ class RankConfig:
                            channels=self.channels, intensity=self.intensity, stack=self.stack)
 
 
-def extract(config: TrainConfig, stop: PausableControl, emit: Emit) -> tuple[Any, FeatureCache, bool] | None:
+def extract(config: TrainConfig, stop: StopFlag, emit: Emit) -> tuple[Any, FeatureCache, bool] | None:
     """Prepare the head-only run and get its cached features: (prepared, cache, reused), None on stop."""
-    prepared = prepare(config, emit, stop)
+    control = as_control(stop)  # the rank's own control passes through as it is
+    prepared = prepare(config, emit, control)
     generator = torch.Generator().manual_seed(config.seed)
-    outcome = cache_features(prepared, generator, emit, stop_check(stop))
+    outcome = cache_features(prepared, generator, emit, stop_check(control))
     if outcome.cache is None:
-        if stop.stopped:
+        if control.stopped:
             return None
         why = outcome.not_used or "its head is not the last module the model applies"
         raise TlguiError(f"the frozen features cannot be read from this model: {why}")
     return prepared, outcome.cache, outcome.cache.reused
 
 
-def score_candidate(config: RankConfig, candidate: Candidate, stop: PausableControl,
+def score_candidate(config: RankConfig, candidate: Candidate, stop: StopFlag,
                     emit: Emit) -> CandidateResult | None:
     """One candidate's scores, or its problem; None when stopped."""
     result = CandidateResult(candidate.model, candidate.weights, candidate.origin)
