@@ -7,6 +7,7 @@ listed here, or one that a higher layer (or a plug-in) adds with :func:`register
 
 from __future__ import annotations
 
+from tlgui.core.base import ordered
 from tlgui.core.data.kinds import (
     Kind,
     csv_list,
@@ -44,10 +45,8 @@ def kind_of(spec: str) -> Kind:
 def register_kind(kind: Kind, before: Kind | None = None) -> None:
     """Ask ``kind`` before ``before`` (default: before every kind already listed). Registering
     a kind again moves it."""
-    unregister_kind(kind)
-    KINDS.insert(KINDS.index(before) if before is not None else 0, kind)
+    ordered.place(KINDS, kind, before)
 
 
 def unregister_kind(kind: Kind) -> None:
-    if kind in KINDS:
-        KINDS.remove(kind)
+    ordered.remove(KINDS, kind)

@@ -8,6 +8,7 @@ plug-in) adds with :func:`register_family`.
 
 from __future__ import annotations
 
+from tlgui.core.base import ordered
 from tlgui.core.models.families import ModelFamily, smallcnn, timm_models, torchvision_models
 
 FAMILIES: list[ModelFamily] = [timm_models, smallcnn, torchvision_models]
@@ -24,13 +25,11 @@ def family_for(name: str | None) -> ModelFamily:
 def register_family(family: ModelFamily, before: ModelFamily | None = None) -> None:
     """Ask ``family`` before ``before`` (default: before every family already listed). Registering
     a family again moves it."""
-    unregister_family(family)
-    FAMILIES.insert(FAMILIES.index(before) if before is not None else 0, family)
+    ordered.place(FAMILIES, family, before)
 
 
 def unregister_family(family: ModelFamily) -> None:
-    if family in FAMILIES:
-        FAMILIES.remove(family)
+    ordered.remove(FAMILIES, family)
 
 
 def family_rank(name: str) -> int:
